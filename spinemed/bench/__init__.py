@@ -1,0 +1,1 @@
+"""SpineBench: sampling, clinician verification, decontamination."""

@@ -1,0 +1,1 @@
+"""Pipeline stages: sources -> pcm -> deid -> dedup -> classify -> generate -> validate."""

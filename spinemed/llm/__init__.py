@@ -1,0 +1,1 @@
+"""Generation backends: OpenAI-compatible endpoints and the offline rules, behind one client."""

@@ -1,0 +1,228 @@
+"""Record types shared by every stage: source records, published rows, datasets.Features per config.
+
+A *source record* is what an adapter reads from a raw source (one passage, one figure, one
+question-bank MCQ, one case).  A *row* is a published instruction item; each config of the
+Hub dataset (`mcq`, `open_qa`, `consultation`, `report`) has its own `datasets.Features`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from datasets import Features, Image, List, Value
+
+PIPELINE_VERSION = "1.0.0"
+
+TASKS = ("mcq", "open_qa", "consultation", "report")
+LANGUAGES = ("en", "zh")
+MODALITIES = ("text", "image")
+
+# Source kinds the paper used; adapters set `SourceRecord.source_type` to one of these.
+SOURCE_TYPES = ("textbook", "guideline", "question_bank", "case_report", "inpatient", "open_dataset")
+
+# Taxonomy (design section 4): 7 non-spinal orthopedic + 14 spinal sub-fields.  The value
+# stored in rows is the slug; the names are for cards and the Space.
+ORTHOPEDIC_SUBFIELDS = {
+    "trauma_fractures": ("Trauma & fractures", "创伤与骨折"),
+    "joint_arthroplasty": ("Joint reconstruction & arthroplasty", "关节重建与置换"),
+    "sports_medicine": ("Sports medicine", "运动医学"),
+    "hand_upper_extremity": ("Hand & upper extremity", "手与上肢外科"),
+    "foot_ankle": ("Foot & ankle", "足踝外科"),
+    "pediatric_orthopedics": ("Pediatric orthopedics", "小儿骨科"),
+    "bone_soft_tissue_tumors": ("Bone & soft-tissue tumors", "骨与软组织肿瘤"),
+}
+SPINAL_SUBFIELDS = {
+    "degenerative_cervical": ("Degenerative cervical spine (radiculopathy/myelopathy)", "退行性颈椎病（神经根型/脊髓型）"),
+    "lumbar_disc_herniation": ("Lumbar disc herniation", "腰椎间盘突出症"),
+    "lumbar_stenosis": ("Lumbar spinal stenosis", "腰椎管狭窄症"),
+    "spondylolisthesis": ("Spondylolisthesis", "腰椎滑脱症"),
+    "adult_spinal_deformity": ("Adult spinal deformity", "成人脊柱畸形"),
+    "adolescent_idiopathic_scoliosis": ("Adolescent idiopathic scoliosis", "青少年特发性脊柱侧凸"),
+    "kyphosis": ("Kyphosis", "脊柱后凸"),
+    "spinal_trauma": ("Spinal trauma", "脊柱创伤"),
+    "osteoporotic_vertebral_fracture": ("Osteoporotic vertebral fracture", "骨质疏松性椎体骨折"),
+    "spinal_infection": ("Spinal infection (pyogenic, tuberculous)", "脊柱感染（化脓性、结核性）"),
+    "spinal_tumors": ("Spinal tumors (primary, metastatic)", "脊柱肿瘤（原发性、转移性）"),
+    "inflammatory_spine": ("Inflammatory spine disease (ankylosing spondylitis)", "炎症性脊柱疾病（强直性脊柱炎）"),
+    "opll_olf": ("OPLL/OLF (ligament ossification)", "后纵韧带/黄韧带骨化症"),
+    "congenital_developmental": ("Congenital & developmental anomalies", "先天性与发育性畸形"),
+}
+SUBFIELDS = {**ORTHOPEDIC_SUBFIELDS, **SPINAL_SUBFIELDS}
+
+
+def subfield_group(slug: str) -> str:
+    """'spinal' or 'orthopedic' for a sub-field slug (raises KeyError for unknown slugs)."""
+    if slug in SPINAL_SUBFIELDS:
+        return "spinal"
+    if slug in ORTHOPEDIC_SUBFIELDS:
+        return "orthopedic"
+    raise KeyError(f"unknown sub-field {slug!r}")
+
+
+# The six parts of a diagnostic report (paper); treatment has a patient-friendly and an
+# evidence-based half, stored as two fields so each can be checked and scored.
+REPORT_PARTS = (
+    "structured_findings",
+    "diagnosis",
+    "treatment_patient",
+    "treatment_evidence",
+    "risk_prognosis",
+    "postop_management",
+    "diagnostic_basis",
+)
+REPORT_SECTION_TITLES = {
+    "structured_findings": ("Structured imaging findings", "影像学结构化所见"),
+    "diagnosis": ("AI-assisted diagnosis", "AI辅助诊断"),
+    "treatment_patient": ("Treatment suggestions (patient-friendly)", "治疗建议（患者版）"),
+    "treatment_evidence": ("Treatment suggestions (evidence-based)", "治疗建议（循证版）"),
+    "risk_prognosis": ("Risk and prognosis", "风险与预后"),
+    "postop_management": ("Post-operative management", "术后管理"),
+    "diagnostic_basis": ("Diagnostic basis", "诊断依据"),
+}
+
+
+# --------------------------------------------------------------------------------------
+# Source records (stage 1 output, input of every later stage)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ImageRef:
+    """One image attached to a source record.
+
+    `path` is relative to the sources root when the image is a file; `data` holds encoded
+    bytes for images made by an adapter (e.g. a slice cut from a NIfTI volume).
+    `label` is the figure label as printed ("Figure 3-2", "图3-2"), `caption` its caption,
+    `description` a short text of what the image shows when the source provides one
+    (alt text, PNG description metadata, dataset annotation).
+    """
+
+    path: str = ""
+    data: bytes | None = None
+    label: str = ""
+    caption: str = ""
+    description: str = ""
+
+
+@dataclass
+class SourceRecord:
+    """A uniform record read from a raw source, with provenance.
+
+    kind: "passage" (text), "figure" (image + caption + citing paragraphs), "mcq" (question
+    bank item: fields question/options/answer/explanation), "case" (case report or inpatient
+    record: structured fields + narrative), "volume" (key slices of a 3D dataset).
+    """
+
+    record_id: str
+    source_type: str
+    source_id: str  # DOI / PMCID / dataset id / case id / book id
+    kind: str
+    language: str
+    text: str = ""
+    title: str = ""
+    locator: str = ""  # page / section / figure / slice
+    license: str = ""
+    redistributable: bool = False
+    source_file: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    images: list[ImageRef] = field(default_factory=list)
+    context: list[str] = field(default_factory=list)  # paragraphs citing a figure (PCM output)
+
+    def provenance(self) -> dict[str, Any]:
+        return {
+            "source_type": self.source_type,
+            "source_id": self.source_id,
+            "locator": self.locator,
+            "license": self.license,
+            "redistributable": bool(self.redistributable),
+            "source_file": self.source_file,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for img in d["images"]:
+            img["data"] = None if img["data"] is None else hashlib.sha256(img["data"]).hexdigest()
+        return d
+
+
+@dataclass
+class SourceIssue:
+    """A defect found while reading sources: reported by file and reason, never fatal."""
+
+    source_file: str
+    reason: str
+    stage: str = "sources"
+    record_id: str = ""
+
+
+def stable_id(*parts: Any, prefix: str = "") -> str:
+    """Content-derived id: the same inputs give the same id in every rebuild."""
+    blob = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str)
+    digest = hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
+    return f"{prefix}{digest}" if prefix else digest
+
+
+# --------------------------------------------------------------------------------------
+# Published rows: datasets.Features per config
+# --------------------------------------------------------------------------------------
+
+_MESSAGE = {"role": Value("string"), "content": Value("string")}
+_PROVENANCE = {
+    "source_type": Value("string"),
+    "source_id": Value("string"),
+    "locator": Value("string"),
+    "license": Value("string"),
+    "redistributable": Value("bool"),
+    "source_file": Value("string"),
+}
+_GENERATION = {
+    "backend": Value("string"),
+    "model": Value("string"),
+    "prompt_id": Value("string"),
+    "prompt_hash": Value("string"),
+    "revision_prompt_id": Value("string"),
+    "revision_prompt_hash": Value("string"),
+    "criteria_version": Value("string"),
+    "draft_hash": Value("string"),
+    "revisions": List(Value("string")),  # criteria ids the revision changed something for
+}
+
+_COMMON = {
+    "id": Value("string"),
+    "task": Value("string"),
+    "language": Value("string"),
+    "modality": Value("string"),
+    "images": List(Image()),
+    "subfield": Value("string"),
+    "subfield_group": Value("string"),
+    "levels": List(Value("string")),
+}
+_TAIL = {
+    "messages": List(_MESSAGE),
+    "provenance": _PROVENANCE,
+    "generation": _GENERATION,
+    "pipeline_version": Value("string"),
+    "deid_version": Value("string"),
+}
+
+_PAYLOAD = {
+    "mcq": {
+        "question": Value("string"),
+        "options": List({"label": Value("string"), "text": Value("string")}),
+        "answer": Value("string"),
+        "explanation": Value("string"),
+    },
+    "open_qa": {"question": Value("string"), "answer": Value("string")},
+    "consultation": {"case": Value("string")},
+    "report": {"case": Value("string"), "report": {p: Value("string") for p in REPORT_PARTS}},
+}
+
+
+def features_for(task: str) -> Features:
+    """The datasets.Features of one config; column order is the published order."""
+    if task not in _PAYLOAD:
+        raise KeyError(f"unknown task {task!r}; expected one of {TASKS}")
+    return Features({**_COMMON, **_PAYLOAD[task], **_TAIL})
