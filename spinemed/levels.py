@@ -1,0 +1,378 @@
+"""Vertebral-level parsing and normalisation (English + Chinese).
+
+SpineBench scores level mentions ("level-aware" scoring) and the corpus pipeline tags every
+item with the levels it is about, so both need one canonical spelling:
+
+* a vertebra is ``C1``..``C7``, ``T1``..``T12``, ``L1``..``L5`` (``L6`` for a lumbarised /
+  transitional sixth lumbar vertebra), ``S1``..``S5``;
+* a segment (disc space, motion segment) is ``upper-lower`` with both letters: ``L4-L5``,
+  ``L5-S1``, ``C7-T1``, ``T12-L1``.
+
+Notation rules (``parse_levels`` / ``canonical_level``):
+
+* ``L4/5``, ``L4-5``, ``L4–5``, ``L4~5``, ``L4-L5``, ``L4/L5``, ``L5S1``, ``C 5 - C 6``,
+  ``腰4/5``, ``腰5骶1``, ``颈椎5-6`` name one segment.
+* A dash/tilde/"to"/"至" between non-adjacent vertebrae is a range and names every segment in
+  it: ``L3-5`` -> ``L3-L4, L4-L5``; ``L2-L4 fusion`` -> ``L2-L3, L3-L4``; ``T11-L2`` ->
+  ``T11-T12, T12-L1, L1-L2``; ``L1/2-3/4`` -> ``L1-L2, L2-L3, L3-L4``.
+* ``、`` (and ``,`` with no space) lists vertebrae: ``L2、3椎体`` -> ``L2, L3``.
+* ``胸12椎体``, ``第4腰椎``, ``第十二胸椎``, ``第4、5腰椎`` name vertebrae.
+* Bare numbers inherit the region of the previous number.  A number outside its region
+  (``L7``, ``C9``, ``T13``, ``C0``) is no vertebra and voids the segment or range it is part
+  of (``L4-7`` names nothing).
+* A region letter must stand alone: ``CT``, ``C-reactive``, ``HLA-B27``, ``T2WI``, ``T1W``,
+  ``S1Q3T3``, ``FT4``, ``pT2``, ``T2DM`` never yield a level.  A letter separated from its
+  number by a space (``C 5``) only counts inside an expression whose other end carries its
+  own letter (``C 5 - C 6``), so "grade C 5 ..." is not C5.
+
+Context rule for T1/T2 (they are also MRI sequences): an expression made only of T1/T2
+(``T1``, ``T2``, ``T1/T2``) is a level by default, unless
+
+1. the text right after it names MRI things (weighted, WI, hyper-/hypo-/iso-intense, signal,
+   sequence, image, FLAIR, STIR, fat-sat, mapping, contrast, ``*``, 加权, 信号, 压脂, 像 ...), or
+2. the text right before it does (on, sagittal, axial, coronal, weighted, enhanced, MRI,
+   矢状位, 轴位, 压脂 ...),
+
+where a sibling in a pair ("T1 and T2", "T1、T2") is skipped before looking.  Anatomical
+words right after it (vertebra/vertebral/body/level/segment/pedicle/nerve/root/fracture,
+椎, 节段, 神经根 ...) win over both, so "T2 vertebral body", "T2椎体" and "T2-T3" are levels,
+while "T2 hyperintensity", "on T1 and T2" and "T1加权" are not.  Similar narrow rules drop
+complement/esterase terms (``C3 complement``), thyroid hormones (``free T4``), tumour
+staging (``T2 N0``), heart sounds (``S1 and S2 heart sounds``) and supplementary
+figure/table labels (``Figure S1``).  Nerve-root and palsy mentions are levels
+("S1 nerve root" -> S1, "C5 palsy" -> C5).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+__all__ = ["LEVELS", "VERTEBRAE", "canonical_level", "level_prf", "level_sort_key", "parse_levels"]
+
+_REGION_MAX = {"C": 7, "T": 12, "L": 6, "S": 5}
+# Anatomical order; L6 is a transitional vertebra that only exists when named explicitly.
+VERTEBRAE: tuple[str, ...] = tuple(f"{r}{n}" for r in "CTLS" for n in range(1, _REGION_MAX[r] + 1))
+_INDEX = {v: i for i, v in enumerate(VERTEBRAE)}
+# The usual column (no L6): ranges are expanded along it unless an endpoint is L6.
+_STANDARD = tuple(v for v in VERTEBRAE if v != "L6")
+_STANDARD_INDEX = {v: i for i, v in enumerate(_STANDARD)}
+
+
+def _successors(v: str) -> tuple[str, ...]:
+    if v == "L5":
+        return ("L6", "S1")
+    i = _INDEX[v]
+    return (VERTEBRAE[i + 1],) if i + 1 < len(VERTEBRAE) else ()
+
+
+_SUCCESSORS = {v: _successors(v) for v in VERTEBRAE}
+_SEGMENTS = tuple(f"{a}-{b}" for a in VERTEBRAE for b in _SUCCESSORS[a])
+LEVELS: frozenset[str] = frozenset(VERTEBRAE) | frozenset(_SEGMENTS)
+
+# --- text normalisation ------------------------------------------------------------------
+_TRANSLATE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}  # full-width ASCII
+_TRANSLATE.update({0x3000: " ", 0x00A0: " ", 0x301C: "~"})
+_TRANSLATE.update({cp: "-" for cp in (0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2015, 0x2212, 0xFE63)})
+_TRANSLATE.update({0xFF0C: ",", 0x3001: "、"})
+
+
+def _normalise(text: str) -> str:
+    return text.translate(_TRANSLATE)
+
+
+_ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+
+
+def _to_int(num: str) -> int:
+    if num.isdigit():
+        return int(num)
+    if num.startswith("十"):
+        return 10 + (_ZH_DIGITS[num[1]] if len(num) > 1 else 0)
+    return _ZH_DIGITS[num]
+
+
+_ZH_REGION = {"颈": "C", "胸": "T", "腰": "L", "骶": "S"}
+
+# --- expression grammar --------------------------------------------------------------------
+_NUM = r"(?:\d{1,2}(?!\d)|十[一二]?|[一二三四五六七八九])"
+_REG_EN = r"(?:Th|[CTLS])"
+_REG_ZH = r"(?:[颈胸腰骶]椎?)"
+_HEAD = rf"(?<![A-Za-z0-9])(?:{_REG_EN} ?|{_REG_ZH}){_NUM}"
+_CONT = (
+    rf"(?: *(?:[-~/、]|至|到) *(?:{_REG_EN} ?|{_REG_ZH})?{_NUM}"  # L4-5, L4/L5, L2、3, 腰3至5
+    rf"|,{_NUM}"  # C5,6 (no space: "C5, 6 patients" is not a list)
+    rf"| +(?:to|through|thru) +{_REG_EN} ?{_NUM}"  # L2 to L4
+    rf"|(?:{_REG_EN}|{_REG_ZH}){_NUM})"  # L5S1, 腰5骶1
+)
+_DI = rf"第 *{_NUM}(?: *(?:[-~/、,]|至|到|和|及) *(?:第 *)?{_NUM})* *(?P<di_region>[颈胸腰骶])椎"
+# (?=(...))\1 makes the chain atomic on Python 3.10 (no (?>...)): a chain that ends glued to
+# a letter/digit ("T2WI", "L4-5mm") is rejected as a whole instead of being shortened.
+_END = r"(?![A-Za-z0-9])(?! *(?:个|次|天|周|月|年|岁|小时|例|名|mm|cm|%))"
+_EXPR = re.compile(rf"(?=(?P<chain>{_HEAD}{_CONT}*))(?P=chain){_END}|(?P<di>{_DI})", re.IGNORECASE)
+# Tokenises one matched chain: an optional separator, an optional region, a number.
+_TOKEN = re.compile(
+    rf"(?P<sep> *(?:[-~/、,]|至|到|和|及|to|through|thru) *)?(?:(?P<reg>{_REG_EN}|{_REG_ZH})(?P<sp> ?))?(?P<num>{_NUM})",
+    re.IGNORECASE,
+)
+_DI_TOKEN = re.compile(rf"(?P<sep> *(?:[-~/、,]|至|到|和|及) *)?(?:第 *)?(?P<num>{_NUM})")
+
+# --- context rules (see module docstring) ---------------------------------------------------
+_SIBLING = re.compile(r" *(?:and|or|,|、|和|及|与|/) *(?:Th|[CTLS])\d{1,2}(?:wi|w)?(?![0-9])", re.IGNORECASE)
+_SIBLING_BEFORE = re.compile(r"(?:Th|[CTLS])\d{1,2}(?:wi|w)? *(?:and|or|,|、|和|及|与|/) *$", re.IGNORECASE)
+_ANATOMY_AFTER = re.compile(
+    r" *-? *(?:vertebra|vertebral|body|bodies|level|segment|spinous|pedicle|lamina|facet|transverse"
+    r"|nerve|root|radicul|dermatome|myotome|fracture|compression|burst|disc|disk|spinal\s+cord"
+    r"|椎|节段|神经根|棘突|椎弓|骨折|水平)",
+    re.IGNORECASE,
+)
+_MRI_AFTER = re.compile(
+    r" *(?:(?:and|or|/|,|、|和|及) *(?:stir|flair|dwi|pd)\b"  # "T2 and STIR"
+    r"| *[-/]? *(?:\*|(?:weighted|wi|w|hyper|hypo|iso|intens|signal|sequence|image|imaging|scan|flair|stir"
+    r"|fs|fat|map|relax|shine|mismatch|bright|dark|high|low|post|pre|gd|gad|contrast|dm|diabetes)\b|c\+"
+    r"|hyper|hypo|intens|relax|map|sequen|加权|信号|压脂|抑脂|像|序列|增强|高信号|低信号|等信号|混杂|呈|上呈))",
+    re.IGNORECASE,
+)
+_MRI_BEFORE = re.compile(
+    r"(?:\b(?:on|sagittal|axial|coronal|weighted|suppressed|saturated|sat|enhanced|contrast|stir|flair|mri|mr)"
+    r"|矢状位|矢状面|轴位|横断位|冠状位|压脂|抑脂|增强) *[:,]? *$",
+    re.IGNORECASE,
+)
+_STAGING_AFTER = re.compile(r" *N[0-3x]\b", re.IGNORECASE)  # TNM: "T2 N0 M0"
+_COMPLEMENT_AFTER = re.compile(r" *-? *(?:complement|esterase|inhibitor|inh\b|q\b|补体|酯酶)", re.IGNORECASE)
+_COMPLEMENT_BEFORE = re.compile(r"(?:\bcomplement|补体) *$", re.IGNORECASE)
+_THYROID_AFTER = re.compile(r" *(?:hormone|toxicosis|thyroxine|甲状腺)", re.IGNORECASE)
+_THYROID_BEFORE = re.compile(r"(?:\b(?:free|serum|total|reverse|thyroid|tsh *,?)|游离|血清) *$", re.IGNORECASE)
+_HEART_AFTER = re.compile(r" *(?:heart|gallop|murmur|split|心音|奔马律)", re.IGNORECASE)
+_HEART_BEFORE = re.compile(r"(?:heart\s+sounds?|心音) *:? *$", re.IGNORECASE)
+_FIGURE_BEFORE = re.compile(
+    r"\b(?:fig(?:ure)?s?\.?|tables?|tab\.|appendix|supplementary|video|file|data|eq\.?|equation) *$",
+    re.IGNORECASE,
+)
+_LOOKBEHIND = 40
+# What canonical_level tolerates after the level: "L4 vertebra", "L4/5 disc", "T12椎体".
+_TOKEN_TAIL = re.compile(
+    r" *(?:vertebra|vertebrae|vertebral body|body|disc|disk|level|segment|椎体|椎间盘|椎间隙|节段|椎)?", re.IGNORECASE
+)
+
+
+def _after(text: str, end: int, pattern: re.Pattern[str]) -> bool:
+    sibling = _SIBLING.match(text, end)
+    if sibling and pattern.match(text, sibling.end()):
+        return True
+    return pattern.match(text, end) is not None
+
+
+def _before(text: str, start: int, pattern: re.Pattern[str]) -> bool:
+    window = text[max(0, start - _LOOKBEHIND) : start]
+    if pattern.search(window):
+        return True
+    sibling = _SIBLING_BEFORE.search(window)
+    return sibling is not None and pattern.search(window[: sibling.start()]) is not None
+
+
+def _is_not_a_level(text: str, start: int, end: int, verts: list[str]) -> bool:
+    """Context veto for expressions made only of vertebrae that double as other terms."""
+    kinds = set(verts)
+    if kinds <= {"T1", "T2", "T3", "T4"} and _STAGING_AFTER.match(text, end):
+        return True
+    if kinds <= {"T1", "T2"}:
+        if _after(text, end, _ANATOMY_AFTER):
+            return False
+        return _after(text, end, _MRI_AFTER) or _before(text, start, _MRI_BEFORE)
+    if kinds <= {"T3", "T4"}:
+        return _after(text, end, _THYROID_AFTER) or _before(text, start, _THYROID_BEFORE)
+    if kinds <= {"C1", "C3", "C4"}:
+        return _after(text, end, _COMPLEMENT_AFTER) or _before(text, start, _COMPLEMENT_BEFORE)
+    if kinds <= {"S1", "S2", "S3", "S4"}:
+        return (
+            _after(text, end, _HEART_AFTER)
+            or _before(text, start, _HEART_BEFORE)
+            or _before(text, start, _FIGURE_BEFORE)
+        )
+    return False
+
+
+# --- expression evaluation -----------------------------------------------------------------
+def _vertebra(region: str, number: int) -> str | None:
+    return f"{region}{number}" if 1 <= number <= _REGION_MAX[region] else None
+
+
+def _segments_between(upper: str, lower: str) -> list[str] | None:
+    """Segments of the range upper..lower, or None when the range runs backwards/is empty."""
+    column, index = (VERTEBRAE, _INDEX) if "L6" in (upper, lower) else (_STANDARD, _STANDARD_INDEX)
+    i, j = index[upper], index[lower]
+    if j <= i:
+        return None
+    return [f"{column[k]}-{column[k + 1]}" for k in range(i, j)]
+
+
+def _evaluate(tokens: list[tuple[str, str | None]]) -> tuple[list[str], list[str]]:
+    """Turn (operator, vertebra or None if invalid) tokens into (levels, vertebrae seen).
+
+    Items are vertebrae ``(v, v)`` or segments ``(upper, lower)``.  ``/`` and juxtaposition
+    bind a following adjacent vertebra into a segment; ``-`` links the neighbouring items
+    into a range; anything else lists items.
+    """
+    items: list[tuple[str, str] | None] = []
+    ranges: list[int] = []  # i: items[i] .. items[i + 1] is a range
+    seen: list[str] = []
+    for op, vert in tokens:
+        if vert is not None:
+            seen.append(vert)
+        last = items[-1] if items else None
+        if op in ("/", "") and items:
+            if last is None or vert is None:
+                items[-1] = None  # invalid vertebra poisons the slash group
+                continue
+            upper, lower = last
+            if vert in _SUCCESSORS[lower]:
+                if upper == lower:
+                    items[-1] = (upper, vert)
+                else:  # L3/4/5 -> L3-L4, L4-L5
+                    items.append((lower, vert))
+                continue
+        if op == "-" and items:
+            ranges.append(len(items) - 1)
+        items.append((vert, vert) if vert is not None else None)
+
+    levels: list[str] = []
+    in_range: set[int] = set()
+    for i in ranges:
+        in_range.update((i, i + 1))
+        first, last = items[i], items[i + 1]
+        if first is None or last is None:
+            continue
+        if first[0] == first[1] and last[0] == last[1] and last[0] in _SUCCESSORS[first[0]]:
+            levels.append(f"{first[0]}-{last[0]}")
+            continue
+        segments = _segments_between(first[0], last[1])
+        if segments:
+            levels.extend(segments)
+    for i, item in enumerate(items):
+        if i in in_range or item is None:
+            continue
+        levels.append(item[0] if item[0] == item[1] else f"{item[0]}-{item[1]}")
+    return levels, seen
+
+
+_OPS = {"-": "-", "~": "-", "至": "-", "到": "-", "to": "-", "through": "-", "thru": "-", "/": "/"}
+
+
+def _tokens(match: re.Match[str]) -> tuple[list[tuple[str, str | None]], bool]:
+    """Tokens of one matched expression and whether it is a spaced lone letter ("C 5")."""
+    tokens: list[tuple[str, str | None]] = []
+    if match.group("di"):
+        region = _ZH_REGION[match.group("di_region")]
+        for m in _DI_TOKEN.finditer(match.group("di")):
+            op = _OPS.get((m.group("sep") or "").strip(), ",") if m.group("sep") else ""
+            tokens.append((op if tokens else "", _vertebra(region, _to_int(m.group("num")))))
+        return tokens, False
+    region = ""
+    spaced_head = False
+    lettered_tail = False
+    for m in _TOKEN.finditer(match.group("chain")):
+        reg = m.group("reg")
+        if reg:
+            region = _ZH_REGION.get(reg[0]) or reg[0].upper()
+            if tokens:
+                lettered_tail = True
+            elif m.group("sp"):
+                spaced_head = True
+        sep = m.group("sep")
+        op = _OPS.get(sep.strip().lower(), ",") if sep else ""
+        tokens.append((op if tokens else "", _vertebra(region, _to_int(m.group("num")))))
+    return tokens, spaced_head and not lettered_tail
+
+
+def level_sort_key(level: str) -> tuple[int, int, int]:
+    """Anatomical sort key: by upper vertebra, a vertebra before the segments starting at it.
+
+    Accepts any notation ``canonical_level`` understands; raises ValueError otherwise.
+    """
+    canon = level if level in LEVELS else canonical_level(level)
+    if canon is None:
+        raise ValueError(f"not a vertebral level: {level!r}")
+    upper, _, lower = canon.partition("-")
+    return (_INDEX[upper], 1 if lower else 0, _INDEX[lower] if lower else 0)
+
+
+def parse_levels(text: str) -> list[str]:
+    """Canonical vertebral levels named in ``text``, deduplicated, in anatomical order.
+
+    >>> parse_levels("MRI: L4/5 disc herniation, L5S1 bulge, T2 hyperintensity at L4")
+    ['L4', 'L4-L5', 'L5-S1']
+
+    See the module docstring for the accepted notations and the context rules (T1/T2 as MRI
+    sequences and other look-alikes).
+    """
+    if not text:
+        return []
+    text = _normalise(text)
+    found: set[str] = set()
+    for match in _EXPR.finditer(text):
+        tokens, lone_spaced = _tokens(match)
+        if lone_spaced:
+            continue
+        levels, verts = _evaluate(tokens)
+        if levels and not _is_not_a_level(text, match.start(), match.end(), verts):
+            found.update(levels)
+    return sorted(found, key=level_sort_key)
+
+
+@lru_cache(maxsize=4096)
+def canonical_level(token: str) -> str | None:
+    """The canonical spelling of one level token, or None if it is not exactly one level.
+
+    ``"l4/5"`` -> ``"L4-L5"``, ``"腰5骶1"`` -> ``"L5-S1"``, ``"第12胸椎"`` -> ``"T12"``,
+    ``"Th12"`` -> ``"T12"``; ``"L3-5"`` (two segments), ``"L7"``, ``"T2WI"`` -> None.  The
+    token is taken as a level on its own, so the T1/T2 context rule does not apply.
+    """
+    if not isinstance(token, str):
+        return None
+    text = _normalise(token).strip()
+    if text in LEVELS:
+        return text
+    match = _EXPR.match(text)
+    if match is None or not _TOKEN_TAIL.fullmatch(text, match.end()):
+        return None
+    tokens, _ = _tokens(match)
+    levels, _ = _evaluate(tokens)
+    if len(levels) != 1:
+        return None
+    return levels[0]
+
+
+def level_prf(predicted: list[str], reference: list[str]) -> dict[str, float | int]:
+    """Set precision/recall/F1 of predicted levels against reference levels.
+
+    Both lists are canonicalised (any notation ``canonical_level`` accepts) and deduplicated;
+    an item that is not a level raises ValueError naming it.  Empty cases: both empty ->
+    precision = recall = f1 = 1.0 (nothing to find, nothing claimed); exactly one side
+    empty -> all three 0.0 (a reference without levels cannot reward a model for naming
+    some, and a model that names none gets no credit for vacuous precision).
+    """
+    pred = _canonical_set(predicted, "predicted")
+    ref = _canonical_set(reference, "reference")
+    tp, fp, fn = len(pred & ref), len(pred - ref), len(ref - pred)
+    if not pred and not ref:
+        precision = recall = f1 = 1.0
+    elif not pred or not ref:
+        precision = recall = f1 = 0.0
+    else:
+        precision = tp / (tp + fp)
+        recall = tp / (tp + fn)
+        f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
+
+
+def _canonical_set(levels: list[str], name: str) -> set[str]:
+    if isinstance(levels, str):
+        raise TypeError(f"{name} must be a list of levels, not a string: {levels!r}")
+    out: set[str] = set()
+    for item in levels:
+        canon = canonical_level(item) if isinstance(item, str) else None
+        if canon is None:
+            raise ValueError(f"{name} contains {item!r}, which is not one vertebral level")
+        out.add(canon)
+    return out
