@@ -1,0 +1,370 @@
+"""LLM-as-judge for SpineBench reports: rubric prompts, strict parsing, bounded re-asks.
+
+The judge grades each model report 1-5 on the ten dimensions of
+:data:`spinemed.scoring.DIMENSIONS`.  Prompts are versioned files under
+``builders/spinebench/judge_prompts/<version>/`` (``system.md`` = rubric, ``user.md`` = Jinja2
+template); every run records the judge model, the prompt version and the prompt hash.
+
+A judgement either parses strictly (exactly the ten dimensions, integer scores 1-5, a reason
+each) or is re-asked with the parse error, up to a bound; what still fails is counted and
+reported with its reason, never scored.  Requests go through
+:class:`spinemed.llm.client.LLMClient`, so any OpenAI-compatible endpoint and the request
+cache work; temperature is always 0.  The judge sees text only (case, reference, report).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .llm.base import ChatRequest, LLMError
+from .scoring import DIMENSIONS, item_kind
+
+__all__ = [
+    "DEFAULT_PROMPT_DIR",
+    "DEFAULT_PROMPT_VERSION",
+    "JUDGEMENT_SCHEMA",
+    "JudgeParseError",
+    "JudgePrompts",
+    "JudgeResult",
+    "JudgeRun",
+    "build_messages",
+    "judge_reports",
+    "judge_reports_sync",
+    "load_prompts",
+    "parse_judgement",
+]
+
+DEFAULT_PROMPT_DIR = Path(__file__).resolve().parent.parent / "builders" / "spinebench" / "judge_prompts"
+DEFAULT_PROMPT_VERSION = "v1"
+
+_REASK = (
+    "Your reply could not be used: {error}\n"
+    "Reply again with exactly one JSON object and nothing else: the keys are the ten dimensions "
+    "({dimensions}), each value an object with an integer \"score\" from 1 to 5 and a short \"reason\"."
+)
+
+
+# JSON Schema of a judgement: what `parse_judgement` accepts.  Endpoints with structured
+# output can enforce it: response_format={"type": "json_schema", "json_schema":
+# {"name": "judgement", "schema": JUDGEMENT_SCHEMA, "strict": True}}.
+JUDGEMENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        d: {
+            "type": "object",
+            "properties": {
+                "score": {"type": "integer", "minimum": 1, "maximum": 5},
+                "reason": {"type": "string", "minLength": 1},
+            },
+            "required": ["score", "reason"],
+            "additionalProperties": False,
+        }
+        for d in DIMENSIONS
+    },
+    "required": list(DIMENSIONS),
+    "additionalProperties": False,
+}
+
+
+class JudgeParseError(ValueError):
+    """A judge reply that is not a valid judgement (the message says why)."""
+
+
+# --------------------------------------------------------------------------------------
+# Prompts
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JudgePrompts:
+    version: str
+    system: str
+    user_template: str
+    sha256: str  # over both files, so any edit changes it
+
+    def render_user(self, *, case: str, reference: str, report: str, language: str = "") -> str:
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+        return env.from_string(self.user_template).render(case=case, reference=reference, report=report, language=language)
+
+
+def load_prompts(version: str = DEFAULT_PROMPT_VERSION, prompt_dir: str | Path | None = None) -> JudgePrompts:
+    """Read ``<prompt_dir>/<version>/{system,user}.md`` and hash them."""
+    root = Path(prompt_dir) if prompt_dir is not None else DEFAULT_PROMPT_DIR
+    folder = root / version
+    files = {}
+    for name in ("system.md", "user.md"):
+        path = folder / name
+        if not path.is_file():
+            available = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+            raise FileNotFoundError(f"judge prompt {path} not found (prompt versions in {root}: {available or 'none'})")
+        files[name] = path.read_text(encoding="utf-8")
+    missing = [d for d in DIMENSIONS if d not in files["system.md"]]
+    if missing:
+        raise ValueError(f"judge prompt {folder / 'system.md'} does not name dimension(s): {', '.join(missing)}")
+    digest = hashlib.sha256()
+    for name in ("system.md", "user.md"):
+        digest.update(name.encode() + b"\0" + files[name].encode("utf-8") + b"\0")
+    return JudgePrompts(version, files["system.md"], files["user.md"], digest.hexdigest())
+
+
+def _text(value: Any) -> str:
+    """Case / reference text: a string, or a mapping of named parts (a SpineBench report dict)."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        return "\n\n".join(f"### {k}\n{v}" for k, v in value.items() if v)
+    return str(value)
+
+
+def build_messages(prompts: JudgePrompts, item: Mapping[str, Any], output: str) -> list[dict[str, str]]:
+    """The chat messages that ask the judge to grade `output` for `item`."""
+    reference = item.get("reference")
+    if reference is None or reference == "":
+        reference = item.get("report")
+    user = prompts.render_user(
+        case=_text(item.get("case") or item.get("question")),
+        reference=_text(reference),
+        report=output,
+        language=str(item.get("language") or ""),
+    )
+    return [{"role": "system", "content": prompts.system}, {"role": "user", "content": user}]
+
+
+# --------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------
+
+
+def _json_objects(text: str) -> list[Any]:
+    """Every top-level JSON object embedded in `text` (fenced or inside prose)."""
+    decoder = json.JSONDecoder()
+    found, i = [], text.find("{")
+    while i != -1:
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except json.JSONDecodeError:
+            i = text.find("{", i + 1)
+            continue
+        if isinstance(obj, dict):
+            found.append(obj)
+        i = text.find("{", end)
+    return found
+
+
+def parse_judgement(text: str) -> tuple[dict[str, int], dict[str, str]]:
+    """Parse a judge reply into ``(scores, reasons)`` or raise :class:`JudgeParseError`.
+
+    The reply must contain exactly one JSON object (bare, in a code fence, or with prose
+    around it) whose keys are exactly the ten dimensions, each ``{"score": int 1-5,
+    "reason": non-empty str}``.  Floats, strings and booleans are not scores.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise JudgeParseError("the reply is empty")
+    objects = _json_objects(text)
+    if not objects:
+        raise JudgeParseError("no JSON object found in the reply")
+    if len(objects) > 1:
+        raise JudgeParseError(f"the reply holds {len(objects)} JSON objects; expected exactly one")
+    obj = objects[0]
+    missing = [d for d in DIMENSIONS if d not in obj]
+    extra = sorted(k for k in obj if k not in DIMENSIONS)
+    problems = []
+    if missing:
+        problems.append(f"missing dimension(s) {', '.join(missing)}")
+    if extra:
+        problems.append(f"unknown key(s) {', '.join(extra)}")
+    if problems:
+        raise JudgeParseError("; ".join(problems))
+    scores, reasons = {}, {}
+    for d in DIMENSIONS:
+        entry = obj[d]
+        if not isinstance(entry, dict):
+            raise JudgeParseError(f"{d}: expected an object with 'score' and 'reason', got {json.dumps(entry)[:60]}")
+        if set(entry) != {"score", "reason"}:
+            raise JudgeParseError(f"{d}: expected exactly the keys 'score' and 'reason', got {sorted(entry)}")
+        score, reason = entry["score"], entry["reason"]
+        if isinstance(score, bool) or not isinstance(score, int):
+            raise JudgeParseError(f"{d}: score must be an integer 1-5, got {json.dumps(score)}")
+        if not 1 <= score <= 5:
+            raise JudgeParseError(f"{d}: score {score} is outside 1-5")
+        if not isinstance(reason, str) or not reason.strip():
+            raise JudgeParseError(f"{d}: reason must be a non-empty string")
+        scores[d], reasons[d] = score, reason.strip()
+    return scores, reasons
+
+
+# --------------------------------------------------------------------------------------
+# Running the judge
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class JudgeResult:
+    """The judgement of one report item.
+
+    status: "ok" (scores valid), "invalid" (no valid reply within the attempts), "error" (the
+    endpoint failed for good), "missing_output" (the model output was None; nothing sent).
+    """
+
+    index: int
+    id: str
+    status: str
+    scores: dict[str, int] | None = None
+    reasons: dict[str, str] | None = None
+    attempts: int = 0
+    error: str = ""
+    raw: str = ""  # the last reply, kept for inspecting failures
+    model: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class JudgeRun:
+    """All judgements of one run plus what is needed to reproduce it."""
+
+    results: list[JudgeResult]
+    n_items: int  # length of the item list passed in (results cover its report items)
+    judge_model: str
+    backend: str
+    prompt_version: str
+    prompt_hash: str
+    temperature: float = 0.0
+    max_attempts: int = 3
+    item_ids: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[JudgeResult]:
+        return [r for r in self.results if not r.ok]
+
+    def scores(self) -> list[dict[str, int] | None]:
+        """Scores aligned with the item list passed in: None for non-reports and failures."""
+        out: list[dict[str, int] | None] = [None] * self.n_items
+        for r in self.results:
+            if r.ok:
+                out[r.index] = dict(r.scores)
+        return out
+
+    def info(self) -> dict[str, Any]:
+        """Judge metadata for the results payload (``score_predictions(judge_info=...)``)."""
+        return {
+            "judge_model": self.judge_model,
+            "backend": self.backend,
+            "prompt_version": self.prompt_version,
+            "prompt_hash": self.prompt_hash,
+            "temperature": self.temperature,
+            "max_attempts": self.max_attempts,
+            "judged": sum(r.ok for r in self.results),
+            "failed": len(self.failures),
+            "failures": [{"id": r.id, "status": r.status, "error": r.error} for r in self.failures],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.info(), "results": [asdict(r) for r in self.results]}
+
+
+async def _judge_one(client, prompts: JudgePrompts, item, output, index, item_id, *, model, max_attempts, max_tokens, response_format):
+    if output is None:
+        return JudgeResult(index, item_id, "missing_output", error="model output is None")
+    base = build_messages(prompts, item, output)
+    messages = base
+    last_error, raw, used_model = "", "", ""
+    for attempt in range(1, max_attempts + 1):
+        request = ChatRequest(
+            messages=tuple(messages), model=model or "", temperature=0.0, max_tokens=max_tokens, response_format=response_format
+        )
+        try:
+            reply = await client.chat(request)
+        except LLMError as exc:
+            return JudgeResult(index, item_id, "error", attempts=attempt, error=f"endpoint failed: {exc}", raw=raw, model=used_model)
+        raw, used_model = reply.text, reply.model or used_model
+        try:
+            scores, reasons = parse_judgement(reply.text)
+        except JudgeParseError as exc:
+            last_error = str(exc)
+            # Re-ask from the original prompt with only the latest bad reply, so context stays bounded.
+            messages = [
+                *base,
+                {"role": "assistant", "content": reply.text},
+                {"role": "user", "content": _REASK.format(error=last_error, dimensions=", ".join(DIMENSIONS))},
+            ]
+            continue
+        return JudgeResult(index, item_id, "ok", scores, reasons, attempt, raw=raw, model=used_model)
+    return JudgeResult(index, item_id, "invalid", attempts=max_attempts, error=last_error, raw=raw, model=used_model)
+
+
+async def judge_reports(
+    items: Sequence[Mapping[str, Any]],
+    outputs: Sequence[str | None],
+    client,
+    *,
+    prompt_version: str = DEFAULT_PROMPT_VERSION,
+    prompt_dir: str | Path | None = None,
+    model: str | None = None,
+    max_retries: int = 2,
+    max_tokens: int | None = 2048,
+    response_format: dict | None = None,
+) -> JudgeRun:
+    """Judge the model outputs of the report items in `items` (other kinds are skipped).
+
+    Args:
+        items: SpineBench items (see :func:`spinemed.scoring.score_predictions`); report items
+            may carry ``case``, ``reference`` or ``report`` (reference parts) and ``language``.
+        outputs: the model output per item, aligned with `items`.
+        client: a :class:`spinemed.llm.client.LLMClient` (adds cache, retries, concurrency).
+        model: judge model name sent in the request ("" lets the backend use its own).
+        max_retries: re-asks after an unparseable reply (so at most ``1 + max_retries`` calls).
+        response_format: e.g. ``{"type": "json_object"}`` or a ``json_schema`` format built from
+            :data:`JUDGEMENT_SCHEMA`, for endpoints that support it; replies are parsed strictly
+            either way.
+    """
+    if len(outputs) != len(items):
+        raise ValueError(f"outputs has {len(outputs)} entries but there are {len(items)} items")
+    if max_retries < 0:
+        raise ValueError(f"max_retries must be >= 0, got {max_retries}")
+    prompts = load_prompts(prompt_version, prompt_dir)
+    ids = [str(item.get("id") or i) for i, item in enumerate(items)]
+    jobs = []
+    for i, (item, output) in enumerate(zip(items, outputs)):
+        if item_kind(item, f"items[{i}] (id {ids[i]!r})") != "report":
+            continue
+        if output is not None and not isinstance(output, str):
+            raise TypeError(f"outputs[{i}] (id {ids[i]!r}): expected a string or None, got {type(output).__name__}")
+        jobs.append(
+            _judge_one(
+                client, prompts, item, output, i, ids[i], model=model, max_attempts=1 + max_retries,
+                max_tokens=max_tokens, response_format=response_format,
+            )
+        )
+    results = list(await asyncio.gather(*jobs))
+    backend = getattr(client, "backend", None)
+    judge_model = next((r.model for r in results if r.model), "") or model or getattr(backend, "model", "") or ""
+    return JudgeRun(
+        results=results,
+        n_items=len(items),
+        judge_model=judge_model,
+        backend=getattr(backend, "name", "") or "",
+        prompt_version=prompts.version,
+        prompt_hash=prompts.sha256,
+        max_attempts=1 + max_retries,
+        item_ids=ids,
+    )
+
+
+def judge_reports_sync(items, outputs, client, **kwargs) -> JudgeRun:
+    """:func:`judge_reports` for synchronous callers (not from inside a running event loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(judge_reports(items, outputs, client, **kwargs))
+    raise RuntimeError("judge_reports_sync called from a running event loop; await judge_reports(...) instead")
