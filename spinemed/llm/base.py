@@ -16,6 +16,18 @@ class LLMError(RuntimeError):
     """A request that failed for good (after retries), with the reason."""
 
 
+class RetryableError(LLMError):
+    """A failure worth retrying (timeout, connection error, 408/409/429/5xx).
+
+    `retry_after` is the server's Retry-After in seconds when it sent one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     """One chat completion request.

@@ -1,0 +1,283 @@
+"""Backend for any OpenAI-compatible chat endpoint (vLLM, TGI, SGLang, hosted APIs).
+
+One `AsyncClient` (httpx2, else httpx) serves every endpoint.  With several base URLs each
+request goes to the endpoint with the fewest requests in flight (ties round-robin), so a slow
+or busy server gets less work and throughput grows with the number of servers.  An endpoint
+that just failed (connection error, timeout, 5xx) is avoided for a cooldown that doubles per
+consecutive failure (1 s .. 30 s); otherwise a dead server, always the least busy, would
+attract every new request and every retry.  The backend makes one attempt per call;
+`LLMClient` adds retries, caching and the global concurrency bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import os
+import time
+
+try:
+    # httpx2, pydantic's httpx fork that huggingface_hub already depends on, has the same API
+    # and a connection pool that stays O(connections) per request; with httpx 0.28 /
+    # httpcore 1.0.9 the pool's bookkeeping grows quadratically and, measured here at 64
+    # requests in flight, cost 3-10 ms of client CPU per request, enough to stop throughput
+    # from scaling with the number of servers.
+    import httpx2 as httpx
+except ImportError:  # pragma: no cover - plain httpx works, only slower at high concurrency
+    import httpx
+
+from spinemed.llm.base import ChatRequest, ChatResult, LLMError, RetryableError
+
+__all__ = ["RETRYABLE_STATUS", "OpenAICompatBackend", "RetryableError", "parse_retry_after"]
+
+log = logging.getLogger(__name__)
+
+# 408 timeout, 409 conflict (some gateways), 429 rate limit, 5xx server/gateway errors.
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+API_KEY_ENV_VARS = ("SPINEMED_API_KEY", "OPENAI_API_KEY")
+COOLDOWN_BASE_S, COOLDOWN_MAX_S = 1.0, 30.0
+
+
+class _LoopState:
+    """Objects bound to one event loop (httpx connections, the dispatch condition)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, client: httpx.AsyncClient):
+        self.loop = loop
+        self.client = client
+        self.slot_free = asyncio.Condition()
+
+
+class OpenAICompatBackend:
+    """`Backend` that POSTs `ChatRequest.body()` to `{base_url}/chat/completions`.
+
+    base_urls: one URL or a list, each ending in the API root (e.g. "http://node1:8000/v1").
+    api_key: sent as a Bearer token; defaults to $SPINEMED_API_KEY, then $OPENAI_API_KEY;
+      no header when none is set (a local vLLM without --api-key).
+    timeout_s: per-attempt HTTP timeout.
+    max_concurrency_per_endpoint: requests in flight per endpoint; more wait for a free slot.
+    """
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_urls: list[str] | str,
+        model: str,
+        api_key: str | None = None,
+        timeout_s: float = 120,
+        max_concurrency_per_endpoint: int = 16,
+        headers: dict | None = None,
+    ):
+        urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        if not urls:
+            raise ValueError(
+                "OpenAICompatBackend: base_urls is empty; give at least one URL like http://localhost:8000/v1"
+            )
+        self.base_urls: list[str] = []
+        for url in urls:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ValueError(f"OpenAICompatBackend: base URL {url!r} must start with http:// or https://")
+            url = url.rstrip("/")
+            url = url.removesuffix("/chat/completions")  # a full endpoint URL given by mistake
+            self.base_urls.append(url)
+        if len(set(self.base_urls)) != len(self.base_urls):
+            raise ValueError(f"OpenAICompatBackend: duplicate base URLs in {self.base_urls}")
+        if not model:
+            raise ValueError(
+                "OpenAICompatBackend: model is required (the name the server serves, e.g. Qwen/Qwen2.5-VL-72B-Instruct)"
+            )
+        if max_concurrency_per_endpoint < 1:
+            raise ValueError(
+                f"OpenAICompatBackend: max_concurrency_per_endpoint must be >= 1, got {max_concurrency_per_endpoint}"
+            )
+        if timeout_s <= 0:
+            raise ValueError(f"OpenAICompatBackend: timeout_s must be > 0, got {timeout_s}")
+        self.model = model
+        self.timeout_s = float(timeout_s)
+        self.max_concurrency_per_endpoint = max_concurrency_per_endpoint
+        if api_key is None:
+            api_key = next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
+        self._headers = {"Content-Type": "application/json", **(headers or {})}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self.in_flight = [0] * len(self.base_urls)
+        self.sent = [0] * len(self.base_urls)  # attempts dispatched per endpoint, for logs
+        self._failures = [0] * len(self.base_urls)  # consecutive failures per endpoint
+        self._down_until = [0.0] * len(self.base_urls)  # time.monotonic() when usable again
+        self._next = 0  # round-robin pointer for ties
+        self._state: _LoopState | None = None
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatBackend(base_urls={self.base_urls!r}, model={self.model!r})"
+
+    def _loop_state(self) -> _LoopState:
+        # httpx connections and asyncio primitives belong to one loop; `chat_sync` runs a
+        # fresh loop per call, so rebuild them when the loop changes.
+        loop = asyncio.get_running_loop()
+        if self._state is None or self._state.loop is not loop:
+            limit = self.max_concurrency_per_endpoint * len(self.base_urls)
+            client = httpx.AsyncClient(
+                headers=self._headers,
+                timeout=httpx.Timeout(self.timeout_s),
+                limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+            )
+            self._state = _LoopState(loop, client)
+            self.in_flight = [0] * len(self.base_urls)
+        return self._state
+
+    async def _acquire_endpoint(self, state: _LoopState) -> int:
+        async with state.slot_free:
+            cap = self.max_concurrency_per_endpoint
+            while min(self.in_flight) >= cap:
+                await state.slot_free.wait()
+            now, n = time.monotonic(), len(self.base_urls)
+            # Healthy before cooling down, then fewest in flight, then round-robin order.  A
+            # cooling endpoint is still used when it is the only one with a free slot: that
+            # request doubles as the probe that tells whether it is back.
+            index = min(
+                (i for i in range(n) if self.in_flight[i] < cap),
+                key=lambda i: (self._down_until[i] > now, self.in_flight[i], (i - self._next) % n),
+            )
+            self._next = (index + 1) % n
+            self.in_flight[index] += 1
+            self.sent[index] += 1
+            return index
+
+    async def _release_endpoint(self, state: _LoopState, index: int) -> None:
+        async with state.slot_free:
+            self.in_flight[index] -= 1
+            state.slot_free.notify()
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
+        body = request.body()
+        if not body.get("model"):
+            body["model"] = self.model
+        state = self._loop_state()
+        index = await self._acquire_endpoint(state)
+        url = self.base_urls[index]
+        try:
+            start = time.perf_counter()
+            response = await self._post(state.client, url, body)
+            latency = time.perf_counter() - start
+        except RetryableError as exc:
+            if exc.status is None or exc.status >= 500:
+                self._mark_down(index, exc)
+            raise
+        else:
+            self._failures[index] = 0
+            self._down_until[index] = 0.0
+        finally:
+            # Shielded so a cancelled request still frees its endpoint slot.
+            await asyncio.shield(self._release_endpoint(state, index))
+        return _parse_response(response, url, body["model"], latency)
+
+    def _mark_down(self, index: int, error: Exception) -> None:
+        self._failures[index] += 1
+        cooldown = min(COOLDOWN_MAX_S, COOLDOWN_BASE_S * 2 ** (self._failures[index] - 1))
+        self._down_until[index] = time.monotonic() + cooldown
+        if len(self.base_urls) > 1:
+            log.warning(
+                "avoiding %s for %.0fs after %d failure(s): %s",
+                self.base_urls[index],
+                cooldown,
+                self._failures[index],
+                error,
+            )
+
+    async def _post(self, client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
+        target = f"{url}/chat/completions"
+        try:
+            response = await client.post(target, json=body)
+        except httpx.TimeoutException as exc:
+            raise RetryableError(f"{target}: timed out after {self.timeout_s:g}s ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise RetryableError(f"{target}: connection failed ({type(exc).__name__}: {exc})") from exc
+        status = response.status_code
+        if status in RETRYABLE_STATUS or status >= 500:
+            raise RetryableError(
+                f"{target}: HTTP {status}: {_error_text(response)}",
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                status=status,
+            )
+        if status >= 400:
+            raise LLMError(f"{target}: HTTP {status} (not retried): {_error_text(response)}")
+        return response
+
+    async def aclose(self) -> None:
+        """Close pooled connections; the backend stays usable and reconnects on next use."""
+        state, self._state = self._state, None
+        if state is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        # Connections of a loop that is gone cannot be closed from here; dropping them is all
+        # that is left (the sockets close when collected).
+        if state.loop is running:
+            await state.client.aclose()
+
+
+def _parse_response(response: httpx.Response, url: str, model: str, latency: float) -> ChatResult:
+    target = f"{url}/chat/completions"
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise LLMError(
+            f"{target}: HTTP {response.status_code} response is not JSON ({exc}): {response.text[:200]!r}"
+        ) from exc
+    try:
+        message = data["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise LLMError(f"{target}: response has no choices[0].message: {str(data)[:300]}") from exc
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list):  # some servers return content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    if not isinstance(content, str):
+        reason = data["choices"][0].get("finish_reason") if isinstance(data["choices"][0], dict) else None
+        raise LLMError(
+            f"{target}: choices[0].message.content is missing (finish_reason={reason!r}): {str(message)[:300]}"
+        )
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    return ChatResult(
+        text=content,
+        model=str(data.get("model") or model),
+        backend=OpenAICompatBackend.name,
+        endpoint=url,
+        latency_s=latency,
+        usage=usage,
+    )
+
+
+def _error_text(response: httpx.Response) -> str:
+    """The server's error message (OpenAI style {"error": {"message": ...}} or raw text)."""
+    try:
+        data = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text[:300].strip() or "(empty body)"
+    if isinstance(data, dict):
+        err = data.get("error", data.get("message", data.get("detail", data)))
+        if isinstance(err, dict):
+            err = err.get("message", err)
+        return str(err)[:300]
+    return str(data)[:300]
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
