@@ -1,4 +1,123 @@
-"""`spinemed` command line (filled in by the pipeline work)."""
+"""`spinemed` command line: build | publish | demo (more subcommands arrive with later stages).
 
-def main(argv=None) -> int:  # pragma: no cover - replaced by the real CLI
-    raise SystemExit("spinemed CLI not built yet")
+Every subcommand is a thin layer over the library (`spinemed.build`, `spinemed.hub`, ...);
+nothing here computes anything the library does not also expose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+_VLLM_HELP = """\
+Point the build at OpenAI-compatible servers (vLLM, TGI, hosted APIs):
+  vllm serve Qwen/Qwen2.5-VL-72B-Instruct --port 8000      # on each inference node
+  spinemed build --out spinemed-450k --backend openai --model Qwen/Qwen2.5-VL-72B-Instruct \\
+      --base-url http://node1:8000/v1 --base-url http://node2:8000/v1 --concurrency 64
+Requests fan out to the least-busy server; the API key comes from --api-key or
+SPINEMED_API_KEY / OPENAI_API_KEY.  Every answer is cached in <out>.work/cache, so a
+killed build rerun with the same arguments resumes without repeating a request."""
+
+
+def _add_generation_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("generation backend (defaults come from the builder YAML)")
+    g.add_argument("--backend", choices=["offline", "openai"], help="offline rules (default) or an OpenAI-compatible endpoint")
+    g.add_argument("--model", help="model name as the endpoint knows it")
+    g.add_argument("--base-url", dest="base_urls", action="append", default=[], metavar="URL",
+                   help="OpenAI-compatible base URL, e.g. http://node1:8000/v1 (repeat to fan out over several servers)")
+    g.add_argument("--api-key", help="API key (default: $SPINEMED_API_KEY or $OPENAI_API_KEY)")
+    g.add_argument("--concurrency", type=int, help="requests in flight at once, over all endpoints")
+    g.add_argument("--languages", choices=["auto", "source", "both"],
+                   help="item languages: the source's, both EN and ZH, or auto (both when the backend can translate)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spinemed", description="SpineMed release kit: build, publish and evaluate SpineMed-450k / SpineBench.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("build", help="build SpineMed-450k as a Hub-layout dataset folder",
+                       description="Run the corpus pipeline (sources -> deid -> PCM -> dedup -> classify -> "
+                                   "draft/revise generation -> validation) and write a dataset folder that "
+                                   "loads with datasets.load_dataset(OUT, config).",
+                       epilog=_VLLM_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    b.add_argument("--out", required=True, type=Path, help="dataset folder to write (e.g. out/spinemed-450k)")
+    b.add_argument("--sources", type=Path, help="raw sources folder with a catalog.yaml (default: the shipped samples)")
+    b.add_argument("--builder", type=Path, help="builder YAML (default: builders/spinemed_450k/builder.yaml)")
+    b.add_argument("--work-dir", type=Path, help="cache, quarantine and logs (default: OUT.work next to OUT)")
+    b.add_argument("--version", help="dataset version tag, e.g. v1.0.0 (default: the builder's)")
+    b.add_argument("--limit", type=int, help="stop after N source records (smoke runs)")
+    b.add_argument("--json", action="store_true", help="print the summary as JSON")
+    _add_generation_args(b)
+
+    p = sub.add_parser("publish", help="push a built dataset folder to the Hub and tag the version",
+                       description="Verify the folder (manifest hashes, card), re-run the de-identification "
+                                   "detector over every string (refuses on any finding), then create the repo, "
+                                   "upload and create the version tag with huggingface_hub.HfApi.")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--repo", required=True, help="ORG/NAME of the dataset repo")
+    p.add_argument("--version", required=True, help="tag to create, vX.Y.Z (must match the built manifest)")
+    p.add_argument("--endpoint", help="Hub endpoint (default: $HF_ENDPOINT or huggingface.co)")
+    p.add_argument("--token", help="Hub token (default: the logged-in token / $HF_TOKEN)")
+    p.add_argument("--private", action="store_true")
+    p.add_argument("--overwrite-tag", action="store_true", help="move an existing tag (otherwise refused)")
+    p.add_argument("--dry-run", action="store_true", help="print what would be sent and stop")
+
+    d = sub.add_parser("demo", help="the main job on the embedded default: sample sources -> SpineMed-450k",
+                       description="Build the shipped sample sources into OUT/spinemed-450k with the offline "
+                                   "backend and print the summary.")
+    d.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
+    return parser
+
+
+def _cmd_build(args) -> int:
+    from .build.pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
+
+    cfg = BuildConfig(out=args.out, builder=args.builder or DEFAULT_BUILDER, sources=args.sources,
+                      work_dir=args.work_dir, version=args.version, backend=args.backend, model=args.model,
+                      base_urls=args.base_urls, api_key=args.api_key, concurrency=args.concurrency,
+                      languages=args.languages, limit=args.limit)
+    summary = run_build(cfg, progress=(lambda m: None) if args.json else print)
+    print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else format_summary(summary))
+    return 0
+
+
+def _cmd_publish(args) -> int:
+    from .hub import PublishError, publish_folder
+
+    try:
+        plan = publish_folder(args.folder, args.repo, args.version, endpoint=args.endpoint or os.environ.get("HF_ENDPOINT"),
+                              token=args.token, private=args.private, dry_run=args.dry_run,
+                              overwrite_tag=args.overwrite_tag)
+    except PublishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(plan.describe())
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .build.pipeline import BuildConfig, format_summary, run_build
+
+    out = Path(args.out)
+    print(f"[1/1] SpineMed-450k from the shipped sample sources -> {out / 'spinemed-450k'}")
+    summary = run_build(BuildConfig(out=out / "spinemed-450k"))
+    print(format_summary(summary))
+    print(f"\nLoad it: datasets.load_dataset('{out / 'spinemed-450k'}', 'mcq')")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    handler = {"build": _cmd_build, "publish": _cmd_publish, "demo": _cmd_demo}[args.command]
+    try:
+        return handler(args)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

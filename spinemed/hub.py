@@ -580,8 +580,33 @@ def card_metadata(*, pretty_name: str, stats: Mapping[str, Any], extra: Mapping[
         "size_categories": [size_category(stats["num_rows"])],
     }
     meta.update(extra.get("card_metadata", {}))
+    if extra.get("dataset_info"):
+        meta["dataset_info"] = list(extra["dataset_info"])
     meta["configs"] = configs
     return meta
+
+
+def dataset_info_yaml(out_dir: str | os.PathLike, configs: Mapping[str, Features], split: str = "train") -> list[dict]:
+    """`dataset_info` entries for the card YAML, as `push_to_hub` writes them: features, split
+    row counts and the parquet bytes per config, read from the shards on disk.
+
+    Besides documenting the schema on the Hub, this makes `load_dataset` verify the row counts
+    and gives every rebuilt folder a different cache key: datasets caches a local folder by its
+    name and YAML, so without it a rebuilt `spinemed-450k` could load a stale cached copy."""
+    from datasets import DatasetInfo, SplitDict, SplitInfo
+
+    infos = []
+    for name, features in configs.items():
+        shards = sorted((Path(out_dir) / DATA_DIR / name).glob(f"{split}-*.parquet"))
+        if not shards:
+            continue
+        rows = sum(pq.ParquetFile(s).metadata.num_rows for s in shards)
+        size = sum(s.stat().st_size for s in shards)
+        splits = SplitDict()
+        splits.add(SplitInfo(name=split, num_bytes=size, num_examples=rows))
+        info = DatasetInfo(features=features, splits=splits, download_size=size, dataset_size=size, config_name=name)
+        infos.append({"config_name": name, **info._to_yaml_dict()})
+    return infos
 
 
 def _fmt_int(value: Any) -> str:

@@ -130,6 +130,7 @@ class SourceRecord:
     fields: dict[str, Any] = field(default_factory=dict)
     images: list[ImageRef] = field(default_factory=list)
     context: list[str] = field(default_factory=list)  # paragraphs citing a figure (PCM output)
+    subfield_hint: str = ""  # catalog's sub-field for the whole source: last classification fallback
 
     def provenance(self) -> dict[str, Any]:
         return {
