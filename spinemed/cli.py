@@ -1,16 +1,27 @@
-"""`spinemed` command line: build | publish | demo (more subcommands arrive with later stages).
+"""`spinemed` command line: build | publish | demo, plus the subcommands other parts register.
 
 Every subcommand is a thin layer over the library (`spinemed.build`, `spinemed.hub`, ...);
-nothing here computes anything the library does not also expose.
+nothing here computes anything the library does not also expose.  A part of the kit adds its
+subcommand by exposing `register(subparsers)` in a module listed in `SUBCOMMAND_MODULES`;
+`register` adds a parser and sets `func=<handler(args) -> int>` as its default.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
+
+SUBCOMMAND_MODULES = (
+    "spinemed.bench.cli",       # spinemed bench ...
+    "spinemed.evaluation.cli",  # spinemed eval ...
+    "spinemed.training.cli",    # spinemed train ...
+    "spinemed.space_cli",       # spinemed space
+)
 
 _VLLM_HELP = """\
 Point the build at OpenAI-compatible servers (vLLM, TGI, hosted APIs):
@@ -69,7 +80,19 @@ def _build_parser() -> argparse.ArgumentParser:
                        description="Build the shipped sample sources into OUT/spinemed-450k with the offline "
                                    "backend and print the summary.")
     d.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
+
+    for name in SUBCOMMAND_MODULES:
+        if not _module_exists(name):  # that part of the kit is not installed in this checkout
+            continue
+        importlib.import_module(name).register(sub)
     return parser
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
 
 
 def _cmd_build(args) -> int:
@@ -111,7 +134,7 @@ def _cmd_demo(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    handler = {"build": _cmd_build, "publish": _cmd_publish, "demo": _cmd_demo}[args.command]
+    handler = {"build": _cmd_build, "publish": _cmd_publish, "demo": _cmd_demo}.get(args.command) or args.func
     try:
         return handler(args)
     except (FileNotFoundError, ValueError) as exc:

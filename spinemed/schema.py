@@ -227,3 +227,41 @@ def features_for(task: str) -> Features:
     if task not in _PAYLOAD:
         raise KeyError(f"unknown task {task!r}; expected one of {TASKS}")
     return Features({**_COMMON, **_PAYLOAD[task], **_TAIL})
+
+
+# --------------------------------------------------------------------------------------
+# SpineBench rows (split `test`): the corpus row plus what the benchmark adds
+# --------------------------------------------------------------------------------------
+
+# Item kinds the scorer knows (spinemed.scoring): text MCQ (P1), image MCQ (P2), report (P3).
+BENCH_KINDS = ("text_mcq", "image_mcq", "report")
+BENCH_CONFIGS = ("mcq", "report")
+
+_BENCH_EXTRA = {
+    "kind": Value("string"),  # one of BENCH_KINDS
+    "bench_version": Value("string"),  # e.g. "v1.0.0"
+    "verification": {
+        "status": Value("string"),  # "accepted" | "fixed" (removed items are not published)
+        "group": Value("string"),  # reviewer group the item was assigned to
+        "reviewers": List(Value("string")),
+        "decisions": Value("int32"),
+    },
+}
+
+
+def bench_kind(row: dict) -> str:
+    """The scoring kind of a corpus/bench row: report, or text/image MCQ by modality."""
+    if row.get("task") == "report":
+        return "report"
+    if row.get("task") == "mcq":
+        return "image_mcq" if row.get("modality") == "image" else "text_mcq"
+    raise ValueError(f"row {row.get('id')!r}: task {row.get('task')!r} is not a SpineBench task (mcq, report)")
+
+
+def bench_features_for(config: str) -> Features:
+    """datasets.Features of a SpineBench config (`mcq` holds text and image items, told apart by
+    `modality` and `kind`; `report` holds the report tasks)."""
+    if config not in BENCH_CONFIGS:
+        raise KeyError(f"unknown SpineBench config {config!r}; expected one of {BENCH_CONFIGS}")
+    base = features_for(config)
+    return Features({**{k: base[k] for k in base if k not in _TAIL}, **_BENCH_EXTRA, **{k: base[k] for k in _TAIL}})

@@ -13,6 +13,7 @@ runs before the first LLM call, so no identifier ever reaches a generation endpo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import shutil
@@ -133,13 +134,17 @@ def deidentify_record(rec: SourceRecord) -> SourceRecord:
 def dedup_text(rec: SourceRecord) -> str:
     """What two records must share to count as duplicates."""
     if rec.kind == "figure":
-        return " ".join([rec.images[0].caption if rec.images else "", *rec.context])
+        # the image itself is part of the identity: one caption over two different pictures
+        # is two figures
+        img = rec.images[0] if rec.images else None
+        ident = hashlib.sha256(img.data).hexdigest()[:16] if img is not None and img.data else (img.path if img else "")
+        return " ".join([ident, img.caption if img else "", *rec.context])
     if rec.kind == "mcq":
         opts = rec.fields.get("options") or {}
         opts_text = " ".join(str(v) for _, v in sorted(opts.items())) if isinstance(opts, dict) else str(opts)
         return f"{rec.fields.get('question', '')} {opts_text}"
     if rec.kind in ("case", "volume"):
-        return rec.text or json.dumps(rec.fields, ensure_ascii=False, sort_keys=True, default=str)
+        return "\n".join([rec.text, json.dumps(rec.fields, ensure_ascii=False, sort_keys=True, default=str)])
     return rec.text
 
 
