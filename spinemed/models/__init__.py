@@ -1,0 +1,1 @@
+"""Model helpers (tiny offline test model)."""
