@@ -321,7 +321,7 @@ class CorpusBuilder:
             window: list[SourceRecord] = []
             for entry in iter_sources(cfg["sources"]):
                 if isinstance(entry, SourceIssue):
-                    self.counts["source_issues"][entry.reason.split(":")[0]] += 1
+                    self.counts["source_issues"][_reason_key(entry.reason)] += 1
                     log.write("source_issues", {"source_file": entry.source_file, "reason": entry.reason,
                                                 "stage": entry.stage, "record_id": entry.record_id})
                     self.progress(f"  source defect: {entry.source_file}: {entry.reason}")
@@ -404,9 +404,18 @@ def _stats_dict(stats) -> dict:
         return dict(vars(stats))
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”")
+_PATHLIKE = re.compile(r"\S+/\S+\.[A-Za-z0-9]{1,5}\b")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
 def _reason_key(reason: str) -> str:
-    """Group quarantine reasons for counting (drop record-specific detail after the first clause)."""
-    return re.sub(r"\s+", " ", reason.split(";")[0]).strip()[:120]
+    """The reason with record-specific detail (quoted names, file paths, numbers) masked, so
+    counts group like reasons together; the full text stays in the JSONL side files."""
+    key = _QUOTED.sub("'…'", reason)
+    key = _PATHLIKE.sub("<file>", key)
+    key = _NUMBER.sub("N", key)
+    return re.sub(r"\s+", " ", key).strip()
 
 
 def _identifier_findings(row: dict) -> set[str]:
