@@ -742,8 +742,12 @@ def write_manifest(
     versions: Mapping[str, str],
     stats: Mapping[str, Any],
     extra: Mapping[str, Any],
+    attachments: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Hash every shard and write `manifest.json` (last step of a build: it marks completion).
+
+    `attachments` are other files of the folder that ship with the release (e.g. an audit
+    log): recorded with their sha256, checked by `verify_folder` and uploaded by `publish_folder`.
 
     `content_hash` covers shard paths, hashes and row counts only, so two builds of the same
     inputs compare equal whatever their `created_at`.  Raises ValueError when the shards on
@@ -777,6 +781,7 @@ def write_manifest(
         },
         "shards": shards,
         "content_hash": _content_hash(shards),
+        "attachments": [_attachment(folder, rel) for rel in attachments],
         "build": dict(extra),
     }
     try:
@@ -785,6 +790,15 @@ def write_manifest(
         raise ValueError(f"manifest for {name}: extra/stats must be JSON-serialisable ({exc})") from None
     _write_text_atomic(folder / MANIFEST_NAME, text)
     return manifest
+
+
+def _attachment(folder: Path, rel: str) -> dict[str, Any]:
+    path = folder / rel
+    if Path(rel).is_absolute() or ".." in Path(rel).parts or not path.is_file():
+        raise ValueError(f"attachment {rel!r} must be an existing file inside {str(folder)!r}")
+    if rel in (CARD_NAME, MANIFEST_NAME) or rel.startswith(f"{DATA_DIR}/"):
+        raise ValueError(f"attachment {rel!r} would shadow the card, manifest or shards")
+    return {"path": rel, "sha256": _sha256(path), "num_bytes": path.stat().st_size}
 
 
 def load_manifest(folder_or_file: str | os.PathLike) -> dict[str, Any]:
@@ -862,6 +876,10 @@ def verify_folder(folder: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{str(folder)!r}: shards modified after the build (hash mismatch): {modified[:5]}")
     if _content_hash(list(recorded.values())) != manifest.get("content_hash"):
         raise ValueError(f"{str(folder)!r}: manifest content_hash does not match its shard list")
+    for att in manifest.get("attachments") or []:
+        path = folder / att["path"]
+        if not path.is_file() or _sha256(path) != att["sha256"]:
+            raise ValueError(f"{str(folder)!r}: attachment {att['path']!r} is missing or modified after the build")
 
     card_path = folder / CARD_NAME
     if not card_path.is_file():
@@ -1026,6 +1044,7 @@ def publish_folder(
 
     files = [(name, (folder / name).stat().st_size) for name in (CARD_NAME, MANIFEST_NAME)]
     files += [(s["path"], s["num_bytes"]) for s in manifest["shards"]]
+    files += [(a["path"], a["num_bytes"]) for a in manifest.get("attachments") or []]
     if endpoint is None:
         from huggingface_hub import constants
 

@@ -615,3 +615,34 @@ def test_publish_rejects_broken_folders(built, tmp_path):
         hub.publish_folder(out, "org/ds", "v1.0.0", api=FakeApi(), preflight=no_findings, dry_run=True)
     with pytest.raises(hub.PublishError, match="org/name"):
         hub.publish_folder(built[0], "just-a-name", "v1.0.0", api=FakeApi(), preflight=no_findings)
+
+
+def test_attachments_are_hashed_verified_and_published(tmp_path):
+    """Extra release files (e.g. an audit log) ship with the shards and are tamper-checked."""
+    from spinemed.hub import DatasetFolderWriter, publish_folder, verify_folder, write_dataset_card, write_manifest
+
+    out = tmp_path / "ds"
+    w = DatasetFolderWriter(out, {"open_qa": features_for("open_qa")}, default_config="open_qa")
+    w.add("open_qa", {"id": "q1", "task": "open_qa", "language": "en", "modality": "text", "images": [],
+                      "subfield": "lumbar_stenosis", "subfield_group": "spinal", "levels": [], "question": "Q?",
+                      "answer": "A.", "messages": [], "provenance": {"source_type": "textbook", "source_id": "x",
+                      "locator": "", "license": "cc-by-4.0", "redistributable": True, "source_file": "x.md"},
+                      "generation": {"backend": "", "model": "", "prompt_id": "", "prompt_hash": "",
+                                     "revision_prompt_id": "", "revision_prompt_hash": "", "criteria_version": "",
+                                     "draft_hash": "", "revisions": []},
+                      "pipeline_version": "1", "deid_version": "1"})
+    w.close()
+    (out / "audit.jsonl").write_text('{"event": "decision"}\n', "utf-8")
+    write_dataset_card(out, Path(__file__).resolve().parents[1] / "dataset_cards" / "spinemed-450k.md",
+                       pretty_name="T", stats=w.stats(), extra=EXTRA)
+    manifest = write_manifest(out, name="t", version="v1.0.0", versions={"pipeline": "1", "criteria": "1", "deid": "1"},
+                              stats=w.stats(), extra={}, attachments=["audit.jsonl"])
+    assert manifest["attachments"][0]["path"] == "audit.jsonl"
+    plan = publish_folder(out, "org/t", "v1.0.0", dry_run=True, endpoint="https://hub.example", preflight=lambda _: None)
+    assert "audit.jsonl" in dict(plan.files)
+    (out / "audit.jsonl").write_text('{"event": "tampered"}\n', "utf-8")
+    with pytest.raises(ValueError, match="attachment 'audit.jsonl'"):
+        verify_folder(out)
+    with pytest.raises(ValueError, match="must be an existing file"):
+        write_manifest(out, name="t", version="v1.0.0", versions={"pipeline": "1", "criteria": "1", "deid": "1"},
+                       stats=w.stats(), extra={}, attachments=["../x"])

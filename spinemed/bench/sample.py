@@ -1,0 +1,193 @@
+"""Distribution-matched sampling of SpineBench candidates from a built corpus folder.
+
+Targets (default 500 MCQ + 100 report tasks, as the paper sampled before verification left
+487 + 87) follow the corpus: for each stratification dimension (sub-field, language,
+modality, source type) the target count of a value is ``n x`` its share of the config's
+rows.  Sampling is marginal-balanced stratified sampling: rows are grouped into cells (one
+per combination of the four values); each step takes the next row of the cell whose values
+have the largest total remaining deficit against their targets (ties broken by a seeded
+random rank), and rows inside a cell come in seeded random order.  This matches every
+marginal to within rounding even when the bench is smaller than the number of cells, where
+proportional allocation over joint cells would round most cells to zero.
+
+A row that is a near duplicate of a row already taken (the decontamination comparison,
+:func:`spinemed.bench.decontam.overlap_text`, at the same threshold) is skipped and counted,
+so no two bench items leak each other.
+
+Scaling: the bench never takes more than ``max_share`` (default 30%) of a config's rows, so
+the training release keeps most of the corpus.  When the requested targets exceed that (the
+shipped sample corpus has ~130 MCQ and ~17 reports), both targets are scaled by the same
+factor, keeping the MCQ : report ratio, and the output says so.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from spinemed.build.dedup import Deduper
+
+from .decontam import DEFAULT_THRESHOLD, overlap_text
+from .folders import folder_configs, folder_manifest, read_folder_rows
+
+SAMPLE_FORMAT = "spinebench-sample/1"
+DEFAULT_TARGETS = {"mcq": 500, "report": 100}
+DEFAULT_MAX_SHARE = 0.3
+DIMENSIONS = ("subfield", "language", "modality", "source_type")
+_META_COLUMNS = {
+    "mcq": ["id", "task", "language", "modality", "subfield", "provenance", "question", "options"],
+    "report": ["id", "task", "language", "modality", "subfield", "provenance", "case"],
+}
+
+
+def _strata(row: Mapping[str, Any]) -> tuple[str, ...]:
+    return (str(row["subfield"]), str(row["language"]), str(row["modality"]),
+            str((row.get("provenance") or {}).get("source_type", "")))
+
+
+def _round_half_up(x: float) -> int:
+    return int(math.floor(x + 0.5))
+
+
+def plan_targets(pool: Mapping[str, int], requested: Mapping[str, int],
+                 max_share: float = DEFAULT_MAX_SHARE) -> tuple[dict[str, int], float, str]:
+    """(targets per config, scale factor, note).  One factor for all configs keeps their ratio."""
+    if not 0 < max_share <= 1:
+        raise ValueError(f"max_share must be in (0, 1], got {max_share!r}")
+    for config, n in requested.items():
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"target for {config!r} must be an int >= 0, got {n!r}")
+        if n and not pool.get(config):
+            raise ValueError(f"the corpus has no {config!r} rows to sample {n} candidates from")
+    limits = {c: max_share * pool[c] / n for c, n in requested.items() if n}
+    scale = min([1.0, *limits.values()])
+    targets = {c: _round_half_up(n * scale) for c, n in requested.items()}
+    if scale < 1.0:
+        tight = min(limits, key=limits.get)
+        ask = " + ".join(f"{n} {c}" for c, n in requested.items())
+        have = " + ".join(f"{pool.get(c, 0)} {c}" for c in requested)
+        got = " + ".join(f"{n} {c}" for c, n in targets.items())
+        note = (f"targets scaled down x{scale:.3f} (same factor for every config): requested {ask}, "
+                f"the corpus has {have} rows and a bench may take at most {max_share:.0%} of a config "
+                f"(limited by {tight}) -> {got}")
+    else:
+        note = "targets as requested (the corpus is large enough)"
+    return targets, scale, note
+
+
+def select_stratified(rows: list[Mapping[str, Any]], n: int, *, seed: int, config: str,
+                      deduper: Deduper | None = None) -> tuple[list[str], dict[str, Any]]:
+    """Pick `n` row ids matching the rows' marginal distributions; returns (ids, report).
+
+    `deduper` (shared across configs) rejects rows that are near duplicates of rows already
+    picked.  The report has, per dimension and value, the corpus count and share, the
+    target (fractional) and the achieved count, plus the near duplicates skipped.
+    """
+    total = len(rows)
+    rng = random.Random(f"spinebench-sample:{seed}:{config}")
+    cells: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in sorted(rows, key=lambda r: r["id"]):  # input order never matters
+        cells.setdefault(_strata(row), []).append(row)
+    for members in cells.values():
+        rng.shuffle(members)
+        members.reverse()  # pop() from the end takes them in shuffled order
+    rank = {key: rng.random() for key in sorted(cells)}
+    corpus = [Counter(_strata(r)[d] for r in rows) for d in range(len(DIMENSIONS))]
+    target = [{v: n * c / total for v, c in counts.items()} for counts in corpus] if total else []
+    achieved = [Counter() for _ in DIMENSIONS]
+    picked: list[str] = []
+    skipped = 0
+    while len(picked) < n and cells:
+        key = max(cells, key=lambda k: (sum(target[d][k[d]] - achieved[d][k[d]] for d in range(len(DIMENSIONS))),
+                                        rank[k]))
+        row = cells[key].pop()
+        if not cells[key]:
+            del cells[key]
+        if deduper is not None and deduper.check(row["id"], overlap_text(row)).is_duplicate:
+            skipped += 1
+            continue
+        picked.append(row["id"])
+        for d in range(len(DIMENSIONS)):
+            achieved[d][key[d]] += 1
+    distribution = {
+        dim: {value: {"corpus": corpus[d][value], "corpus_share": round(corpus[d][value] / total, 4),
+                      "target": round(target[d][value], 2), "achieved": achieved[d][value]}
+              for value in sorted(corpus[d], key=lambda v: (-corpus[d][v], v))}
+        for d, dim in enumerate(DIMENSIONS)
+    }
+    report = {"pool": total, "target": n, "selected": len(picked), "skipped_near_duplicates": skipped,
+              "distribution": distribution}
+    if len(picked) < n:
+        report["shortfall"] = n - len(picked)
+    return picked, report
+
+
+def sample_candidates(
+    corpus_dir: str | os.PathLike,
+    *,
+    targets: Mapping[str, int] | None = None,
+    seed: int = 0,
+    max_share: float = DEFAULT_MAX_SHARE,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> dict[str, Any]:
+    """Draw the candidate set from a built SpineMed-450k folder; returns the sample record
+    (what `spinemed bench sample` stores as WORK/sample.json)."""
+    corpus_dir = Path(corpus_dir)
+    manifest = folder_manifest(corpus_dir)
+    requested = dict(DEFAULT_TARGETS if targets is None else targets)
+    unknown = set(requested) - set(DEFAULT_TARGETS)
+    if unknown:
+        raise ValueError(f"unknown SpineBench config(s) {sorted(unknown)}; expected {list(DEFAULT_TARGETS)}")
+    available = folder_configs(manifest)
+    pools = {c: [r for r in read_folder_rows(corpus_dir, c, manifest=manifest, columns=_META_COLUMNS[c])]
+             for c in requested if c in available}
+    targets_, scale, note = plan_targets({c: len(p) for c, p in pools.items()}, requested, max_share)
+    deduper = Deduper(threshold=threshold)
+    configs: dict[str, Any] = {}
+    candidates: dict[str, list[str]] = {}
+    for config in requested:
+        ids, report = select_stratified(pools.get(config, []), targets_[config], seed=seed, config=config,
+                                        deduper=deduper)
+        candidates[config], configs[config] = ids, report
+    return {
+        "format": SAMPLE_FORMAT,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "corpus": {"path": str(corpus_dir.resolve()), "name": manifest.get("name"), "version": manifest.get("version"),
+                   "content_hash": manifest["content_hash"]},
+        "seed": seed,
+        "threshold": threshold,
+        "max_share": max_share,
+        "dimensions": list(DIMENSIONS),
+        "method": "marginal-balanced stratified sampling (greedy largest remaining deficit over sub-field, "
+                  "language, modality and source type; seeded random order within cells; near duplicates skipped)",
+        "requested": requested,
+        "scale": round(scale, 4),
+        "scaled": scale < 1.0,
+        "note": note,
+        "targets": targets_,
+        "configs": configs,
+        "candidates": candidates,
+    }
+
+
+def format_sampling(sample: Mapping[str, Any]) -> str:
+    """Achieved vs target distribution, per config and dimension, for the terminal."""
+    corpus = sample["corpus"]
+    lines = [f"SpineBench candidates from {corpus['name']} {corpus['version']} (seed {sample['seed']})",
+             ("NOTE: " if sample["scaled"] else "") + sample["note"]]
+    for config, rep in sample["configs"].items():
+        lines.append(f"\n{config}: {rep['selected']} of target {rep['target']} from {rep['pool']} rows"
+                     + (f", {rep['skipped_near_duplicates']} near duplicate(s) skipped"
+                        if rep["skipped_near_duplicates"] else "")
+                     + (f"  SHORT BY {rep['shortfall']}" if rep.get("shortfall") else ""))
+        for dim, values in rep["distribution"].items():
+            lines.append(f"  {dim:<12} {'value':<34}{'corpus':>8}{'target':>9}{'achieved':>10}")
+            for value, v in values.items():
+                lines.append(f"  {'':<12} {value or '(none)':<34}{v['corpus']:>8}{v['target']:>9.2f}{v['achieved']:>10}")
+    return "\n".join(lines)
