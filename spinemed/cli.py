@@ -76,9 +76,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite-tag", action="store_true", help="move an existing tag (otherwise refused)")
     p.add_argument("--dry-run", action="store_true", help="print what would be sent and stop")
 
-    d = sub.add_parser("demo", help="the main job on the embedded default: sample sources -> SpineMed-450k",
+    d = sub.add_parser("demo", help="the main job on the embedded default: sample sources -> datasets -> benchmark -> scores",
                        description="Build the shipped sample sources into OUT/spinemed-450k with the offline "
-                                   "backend and print the summary.")
+                                   "backend, sample and verify (with simulated reviewers) SpineBench into "
+                                   "OUT/spinebench, write the decontaminated corpus release "
+                                   "OUT/spinemed-450k-release, and score the offline baselines on SpineBench "
+                                   "(OUT/eval); prints a summary of each step.")
     d.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
 
     for name in SUBCOMMAND_MODULES:
@@ -122,13 +125,34 @@ def _cmd_publish(args) -> int:
 
 
 def _cmd_demo(args) -> int:
+    """The README's main job: sample sources -> SpineMed-450k -> SpineBench (+ decontaminated
+    corpus release) -> scores.  Each step is the same library call its own subcommand makes."""
     from .build.pipeline import BuildConfig, format_summary, run_build
 
     out = Path(args.out)
-    print(f"[1/1] SpineMed-450k from the shipped sample sources -> {out / 'spinemed-450k'}")
+    steps = [name for name, ok in (("bench", _module_exists("spinemed.bench.demo")),
+                                   ("eval", _module_exists("spinemed.evaluation.demo"))) if ok]
+    total = 1 + len(steps)
+    print(f"[1/{total}] SpineMed-450k from the shipped sample sources -> {out / 'spinemed-450k'}")
     summary = run_build(BuildConfig(out=out / "spinemed-450k"))
     print(format_summary(summary))
-    print(f"\nLoad it: datasets.load_dataset('{out / 'spinemed-450k'}', 'mcq')")
+    step = 1
+    if "bench" in steps:
+        from .bench.demo import format_bench_demo, run_bench_demo
+
+        step += 1
+        print(f"\n[{step}/{total}] SpineBench from the corpus (sampling, review round-trip, decontamination) -> {out}")
+        bench = run_bench_demo(out / "spinemed-450k", out)
+        print(format_bench_demo(bench))
+    if "eval" in steps:
+        from .evaluation.demo import format_eval_demo, run_eval_demo
+
+        step += 1
+        print(f"\n[{step}/{total}] Offline baselines on SpineBench -> {out / 'eval'}")
+        evals = run_eval_demo(out / "spinebench", out / "spinemed-450k-release", out / "eval")
+        print(format_eval_demo(evals))
+    print(f"\nLoad them: datasets.load_dataset('{out / 'spinemed-450k'}', 'mcq')"
+          + (f", datasets.load_dataset('{out / 'spinebench'}', 'mcq')" if "bench" in steps else ""))
     return 0
 
 
