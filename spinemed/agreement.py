@@ -9,8 +9,13 @@ note saying why, never as 0 or 1.  The paper reports Pearson 0.382-0.949 across 
 Command line::
 
     python -m spinemed.agreement human.jsonl judge.jsonl
+    python -m spinemed.agreement human.jsonl out/judge.json
 
-where each line is ``{"id": ..., "scores": {dimension: score, ...}}``.
+Each file is either JSONL, one ``{"id": ..., "scores": {dimension: score, ...}}`` per line,
+or a judge run as JSON (``JudgeRun.to_json()``, the ``judge.json`` that ``spinemed eval``
+writes; its failed judgements are listed, not compared).  Items are matched by id; ids found
+in only one file are listed.  Bad input (a missing file, a malformed line, no shared id)
+prints ``error: ...`` naming the file and line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import numpy as np
 
 from .scoring import DIMENSIONS, PAPER_AGREEMENT_PEARSON
 
-__all__ = ["agreement", "pearson", "quadratic_weighted_kappa", "rankdata", "spearman"]
+__all__ = ["InputError", "agreement", "main", "pearson", "quadratic_weighted_kappa", "rankdata", "read_scores", "spearman"]
 
 
 def _pair(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +129,8 @@ def agreement(
     `human` and `judge` are lists aligned by item, or mappings item id -> ``{dimension: score}``
     (then items are matched by id).  An item counts for a dimension only when both sides
     score it; ``n`` says how many did.  Returns ``{"dimensions": {dim: {n, pearson, spearman,
-    qwk, notes}}, "pearson_range": [min, max] over defined values, "paper_pearson_range"}``.
+    qwk, notes}}, "items": shared ids, "only_human" / "only_judge": ids on one side only,
+    "pearson_range": [min, max] over defined values, "paper_pearson_range"}``.
     """
     if not isinstance(human, Mapping) and not isinstance(judge, Mapping) and len(human) != len(judge):
         raise ValueError(f"human has {len(human)} items but judge has {len(judge)}; align them or key both by id")
@@ -154,36 +160,141 @@ def agreement(
     return {
         "dimensions": per_dim,
         "items": len(common),
+        "only_human": [k for k in h if k not in j],
+        "only_judge": [k for k in j if k not in h],
         "pearson_range": [min(defined), max(defined)] if defined else None,
         "paper_pearson_range": list(PAPER_AGREEMENT_PEARSON),
     }
 
 
-def _read_jsonl(path: Path) -> dict[str, Any]:
-    out = {}
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+class InputError(ValueError):
+    """Bad agreement input; the message names the file (and line)."""
+
+
+def _check_scores(scores: Any, where: str) -> dict[str, Any]:
+    if not isinstance(scores, Mapping):
+        raise InputError(f"{where}: 'scores' must be an object of dimension -> score, got {json.dumps(scores)[:60]}")
+    unknown = sorted(k for k in scores if k not in DIMENSIONS)
+    if unknown:
+        raise InputError(f"{where}: unknown dimension(s) {', '.join(unknown)}; valid: {', '.join(DIMENSIONS)}")
+    for d, v in scores.items():
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            raise InputError(f"{where}: {d} = {json.dumps(v)} is not a number")
+    return dict(scores)
+
+
+def read_scores(path: str | Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Scores by item id from a JSONL file of ``{id, scores}`` or a JudgeRun JSON.
+
+    Returns ``(scores, failed)``: `failed` lists the ids whose judgement failed (JudgeRun
+    only).  Raises :class:`InputError` naming the file and line for anything malformed.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError:
+        whole = None
+    if isinstance(whole, dict) and "results" in whole:
+        return _read_judge_run(whole, path)
+    out: dict[str, dict[str, Any]] = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        where = f"{path}:{lineno}"
         try:
             row = json.loads(line)
-            out[str(row["id"])] = row["scores"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}:{lineno}: expected a JSON object with 'id' and 'scores' ({exc})") from None
-    return out
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict) or "id" not in row or "scores" not in row:
+            raise InputError(f"{where}: expected a JSON object with 'id' and 'scores' (or a judge run JSON file)")
+        key = str(row["id"])
+        if key in out:
+            raise InputError(f"{where}: id {key!r} appears more than once")
+        out[key] = _check_scores(row["scores"], where)
+    if not out:
+        raise InputError(f"{path}: no scores (the file is empty)")
+    return out, []
+
+
+def _read_judge_run(data: Mapping[str, Any], path: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    from .judge import JudgeRun  # the judge pulls in jinja2 and the LLM client: only when needed
+
+    try:
+        run = JudgeRun.from_json(data, str(path))
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    scores, failed = {}, []
+    for n, r in enumerate(run.results):
+        if r.ok:
+            scores[str(r.id)] = _check_scores(r.scores, f"{path}: results[{n}] (id {r.id!r})")
+        elif r.status != "missing_output":
+            failed.append(str(r.id))
+    return scores, failed
+
+
+def _no_nan(value: Any) -> Any:
+    """nan -> None, so the --json output is valid JSON (undefined statistics keep their notes)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    return value
+
+
+def _fmt(v: float) -> str:
+    return "nan" if math.isnan(v) else f"{v:.3f}"
+
+
+def _id_list(ids: list[str], limit: int = 10) -> str:
+    return ", ".join(ids[:limit]) + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m spinemed.agreement", description=__doc__.split("\n")[0])
-    parser.add_argument("human", type=Path, help="JSONL of human scores: {id, scores}")
-    parser.add_argument("judge", type=Path, help="JSONL of judge scores: {id, scores}")
+    parser.add_argument("human", type=Path, help="human scores: JSONL of {id, scores}")
+    parser.add_argument("judge", type=Path, help="judge scores: JSONL of {id, scores}, or a judge run JSON (judge.json)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
-    res = agreement(_read_jsonl(args.human), _read_jsonl(args.judge))
+    try:
+        human, human_failed = read_scores(args.human)
+        judge, judge_failed = read_scores(args.judge)
+        if not set(human) & set(judge):
+            raise InputError(
+                f"{args.human} ({len(human)} ids) and {args.judge} ({len(judge)} ids) share no item id "
+                f"(e.g. {next(iter(human))!r} vs {next(iter(judge))!r})"
+            )
+        res = agreement(human, judge)
+    except (InputError, TypeError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = human_failed + judge_failed
+    only_h = res["only_human"] = [k for k in res["only_human"] if k not in failed]
+    only_j = res["only_judge"] = [k for k in res["only_judge"] if k not in failed]
+    res["judge_failed"] = failed
+    if args.json:
+        print(json.dumps(_no_nan(res), indent=2))
+        return 0
     print(f"{'dimension':<26}{'n':>5}{'pearson':>10}{'spearman':>10}{'qwk':>8}  notes")
     for d, v in res["dimensions"].items():
-        print(f"{d:<26}{v['n']:>5}{v['pearson']:>10.3f}{v['spearman']:>10.3f}{v['qwk']:>8.3f}  {'; '.join(v['notes'])}")
+        print(f"{d:<26}{v['n']:>5}{_fmt(v['pearson']):>10}{_fmt(v['spearman']):>10}{_fmt(v['qwk']):>8}  {'; '.join(v['notes'])}")
     lo_hi = res["pearson_range"]
     paper = res["paper_pearson_range"]
     print(f"pearson range: {lo_hi[0]:.3f}-{lo_hi[1]:.3f} (paper: {paper[0]}-{paper[1]})" if lo_hi else "pearson undefined")
+    print(f"items compared: {res['items']}")
+    if only_h:
+        print(f"only in {args.human}: {len(only_h)} id(s): {_id_list(only_h)}")
+    if only_j:
+        print(f"only in {args.judge}: {len(only_j)} id(s): {_id_list(only_j)}")
+    if failed:
+        print(f"judgement failed (not compared): {len(failed)} id(s): {_id_list(failed)}")
     return 0
 
 

@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "spinemed.evaluation.cli",  # spinemed eval ...
     "spinemed.training.cli",    # spinemed train ...
     "spinemed.space_cli",       # spinemed space
+    "spinemed.metric_cli",      # spinemed metric prepare|publish (the evaluate metric as a Hub Space)
 )
 
 _VLLM_HELP = """\

@@ -7,7 +7,10 @@ template); every run records the judge model, the prompt version and the prompt 
 
 A judgement either parses strictly (exactly the ten dimensions, integer scores 1-5, a reason
 each) or is re-asked with the parse error, up to a bound; what still fails is counted and
-reported with its reason, never scored.  Requests go through
+reported with its reason, never scored.  Every re-ask names its attempt number and the
+previous error, so each attempt is a distinct request: a cached client would otherwise answer
+a repeated identical re-ask from its cache instead of asking again.  A missing or blank model
+output is not sent (status "missing_output"; the scorer floor-scores it).  Requests go through
 :class:`spinemed.llm.client.LLMClient`, so any OpenAI-compatible endpoint and the request
 cache work; temperature is always 0.  The judge sees text only (case, reference, report).
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,11 +46,14 @@ __all__ = [
     "parse_judgement",
 ]
 
+# The prompts are versioned files in the checkout, not package data: an installed kit (a wheel,
+# no checkout) finds them through $SPINEMED_JUDGE_PROMPTS or an explicit `prompt_dir`.
 DEFAULT_PROMPT_DIR = Path(__file__).resolve().parent.parent / "builders" / "spinebench" / "judge_prompts"
 DEFAULT_PROMPT_VERSION = "v1"
+PROMPT_DIR_ENV = "SPINEMED_JUDGE_PROMPTS"
 
 _REASK = (
-    "Your reply could not be used: {error}\n"
+    "Attempt {attempt} of {max_attempts}. Your previous reply could not be used: {error}\n"
     "Reply again with exactly one JSON object and nothing else: the keys are the ten dimensions "
     "({dimensions}), each value an object with an integer \"score\" from 1 to 5 and a short \"reason\"."
 )
@@ -96,8 +103,25 @@ class JudgePrompts:
 
 
 def load_prompts(version: str = DEFAULT_PROMPT_VERSION, prompt_dir: str | Path | None = None) -> JudgePrompts:
-    """Read ``<prompt_dir>/<version>/{system,user}.md`` and hash them."""
-    root = Path(prompt_dir) if prompt_dir is not None else DEFAULT_PROMPT_DIR
+    """Read ``<prompt_dir>/<version>/{system,user}.md`` and hash them.
+
+    `prompt_dir` defaults to ``$SPINEMED_JUDGE_PROMPTS``, else the checkout's
+    ``builders/spinebench/judge_prompts``.
+    """
+    if prompt_dir is not None:
+        root = Path(prompt_dir)
+    elif os.environ.get(PROMPT_DIR_ENV):
+        root = Path(os.environ[PROMPT_DIR_ENV])
+    else:
+        root = DEFAULT_PROMPT_DIR
+    if not root.is_dir():
+        given = "prompt_dir" if prompt_dir is not None else f"${PROMPT_DIR_ENV}" if os.environ.get(PROMPT_DIR_ENV) else "the default"
+        raise FileNotFoundError(
+            f"judge prompt folder {root} ({given}) does not exist.  The judge prompts are versioned files in the "
+            "SpineMed checkout (builders/spinebench/judge_prompts/<version>/{system,user}.md), not part of the "
+            "installed package: pass prompt_dir=<checkout>/builders/spinebench/judge_prompts to load_prompts / "
+            f"judge_reports, or set {PROMPT_DIR_ENV} to that folder"
+        )
     folder = root / version
     files = {}
     for name in ("system.md", "user.md"):
@@ -255,6 +279,16 @@ class JudgeRun:
                 out[r.index] = dict(r.scores)
         return out
 
+    def errors(self) -> list[str | None]:
+        """Failure reasons aligned with the item list passed in: set for judgements that failed
+        ("invalid" / "error"), None elsewhere (a "missing_output" is no failure: the scorer
+        floor-scores it)."""
+        out: list[str | None] = [None] * self.n_items
+        for r in self.results:
+            if r.status in ("invalid", "error"):
+                out[r.index] = f"{r.status}: {r.error}" if r.error else r.status
+        return out
+
     def info(self) -> dict[str, Any]:
         """Judge metadata for the results payload (``score_predictions(judge_info=...)``)."""
         return {
@@ -270,12 +304,39 @@ class JudgeRun:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.info(), "results": [asdict(r) for r in self.results]}
+        """Everything, JSON-ready; :meth:`from_json` reads it back (what the runner writes as judge.json)."""
+        return {**self.info(), "n_items": self.n_items, "item_ids": list(self.item_ids), "results": [asdict(r) for r in self.results]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], where: str = "judge run") -> JudgeRun:
+        """Rebuild a run from :meth:`to_json` output; a clear error names what is missing."""
+        if not isinstance(data, Mapping):
+            raise TypeError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        missing = [k for k in ("results", "judge_model", "prompt_version", "prompt_hash") if k not in data]
+        if missing:
+            raise ValueError(f"{where}: not a JudgeRun JSON (missing {', '.join(missing)})")
+        if not isinstance(data["results"], list):
+            raise ValueError(f"{where}: 'results' must be a list")
+        fields = {f for f in JudgeResult.__dataclass_fields__}
+        results = []
+        for n, r in enumerate(data["results"]):
+            if not isinstance(r, Mapping) or not {"index", "id", "status"} <= set(r):
+                raise ValueError(f"{where}: results[{n}] needs 'index', 'id' and 'status'")
+            results.append(JudgeResult(**{k: v for k, v in r.items() if k in fields}))
+        item_ids = [str(i) for i in data.get("item_ids") or []]
+        n_items = data.get("n_items")
+        if not isinstance(n_items, int):  # written before n_items was recorded
+            n_items = len(item_ids) or (max((r.index for r in results), default=-1) + 1)
+        return cls(
+            results=results, n_items=n_items, judge_model=str(data["judge_model"]), backend=str(data.get("backend", "")),
+            prompt_version=str(data["prompt_version"]), prompt_hash=str(data["prompt_hash"]),
+            temperature=float(data.get("temperature", 0.0)), max_attempts=int(data.get("max_attempts", 1)), item_ids=item_ids,
+        )
 
 
 async def _judge_one(client, prompts: JudgePrompts, item, output, index, item_id, *, model, max_attempts, max_tokens, response_format):
-    if output is None:
-        return JudgeResult(index, item_id, "missing_output", error="model output is None")
+    if output is None or not output.strip():
+        return JudgeResult(index, item_id, "missing_output", error="model output is " + ("None" if output is None else "empty"))
     base = build_messages(prompts, item, output)
     messages = base
     last_error, raw, used_model = "", "", ""
@@ -292,12 +353,13 @@ async def _judge_one(client, prompts: JudgePrompts, item, output, index, item_id
             scores, reasons = parse_judgement(reply.text)
         except JudgeParseError as exc:
             last_error = str(exc)
-            # Re-ask from the original prompt with only the latest bad reply, so context stays bounded.
-            messages = [
-                *base,
-                {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": _REASK.format(error=last_error, dimensions=", ".join(DIMENSIONS))},
-            ]
+            if attempt == max_attempts:
+                break
+            # Re-ask from the original prompt with only the latest bad reply, so context stays
+            # bounded.  The attempt number makes every re-ask a new request, even when the judge
+            # repeats the same bad reply: an identical request would come back from the cache.
+            reask = _REASK.format(attempt=attempt + 1, max_attempts=max_attempts, error=last_error, dimensions=", ".join(DIMENSIONS))
+            messages = [*base, {"role": "assistant", "content": reply.text}, {"role": "user", "content": reask}]
             continue
         return JudgeResult(index, item_id, "ok", scores, reasons, attempt, raw=raw, model=used_model)
     return JudgeResult(index, item_id, "invalid", attempts=max_attempts, error=last_error, raw=raw, model=used_model)

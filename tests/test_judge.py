@@ -1,23 +1,24 @@
-"""Report judge (strict parsing, re-asks, failure accounting) and the human-vs-judge agreement tool."""
+"""Report judge: strict parsing, distinct bounded re-asks, failure accounting, prompts, JudgeRun JSON."""
 
 import asyncio
 import hashlib
 import json
-import math
 
 import pytest
 
-from spinemed.agreement import agreement, main, pearson, quadratic_weighted_kappa, rankdata, spearman
+import spinemed.judge as judge_module
 from spinemed.judge import (
     DEFAULT_PROMPT_DIR,
     JUDGEMENT_SCHEMA,
     JudgeParseError,
+    JudgeRun,
     judge_reports,
     judge_reports_sync,
     load_prompts,
     parse_judgement,
 )
 from spinemed.llm.base import ChatResult, LLMError
+from spinemed.llm.cache import RequestCache
 from spinemed.llm.client import LLMClient
 from spinemed.scoring import DIMENSIONS, score_predictions
 
@@ -98,6 +99,22 @@ def test_prompt_v1_hash_covers_both_files():
     assert prompts.version == "v1" and prompts.sha256 == digest.hexdigest()
     for d in DIMENSIONS:
         assert d in prompts.system
+
+
+def test_prompt_folder_missing_names_it_and_says_how_to_pass_prompt_dir(tmp_path, monkeypatch):
+    # An installed kit without the checkout: the default folder does not exist.
+    monkeypatch.setattr(judge_module, "DEFAULT_PROMPT_DIR", tmp_path / "site-packages" / "builders" / "spinebench" / "judge_prompts")
+    monkeypatch.delenv("SPINEMED_JUDGE_PROMPTS", raising=False)
+    with pytest.raises(FileNotFoundError) as err:
+        load_prompts("v1")
+    msg = str(err.value)
+    assert str(tmp_path / "site-packages" / "builders" / "spinebench" / "judge_prompts") in msg and "does not exist" in msg
+    assert "prompt_dir=<checkout>/builders/spinebench/judge_prompts" in msg and "SPINEMED_JUDGE_PROMPTS" in msg
+    with pytest.raises(FileNotFoundError, match=r"nowhere \(prompt_dir\) does not exist"):
+        load_prompts("v1", tmp_path / "nowhere")
+    # The environment variable points an installed kit at the prompts.
+    monkeypatch.setenv("SPINEMED_JUDGE_PROMPTS", str(DEFAULT_PROMPT_DIR))
+    assert load_prompts("v1").sha256 == load_prompts("v1", DEFAULT_PROMPT_DIR).sha256
 
 
 def test_prompt_errors(tmp_path):
@@ -183,12 +200,38 @@ def test_judge_failure_is_counted_never_scored():
     assert [r.status for r in run.results] == ["invalid", "invalid"]
     assert all(r.attempts == 3 and "no JSON object" in r.error for r in run.results)
     assert run.scores() == [None, None, None]
+    assert run.errors() == [None, "invalid: no JSON object found in the reply", "invalid: no JSON object found in the reply"]
     assert run.info()["failed"] == 2 and run.info()["failures"][0] == {"id": "r1", "status": "invalid", "error": "no JSON object found in the reply"}
 
     results = score_predictions(ITEMS, OUTPUTS, run)
     assert results["report"]["judged"] == 0 and results["report"]["not_judged"] == 2
+    assert results["report"]["judge_failed"] == 2 and results["report"]["no_judge_scores"] == 0
     assert results["scores"]["report"] is None and results["scores"]["total"] is None
     assert results["judge"]["failed"] == 2
+
+
+class RepeatingJudge(FakeJudge):
+    """Always the same unusable reply, like a deterministic judge at temperature 0."""
+
+    def __init__(self):
+        super().__init__(lambda req, n: "All dimensions: 4.")
+
+
+def test_every_reask_is_a_distinct_request_even_with_a_cache(tmp_path):
+    backend = RepeatingJudge()
+    client = LLMClient(backend, cache=RequestCache(tmp_path / "cache.sqlite"))
+    run = judge_reports_sync(ITEMS[:2], OUTPUTS[:2], client, max_retries=3)
+    # 1 + 3 re-asks, each really sent: an identical re-ask would have been a cache hit.
+    assert len(backend.requests) == 4 and client.stats.cache_hits == 0
+    assert len({r.cache_key() for r in backend.requests}) == 4
+    reasks = [r.messages[-1]["content"] for r in backend.requests[1:]]
+    assert [x.split(".")[0] for x in reasks] == ["Attempt 2 of 4", "Attempt 3 of 4", "Attempt 4 of 4"]
+    assert all("no JSON object found in the reply" in x for x in reasks)
+    (res,) = run.results
+    assert res.status == "invalid" and res.attempts == 4
+    # Rerun with the same cache: every attempt is answered from the cache, nothing is resent.
+    again = judge_reports_sync(ITEMS[:2], OUTPUTS[:2], LLMClient(backend, cache=RequestCache(tmp_path / "cache.sqlite")), max_retries=3)
+    assert len(backend.requests) == 4 and again.results[0].attempts == 4
 
 
 def test_judge_partial_failure_and_endpoint_error():
@@ -200,18 +243,49 @@ def test_judge_partial_failure_and_endpoint_error():
     run = judge_reports_sync(ITEMS, OUTPUTS, LLMClient(FakeJudge(script), retries=0))
     assert [r.status for r in run.results] == ["ok", "error"]
     assert "context too long" in run.results[1].error
+    # The failed judgement is not dropped: no P3, no total, counted and named.
     results = score_predictions(ITEMS, OUTPUTS, run)
-    assert results["report"]["judged"] == 1 and results["report"]["not_judged"] == 1
-    assert results["scores"]["report"] == pytest.approx(100.0)
+    assert results["report"]["judged"] == 1 and results["report"]["not_judged"] == 1 and results["report"]["judge_failed"] == 1
+    assert results["report"]["judge_failures"][0]["id"] == "r2" and "context too long" in results["report"]["judge_failures"][0]["error"]
+    assert results["scores"]["report"] is None and results["scores"]["total"] is None
     assert results["judge"]["prompt_version"] == "v1"
-    assert any("1 of 2 report items not judged" in w for w in results["warnings"])
+    assert any("1 of 2 report items not judged (1 judgement(s) failed)" in w for w in results["warnings"])
+    # Only an explicit opt-in averages the judged rest.
+    opted = score_predictions(ITEMS, OUTPUTS, run, partial_reports="mean")
+    assert opted["scores"]["report"] == pytest.approx(100.0) and opted["config"]["partial_reports"] == "mean"
 
 
-def test_judge_missing_output_sends_nothing():
+def test_judge_missing_or_blank_output_sends_nothing_and_is_floor_scored():
     backend = FakeJudge(lambda req, n: reply())
-    run = judge_reports_sync(ITEMS, ["B", None, OUTPUTS[2]], LLMClient(backend))
+    outputs = ["B", None, OUTPUTS[2]]
+    run = judge_reports_sync(ITEMS, outputs, LLMClient(backend))
     assert [r.status for r in run.results] == ["missing_output", "ok"]
     assert len(backend.requests) == 1
+    assert run.errors() == [None, None, None]  # nothing to judge is no judge failure
+    blank = judge_reports_sync(ITEMS, ["B", " \n ", OUTPUTS[2]], LLMClient(backend))
+    assert blank.results[0].status == "missing_output" and blank.results[0].error == "model output is empty"
+    assert len(backend.requests) == 2
+    results = score_predictions(ITEMS, outputs, run)
+    assert results["report"]["floor_scored"] == 1 and results["report"]["complete"]
+    assert results["scores"]["report"] == pytest.approx((20 + 80) / 2)  # floor + all-4 judgement
+    assert results["scores"]["total"] == pytest.approx((100 + 2 * 50) / 3)
+
+
+def test_judge_run_json_round_trip(tmp_path):
+    def script(req, n):
+        return "no" if "cervical" in req.messages[1]["content"] else reply({"diagnosis": 2})
+
+    run = judge_reports_sync(ITEMS, OUTPUTS, LLMClient(FakeJudge(script)), max_retries=0)
+    path = tmp_path / "judge.json"
+    path.write_text(json.dumps(run.to_json()))
+    back = JudgeRun.from_json(json.loads(path.read_text()))
+    assert back.scores() == run.scores() and back.errors() == run.errors() and back.info() == run.info()
+    assert back.item_ids == ["m1", "r1", "r2"] and back.n_items == 3
+    assert score_predictions(ITEMS, OUTPUTS, json.loads(path.read_text()))["report"] == score_predictions(ITEMS, OUTPUTS, run)["report"]
+    with pytest.raises(ValueError, match="judge.json: not a JudgeRun JSON \\(missing prompt_hash\\)"):
+        JudgeRun.from_json({"results": [], "judge_model": "m", "prompt_version": "v1"}, "judge.json")
+    with pytest.raises(ValueError, match=r"results\[0\] needs 'index', 'id' and 'status'"):
+        JudgeRun.from_json({"results": [{"id": "x"}], "judge_model": "m", "prompt_version": "v1", "prompt_hash": "h"})
 
 
 def test_judge_async_and_input_errors():
@@ -228,81 +302,3 @@ def test_judge_async_and_input_errors():
         judge_reports_sync(ITEMS, OUTPUTS[:1], client)
     with pytest.raises(ValueError, match=r"items\[0\].*unknown kind 'essay'"):
         judge_reports_sync([{"kind": "essay"}], ["x"], client)
-
-
-# --------------------------------------------------------------------------------------
-# Agreement
-# --------------------------------------------------------------------------------------
-
-
-def test_correlations_hand_worked():
-    assert pearson([1, 2, 3, 4, 5], [2, 4, 6, 8, 10]) == pytest.approx(1.0)
-    assert pearson([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
-    assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
-    assert list(rankdata([10, 20, 20, 30])) == [1.0, 2.5, 2.5, 4.0]
-    assert list(rankdata([3, 1, 3, 3])) == [3.0, 1.0, 3.0, 3.0]
-    # Monotone but not linear: Spearman 1, Pearson below 1.
-    assert spearman([1, 2, 3, 4], [1, 4, 9, 100]) == pytest.approx(1.0)
-    assert pearson([1, 2, 3, 4], [1, 4, 9, 100]) < 0.9
-    # Ties: ranks [1, 2.5, 2.5, 4] vs [1, 2, 3, 4] -> r = 4.5 / sqrt(4.5 * 5)
-    assert spearman([1, 2, 2, 3], [1, 2, 3, 4]) == pytest.approx(4.5 / math.sqrt(4.5 * 5))
-
-
-def test_qwk_hand_worked():
-    assert quadratic_weighted_kappa([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]) == pytest.approx(1.0)
-    assert quadratic_weighted_kappa([1, 5], [5, 1]) == pytest.approx(-1.0)
-    # O: (1,1), (2,3); sum wO = 1/16; E = 0.5 at (1,1), (1,3), (2,1), (2,3); sum wE = 3/16.
-    assert quadratic_weighted_kappa([1, 2], [1, 3]) == pytest.approx(2 / 3)
-
-
-def test_constant_vectors_give_nan_with_note():
-    assert math.isnan(pearson([3, 3, 3], [1, 2, 3]))
-    assert math.isnan(spearman([1, 2, 3], [4, 4, 4]))
-    assert math.isnan(quadratic_weighted_kappa([4, 4], [4, 4]))
-    assert quadratic_weighted_kappa([4, 4], [3, 5]) == pytest.approx(0.0)  # one rater constant: defined
-    with pytest.raises(ValueError, match="length mismatch"):
-        pearson([1, 2], [1, 2, 3])
-    with pytest.raises(ValueError, match="outside 1-5"):
-        quadratic_weighted_kappa([0, 1], [1, 1])
-
-
-def test_agreement_per_dimension():
-    human = {f"r{i}": {d: s for d in DIMENSIONS} for i, s in enumerate([1, 2, 3, 4, 5])}
-    judge = {f"r{i}": {d: s for d in DIMENSIONS} for i, s in enumerate([1, 3, 2, 4, 5])}
-    judge["r0"]["coverage"] = 4
-    for scores in judge.values():  # the judge gives relevance 4 to everything: constant
-        scores["relevance"] = 4
-    human["extra"] = {d: 3 for d in DIMENSIONS}  # not judged: ignored
-    res = agreement(human, judge)
-    assert res["items"] == 5
-    diag = res["dimensions"]["diagnosis"]
-    assert diag["n"] == 5 and diag["notes"] == []
-    assert diag["pearson"] == pytest.approx(0.9) and diag["spearman"] == pytest.approx(0.9)
-    # O off-diagonal (2,3) and (3,2): sum wO = 2/16; uniform marginals, E = 1/5 per cell and
-    # sum_ij (i-j)^2 = 100 over the 5x5 grid: sum wE = 100/16/5 = 20/16.  kappa = 1 - 2/20.
-    assert diag["qwk"] == pytest.approx(0.9)
-    rel = res["dimensions"]["relevance"]
-    assert math.isnan(rel["pearson"]) and any("second vector is constant" in n for n in rel["notes"])
-    assert res["pearson_range"][1] == pytest.approx(0.9)
-    assert res["paper_pearson_range"] == [0.382, 0.949]
-
-
-def test_agreement_cross_checks_scipy():
-    stats = pytest.importorskip("scipy.stats")
-    x = [1, 2, 2, 3, 5, 4, 4, 1, 3, 5, 2]
-    y = [2, 2, 3, 3, 4, 4, 5, 1, 2, 5, 3]
-    assert pearson(x, y) == pytest.approx(stats.pearsonr(x, y)[0])
-    assert spearman(x, y) == pytest.approx(stats.spearmanr(x, y)[0])
-
-
-def test_agreement_command_line(tmp_path, capsys):
-    rows_h = [{"id": f"r{i}", "scores": {d: s for d in DIMENSIONS}} for i, s in enumerate([1, 2, 3, 4, 5])]
-    rows_j = [{"id": f"r{i}", "scores": {d: s for d in DIMENSIONS}} for i, s in enumerate([1, 3, 2, 4, 5])]
-    (tmp_path / "h.jsonl").write_text("\n".join(json.dumps(r) for r in rows_h))
-    (tmp_path / "j.jsonl").write_text("\n".join(json.dumps(r) for r in rows_j))
-    assert main([str(tmp_path / "h.jsonl"), str(tmp_path / "j.jsonl")]) == 0
-    out = capsys.readouterr().out
-    assert "diagnosis" in out and "0.900" in out and "paper: 0.382-0.949" in out
-    (tmp_path / "bad.jsonl").write_text('{"id": 1}')
-    with pytest.raises(ValueError, match=r"bad.jsonl:1: expected a JSON object with 'id' and 'scores'"):
-        main([str(tmp_path / "bad.jsonl"), str(tmp_path / "j.jsonl")])

@@ -78,11 +78,65 @@ def test_unjudged_reports_are_reported_not_zero(metric):
         metric.compute(predictions=["B", "report text"], references=["B", ""], task=["text_mcq", "report"], strict=True)
 
 
-def test_none_outputs_are_counted_as_empty(metric):
+def test_none_outputs_reach_the_scorer_as_missing(metric):
     # None first and None later take the same path (evaluate alone treats them differently).
-    res = metric.compute(predictions=[None, "B", None], references=["B", "B", "C"], task=["text_mcq"] * 3)
-    assert res["scores"]["text_mcq"] == pytest.approx(100 / 3)
-    assert res["answers"]["text_mcq"]["empty"] == 2
+    res = metric.compute(predictions=[None, "B", None, ""], references=["B", "B", "C", "C"], task=["text_mcq"] * 4)
+    assert res["scores"]["text_mcq"] == pytest.approx(25.0)
+    assert res["answers"]["text_mcq"]["missing"] == 2 and res["answers"]["text_mcq"]["empty"] == 1
+
+
+def test_missing_report_output_is_floor_scored(metric):
+    res = metric.compute(
+        predictions=["B", None, "MRI: L4-L5 herniation."],
+        references=["B", "C5-C6 myelopathy", "L4-L5 herniation."],
+        task=["text_mcq", "report", "report"],
+        judge_scores=["", "", JUDGE],
+        return_items=True,
+    )
+    rep = res["report"]
+    assert rep["floor_scored"] == 1 and rep["missing_outputs"] == 1 and rep["judged"] == 1 and rep["complete"]
+    assert res["scores"]["report"] == pytest.approx((20 + 68) / 2) and res["scores"]["total"] == pytest.approx((100 + 2 * 44) / 3)
+    assert res["items"][1]["status"] == "floor_scored" and res["items"][1]["missing_output"]
+    # Added one at a time, a None output is missing too.
+    metric.add(prediction=None, reference="L4-L5", task="report")
+    single = metric.compute()
+    assert single["report"]["missing_outputs"] == 1 and single["scores"]["report"] == pytest.approx(20.0)
+
+
+def test_judge_info_errors_and_partial_reports(metric):
+    info = {"judge_model": "Qwen2.5-72B-Instruct", "prompt_version": "v1", "prompt_hash": "abc"}
+    kwargs = dict(
+        predictions=["B", "L4-L5 disc.", "C5-C6 disc."],
+        references=["B", "L4-L5", "C5-C6"],
+        task=["text_mcq", "report", "report"],
+        judge_scores=["", JUDGE, ""],
+        judge_errors=["", "", "HTTP 500 after 3 retries"],
+    )
+    res = metric.compute(**kwargs, judge_info=info)
+    assert res["judge"] == info
+    assert res["report"]["judge_failed"] == 1 and res["report"]["judge_failures"] == [{"id": "2", "error": "HTTP 500 after 3 retries"}]
+    assert res["scores"]["report"] is None and res["scores"]["total"] is None and res["config"]["partial_reports"] == "none"
+    opted = metric.compute(**kwargs, judge_info=json.dumps(info), partial_reports="mean")
+    assert opted["judge"] == info and opted["scores"]["report"] == pytest.approx(68.0)
+    assert opted["scores"]["total"] == pytest.approx((100 + 2 * 68) / 3) and opted["config"]["partial_reports"] == "mean"
+    with pytest.raises(ValueError, match="partial_reports must be one of 'none', 'mean', got 'skip'"):
+        metric.compute(**kwargs, partial_reports="skip")
+    with pytest.raises(TypeError, match="judge_info must be a dict"):
+        metric.compute(**kwargs, judge_info=["m"])
+    with pytest.raises(ValueError, match="judge_errors has 1 entries but there are 3 predictions"):
+        metric.compute(**{**kwargs, "judge_errors": [""]})
+
+
+def test_open_answers_get_level_scores_outside_the_total(metric):
+    res = metric.compute(
+        predictions=["B", "Fuse L4-L5 and L5-S1.", "Physiotherapy."],
+        references=["B", "L4/5 decompression", "Conservative care."],
+        task=["text_mcq", "open_qa", "open_qa"],
+    )
+    assert res["scores"]["total"] == pytest.approx(100.0) and res["counts"]["total"] == 1
+    lv = res["open_qa"]["levels"]
+    assert res["open_qa"]["count"] == 2 and (lv["items"], lv["no_reference_levels"], lv["tp"], lv["fp"], lv["fn"]) == (1, 1, 1, 1, 0)
+    assert lv["precision"] == pytest.approx(0.5) and lv["recall"] == 1.0
 
 
 def test_add_batch_then_compute(metric):
@@ -93,7 +147,7 @@ def test_add_batch_then_compute(metric):
 
 
 def test_input_errors(metric):
-    with pytest.raises(ValueError, match=r"task\[1\] = 'mcq' is not a SpineBench item kind; valid kinds: text_mcq, image_mcq, report"):
+    with pytest.raises(ValueError, match=r"task\[1\] = 'mcq' is not a SpineBench item kind; valid kinds: text_mcq, image_mcq, report, open_qa"):
         metric.compute(predictions=["A", "B"], references=["A", "B"], task=["text_mcq", "mcq"])
     with pytest.raises(ValueError, match=r"Mismatch in the number of predictions \(1\) and references \(2\)"):
         metric.compute(predictions=["A"], references=["A", "B"], task=["text_mcq", "text_mcq"])

@@ -1,0 +1,231 @@
+"""Publish the SpineBench `evaluate` metric as a Hub metric Space.
+
+The metric module (``evaluate_metric/spinebench/``) is a thin wrapper: every number comes from
+``spinemed.scoring``.  A Space installs what its ``requirements.txt`` names, and ``spinemed``
+is not on PyPI, so :func:`prepare_metric_space` ships the kit with the Space: it copies the
+metric folder, builds a pure-Python wheel of the kit next to it and rewrites
+``requirements.txt`` to install that wheel by relative path (``./spinemed-<ver>-py3-none-any.whl``).
+:func:`publish_metric_space` uploads the prepared folder with ``huggingface_hub``.
+
+pip resolves a relative path in a requirements file against its working directory, not the
+file's folder, so the relative form needs pip to run in the Space's root with the repository
+files present.  Where a Space builder installs the requirements before copying the
+repository, use ``wheel_ref="hub"``: the requirement then names the wheel's URL in the
+(public) Space itself, ``spinemed @ <endpoint>/spaces/<repo>/resolve/main/<wheel>``.
+
+The wheel is built from a copy of the checkout's ``pyproject.toml``, ``README.md`` and
+``spinemed/`` (so no ``build/`` or ``*.egg-info`` lands in the checkout), with pip and, when
+setuptools is installed, without build isolation or an index: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "MetricSpaceError",
+    "MetricSpacePlan",
+    "build_wheel",
+    "kit_root",
+    "metric_source_dir",
+    "prepare_metric_space",
+    "publish_metric_space",
+]
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", "*.egg-info", ".pytest_cache")
+_REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+class MetricSpaceError(ValueError):
+    """The metric Space cannot be prepared or published; the message says why."""
+
+
+def kit_root() -> Path:
+    """The checkout the installed ``spinemed`` package lives in (its ``pyproject.toml`` folder).
+
+    Building the Space needs the checkout (the metric folder and the project metadata are not
+    package data), so an installed wheel without one is refused with a clear error.
+    """
+    root = _PACKAGE_DIR.parent
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file() or not re.search(r'^name\s*=\s*"spinemed"', pyproject.read_text(encoding="utf-8"), re.M):
+        raise MetricSpaceError(
+            f"spinemed is imported from {_PACKAGE_DIR}, which is not inside a SpineMed checkout (no pyproject.toml "
+            f"naming the project in {root}); preparing the metric Space needs the checkout: run it from a clone"
+        )
+    return root
+
+
+def metric_source_dir(root: Path | None = None) -> Path:
+    """``evaluate_metric/spinebench`` in the checkout."""
+    folder = (root or kit_root()) / "evaluate_metric" / "spinebench"
+    if not (folder / "spinebench.py").is_file():
+        raise MetricSpaceError(f"metric module not found: {folder / 'spinebench.py'}")
+    return folder
+
+
+def build_wheel(out_dir: str | Path, *, root: Path | None = None) -> Path:
+    """Build the kit's pure-Python wheel into `out_dir` and return its path."""
+    root = root or kit_root()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="spinemed-wheel-") as tmp:
+        src = Path(tmp) / "src"
+        src.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            if not (root / name).is_file():
+                raise MetricSpaceError(f"cannot build the wheel: {root / name} is missing")
+            shutil.copy2(root / name, src / name)
+        for lic in root.glob("LICEN[CS]E*"):
+            shutil.copy2(lic, src / lic.name)
+        shutil.copytree(root / "spinemed", src / "spinemed", ignore=_IGNORE)
+        wheel_dir = Path(tmp) / "dist"
+        cmd = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--disable-pip-version-check", "-q", "-w", str(wheel_dir)]
+        if importlib.util.find_spec("setuptools") is not None:
+            cmd += ["--no-build-isolation", "--no-index"]  # build offline with the installed setuptools
+        proc = subprocess.run([*cmd, str(src)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-15:]
+            raise MetricSpaceError("building the spinemed wheel failed:\n  " + "\n  ".join(tail))
+        wheels = sorted(wheel_dir.glob("spinemed-*.whl"))
+        if len(wheels) != 1 or not wheels[0].name.endswith("-py3-none-any.whl"):
+            raise MetricSpaceError(f"expected one pure-Python spinemed wheel, pip produced {[w.name for w in wheels]}")
+        target = out_dir / wheels[0].name
+        shutil.copy2(wheels[0], target)
+    return target
+
+
+def _requirements(metric_dir: Path, wheel_requirement: str) -> str:
+    """The metric's requirements with the ``spinemed`` line replaced by the bundled wheel."""
+    kept = []
+    source = metric_dir / "requirements.txt"
+    for line in source.read_text(encoding="utf-8").splitlines() if source.is_file() else []:
+        stripped = line.split("#", 1)[0].strip()
+        if not stripped:
+            continue
+        name = _REQ_NAME.match(stripped)
+        if name and name.group(1).lower().replace("_", "-") == "spinemed":
+            continue
+        kept.append(stripped)
+    return (
+        "# Generated by spinemed.metric_space.prepare_metric_space: the scorer ships as a wheel next to\n"
+        "# this file (spinemed is not on PyPI).\n" + "\n".join([*kept, wheel_requirement]) + "\n"
+    )
+
+
+def prepare_metric_space(out_dir: str | Path, *, root: Path | None = None, wheel_url: str | None = None) -> Path:
+    """Write a publishable metric Space into `out_dir` (new or empty) and return it.
+
+    Contents: the metric folder's files (``spinebench.py``, ``README.md`` card, ``app.py``),
+    the kit's wheel and a ``requirements.txt`` that installs it by relative path
+    (``./spinemed-<ver>-py3-none-any.whl``), or from ``<wheel_url>/<wheel file>`` when
+    `wheel_url` is given.  Name the folder ``spinebench`` to load it with
+    ``evaluate.load(folder)``; any name works with ``evaluate.load(folder / "spinebench.py")``.
+    """
+    root = root or kit_root()
+    source = metric_source_dir(root)
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise MetricSpaceError(f"{out} exists and is not an empty folder; pick a new output folder")
+    shutil.copytree(source, out, ignore=_IGNORE, dirs_exist_ok=True)
+    wheel = build_wheel(out, root=root)
+    requirement = f"./{wheel.name}" if wheel_url is None else f"spinemed @ {wheel_url.rstrip('/')}/{wheel.name}"
+    (out / "requirements.txt").write_text(_requirements(source, requirement), encoding="utf-8")
+    return out
+
+
+@dataclass
+class MetricSpacePlan:
+    """What :func:`publish_metric_space` uploads (or, with dry_run, would upload)."""
+
+    repo_id: str
+    endpoint: str
+    private: bool
+    wheel: str
+    files: list[tuple[str, int]] = field(default_factory=list)  # (path in the Space, bytes), sorted
+    folder: str | None = None  # the prepared folder, when kept (work_dir given)
+    dry_run: bool = False
+    commit: str | None = None
+    url: str = ""
+
+    def describe(self) -> str:
+        head = "would publish" if self.dry_run else "published"
+        lines = [f"{head} metric Space {self.repo_id} at {self.url}" + (f" commit {self.commit}" if self.commit else "")]
+        lines.append(f"{len(self.files)} files, {sum(n for _, n in self.files):,} bytes; scorer wheel {self.wheel}")
+        lines += [f"  {path}  {size:,}" for path, size in self.files]
+        if self.folder:
+            lines.append(f"prepared folder: {self.folder}")
+        return "\n".join(lines)
+
+
+def publish_metric_space(
+    repo_id: str,
+    *,
+    api: Any = None,
+    token: str | None = None,
+    endpoint: str | None = None,
+    private: bool = False,
+    dry_run: bool = False,
+    work_dir: str | Path | None = None,
+    wheel_ref: str = "relative",
+) -> MetricSpacePlan:
+    """Prepare the metric Space and upload it to `repo_id` (a gradio Space).
+
+    Order: check `repo_id` -> :func:`prepare_metric_space` into `work_dir` (kept) or a
+    temporary folder (removed afterwards) -> [dry_run stops here] -> ``create_repo(
+    repo_type="space", space_sdk="gradio", exist_ok=True)`` -> ``upload_folder`` (wheels of
+    earlier versions in the Space are deleted).  `api` is an ``HfApi`` (default: one for
+    `endpoint` and `token`).  `wheel_ref`: "relative" (``./<wheel>``) or "hub" (the wheel's
+    URL in the Space; public Spaces only), see the module docstring.
+    """
+    if not isinstance(repo_id, str) or not _REPO_ID.match(repo_id):
+        raise MetricSpaceError(f"repo_id {repo_id!r} must look like 'org/name'")
+    if wheel_ref not in ("relative", "hub"):
+        raise MetricSpaceError(f"wheel_ref must be 'relative' or 'hub', got {wheel_ref!r}")
+    if wheel_ref == "hub" and private:
+        raise MetricSpaceError("wheel_ref='hub' needs a public Space: a private Space's files need a token to download")
+    if endpoint is None:
+        from huggingface_hub import constants
+
+        endpoint = getattr(api, "endpoint", None) or constants.ENDPOINT
+    endpoint = endpoint.rstrip("/")
+    with tempfile.TemporaryDirectory(prefix="spinebench-space-") as tmp:
+        wheel_url = f"{endpoint}/spaces/{repo_id}/resolve/main" if wheel_ref == "hub" else None
+        folder = prepare_metric_space(Path(work_dir) if work_dir is not None else Path(tmp) / "spinebench", wheel_url=wheel_url)
+        wheel = next(folder.glob("spinemed-*.whl")).name
+        plan = MetricSpacePlan(
+            repo_id=repo_id,
+            endpoint=endpoint,
+            private=private,
+            wheel=wheel,
+            files=sorted((str(p.relative_to(folder)), p.stat().st_size) for p in folder.rglob("*") if p.is_file()),
+            folder=str(folder) if work_dir is not None else None,
+            dry_run=dry_run,
+            url=f"{endpoint}/spaces/{repo_id}",
+        )
+        if dry_run:
+            return plan
+        if api is None:
+            from huggingface_hub import HfApi
+
+            api = HfApi(endpoint=endpoint, token=token)
+        api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+        info = api.upload_folder(
+            folder_path=str(folder),
+            repo_id=repo_id,
+            repo_type="space",
+            commit_message=f"SpineBench metric with scorer {wheel}",
+            delete_patterns=["*.whl"],  # the new wheel is uploaded in the same commit
+        )
+        plan.commit = getattr(info, "oid", None)
+    return plan
