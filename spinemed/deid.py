@@ -11,9 +11,12 @@ Because the second use blocks a release, false positives on ordinary clinical te
 defects: vertebral levels (L4/5, 腰4/5), scores (VAS 7/10, JOA 12/17), lab values, doses,
 figure labels, eponyms and author citations ("Smith et al., 2019") must survive. Hence the
 rules are deliberately *cue-driven*: a capitalised word is a person name only next to a
-title, role or label ("Dr.", "Patient:", "患者", "先生"); a number is an MRN only after an
-MRN label; free-standing formats are limited to those that are unambiguous on their own
-(emails, URLs, IPs, phone formats, full dates, 18-digit resident ID numbers, SSNs).
+title, role, kinship word or label ("Dr.", "Patient:", "his daughter", "患者", "之子", "先生")
+or before what a note says of a patient ("… is a 67-year-old", "… underwent", "…, his
+wife"), where a list of common given names confirms the weaker cues; a number is an MRN only
+after an MRN label; free-standing formats are limited to those that are unambiguous on their
+own (emails, URLs, IPs, phone formats, full dates, 18-digit resident ID numbers, SSNs,
+Chinese licence plates).
 
 Every rule is a regular expression compiled once at import. ``deidentify`` replaces each
 finding with a bracketed placeholder of its kind (``[NAME]``, ``[DATE]`` …, ages over 89
@@ -44,7 +47,7 @@ __all__ = [
     "find_identifiers",
 ]
 
-DEID_VERSION = "1.0.0"
+DEID_VERSION = "1.1.0"
 
 KINDS = (
     "NAME", "DATE", "MRN", "ID", "PHONE", "FAX", "EMAIL", "ADDRESS",
@@ -114,6 +117,40 @@ sign signs test tests syndrome disease disorder type grade stage class score sca
 selection criteria outcome outcomes measure measures reported results result method methods discussion
 january february march april june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday
+introduction background objective objectives purpose conclusion conclusions study subject subjects participant
+participants presentation vignette proband index clinical typical classic
+""".split())
+
+# Common English given names, used only to *confirm* a capitalised run that a weaker clinical
+# context proposes ("John Smith underwent …", "wife Karen", "Sarah, his daughter"); a word
+# here is never a name on its own. Names that are everyday words, months, places or parts of
+# eponyms (Will, May, Grace, Mark, Ray, Gene, Chance, Virginia, Addison, Ludwig …) are left
+# out on purpose.
+_EN_FIRST_NAMES = frozenset("""
+aaron abigail adam adrian adriana agnes ahmed aidan aisha alan albert alejandro alexander alexandra alexis alfred
+alice alicia alison alistair allison amanda amelia amit amy ana andrea andrew andy angela angelina angus anita ann
+anna anne annette anthony antonio arjun arthur ashley astrid audrey ava barbara barry beatrice ben benjamin bernard
+betty beverly billy bobby brandon brenda brendan brian bridget brittany bruce bryan caleb callum carl carlos
+carmen carol carolyn catherine cathy charles charlie charlotte cheryl chloe christina christine christopher cindy
+claire clara clarence claudia colin colleen connor craig cynthia daniel danielle danny darren david deborah debra
+denise dennis derek diana diane diego dmitri dolores donald donna doris dorothy douglas duncan dylan earl eddie
+edgar edith edna edward edwin eileen elaine eleanor elena elijah elizabeth ella ellen emily emma eric erica erik
+ernest ethan ethel eugene evelyn fatima fernando fiona frances francesca francis francisco fred frederick gabriel
+gabriela gareth gary geoffrey george gerald gina giovanni giuseppe gladys gloria gordon graham greg gregory greta
+hannah harold harriet harry hassan heather heidi helen henry herbert hiroshi howard hugh ian ibrahim igor ingrid
+irene isaac isabel isabella isabelle ivan jacob jacqueline jake james jamie jane janet janice jasmine jason javier
+jean jeffrey jennifer jenny jeremy jerry jessica jill jim jimmy joan joanne joe joel john johnny jon jonathan jorge
+jose joseph joshua joyce juan judith judy julia julian julie justin karen kate katherine kathleen kathryn kathy
+katie keiko keith kelly kenneth kevin kimberly kyle lars laura lauren lawrence leah leonard leslie liam linda lisa
+lloyd logan lois lorraine louis louise lucas lucia lucy luis luke lynn madison malcolm manuel marco margaret maria
+mariana marie marilyn marion marjorie martha martin marvin mary matthew maureen megan melanie melissa melvin
+michael michelle miguel mildred mohammed monica muhammad nancy natalie natasha nathan neil nicholas nicole nigel
+noah norma norman olga oliver olivia omar oscar owen pamela patricia patrick paul paula pedro peggy peter philip
+phyllis pierre priya rachel rafael rahul raj ralph randy raymond rebecca regina rhys ricardo richard rita robert
+roberta roger ronald rosa russell ruth ryan sally samantha samuel sandra sanjay sara sarah scott sean sergei
+sharon sheila shirley simon siobhan sofia sophia sophie stanley stefan stephanie stephen steven stuart susan
+svetlana sylvia tanya tatiana teresa terry theresa thomas timothy tina todd tom tony tracy trevor tyler valerie
+vanessa veronica victor vikram vincent walter wayne wendy william willie yusuf yvonne zachary zoe
 """.split())
 
 _EN_TITLES = r"(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Professor)"
@@ -160,7 +197,7 @@ _ZH_GIVEN = _cjk_class_without(_ZH_NOT_GIVEN)
 _ZH_NAME = rf"(?:{_ZH_SURNAME}(?:某某?|{_ZH_GIVEN}{{1,2}}))"
 # Words that start with a surname character and are common in clinical Chinese.
 _ZH_NOT_NAMES = frozenset("""
-高血压 高血 高热 高龄 高度 高位 高危 高强 高能 高烧 高密 高信 曾经 曾有 左侧 左手 左足 左腿 左肩 左膝 左髋
+关系 高血压 高血 高热 高龄 高度 高位 高危 高强 高能 高烧 高密 高信 曾经 曾有 左侧 左手 左足 左腿 左肩 左膝 左髋
 左臂 右侧 向左 向右 方可 方能 方案 方式 方向 方面 方便 常规 常见 常有 全身 全麻 全部 全程 应用 应当 应该 单侧
 单纯 单个 成功 成人 成年 安静 安全 安眠 文献 康复 严重 严格 马尾 白细 白天 石膏 金属 任何 周身 周围 陈旧 黄疸
 黄韧 黄色 程度 段落 许多 苏醒 范围 夏季 付出 黎明 顾虑 毛发 莫名 温度 施行 施术 易于 庞大 颜面 关节 焦虑 包括
@@ -182,6 +219,14 @@ _US_STATES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
     "NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR"
 ).split()
+_US_STATE_NAMES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|Hawaii|Idaho"
+    "|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|Michigan|Minnesota"
+    "|Mississippi|Missouri|Montana|Nebraska|Nevada|New[ \t]+Hampshire|New[ \t]+Jersey|New[ \t]+Mexico"
+    "|New[ \t]+York|North[ \t]+Carolina|North[ \t]+Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|Rhode[ \t]+Island"
+    "|South[ \t]+Carolina|South[ \t]+Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|West[ \t]+Virginia"
+    "|Wisconsin|Wyoming|Puerto[ \t]+Rico"
+)
 _EN_STREET_SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|Ter"
     r"|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Square|Sq|Trail|Trl|Crescent|Close)"
@@ -295,6 +340,17 @@ class _Rule:
                     yield start, end, self.kind, self.priority
 
 
+def _merge_windows(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, overlapping [lo, hi) ranges merged."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(windows):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [(lo, hi) for lo, hi in merged]
+
+
 def _windows(trigger: re.Pattern, text: str, window: tuple[int, int]) -> list[tuple[int, int]]:
     """Merged [lo, hi) ranges around each trigger hit."""
     spans: list[list[int]] = []
@@ -343,7 +399,8 @@ _EN_NAME_FIELD_END = _c(
 # … or, after a role word in running text, a verb that typically follows a person.
 _EN_NAME_SENTENCE_END = _c(
     r"\s+(?:was|is|has|had|presented|presents|underwent|reports|reported|complained|complains|denies|denied"
-    r"|came|returned|arrived|who|and|agreed|consented|refused|stated|said)\b"
+    r"|came|returned|arrived|who|and|agreed|consented|refused|stated|said|brought|accompanied|accompanies|visited"
+    r"|called|requested|signed|lives|provided|confirmed|will|would)\b"
 )
 
 
@@ -374,6 +431,130 @@ _EN_NAME_RULES = [
         window=(80, 2),
     ),
 ]
+
+
+# Names without a title or label, anchored on what follows them in a clinical note. Each
+# anchor says how much confirmation the capitalised run before it needs:
+#   age    "John Smith is a 67-year-old …": two name words, or one listed given name;
+#   weak   "Sarah, a 67-year-old …", "Karen, his wife, …", "Sarah (daughter)": a listed given name;
+#   verb   "John Smith underwent …", "John A. Smith (MRN …)": a listed given name and a surname.
+# The given-name list only confirms; historical figures and authors in textbooks ("John
+# Charnley was a …", "Smith et al.") meet none of the anchors.
+_EN_AGE_EXPR = r"\d{1,3}(?!\d)[ \t]*-?[ \t]*(?:(?:years?|yrs?|y)[ \t-]*old|y/o|yo\b|y\.o\.)"
+_EN_KIN = (
+    r"(?:wife|husband|daughter|son|mother|father|brother|sister|spouse|partner|fianc[ée]e?|granddaughter|grandson"
+    r"|grandmother|grandfather|niece|nephew|stepdaughter|stepson|daughter-in-law|son-in-law|caregiver|carer)"
+)
+_EN_KIN_ADJ = r"(?:(?:eldest|oldest|youngest|older|younger|elder|only|adult|late|adoptive|step|ex-)[ \t]*)?"
+_EN_POSSESSIVE = r"(?:his|her|their|the[ \t]+patient['’]s|patient['’]s|pt['’]s)"
+# Verbs said of a patient in a note; verbs that also tell of authors and pioneers in textbooks
+# ("reported", "developed", "described", "received") are left out.
+_EN_CLINICAL_VERBS = (
+    r"presented|presents|underwent|undergoes|reports|complains|complained|denies|denied|tolerated|consented"
+    r"|refused|declined|sustained|ambulates"
+    r"|(?:is|was)[ \t]+(?:admitted|seen|referred|transferred|discharged|brought|evaluated|examined|diagnosed"
+    r"|scheduled|readmitted)|(?:has|had)[ \t]+a[ \t]+(?:history|past[ \t]+(?:medical[ \t]+)?history)"
+)
+# The anchor alone; the name is then read backwards from where it starts. (The lookahead
+# lets `re` skip to the few characters an anchor opens with.)
+_EN_CONTEXT_ANCHOR_RE = _c(
+    r"(?=[ \t,(])(?:"
+    rf"(?P<age>,?[ \t]+(?:is|was)[ \t]+an?[ \t]+{_EN_AGE_EXPR})"
+    rf"|(?P<weak>,[ \t]+(?:an?[ \t]+)?{_EN_AGE_EXPR}|,[ \t]+(?:aged?[ \t]+)?\d{{1,3}}(?!\d)[ \t]*(?:,|[MF]\b)"
+    rf"|,[ \t]+{_EN_POSSESSIVE}[ \t]+{_EN_KIN_ADJ}{_EN_KIN}\b|[ \t]*\({_EN_KIN}\))"
+    rf"|(?P<verb>[ \t]+(?:{_EN_CLINICAL_VERBS})\b|[ \t]*\((?:MRN|DOB|D\.O\.B\.)\b)"
+    r")"
+)
+# Where an anchor may be: its distinctive word, found by a prefix trie over the lower-cased
+# text (a flat alternation of these words costs ~2x more), or ", 67," / ", 71M" (a separate
+# pass: mixed into the trie it would double the cost of both).
+_EN_CONTEXT_COMMA_AGE = _c(r",[ \t]+(?:aged?[ \t]+)?\d{1,3}(?!\d)[ \t]*(?:,|m\b|f\b)")
+_EN_CONTEXT_TRIGGER_WORDS = (
+    "year yr y/o yo y.o. presented presents underwent undergoes reports complain denies denied tolerated "
+    "consented refused declined sustained ambulates admitted seen referred transferred discharged brought "
+    "evaluated examined diagnosed scheduled readmitted history (mrn (dob (d.o.b wife husband daughter son "
+    "mother father brother sister spouse partner fianc grand niece nephew step caregiver carer"
+).split()
+
+
+def _en_name_before(text: str, end: int) -> list[re.Match]:
+    """The capitalised name words (and initials) that end right at `end`, up to four words,
+    stopping at a common word ("On admission John Smith" -> John Smith), a field label
+    ("Vignette: Mary") or anything else between two words."""
+    tokens = list(_EN_TOKEN_RE.finditer(text, max(0, end - 60), end))
+    run: list[re.Match] = []
+    pos = end
+    for tok in reversed(tokens):
+        gap = text[tok.end() : pos]
+        if (gap.strip(" \t") if run else gap) or tok.group().lower() in _EN_STOPWORDS:
+            break
+        if run and not gap and not tok.group().endswith("."):
+            break  # glued words are not two name words
+        run.append(tok)
+        pos = tok.start()
+        if sum(not t.group().endswith(".") for t in run) == 4:
+            break
+    while run and (run[-1].group().endswith(".") or (run[-1].start() > 0 and text[run[-1].start() - 1].isalnum())):
+        run.pop()  # a leading initial, or a token cut out of a longer word ("iPhone")
+    return run[::-1]
+
+
+def _en_context_names(text: str, low: str) -> Iterator[_Cand]:
+    """Person names found through the anchors above."""
+    # An anchor starts at most ~40 characters before its trigger word ("has a past medical
+    # history") and ends a few characters after it ("year" + "-old").
+    n = len(low)
+    windows = [
+        (max(0, m.start() - 40), min(n, m.end() + 12))
+        for m in _EN_CONTEXT_TRIGGER.finditer(low)
+        if m.start() == 0 or not low[m.start() - 1].isalpha()  # "son", not "reason"
+    ]
+    if "," in text:
+        windows += [(m.start(), m.end()) for m in _EN_CONTEXT_COMMA_AGE.finditer(low)]
+    for lo, hi in _merge_windows(windows):
+        for m in _EN_CONTEXT_ANCHOR_RE.finditer(text, lo, hi):
+            if m.start() == 0 or not (text[m.start() - 1].isalpha() or text[m.start() - 1] == "."):
+                continue
+            tokens = _en_name_before(text, m.start())
+            words = [t.group() for t in tokens if not t.group().endswith(".")]
+            if not words:
+                continue
+            listed = words[0].lower() in _EN_FIRST_NAMES
+            if m.group("age") is not None:
+                ok = len(words) >= 2 or listed
+            elif m.group("weak") is not None:
+                ok = listed
+            else:
+                ok = listed and len(words) >= 2
+            if ok:
+                yield tokens[0].start(), m.start(), "NAME", _P_CUE
+
+
+_EN_KIN_RUN = _c(rf"[ \t]*[,(]?[ \t]*(?P<v>{_EN_TOKEN}(?:[ \t]+(?:{_EN_INITIAL}[ \t]+)?{_EN_TOKEN}){{0,2}})")
+_EN_POSSESSIVE_BEFORE = _c(rf"{_EN_POSSESSIVE}[ \t]+{_EN_KIN_ADJ}$")
+
+
+def _en_kin_parser(text: str, low: str, end: int) -> tuple[int, int] | None:
+    """A relative's name after the kinship word. Full names as for any role word ("daughter
+    Emily Lindqvist is …"); a single word when a possessive vouches for the kinship ("his
+    daughter Sarah") or the word is a listed given name ("wife Karen")."""
+    m = _EN_KIN_RUN.match(text, end)
+    if m is None:
+        return None
+    label_start = end
+    while label_start > 0 and (low[label_start - 1].isalpha() or low[label_start - 1] == "-"):
+        label_start -= 1
+    vouched = _EN_POSSESSIVE_BEFORE.search(low, max(0, label_start - 40), label_start) is not None
+    if " " in m.group("v") or "\t" in m.group("v"):
+        span = _en_role_name_span(m, text)
+        if span is None and vouched:  # "his daughter Sarah Jones brought him in"
+            span = _en_name_span(m, text, 2)
+        return span
+    start, stop = m.span("v")
+    word = m.group("v")
+    if word.lower() in _EN_STOPWORDS or text.startswith(":", stop):
+        return None
+    return (start, stop) if vouched or word.lower() in _EN_FIRST_NAMES else None
 
 
 # ---- Chinese names ---------------------------------------------------------------------
@@ -498,6 +679,29 @@ _AGE_RULES = [
 
 # ---- Free-standing number formats: phones, IDs, cards -----------------------------------
 
+_ZH_PLATE_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+_UNIT_AFTER = _c(
+    r"[ \t]*(?:%|°|×|/|x\b|mm|cm|ml|dl|l\b|mg|kg|g\b|µ|μ|mcg|ug|iu\b|u\b|units?\b|cells|min|sec|s\b|h\b|hrs?\b"
+    r"|hours?|days?|weeks?|months?|years?|patients|cases|subjects|mmhg|bpm)"
+)
+_PHONE_CUE = _c(r"(?i:call|phone|tel|cell|mobile|contact|reach|number|no\.|text|pager)|电话|手机")
+
+
+def _spaced_phone_check(m: re.Match, text: str) -> tuple[int, int] | None:
+    """A space-separated NANP number is a phone only when it stands alone."""
+    start, end = m.span()
+    before, after = text[max(0, start - 12) : start], text[end : end + 12]
+    if before[-1:] in ("|", "\t") or after[:1] in ("|", "\t") or _UNIT_AFTER.match(after.lower()):
+        return None  # a column of a table or a series of measurements
+    if re.search(r"\d[ \t,;/]*$", before) or re.match(r"[ \t,;/]*\d", after):
+        return None
+    # Other numbers close by make it one of a series ("120 130 1400 and 250 300 1500")
+    # unless a phone word says otherwise ("call 555 867 5309 or 555 234 5678").
+    if any(c.isdigit() for c in before + after) and not _PHONE_CUE.search(text, max(0, start - 40), start):
+        return None
+    return m.span()
+
+
 _FORMAT_RULES = [
     _Rule(
         "phone-intl", "PHONE",
@@ -505,12 +709,15 @@ _FORMAT_RULES = [
         _P_FORMAT, _free_of_word, needs=("+",),
     ),
     _Rule(
-        # (555) 123-4567, 555-123-4567, 555.123.4567, 1-555-123-4567. Space-separated groups
-        # ("120 130 1400") are table columns as often as phones: only after a label.
+        # (555) 123-4567, 555-123-4567, 555.123.4567, 1-555-123-4567, and space-separated
+        # groups ("555 867 5309") only in the NANP shape (area code and exchange open with 2-9)
+        # and standing alone: "120 130 1400" or "350 400 1200 mL" are table columns.
         "phone-nanp", "PHONE",
         _c(r"[(\d](?:(?<=\()\d{3}\)[ ]?\d{3}[ .\-]\d{4}|(?<=1)[.\-]?\d{3}(?P<s1>[.\-])\d{3}(?P=s1)\d{4}"
-           r"|\d{2}(?P<s2>[.\-])\d{3}(?P=s2)\d{4})(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![A-Za-z0-9_]|[-.]\d)"),
+           r"|\d{2}(?P<s2>[.\-])\d{3}(?P=s2)\d{4}|(?<=[2-9])\d{2}(?P<sp>[ ])[2-9]\d{2}[ ]\d{4})"
+           r"(?:[ ]?(?:x|ext\.?)[ ]?\d{1,5})?(?![A-Za-z0-9_]|[-.]\d)"),
         _P_FORMAT, _free_before(_NUM_GLUE | {"+"}),
+        lambda m, t: _spaced_phone_check(m, t) if m.group("sp") else m.span(),
     ),
     _Rule(
         "phone-cn-mobile", "PHONE", _c(r"1[3-9]\d(?P<s>[ \-]?)\d{4}(?P=s)\d{4}(?![A-Za-z0-9_]|[-.]\d)"),
@@ -529,6 +736,13 @@ _FORMAT_RULES = [
     _Rule(
         "ssn", "ID", _c(r"\d{3}-\d{2}-\d{4}(?![A-Za-z0-9_\-])"),
         _P_FORMAT, _free_before(_WORD_CHARS | {"-"}), needs=("-",),
+    ),
+    _Rule(
+        # Chinese licence plate: province abbreviation, issuing-office letter, five or six
+        # characters (京A12345, 粤B·D12345). Three digits at least, so words are not plates.
+        "zh-plate", "ID",
+        _c(rf"[{_ZH_PLATE_PROVINCES}][A-HJ-NP-Z][·•]?[A-HJ-NP-Z0-9]{{5,6}}(?![A-Za-z0-9_])"),
+        _P_FORMAT, None, lambda m, t: m.span() if sum(c.isdigit() for c in m.group()) >= 3 else None, cjk=True,
     ),
     _Rule(
         "card-grouped", "ACCOUNT", _c(r"\d{4}(?P<s>[ \-])\d{4}(?P=s)\d{4}(?P=s)\d{4}(?![A-Za-z0-9_\-])"),
@@ -584,6 +798,7 @@ DEFAULT_ALLOWED_URL_HOSTS = (
 # ---- Addresses -------------------------------------------------------------------------
 
 _STATES = "|".join(_US_STATES)
+_STATES_OR_NAMES = f"{_STATES}|{_US_STATE_NAMES}"
 
 
 def _street_check(m: re.Match, text: str) -> tuple[int, int] | None:
@@ -607,9 +822,12 @@ _EN_ADDRESS_RULES = [
     ),
     _Rule(
         "en-city-state-zip", "ADDRESS",
-        _c(rf"{_EN_TOKEN}(?:[ \t]+{_EN_TOKEN}){{0,2}},[ \t]*(?:{_STATES})[ \t]+\d{{5}}(?:-\d{{4}})?(?![A-Za-z0-9_\-])"),
+        _c(
+            rf"{_EN_TOKEN}(?:[ \t]+{_EN_TOKEN}){{0,2}},[ \t]*(?:{_STATES_OR_NAMES})[ \t]+\d{{5}}(?:-\d{{4}})?"
+            r"(?![A-Za-z0-9_\-])"
+        ),
         _P_FORMAT, _free_of_word,
-        trigger=_c(rf",[ \t]*(?:{_STATES})[ \t]+\d{{5}}"), window=(60, 12),
+        trigger=_c(rf",[ \t]*(?:{_STATES_OR_NAMES})[ \t]+\d{{5}}"), window=(60, 12),
     ),
     _Rule(
         "po-box", "ADDRESS", _c(r"[Pp]\.?\s?[Oo]\.?\s+[Bb]ox\s+\d+\b"),
@@ -738,7 +956,10 @@ def _phone_parser(text: str, low: str, end: int) -> tuple[int, int] | None:
     return m.span("v") if 7 <= digits <= 15 else None
 
 
-_ZIP_VALUE = _c(r"[ \t]*[:：]?[ \t]*(?P<v>\d{5}(?:-\d{4})?|\d{6}|[a-z]\d[a-z] ?\d[a-z]\d)(?![a-z0-9])")
+_ZIP_VALUE = _c(
+    r"[ \t]*(?:[-/]?[ \t]*(?:code|\+[ \t]*4)\b)?[ \t]*(?:[:：#=]|is\b|was\b|of\b|number\b|no\.?)?[ \t]*(?:[:：][ \t]*)?"
+    r"(?P<v>\d{5}(?:-\d{4})?|\d{6}|[a-z]\d[a-z] ?\d[a-z]\d)(?![a-z0-9])"
+)
 _COLON = _c(r"[ \t]*[:：][ \t]*(?=\S)")
 _LABEL_VALUE_END = _c(
     r"[\n;；|。]|\s{3,}|[,，]?\s+(?=[A-Z][A-Za-z]*(?:\s+[A-Za-z]+)?\s*[:：])"
@@ -792,6 +1013,12 @@ def _en_role_parser(text: str, low: str, end: int) -> tuple[int, int] | None:
     return _en_role_name_span(m, text) if m else None
 
 
+def _en_pt_parser(text: str, low: str, end: int) -> tuple[int, int] | None:
+    """"Pt John A. Smith was …"; upper-case "PT" is physical therapy ("PT Daily Progress")."""
+    label = text[end - 3 : end] if text[end - 1] == "." else text[end - 2 : end]
+    return None if label.startswith("PT") else _en_role_parser(text, low, end)
+
+
 def _en_by_parser(text: str, low: str, end: int) -> tuple[int, int] | None:
     """"Signed by Emily Carter", "dictated by Dr. Carter"."""
     m = _EN_NAME_AFTER_BY.match(text, end)
@@ -816,20 +1043,84 @@ def _zh_label_name_parser(text: str, low: str, end: int) -> tuple[int, int] | No
 # follows a person in a record ("患者张伟，男" / "张伟因腰痛" / "王建国查房").
 _ZH_NAME_END = (
     r"(?=[\s\u3000，,。、；;：:（(）)\[\]【】“”\"'/|!！?？]|$|男|女|先生|女士|小姐|同志|因|于|自|诉|主诉|入院|等|查房|会诊|"
-    r"主刀|指出|认为|表示|签|之|的|与|和|及|在|为|今|昨|现|已|经|来|记录|书写|执行|陪同|告知|交代|同意|诊治|处理|接诊|随访)"
+    r"主刀|指出|认为|表示|签|之|的|与|和|及|在|为|今|昨|现|已|经|来|记录|书写|执行|陪同|告知|交代|同意|诊治|处理|接诊|随访|"
+    r"带|陪|送|称|代诉|要求|拒绝|签署|照顾|探视|联系|电话|手机)"
 )
 _ZH_CUE_NAME = _c(rf"[ \t\u3000:：]*(?P<v>{_ZH_NAME}){_ZH_NAME_END}")
+
+
+# Two-character words after a name whose second character alone also ends a name: the greedy
+# given name would take their first character ("李娜代诉" is 李娜 + 代诉, not 李娜代 + 诉).
+_ZH_SPLIT_END_WORDS = frozenset("代诉 认为 现在 已经 带来 送来 已于 现于 今于".split())
 
 
 def _zh_cue_name_parser(text: str, low: str, end: int) -> tuple[int, int] | None:
     """患者张伟， / 主任医师王建国查房 — a listed surname, then a name boundary."""
     m = _ZH_CUE_NAME.match(text, end)
-    return _zh_name_check(m, text) if m else None
+    if m is None or (text[end - 1] == "子" and text.startswith("宫", m.start("v"))):
+        return None  # "其子宫…" is the uterus (子宫), not the son (其子) 宫…
+    span = _zh_name_check(m, text)
+    if span and span[1] - span[0] >= 3 and text[span[1] - 1 : span[1] + 1] in _ZH_SPLIT_END_WORDS:
+        span = (span[0], span[1] - 1)
+    return span
 
 
+# A bare ZIP code where a residence is described ("lives in Rochester 55905", "resides in the
+# 55905 area"); the town before it goes too, a geographic unit below a state.
+_RESIDENCE_ZIP = _c(
+    rf"[ \t]+(?:the[ \t]+)?(?P<v>(?:{_EN_TOKEN}[ \t]+){{0,3}}\d{{5}}(?:-\d{{4}})?)(?![A-Za-z0-9_\-]|[.,]\d)"
+)
+# Medicare Beneficiary Identifier: 11 characters in a fixed digit/letter pattern (letters
+# exclude S L O I B Z), often written 4-3-4: 1EG4-TE5-MK73.
+_MBI_VALUE = _c(
+    r"[ \t]*(?:(?:number|no\.?|id|#)[ \t]*)?[:：#]?[ \t]*"
+    r"(?P<v>[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9]\d-?"
+    r"[AC-HJKMNP-RT-Y]{2}\d{2})(?![A-Za-z0-9_\-])"
+)
+# Licence plates: letters and digits mixed ("ABC-1234", "7ABC123", UK "AB12 CDE"); a spinal
+# level ("plate C5-C6") or an implant size ("plate 4-hole") is no plate.
+_PLATE_VALUE = _c(
+    r"[ \t]*(?:(?:number|no\.?|#)[ \t]*)?[:：#]?[ \t]*"
+    r"(?P<v>[A-Z0-9]{1,4}[- ]?[A-Z0-9]{2,5}|[A-Z]{2}\d{2}[ ][A-Z]{3})(?![A-Za-z0-9_\-])"
+)
+
+
+def _plate_parser(text: str, low: str, end: int) -> tuple[int, int] | None:
+    m = _PLATE_VALUE.match(text, end)
+    if m is None:
+        return None
+    v = m.group("v")
+    letters, digits = sum(c.isalpha() for c in v), sum(c.isdigit() for c in v)
+    if letters < 2 or digits < 2 or (digits < 3 and not re.fullmatch(r"[A-Z]{2}\d{2} [A-Z]{3}", v)):
+        return None
+    if _LEVEL_SHAPE.fullmatch(v.lower()):
+        return None
+    return m.span("v")
+
+
+_ZH_PLATE_VALUE = _c(
+    rf"[ \t\u3000]*(?:号码|号)?[ \t\u3000]*[:：为是]?[ \t\u3000]*"
+    rf"(?P<v>[{_ZH_PLATE_PROVINCES}]?[A-Za-z][·•]?[A-Za-z0-9]{{5,6}})(?![A-Za-z0-9_])"
+)
+# A messaging account: a WeChat id (a letter, then 5-19 letters, digits, _ or -) or a QQ
+# number. A separator or a digit must vouch for it ("QQ plot" is a chart).
+_HANDLE_VALUE = _c(
+    r"[ \t\u3000]*(?:号码|号|id|ID)?[ \t\u3000]*(?P<sep>[:：]|是|为|is\b)?[ \t\u3000]*"
+    r"(?P<v>[A-Za-z][A-Za-z0-9_\-]{5,19}|\d{5,12})(?![A-Za-z0-9_\-])"
+)
+
+
+def _handle_parser(text: str, low: str, end: int) -> tuple[int, int] | None:
+    m = _HANDLE_VALUE.match(text, end)
+    if m is None or not (m.group("sep") or any(c.isdigit() for c in m.group("v"))):
+        return None
+    return m.span("v")
+
+
+# "age 92." ends a sentence; only a decimal ("aged 92.5 days") or a unit makes it no age.
 _EN_AGE_VALUE = _c(
-    rf"[ \t]*[:：]?[ \t]*(?P<v>{_AGE90})"
-    r"(?![A-Za-z0-9_.]|\s*(?:%|mm|cm|kg|mg|°|days?\b|weeks?\b|months?\b|hours?\b|min))"  # "aged 90 days"
+    rf"[ \t]*(?:of[ \t]+)?[:：]?[ \t]*(?P<v>{_AGE90})"
+    r"(?![A-Za-z0-9_]|\.\d|\s*(?:%|mm|cm|kg|mg|°|days?\b|weeks?\b|months?\b|hours?\b|min))"  # "aged 90 days"
 )
 _ZH_AGE_VALUE = _c(rf"[ \t]*[:：]?[ \t]*(?P<v>{_AGE90}(?:\s*周?岁)?)(?![\d.])")
 
@@ -883,13 +1174,20 @@ _LABEL_GROUPS: list[dict[str, _Label]] = [
     _labels(
         "ID",
         "ssn|vin|身份证号码|身份证号|身份证|公民身份号码|证件号码|证件号|护照号码|护照号|驾驶证号|军官证号|社会保障号码|社会保障号"
-        "|影像号|检查号|放射号|病理号|标本号|车牌号码|车牌号|设备序列号|序列号",
+        "|影像号|检查号|放射号|病理号|标本号|设备序列号|序列号|s/n|udi",
         _STRONG,
+    ),
+    _labels("ID", "车牌号码|车牌号|车牌|车号", _span_parser(_ZH_PLATE_VALUE)),
+    _labels(
+        "ID",
+        "plate|licence plate|license plate|number plate|registration plate|plate number|vehicle registration"
+        "|car registration",
+        _plate_parser, first=_UPPER_CHARS | _DIGITS | _COLONS | {"n", "#"},
     ),
     _labels(
         "ID",
         "social security|national id|personal id|resident id|patient id|hospital id|id|id card|identity card|passport"
-        "|driver's license|drivers license|driver license|driver's licence|licence plate|license plate",
+        "|driver's license|drivers license|driver license|driver's licence|sn|lot",
         _COLON_NUM,
     ),
     _labels("ID", "identity|license|licence|certificate|serial|device|accession|specimen", _NUMBERED),
@@ -897,13 +1195,22 @@ _LABEL_GROUPS: list[dict[str, _Label]] = [
     _labels(
         "ACCOUNT",
         "医保卡号|医保号|医保账号|医疗保险号|社保卡号|社保号|保险单号|保单号|账号|帐号|银行卡号|就诊卡号|诊疗卡号"
-        "|卡号",
+        "|卡号|保险号|保险卡号|参保号|医疗证号|合作医疗证号|新农合号|农合号|group number|group no|group no."
+        "|group id|plan number|plan id|subscriber id|subscriber number",
         _STRONG,
+    ),
+    _labels(
+        "ACCOUNT", "medicare|medicare number|medicare id|mbi|medicare beneficiary identifier|beneficiary identifier",
+        _span_parser(_MBI_VALUE),
+    ),
+    _labels(
+        "ACCOUNT", "微信号|微信号码|微信|微信id|wechat|wechat id|weixin|qq号|qq号码|qq",
+        _handle_parser, first=_WORD_CHARS | _COLONS | {"号", "是", "为"},
     ),
     _labels(
         "ACCOUNT",
         "account|acct|acct.|insurance|insurance policy|insurance member|insurance card|policy|member|medicare|medicaid"
-        "|health plan|health plan beneficiary|beneficiary|billing|credit card",
+        "|health plan|health plan beneficiary|beneficiary|billing|credit card|subscriber",
         _COLON_NUM,
     ),
     # Phones and faxes.
@@ -919,6 +1226,12 @@ _LABEL_GROUPS: list[dict[str, _Label]] = [
     _labels(
         "ADDRESS", "zip|zip code|zipcode|postal code|postcode|post code|邮编|邮政编码",
         _span_parser(_ZIP_VALUE, on_low=True),
+    ),
+    _labels(
+        "ADDRESS",
+        "lives in|lives at|lives near|living in|living at|resides in|resides at|residing in|resident of"
+        "|moved to|relocated to|home in",
+        _span_parser(_RESIDENCE_ZIP), priority=_P_FORMAT,
     ),
     _labels(
         "ADDRESS",
@@ -945,9 +1258,16 @@ _LABEL_GROUPS: list[dict[str, _Label]] = [
     ),
     _labels(
         "NAME",
-        "patient|surgeon|physician|nurse|doctor|resident|husband|wife|son|daughter|mother|father|brother|sister"
-        "|guardian|spouse|partner|friend|neighbour|neighbor",
+        "patient|surgeon|physician|nurse|doctor|resident|guardian|friend|neighbour|neighbor",
         _en_role_parser, priority=_P_CUE, first=_UPPER_CHARS | {",", "("},
+    ),
+    _labels("NAME", "pt|pt.", _en_pt_parser, priority=_P_CUE, first=_UPPER_CHARS),
+    _labels(
+        "NAME",
+        "husband|wife|son|daughter|mother|father|brother|sister|spouse|partner|fiance|fiancé|fiancee|fiancée"
+        "|granddaughter|grandson|grandmother|grandfather|niece|nephew|stepdaughter|stepson|daughter-in-law"
+        "|son-in-law|caregiver|carer",
+        _en_kin_parser, priority=_P_CUE, first=_UPPER_CHARS | {",", "("},
     ),
     _labels(
         "NAME",
@@ -964,11 +1284,13 @@ _LABEL_GROUPS: list[dict[str, _Label]] = [
         "患者|病人|患儿|病员|伤者|产妇|孕妇|家属|患者家属|配偶|之妻|之夫|其妻|其夫|其子|其女|其母|其父|联系人|紧急联系人|监护人"
         "|医师|医生|大夫|主任|主任医师|副主任医师|主治医师|住院医师|经治医师|上级医师|主刀|主刀医师|术者|助手|一助|二助|教授"
         "|护士|护士长|责任护士|记录者|记录人|审核者|审核人|审核|报告人|报告医师"
-        "|儿子|女儿|丈夫|妻子|爱人|老伴|父亲|母亲|儿媳|女婿|孙子|孙女|哥哥|姐姐|弟弟|妹妹",
+        "|儿子|女儿|丈夫|妻子|爱人|老伴|父亲|母亲|儿媳|女婿|孙子|孙女|哥哥|姐姐|弟弟|妹妹"
+        "|之子|之女|之母|之父|长子|次子|长女|次女|大儿子|小儿子|大女儿|小女儿|养子|养女|继子|继女|外孙|外孙女"
+        "|侄子|侄女|外甥|外甥女|儿媳妇|岳父|岳母|公公|婆婆|姐夫|妹夫|嫂子|弟媳|陪护|陪护人|护工|朋友|同事|邻居",
         _zh_cue_name_parser, priority=_P_CUE, first=_FIRST_ZH_NAME,
     ),
     # Ages.
-    _labels("AGE", "age|aged", _span_parser(_EN_AGE_VALUE), first=_FIRST_NUMBER_OR_COLON),
+    _labels("AGE", "age|aged", _span_parser(_EN_AGE_VALUE), first=_FIRST_NUMBER_OR_COLON | {"o"}),
     _labels("AGE", "年龄", _span_parser(_ZH_AGE_VALUE), first=_FIRST_NUMBER_OR_COLON),
 ]
 _LABELS: dict[str, list[_Label]] = {}
@@ -999,6 +1321,8 @@ def _trie_regex(phrases: Iterable[str]) -> str:
 
     return emit(trie)
 
+
+_EN_CONTEXT_TRIGGER = re.compile(_trie_regex(_EN_CONTEXT_TRIGGER_WORDS))  # see _en_context_names
 
 # Latin and Chinese labels apart: one trie mixing both scans ~3x slower than the two together,
 # and the Chinese one is skipped for text without Chinese characters.
@@ -1343,6 +1667,7 @@ class Deidentifier:
                 yield from rule.scan(text)
         yield from _labelled_values(text, low, has_cjk)
         yield from _en_hospitals(text, low)
+        yield from _en_context_names(text, low)
         if has_cjk:
             for scanner in _CJK_SCANNERS:
                 yield from scanner(text, low)

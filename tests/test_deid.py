@@ -104,13 +104,61 @@ ZH_PLANTS = [
 ]
 
 
-@pytest.mark.parametrize("note,plants", [(EN_NOTE, EN_PLANTS), (ZH_NOTE, ZH_PLANTS)], ids=["en", "zh"])
+# Identifiers with no label or title in front of them: only the clinical context gives them away.
+EN_NOTE_UNLABELLED = """PROGRESS NOTE
+John A. Smith is a 67-year-old man with L4/5 stenosis (VAS 7/10, JOA 12/17), seen with his daughter Sarah.
+His wife Karen reports two falls; Meyerding grade II slip, Hoffmann sign negative (cf. Smith et al., 2019).
+Pt John A. Smith underwent L4-L5 TLIF. His mother, who lives with them, is age 92.
+Lives in Rochester 55905; ZIP 55905. Call his daughter on 555 867 5309 before discharge.
+Spinal cord stimulator serial no. SN-4432-XY (S/N 88A-7731). He drove in; plate ABC-1234.
+Medicare beneficiary identifier 1EG4-TE5-MK73; health plan number HP-99812.
+"""
+EN_UNLABELLED_PLANTS = [
+    ("John A. Smith", "NAME"),
+    ("Sarah", "NAME"),
+    ("Karen", "NAME"),
+    ("John A. Smith", "NAME"),
+    ("92", "AGE"),
+    ("Rochester 55905", "ADDRESS"),
+    ("55905", "ADDRESS"),
+    ("555 867 5309", "PHONE"),
+    ("SN-4432-XY", "ID"),
+    ("88A-7731", "ID"),
+    ("ABC-1234", "ID"),
+    ("1EG4-TE5-MK73", "ACCOUNT"),
+    ("HP-99812", "ACCOUNT"),
+]
+
+ZH_NOTE_UNLABELLED = """病程记录
+患者之子王大伟陪同就诊，其女李娜代诉病史：腰4/5椎间盘突出，Cobb角 12°，JOA评分12/17分，颈5/6节段退变。
+家属微信号：wangdawei_88，QQ号：12345678，车牌号 京A12345。患者女儿王芳电话13800138000。
+"""
+ZH_UNLABELLED_PLANTS = [
+    ("王大伟", "NAME"),
+    ("李娜", "NAME"),
+    ("wangdawei_88", "ACCOUNT"),
+    ("12345678", "ACCOUNT"),
+    ("京A12345", "ID"),
+    ("王芳", "NAME"),
+    ("13800138000", "PHONE"),
+]
+
+NOTES = [
+    (EN_NOTE, EN_PLANTS),
+    (ZH_NOTE, ZH_PLANTS),
+    (EN_NOTE_UNLABELLED, EN_UNLABELLED_PLANTS),
+    (ZH_NOTE_UNLABELLED, ZH_UNLABELLED_PLANTS),
+]
+NOTE_IDS = ["en", "zh", "en-unlabelled", "zh-unlabelled"]
+
+
+@pytest.mark.parametrize("note,plants", NOTES, ids=NOTE_IDS)
 def test_note_scrubbed_exactly(note, plants):
     # Every planted identifier becomes its kind's placeholder and nothing else changes.
     assert deidentify(note) == scrub_expected(note, plants)
 
 
-@pytest.mark.parametrize("note,plants", [(EN_NOTE, EN_PLANTS), (ZH_NOTE, ZH_PLANTS)], ids=["en", "zh"])
+@pytest.mark.parametrize("note,plants", NOTES, ids=NOTE_IDS)
 def test_note_findings_list_each_plant_with_its_kind(note, plants):
     found = [(f.kind, f.text) for f in find_identifiers(note)]
     assert found == [(kind, value) for value, kind in plants]
@@ -137,6 +185,25 @@ CAUGHT = [
     ("The patient John Smith was admitted for L4/5 herniation.", "NAME", "John Smith"),
     ("Wife (Karen Whitaker, phone 555-014-2290) will collect him.", "NAME", "Karen Whitaker"),
     ("Son Robert Pemberton, 555-019-4477, holds power of attorney.", "NAME", "Robert Pemberton"),
+    # names without a title or label: what the note says of the person gives them away
+    ("John Smith is a 67-year-old man with low back pain.", "NAME", "John Smith"),
+    ("In March John Smith was a 67 y/o smoker.", "NAME", "John Smith"),
+    ("HPI: Quentin Ashworth-Blythe is a 93-year-old man.", "NAME", "Quentin Ashworth-Blythe"),
+    ("Mary Jones, a 54-year-old teacher, presented with neck pain.", "NAME", "Mary Jones"),
+    ("Thomas Abernathy, 71M, dialysis dependent.", "NAME", "Thomas Abernathy"),
+    ("John Smith underwent L4-5 TLIF.", "NAME", "John Smith"),
+    ("Emily R. Lindqvist has a history of OPLL.", "NAME", "Emily R. Lindqvist"),
+    ("John Smith (MRN pending) was seen.", "NAME", "John Smith"),
+    ("Pt John A. Smith was admitted.", "NAME", "John A. Smith"),
+    ("Pt. John Smith was admitted.", "NAME", "John Smith"),
+    ("He was seen with his daughter Sarah.", "NAME", "Sarah"),
+    ("wife Karen at bedside", "NAME", "Karen"),
+    ("His wife Karen reports he fell.", "NAME", "Karen"),
+    ("The patient's wife, Xiomara, reports a fall.", "NAME", "Xiomara"),
+    ("his eldest daughter Sarah Jones brought him in.", "NAME", "Sarah Jones"),
+    ("daughter Emily Lindqvist brought him in.", "NAME", "Emily Lindqvist"),
+    ("Sarah, his daughter, was present.", "NAME", "Sarah"),
+    ("Karen Smith (wife) at bedside.", "NAME", "Karen Smith"),
     # names (ZH): cue before or title after, common and compound surnames
     ("患者张伟，男，67岁。", "NAME", "张伟"),
     ("姓名：李秀英", "NAME", "李秀英"),
@@ -149,6 +216,11 @@ CAUGHT = [
     ("医师：陈明", "NAME", "陈明"),
     ("联系人：儿子王磊，电话13951820066。", "NAME", "王磊"),
     ("患者李某某，女，45岁。", "NAME", "李某某"),
+    ("患者之子王大伟陪同就诊。", "NAME", "王大伟"),
+    ("其女李娜陪同。", "NAME", "李娜"),
+    ("由其子王磊签字。", "NAME", "王磊"),
+    ("长女张敏带患者来院复查。", "NAME", "张敏"),
+    ("患者女儿王芳电话13800138000。", "NAME", "王芳"),
     # dates
     ("Admitted 2023-03-14.", "DATE", "2023-03-14"),
     ("Seen 03/14/2023.", "DATE", "03/14/2023"),
@@ -180,6 +252,28 @@ CAUGHT = [
     ("Account No. 4455667788", "ACCOUNT", "4455667788"),
     ("医保卡号：1234567890", "ACCOUNT", "1234567890"),
     ("Card 4111 1111 1111 1111", "ACCOUNT", "4111 1111 1111 1111"),
+    ("health plan number HP-99812", "ACCOUNT", "HP-99812"),
+    ("insurance number 7781-2231", "ACCOUNT", "7781-2231"),
+    ("Medicare beneficiary identifier 1EG4-TE5-MK73", "ACCOUNT", "1EG4-TE5-MK73"),
+    ("Medicare 1EG4TE5MK73", "ACCOUNT", "1EG4TE5MK73"),
+    ("group number 88123", "ACCOUNT", "88123"),
+    ("保险号：123456789", "ACCOUNT", "123456789"),
+    ("新农合号 320102001", "ACCOUNT", "320102001"),
+    # messaging accounts
+    ("微信号：zhangwei_88", "ACCOUNT", "zhangwei_88"),
+    ("WeChat: zw1988", "ACCOUNT", "zw1988"),
+    ("QQ号：12345678", "ACCOUNT", "12345678"),
+    ("可加微信 wx_lina2020 联系", "ACCOUNT", "wx_lina2020"),
+    # device serial numbers and licence plates
+    ("serial no. SN-4432-XY", "ID", "SN-4432-XY"),
+    ("S/N 88A-7731", "ID", "88A-7731"),
+    ("Implant S/N: 88A-7731", "ID", "88A-7731"),
+    ("plate ABC-1234", "ID", "ABC-1234"),
+    ("license plate 7ABC123", "ID", "7ABC123"),
+    ("registration plate AB12 CDE", "ID", "AB12 CDE"),
+    ("车牌号 京A12345", "ID", "京A12345"),
+    ("车牌：沪B·D12345", "ID", "沪B·D12345"),
+    ("驾车（粤B12345）时受伤", "ID", "粤B12345"),
     # phones and faxes
     ("Call (555) 123-4567.", "PHONE", "(555) 123-4567"),
     ("Call 555-123-4567.", "PHONE", "555-123-4567"),
@@ -188,6 +282,8 @@ CAUGHT = [
     ("联系电话13800138000", "PHONE", "13800138000"),
     ("座机010-12345678", "PHONE", "010-12345678"),
     ("Tel: 555 1234", "PHONE", "555 1234"),
+    ("Call 555 867 5309 tomorrow.", "PHONE", "555 867 5309"),
+    ("daughter can be reached on 555 867 5309", "PHONE", "555 867 5309"),
     ("Fax: (555) 765-4321", "FAX", "(555) 765-4321"),
     ("传真：0571-87654321", "FAX", "0571-87654321"),
     # email, URL, IP
@@ -208,6 +304,14 @@ CAUGHT = [
     ("住址沈阳市和平区南京南街155号", "ADDRESS", "沈阳市和平区南京南街155号"),
     ("来自江苏省南京市鼓楼区", "ADDRESS", "江苏省南京市鼓楼区"),
     ("ZIP 62704", "ADDRESS", "62704"),
+    ("ZIP 55905", "ADDRESS", "55905"),
+    ("zip code 55905", "ADDRESS", "55905"),
+    ("zip code is 55905", "ADDRESS", "55905"),
+    ("Zip-code: 55905-0001", "ADDRESS", "55905-0001"),
+    ("Rochester, Minnesota 55905", "ADDRESS", "Rochester, Minnesota 55905"),
+    ("Rochester, MN 55905", "ADDRESS", "Rochester, MN 55905"),
+    ("She lives in Rochester 55905 with her husband.", "ADDRESS", "Rochester 55905"),
+    ("resides in the 55905 area", "ADDRESS", "55905"),
     ("邮编：310012", "ADDRESS", "310012"),
     # hospitals and institutions
     ("Transferred to Springfield General Hospital.", "HOSPITAL", "Springfield General Hospital"),
@@ -221,6 +325,9 @@ CAUGHT = [
     # ages over 89
     ("A 92-year-old man", "AGE", "92-year-old"),
     ("aged 95", "AGE", "95"),
+    ("Patient is age 92.", "AGE", "92"),
+    ("She died at the age of 97.", "AGE", "97"),
+    ("aged 95.", "AGE", "95"),
     ("Age: 101", "AGE", "101"),
     ("ninety-one-year-old woman", "AGE", "ninety-one-year-old"),
     ("患者93岁", "AGE", "93岁"),
@@ -310,7 +417,35 @@ SURVIVE = [
     "Level: L4-L5\nSpecimen: T12 biopsy",
     "Take into account 1234 patients from the registry.",
     "Policy: 2019 guideline update.",
+    # historical figures, authors and eponyms next to the words that anchor unlabelled names
+    "Paul Harrington developed the Harrington rod in the 1950s.",
+    "John Charnley was a British orthopaedic surgeon who described low-friction arthroplasty.",
+    "Sir Ludwig Guttmann founded the Stoke Mandeville spinal unit.",
+    "Percivall Pott described tuberculous spondylitis in 1779; Thomas Lowe reported on Scheuermann kyphosis.",
+    "Lou Gehrig disease can mimic cervical myelopathy; Tommy John surgery is an elbow procedure.",
+    "The Patrick test was positive; the Thomas test was negative; the Adams forward bend test was positive.",
+    "Sister Mary Joseph nodule is a sign of metastasis.",
+    "Harris Hip Score improved from 45 to 88; Kaplan-Meier survival and Mann-Whitney U test were used.",
+    "Mother and father were both healthy; daughter cells divide.",
+    "Her mother had osteoporosis; his father had ankylosing spondylitis.",
+    "His wife was present. Her husband drove her home. The patient's son is a physician.",
+    "Clinical Presentation: A 45-year-old man. Index Case was a 45-year-old man.",
+    "Case Report: A 67-year-old woman presented with back pain.",
+    "PT Daily Progress was reviewed.",
+    # numbers that look like the new formats
+    "Values 120 130 1400 and 250 300 1500 were recorded.",
+    "Blood loss 350 400 1200 mL in the three groups.",
+    "Age group: 12-17 years; plan: 10-14 days of bracing.",
+    "S/N ratio of 25 dB; SN-38 is the active metabolite of irinotecan.",
+    "The plate was a 4-hole plate; plate C5-C6; anterior plate 22 mm.",
+    "QQ plot showed a normal distribution. A lot of 1234 patients were screened.",
+    "In Minnesota 55 patients were enrolled; home in 3 weeks.",
+    "Neonates aged 92.5 days were excluded.",
     # Chinese clinical text
+    "其子宫正常，双附件未见异常。",
+    "其女性亲属均体健。",
+    "其母亲患骨质疏松，其父亲体健。",
+    "与同事关系融洽，家属陪同入院。",
     "腰4/5椎间盘突出，腰5/骶1椎管狭窄，颈5/6、颈6/7节段退变，胸12椎体压缩骨折。",
     "MRI示T2WI高信号，STIR序列示骨髓水肿，HLA-B27阳性。",
     "Cobb角 38°，VAS评分7分，JOA评分12/17分，ODI 46%。",
@@ -367,7 +502,7 @@ def test_placeholders_are_not_reported():
     assert deidentify(text) == text
 
 
-@pytest.mark.parametrize("note", [EN_NOTE, ZH_NOTE], ids=["en", "zh"])
+@pytest.mark.parametrize("note", [note for note, _ in NOTES], ids=NOTE_IDS)
 def test_findings_sorted_non_overlapping_and_consistent(note):
     findings = find_identifiers(note)
     assert findings and all(isinstance(f, Finding) for f in findings)
@@ -378,7 +513,7 @@ def test_findings_sorted_non_overlapping_and_consistent(note):
 
 
 def test_idempotent_on_notes_and_mixtures():
-    texts = [EN_NOTE, ZH_NOTE, *SURVIVE, *(c[0] for c in CAUGHT)]
+    texts = [note for note, _ in NOTES] + [*SURVIVE, *(c[0] for c in CAUGHT)]
     pieces = [value for _, _, value in CAUGHT]
     pieces += ["患者", "医生", "先生", "：", ": ", " ", "，", "Dr. ", "Patient: ", "MRN ", "住院号", "Hospital", "医院"]
     pieces += ["市", "区", "号", "\n", "[NAME]"]
@@ -405,7 +540,7 @@ def test_bad_input_type():
 
 
 def test_version_is_recorded():
-    assert DEID_VERSION == "1.0.0"
+    assert DEID_VERSION == "1.1.0"
 
 
 # --------------------------------------------------------------------------------------
