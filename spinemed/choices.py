@@ -13,22 +13,26 @@ which option letter(s) an output *commits to* and never guesses.  Outcomes
 How a letter is found, strongest first:
 
 1. ``\\boxed{B}`` and ``<answer>B</answer>``;
-2. explicit answer declarations: "The answer is B", "Answer: b", "B is the correct answer",
+2. final-answer cues: "Final answer: C", "Final: C", "In conclusion, C", 最终答案/最后选 C,
+   综上(所述)…选/答案 C;
+3. explicit answer declarations: "The answer is B", "Answer: b", "B is the correct answer",
    "I choose B", "Therefore, B.", 答案是/答案：/答案为/正确答案为/故选/本题选/应选 B,
-   "B为正确答案";
-3. weaker commitments: "B is correct", "most likely B", "it is B", "not A but B",
-   选项B正确, "B项正确", 应该是B, 而是B.
+   "B为正确答案", "答案不是A，是C" (the negated letters are left out);
+4. weaker commitments: "B is correct", "most likely B", "it is B", "not A but B", "不是A，是C",
+   选项B正确, "B项正确", 应该是B, 而是B;
+5. per-option verdict lines: "A. Incorrect / B. Correct / C. Correct" (one line each).
 
-4. per-option verdict lines: "A. Incorrect / B. Correct / C. Correct" (one line each).
-
-Among (1) the last one wins.  Otherwise the last declaration (2) wins, and a later (3)
-overrides it only after a correction cue ("wait", "actually", 不对, 更正 ...), so
-"The answer is A. Wait, actually C is correct." gives C while "Answer: B. Explanation: A is
-correct only in children" keeps B.  Without (1) and (2), every option judged correct by (4)
-is the answer; otherwise the (3) matches must agree unless a correction cue separates
-them ("A is correct for X, B is correct for Y" is unparsed).  A match is dropped when it is a hedge (followed by
-"or X", "/X", 或/还是 X), negated right before ("not", 不是, 不选 ...) or sits in a
-conditional clause ("if", "whether", "unless" ...).
+Among (1) the last one wins.  Otherwise the last final cue (2) wins over every declaration
+before or after it ("I would choose B, but on reflection... Final: C" gives C); without one
+the last declaration (3) wins.  Later commitments override the winner only after a correction
+cue ("wait", "actually", "on reflection", 不对, 更正 ...), so "The answer is A. Wait, actually C
+is correct." gives C while "Answer: B. Explanation: A is correct only in children" keeps B.
+Without (1)-(3), every option judged correct by (5) is the answer; otherwise the (4) matches
+must agree unless a correction cue separates them ("A is correct for X, B is correct for Y"
+is unparsed).  A match is dropped when it is a hedge (followed by "or X", "/X", 或/还是 X),
+negated right before ("not", "I don't think", 不是, 不选 ...) or sits in a conditional clause
+("if", "whether", "unless" ...).  Lists join with "and", ",", "、", 和, 与, 及 ("正确答案为B和D",
+"Both A and D").
 
 Only when nothing commits, in this order: an output that is just a letter or letter list
 ("B", "B.", "(B)", "B)", "Option B", "**B**", "A, C", "AC") answers; an output that starts
@@ -37,15 +41,22 @@ another letter; a refusal cue gives ``refused``; marked mentions ("(B)", "Option
 "选项B", "**B**") answer if exactly one letter is marked without negation; with
 ``option_texts``, an output that quotes exactly one option's text answers (a quote that is
 part of a longer matching option's text does not count; texts under 4 characters, or 2 CJK
-characters, are never matched).  An output that merely repeats the option list
-(one "A. ..." line per option) answers only through an explicit commitment.
+characters, are never matched).  A quote is ignored when its clause negates it ("I don't think
+it's X", "unlikely to be X", "rather than X", 不考虑/排除/并非 X, "X is ruled out / excluded /
+unlikely", X可排除).  An output that merely repeats the option list (one "A. ..." line per
+option) answers only through an explicit commitment.
 
 A letter must stand alone: not inside a word or abbreviation (CT, ACDF, DISH, MRI), not
 glued to a digit or hyphen (HLA-B27, T2, S1, C-reactive), not after a grading word
-(ASIA grade C, Frankel D, Type A, Modic, vitamin, hepatitis ...).  Lowercase letters count
-only as the whole output or after an explicit cue, before punctuation or the end
-("answer: b", but not "the answer is a disc herniation"); a capital "A" followed by a
-lowercase word is the article ("Answer: A lumbar MRI is needed").  Letters outside ``options`` are not letters.
+(ASIA grade C, Frankel D, Type A, Modic, vitamin, hepatitis ...).  A run of capitals ("AC",
+"ABD") is a letter list only when it looks like an answer key: distinct letters in ascending
+order, ended by punctuation, a line end, a non-letter or a connective ("AC because ..."), and
+not a listed abbreviation (ACE, ADH, ABG, BCG ... ; after a Chinese cue, 答案：ACE, a listed run
+is a key).  So "The answer is CAD.", "Answer: ACE inhibitor" and "the ABC approach" commit to
+nothing.  Lowercase letters count only as the whole output or after an explicit cue, before
+punctuation or the end ("answer: b", but not "the answer is a disc herniation"); a capital "A"
+followed by a lowercase word is the article ("Answer: A lumbar MRI is needed").  Letters
+outside ``options`` are not letters.
 """
 
 from __future__ import annotations
@@ -78,8 +89,22 @@ _TRANSLATE.update({0x3000: " ", 0x00A0: " ", 0x200B: " ", 0x3010: "[", 0x3011: "
 _TRANSLATE.update({0x300C: "[", 0x300D: "]", 0xFE55: ":"})
 _EMPHASIS = str.maketrans({"*": " ", "`": " ", "_": " ", "$": " "})  # markdown / inline math
 
-# Non-answer letters: acronyms that consist of option letters only.
-_BLOCKED_CONCAT = frozenset({"ACDF", "ACAF", "ADCF"})
+# Ascending runs of option letters that are abbreviations or words, not letter lists
+# ("The answer is ACE." is the drug class).  Runs that repeat a letter or are out of order
+# (CAD, BAD, DEB, ECG) are never answers anyway and are listed only to document the traps.
+# Common multi-select keys (ABC, ACD, ABD, ABCD, ABCDE) are deliberately absent: as words they
+# are caught by what follows them ("the ABCDE rule"), not by this list.  After a Chinese cue
+# (答案：ACE) a listed run is a key: abbreviations there are followed by Chinese (ACE抑制剂).
+_BLOCKED_CONCAT = frozenset(
+    {
+        # ascending: ACDF (cervical surgery), ACE(I), ADH, ABG (blood gas), BCG, CDH (congenital
+        # dislocation of the hip), ADE (adverse drug event), CFH, AEG (Siewert), ACG, ACF
+        *("ACDF", "ACE", "ACEI", "ADH", "ABG", "BCG", "CDH", "ADE", "CFH", "AEG", "ACG", "ACF"),
+        # out of order or repeated letters (rejected by the order rule as well)
+        *("CAD", "BAD", "DEB", "ECG", "EEG", "ACAF", "ADCF", "CAB", "BED", "FED", "DAB", "FAB", "ADD", "CHD"),
+        *("DEAD", "BEAD", "FACE", "FADE", "CAFE", "DECAF", "CABG"),
+    }
+)
 
 # Words after which a capital letter is a grade/type/class, not an option.
 _GRADING_BEFORE = re.compile(
@@ -90,8 +115,9 @@ _GRADING_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _NEAR_VETO = re.compile(
-    r"(?:\b(?:not|never|n't|nor|exclude|excluding|rule\s+out|ruled\s+out|eliminate|eliminating|against"
-    r"|instead\s+of|rather\s+than)\s+"
+    r"(?:(?:\b(?:not|never|nor|exclude|excluding|rule\s+out|ruled\s+out|eliminate|eliminating|against"
+    r"|instead\s+of|rather\s+than)|n't)\s+"
+    r"(?:(?:think|believe|feel|say)\s+(?:that\s+)?)?"  # "I don't think it's B"
     r"(?:(?:the|option|choice|choose|select|pick)\s+)?|不是|不选|不应选|不能选|并非|而非|排除|除了)\s*$",
     re.IGNORECASE,
 )
@@ -119,7 +145,8 @@ _ARTICLE_AFTER = re.compile(
 _SINGULAR_PREDICATE = re.compile(r"\s+(?:is|was|seems|has|does)\b", re.IGNORECASE)
 _CORRECTION = re.compile(
     r"\b(?:wait|actually|correction|on\s+second\s+thought|i\s+mean|sorry|reconsider(?:ing)?|re-?evaluat\w*"
-    r"|mistake|instead|let\s+me\s+re\w*)\b|更正|纠正|不对|实际上|其实|重新考虑|修正|改为|等等",
+    r"|mistake|instead|let\s+me\s+re\w*|on\s+(?:further\s+)?reflection|rethink\w*|change\s+my\s+answer)\b"
+    r"|更正|纠正|不对|实际上|其实|重新考虑|修正|改为|等等",
     re.IGNORECASE,
 )
 _REFUSAL = re.compile(
@@ -136,17 +163,37 @@ _REFUSAL = re.compile(
     r"|需要更多(?:的)?(?:信息|资料|检查|临床)|信息不足|资料不足|抱歉|建议(?:咨询|就医)|请(?:咨询|就医)",
     re.IGNORECASE,
 )
+# Option-text quotes are the weakest evidence, so any negation in the quote's clause drops it:
+# "I don't think it's X", "unlikely to be X", "X is ruled out", "不考虑X", "X可排除".
+_TEXT_CLAUSE_START = re.compile(
+    r"(?s:.*)(?:[.;:!?,\n。；：！？，]|\b(?:but|so|therefore|thus|hence|although|though|whereas|while)\b"
+    r"|但是?|而是|所以|因此|故)",
+    re.IGNORECASE,
+)
+_TEXT_NEGATED_BEFORE = re.compile(
+    r"(?:\b(?:not|no|never|nor|neither|unlikely|doubt(?:ful)?|against|without|absence|absent|lack|rather\s+than"
+    r"|instead\s+of|rule[sd]?\s+out|ruling\s+out|exclud(?:e|es|ed|ing))|n't)\b"
+    r"|不考虑|不是|并非|而非|不像|不太可能|不支持|不符合|排除|除外|否认|(?:无|非|没有)(?:明显)?\s*$",
+    re.IGNORECASE,
+)
+_TEXT_NEGATED_AFTER = re.compile(
+    r"\s*(?:(?:is|are|was|were|seems|appears|has\s+been|have\s+been|can\s+be|could\s+be|should\s+be|must\s+be"
+    r"|is\s+being)\s+)?(?:also\s+|therefore\s+|thus\s+|effectively\s+|definitely\s+|clearly\s+|much\s+)?"
+    r"(?:not\b|unlikely|less\s+likely|excluded|ruled\s+out|incorrect|wrong|inconsistent|improbable)"
+    r"|\s*(?:可以|可|被|已|基本)?(?:排除|除外)|\s*(?:不考虑|不太可能|可能性(?:较|很)?小|不符合|不支持|不正确|错误)",
+    re.IGNORECASE,
+)
 _THINK_END = "</think>"
 _CLOSERS = re.compile(r"(?:[ \t]*[)\]}])*(?:[ \t]*</answer>)?")
 
 # Tier of a commitment pattern (see module docstring).
-_TAGGED, _DECLARED, _WEAK, _VERDICT = 0, 1, 2, 3
+_TAGGED, _FINAL, _DECLARED, _WEAK, _VERDICT = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
 class _Patterns:
     options: str
-    commits: tuple[tuple[int, re.Pattern[str]], ...]
+    commits: tuple[tuple[int, bool, re.Pattern[str]], ...]  # (tier, Chinese cue, pattern)
     bare: re.Pattern[str]
     leading: re.Pattern[str]
     echo_line: re.Pattern[str]
@@ -163,26 +210,57 @@ def _patterns(options: str) -> _Patterns:
     cap = rf"(?-i:[{up}])"
     upper = rf"{stand_alone_before}{cap}{stand_alone_after}"
     lower = rf"{stand_alone_before}(?-i:[{low}]){stand_alone_after}(?=\s*(?:[.)\]}}:;,!?。，；：、]|$))"
-    concat = rf"{stand_alone_before}(?-i:[{up}]{{2,{n}}}){stand_alone_after}" if n > 1 else r"(?!x)x"
+    # A run of capitals ("AC") is a letter list only when it ends the phrase: then punctuation,
+    # a line end, a non-letter or a connective ("AC because ..."), never a word ("ACE inhibitor",
+    # "the ABCDE rule"); order and the word list are checked in _letters.
+    run_end = (
+        r"(?=[ \t]*(?:\r?\n|$|[^\sA-Za-z0-9\u4e00-\u9fff]|[项选为是均都和与及正]"
+        r"|(?:because|since|as|and|but|is|are|was|were)\b))"
+    )
+    concat = rf"{stand_alone_before}(?-i:[{up}]{{2,{n}}}){stand_alone_after}{run_end}" if n > 1 else r"(?!x)x"
     sep = r"(?:\s*(?:,|;|、|&|\+|和|与|及|以及)\s*(?:and\s+)?|\s+and\s+)"
     more = rf"(?:[)\]]?{sep}[(\[]?{upper})*"  # "A and C", "A、C", "(A), (C)"
     group = rf"(?P<g>{concat}|{upper}{more}|{lower}(?:\s*[,、]\s*{lower})*)"
     group_upper = rf"(?P<g>{concat}|{upper}{more})"
     pre = r"(?:(?:option|choice|letter)\s*|选项\s*)?[(\[{]?\s*"
+    # Patterns that open with {pre} can start anywhere; this first-character check (same
+    # matches) lets the scan skip most positions quickly (~40% faster on long outputs).
+    lead = rf"(?=[ocl选(\[{{\s]|{cap})"
+    # after an answer cue: "Answer: Both A and D", "The correct options are A and C"
+    cued = r"(?:both\s+|all\s+of\s+)?(?:(?:options?|choices?|letters?)\s*|选项\s*)?[(\[{]?\s*"
     filler = (
         r"(?:(?:(?:most\s+)?likely|probably|clearly|definitely|actually|indeed|therefore|thus|now|still"
         r"|obviously)\s*[:,]?\s*)?"
     )
     declared_verbs = r"(?:is|are|would\s+be|should\s+be|will\s+be|must\s+be|=|:|-)"
+    neg_list = rf"{upper}(?:\s*(?:,|、|和|与|及|或|or|and)\s*{upper})*"
     flags = re.IGNORECASE
+    # Chinese-cue patterns are marked by a leading "(?#zh)".
     commits = [
         (_TAGGED, rf"\\boxed\s*\{{\s*(?:\\(?:text|textbf|mathrm|mathbf)\s*\{{\s*)?{pre}{group}"),
         (_TAGGED, rf"<answer>\s*{pre}{group}"),
-        (_DECLARED, rf"\banswers?\b\s*(?:{declared_verbs}\s*)?[:\-]?\s*{filler}{pre}{group}"),
+        # final-answer cues: the last one beats every ordinary declaration (see _choose)
+        (
+            _FINAL,
+            rf"\b(?:final(?:ly)?(?:\s+(?:answer|choice|selection|option|response|verdict)s?\s*(?:{declared_verbs})?"
+            rf"|\s*[:=])|(?:in\s+(?:conclusion|summary)|to\s+conclude|conclusion)\s*[:,])"
+            rf"\s*[:\-]?\s*{filler}{cued}{group}",
+        ),
+        (
+            _FINAL,
+            rf"(?#zh)(?:最终|最后)(?:的)?\s*(?:(?:答案|选择|选项)\s*(?:应该|应当|应)?\s*(?:是|为|选)?"
+            rf"|(?:应该|应当|应)?\s*选(?:择)?)\s*[:：]?\s*{pre}{group}",
+        ),
+        (
+            _FINAL,
+            rf"(?#zh)综上(?:所述|分析)?[^。；;.!?！？\n]{{0,30}}?(?:答案\s*(?:应该|应当|应)?\s*(?:是|为|选)?"
+            rf"|(?<![不未首可备候])选(?:择)?)\s*[:：]?\s*{pre}{group}",
+        ),
+        (_DECLARED, rf"\banswers?\b\s*(?:{declared_verbs}\s*)?[:\-]?\s*{filler}{cued}{group}"),
         (
             _DECLARED,
             rf"\b(?:correct|right|best|most\s+appropriate|most\s+likely|true|final)\s+"
-            rf"(?:option|choice|response|letter|answer)\s*{declared_verbs}?\s*:?\s*{filler}{pre}{group}",
+            rf"(?:option|choice|response|letter|answer)s?\s*{declared_verbs}?\s*:?\s*{filler}{cued}{group}",
         ),
         (
             _DECLARED,
@@ -191,18 +269,18 @@ def _patterns(options: str) -> _Patterns:
         ),
         (
             _DECLARED,
-            rf"{pre}{group_upper}\s*[)\]]?\s+(?:is|are|would\s+be)\s+(?:the\s+)?(?:(?:correct|right|best|final"
+            rf"{lead}{pre}{group_upper}\s*[)\]]?\s+(?:is|are|would\s+be)\s+(?:the\s+)?(?:(?:correct|right|best|final"
             rf"|most\s+appropriate)\s+(?:answers?|option|choice|response)|answers?\b)",
         ),
         (_DECLARED, rf"\b(?:therefore|thus|hence|so)\s*,?\s*{pre}{group_upper}[)\]]?(?=\s*(?:[.。!]|$))"),
-        (_DECLARED, rf"(?:最终|正确)?答案\s*(?:应该|应当|应)?\s*(?:是|为|选)?\s*[:：]?\s*{pre}{group}"),
-        (_DECLARED, rf"答\s*[:：]\s*{pre}{group}"),
-        (_DECLARED, rf"(?:(?:故|因此|所以|本题|应当?|我)\s*)?(?<![不未首可备候])选(?:择)?\s*[:：]?\s*{pre}{group}"),
-        (_DECLARED, rf"正确(?:的)?(?:选项|答案)?\s*(?:是|为|应为)\s*[:：]?\s*{pre}{group}"),
-        (_DECLARED, rf"{pre}{group_upper}\s*(?:项|选项)?\s*(?:为|是)\s*(?:正确|最佳|最合适)的?(?:答案|选项)"),
+        (_DECLARED, rf"(?#zh)(?:最终|正确)?答案\s*(?:应该|应当|应)?\s*(?:是|为|选)?\s*[:：]?\s*{pre}{group}"),
+        (_DECLARED, rf"(?#zh)答\s*[:：]\s*{pre}{group}"),
+        (_DECLARED, rf"(?#zh)(?:(?:故|因此|所以|本题|应当?|我)\s*)?(?<![不未首可备候])选(?:择)?\s*[:：]?\s*{pre}{group}"),
+        (_DECLARED, rf"(?#zh)正确(?:的)?(?:选项|答案)?\s*(?:是|为|应为)\s*[:：]?\s*{pre}{group}"),
+        (_DECLARED, rf"{lead}{pre}{group_upper}\s*(?:项|选项)?\s*(?:为|是)\s*(?:正确|最佳|最合适)的?(?:答案|选项)"),
         (
             _WEAK,
-            rf"{pre}{group_upper}\s*[)\]]?\s+(?:is|are|seems|looks|appears)\s+(?:to\s+be\s+)?(?:the\s+)?"
+            rf"{lead}{pre}{group_upper}\s*[)\]]?\s+(?:is|are|seems|looks|appears)\s+(?:to\s+be\s+)?(?:the\s+)?"
             rf"(?:most\s+)?(?:correct|right|accurate|true|appropriate|likely|best)\b",
         ),
         (_WEAK, rf"\bI\s+(?:think|believe|would\s+say|'d\s+say)\s+(?:(?:it\s+is|it's)\s+)?{pre}{group_upper}"),
@@ -214,7 +292,18 @@ def _patterns(options: str) -> _Patterns:
             rf"(?!\s+(?!(?:because|since|as|which|and|but|for|given|here|now)\b)(?-i:[a-z]{{2,}}))",
         ),
         (_WEAK, rf"\bnot\s+(?:option\s+)?{cap}\b[^.;\n]{{0,60}}?\bbut\s+(?:rather\s+)?{pre}{group_upper}"),
-        (_WEAK, rf"{pre}{group_upper}\s*[)\]]?\s*(?:项|选项)?\s*(?:是|为)?\s*(?:正确|对的)"),
+        # "答案不是A，是C" / "不是A和B，而是C": the negated letters are not part of the answer
+        (
+            _DECLARED,
+            rf"(?#zh)答案\s*(?:应该|应当|应)?\s*(?:不是|并非|不为|不选)\s*{pre}{neg_list}\s*(?:项|选项)?\s*[)\]]?"
+            rf"\s*[,，;；]?\s*(?:而|应该|应当|应)?\s*(?:是|为|选)\s*[:：]?\s*{pre}{group}",
+        ),
+        (
+            _WEAK,
+            rf"(?#zh)(?:不是|并非|不选)\s*{pre}{neg_list}\s*(?:项|选项)?\s*[)\]]?\s*[,，;；]\s*(?:而|应该|应当|应)?"
+            rf"\s*(?:是|选|为)\s*{pre}{group_upper}",
+        ),
+        (_WEAK, rf"{lead}{pre}{group_upper}\s*[)\]]?\s*(?:项|选项)?\s*(?:是|为)?\s*(?:正确|对的)"),
         # per-option verdict lines: "B. Correct" / "B：正确"
         (_VERDICT, rf"(?m)^[ \t]*[(\[]?{group_upper}[ \t]*[)\].:：\-][ \t]*(?:correct|true|right|正确|对)(?![A-Za-z])"),
         (_WEAK, rf"(?:应该|应当|应)(?:是|为)\s*{pre}{group_upper}"),
@@ -222,9 +311,9 @@ def _patterns(options: str) -> _Patterns:
     ]
     return _Patterns(
         options=options,
-        commits=tuple((tier, re.compile(p, flags)) for tier, p in commits),
+        commits=tuple((tier, p.startswith("(?#zh)"), re.compile(p, flags)) for tier, p in commits),
         bare=re.compile(
-            rf"\s*(?:(?:the\s+)?(?:answer|option|choice)\s*[:：]?\s*|答案\s*[:：]?\s*|选项\s*)?[(\[{{]?\s*{group}"
+            rf"\s*(?:(?:the\s+)?(?:answer|option|choice)\s*[:：]?\s*|答案\s*[:：]?\s*|选项\s*)?(?:both\s+)?[(\[{{]?\s*{group}"
             rf"\s*[)\]}}]?\s*[.。:：!]?\s*",
             re.IGNORECASE,
         ),
@@ -239,10 +328,14 @@ def _patterns(options: str) -> _Patterns:
     )
 
 
-def _letters(group: str, options: str) -> str | None:
-    """Sorted distinct letters of a matched group, None when the group is not an answer."""
-    if len(group) > 1 and group.isalpha() and group.isupper():  # concatenated: "AC"
-        if len(set(group)) != len(group) or group in _BLOCKED_CONCAT:
+def _letters(group: str, options: str, words_allowed: bool = False) -> str | None:
+    """Sorted distinct letters of a matched group, None when the group is not an answer.
+
+    A run of capitals ("AC") must be in ascending order without repeats, and not a listed
+    abbreviation unless ``words_allowed`` (after a Chinese cue).
+    """
+    if len(group) > 1 and group.isascii() and group.isalpha() and group.isupper():  # concatenated: "AC"
+        if list(group) != sorted(set(group)) or (group in _BLOCKED_CONCAT and not words_allowed):
             return None
         letters = group
     else:
@@ -260,13 +353,13 @@ def _vetoed(text: str, start: int) -> bool:
 def _commitments(text: str, pats: _Patterns) -> list[tuple[int, int, int, str]]:
     """All (tier, start, end, letters) commitments, hedges and negations removed."""
     found = []
-    for tier, pattern in pats.commits:
+    for tier, zh, pattern in pats.commits:
         for m in pattern.finditer(text):
             g_start, g_end = m.span("g")
             group = m.group("g")
             if _HEDGE_AFTER.match(text, g_end) or _HEDGE_BEFORE.search(text[max(0, g_start - 20) : g_start]):
                 continue
-            letters = _letters(group, pats.options)
+            letters = _letters(group, pats.options, zh)
             if letters is None or (group == "A" and _ARTICLE_AFTER.match(text, g_end)):
                 continue
             end = max(m.end(), g_end)
@@ -274,7 +367,7 @@ def _commitments(text: str, pats: _Patterns) -> list[tuple[int, int, int, str]]:
                 # "The answer is B and A is wrong": the list ends before a clause about A.
                 first = re.search(r"[A-Za-z]", group)
                 letters, end = first.group().upper(), g_start + first.end()
-            if tier != _DECLARED and _NEGATED_AFTER.match(text, m.end()):
+            if tier > _DECLARED and _NEGATED_AFTER.match(text, m.end()):
                 continue
             if _vetoed(text, m.start()) or _GRADING_BEFORE.search(text[max(0, g_start - 40) : g_start]):
                 continue
@@ -289,11 +382,15 @@ def _choose(found: list[tuple[int, int, int, str]], text: str) -> tuple[int, int
         _, s, e, letters = max(tagged, key=lambda f: (f[1], f[2]))
         return s, e, letters
     weak = sorted((f for f in found if f[0] == _WEAK), key=lambda f: (f[1], f[2]))
+    final = [f for f in found if f[0] == _FINAL]
     declared = [f for f in found if f[0] == _DECLARED]
-    if declared:
-        _, s, e, letters = max(declared, key=lambda f: (f[1], f[2]))
-        for _, ws, we, wl in weak:
-            if ws >= e and _CORRECTION.search(text, e, ws):
+    if final or declared:
+        # The last final cue ("Final answer: C", 最终答案, 综上…选) beats every declaration; without
+        # one, the last declaration wins.  Later text overrides only after a correction cue.
+        _, s, e, letters = max(final or declared, key=lambda f: (f[1], f[2]))
+        later = sorted((f for f in (declared + weak if final else weak) if f[1] >= e), key=lambda f: (f[1], f[2]))
+        for _, ws, we, wl in later:
+            if _CORRECTION.search(text, e, ws):
                 s, e, letters = ws, we, wl
         return s, e, letters
     verdicts = sorted((f for f in found if f[0] == _VERDICT), key=lambda f: (f[1], f[2]))
@@ -322,15 +419,24 @@ def _option_text_answer(text: str, option_texts: dict[str, str], options: str) -
             continue  # too short to quote unambiguously ("No", "CT")
         pattern = r"(?<![A-Za-z0-9])" + r"\s+".join(map(re.escape, key.split())) + r"(?![A-Za-z0-9])"
         for m in re.finditer(pattern, text, re.IGNORECASE):
-            if not _NEAR_VETO.search(text[max(0, m.start() - 40) : m.start()]):
-                hits.append((letter, m.start(), m.end(), key))
-    keys = {h[3] for h in hits}
+            hits.append((letter, m.start(), m.end(), key))
+    keys = {h[3] for h in hits}  # negated quotes still shadow their substrings
+    hits = [h for h in hits if not _text_negated(text, h[1], h[2])]
     letters = {h[0] for h in hits if not any(h[3] != k and h[3] in k for k in keys)}
     if len(letters) != 1:
         return None
     letter = letters.pop()
     _, s, e, _ = max((h for h in hits if h[0] == letter), key=lambda h: h[1])
     return s, e, letter
+
+
+def _text_negated(text: str, start: int, end: int) -> bool:
+    """A negation in the clause of an option-text quote ("I don't think it's X", "X is excluded")."""
+    before = text[max(0, start - 80) : start]
+    clause = _TEXT_CLAUSE_START.match(before)
+    if _TEXT_NEGATED_BEFORE.search(before, clause.end() if clause else 0):
+        return True
+    return _TEXT_NEGATED_AFTER.match(text, end) is not None
 
 
 def _check_options(options: str) -> str:

@@ -15,7 +15,17 @@ Notation rules (``parse_levels`` / ``canonical_level``):
 * A dash/tilde/"to"/"至" between non-adjacent vertebrae is a range and names every segment in
   it: ``L3-5`` -> ``L3-L4, L4-L5``; ``L2-L4 fusion`` -> ``L2-L3, L3-L4``; ``T11-L2`` ->
   ``T11-T12, T12-L1, L1-L2``; ``L1/2-3/4`` -> ``L1-L2, L2-L3, L3-L4``.
-* ``、`` (and ``,`` with no space) lists vertebrae: ``L2、3椎体`` -> ``L2, L3``.
+* Curve measurements are the exception: a range after a curve cue (Cobb, curve, kyphosis,
+  lordosis, scoliosis, end vertebra, 侧弯, 主弯/胸弯/腰弯, 后凸, 前凸, 端椎; only measurement filler
+  such as "angle", "of 45°", "from", 角, 为 may come between) or right before one ("T5-T12
+  curve") names its two end vertebrae, not every segment it spans: ``Cobb angle T5-T12`` ->
+  ``T5, T12``; ``主弯Cobb角（T5-T12）`` -> ``T5, T12``.  A pair of adjacent vertebrae stays a
+  segment (``Cobb angle L1-L2`` is a segmental angle, ``L1-L2``), and a surgical word right
+  after the range wins (``curve: T4-L1 fusion`` names the fused segments).
+* ``、`` (and ``,`` with no space) lists vertebrae: ``L2、3椎体`` -> ``L2, L3``; but a list of
+  adjacent vertebrae followed by a disc word (椎间盘, 间盘, 椎间隙, 椎间孔, disc, foramen) names
+  the discs between them: ``腰4、5椎间盘`` / ``第4、5腰椎间盘`` -> ``L4-L5``, ``L3、4、5椎间盘``
+  -> ``L3-L4, L4-L5``.
 * ``胸12椎体``, ``第4腰椎``, ``第十二胸椎``, ``第4、5腰椎`` name vertebrae.
 * Bare numbers inherit the region of the previous number.  A number outside its region
   (``L7``, ``C9``, ``T13``, ``C0``) is no vertebra and voids the segment or range it is part
@@ -150,9 +160,38 @@ _FIGURE_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _LOOKBEHIND = 40
+# A list of adjacent vertebrae followed by a disc word names the discs between them.
+_DISC_AFTER = re.compile(
+    r" *(?:椎?间盘|椎?间隙|椎间孔|intervertebral|dis[ck](?:s|ectomy)?(?![A-Za-z])|foram(?:en|ina))", re.IGNORECASE
+)
+# Curve measurements name their end vertebrae (see module docstring): a cue, then only
+# measurement filler up to the range ("Cobb angle of 45° from T5 to T12", "Cobb角（T5-T12）").
+# ASCII word edges, not \b: Chinese characters are word characters ("主弯Cobb角").
+_CURVE_CUE = (
+    r"(?:(?<![A-Za-z])(?:cobb(?:'s)?|curv(?:e|es|ature)|kyphosis|kyphotic|lordosis|lordotic|scoliosis|scoliotic"
+    r"|end\s+vertebra[el]?)|侧弯|侧凸|[主胸腰次]弯|后凸|前凸|端椎)"
+)
+_CURVE_FILLER = (
+    r"(?:[\s(:=°º~≈]|\d|(?<=\d)\.(?=\d)"  # text is normalised: full-width "（：" are ASCII here
+    r"|(?<![A-Za-z])(?:angles?|of|from|measured|measuring|between|at|the|a|was|is|were"
+    r"|spanning|spans|extending|extends|thoracic|lumbar|thoracolumbar|cervical|right|left|main|major|minor"
+    r"|primary|secondary|structural|compensatory|proximal|distal|degrees?|deg)(?![A-Za-z])"
+    r"|角|为|度|从|自|测量|位于|累及|范围)*"
+)
+# Cheap first check, so ranges far from any curve word skip the costlier context patterns.
+_CURVE_HINT = re.compile(r"cobb|curv|kyph|lordo|scolio|end\s+vertebra|弯|凸|端椎", re.IGNORECASE)
+_CURVE_BEFORE = re.compile(rf"{_CURVE_CUE}{_CURVE_FILLER}$", re.IGNORECASE)
+_CURVE_AFTER = re.compile(
+    r" *[)\]]? *(?:cobb|curv|kyphos|kyphotic|lordos|lordotic|scolio|侧弯|侧凸|弯|后凸|前凸)", re.IGNORECASE
+)
+_SURGERY_AFTER = re.compile(
+    r" *[)\]]? *(?:fusion|fixation|instrumentation|decompression|laminectomy|laminoplasty|osteotomy|pedicle\s+screw"
+    r"|融合|固定|减压|截骨|椎板)",
+    re.IGNORECASE,
+)
 # What canonical_level tolerates after the level: "L4 vertebra", "L4/5 disc", "T12椎体".
 _TOKEN_TAIL = re.compile(
-    r" *(?:vertebra|vertebrae|vertebral body|body|disc|disk|level|segment|椎体|椎间盘|椎间隙|节段|椎)?", re.IGNORECASE
+    r" *(?:vertebra|vertebrae|vertebral body|body|disc|disk|level|segment|椎体|椎?间盘|椎?间隙|节段|椎)?", re.IGNORECASE
 )
 
 
@@ -207,12 +246,32 @@ def _segments_between(upper: str, lower: str) -> list[str] | None:
     return [f"{column[k]}-{column[k + 1]}" for k in range(i, j)]
 
 
-def _evaluate(tokens: list[tuple[str, str | None]]) -> tuple[list[str], list[str]]:
+def _is_curve_extent(text: str, start: int, end: int) -> bool:
+    """Whether the range at text[start:end] is a curve measurement ("Cobb angle T5-T12")."""
+    if not _CURVE_HINT.search(text, max(0, start - 60), end + 16) or _SURGERY_AFTER.match(text, end):
+        return False
+    if _CURVE_AFTER.match(text, end):
+        return True
+    return _CURVE_BEFORE.search(text, max(0, start - 60), start) is not None
+
+
+def _disc_list(tokens: list[tuple[str, str | None]]) -> list[tuple[str, str | None]] | None:
+    """``腰4、5`` before a disc word: adjacent listed vertebrae joined into segments, else None."""
+    if len(tokens) < 2 or any(op != "," for op, _ in tokens[1:]):
+        return None
+    verts = [v for _, v in tokens]
+    if any(v is None for v in verts) or any(b not in _SUCCESSORS[a] for a, b in zip(verts, verts[1:])):
+        return None
+    return [(op and "/", v) for op, v in tokens]
+
+
+def _evaluate(tokens: list[tuple[str, str | None]], extent: bool = False) -> tuple[list[str], list[str]]:
     """Turn (operator, vertebra or None if invalid) tokens into (levels, vertebrae seen).
 
     Items are vertebrae ``(v, v)`` or segments ``(upper, lower)``.  ``/`` and juxtaposition
     bind a following adjacent vertebra into a segment; ``-`` links the neighbouring items
-    into a range; anything else lists items.
+    into a range; anything else lists items.  With ``extent`` (a curve measurement), a range
+    of non-adjacent vertebrae names its two end vertebrae instead of its segments.
     """
     items: list[tuple[str, str] | None] = []
     ranges: list[int] = []  # i: items[i] .. items[i + 1] is a range
@@ -245,6 +304,10 @@ def _evaluate(tokens: list[tuple[str, str | None]]) -> tuple[list[str], list[str
             continue
         if first[0] == first[1] and last[0] == last[1] and last[0] in _SUCCESSORS[first[0]]:
             levels.append(f"{first[0]}-{last[0]}")
+            continue
+        if extent and first[0] == first[1] and last[0] == last[1]:
+            if _segments_between(first[0], last[0]):
+                levels.extend((first[0], last[0]))
             continue
         segments = _segments_between(first[0], last[1])
         if segments:
@@ -314,7 +377,13 @@ def parse_levels(text: str) -> list[str]:
         tokens, lone_spaced = _tokens(match)
         if lone_spaced:
             continue
-        levels, verts = _evaluate(tokens)
+        extent = False
+        if len(tokens) > 1:  # lists and ranges only (the common single level skips both checks)
+            ops = [op for op, _ in tokens]
+            if "," in ops and _DISC_AFTER.match(text, match.end()):
+                tokens = _disc_list(tokens) or tokens
+            extent = "-" in ops and _is_curve_extent(text, match.start(), match.end())
+        levels, verts = _evaluate(tokens, extent)
         if levels and not _is_not_a_level(text, match.start(), match.end(), verts):
             found.update(levels)
     return sorted(found, key=level_sort_key)
@@ -325,8 +394,9 @@ def canonical_level(token: str) -> str | None:
     """The canonical spelling of one level token, or None if it is not exactly one level.
 
     ``"l4/5"`` -> ``"L4-L5"``, ``"腰5骶1"`` -> ``"L5-S1"``, ``"第12胸椎"`` -> ``"T12"``,
-    ``"Th12"`` -> ``"T12"``; ``"L3-5"`` (two segments), ``"L7"``, ``"T2WI"`` -> None.  The
-    token is taken as a level on its own, so the T1/T2 context rule does not apply.
+    ``"Th12"`` -> ``"T12"``, ``"腰4、5椎间盘"`` -> ``"L4-L5"``; ``"L3-5"`` (two segments), ``"L7"``,
+    ``"T2WI"`` -> None.  The token is taken as a level on its own, so the T1/T2 context rule
+    does not apply.
     """
     if not isinstance(token, str):
         return None
@@ -337,6 +407,8 @@ def canonical_level(token: str) -> str | None:
     if match is None or not _TOKEN_TAIL.fullmatch(text, match.end()):
         return None
     tokens, _ = _tokens(match)
+    if len(tokens) > 1 and _DISC_AFTER.match(text, match.end()):  # "腰4、5椎间盘"
+        tokens = _disc_list(tokens) or tokens
     levels, _ = _evaluate(tokens)
     if len(levels) != 1:
         return None

@@ -117,6 +117,39 @@ ANSWERED = [
     ("A项错误，B项正确。", "B"),
     # reasoning models: only the text after </think> counts
     ("<think>The answer is A</think>The answer is C", "C"),
+    # final-answer cues beat earlier (and later, uncorrected) declarations
+    ("I would choose B, but on reflection... Final: C", "C"),
+    ("I would choose B. Final answer: C. Some would answer B here.", "C"),
+    ("Final answer: B. Wait, actually the answer is C.", "C"),
+    ("I would choose B, but on reflection C is correct.", "C"),
+    ("Final answer: C", "C"),
+    ("最终答案：C", "C"),
+    ("我先选A。最终选择：D", "D"),
+    ("综上，选C", "C"),
+    ("答案是A吗？综上所述，不选A，选C。", "C"),
+    ("最后答案为D", "D"),
+    ("In conclusion, B.", "B"),
+    ("Conclusion: C", "C"),
+    # Chinese lists joined by 和/与/及, negated letters left out
+    ("正确答案为B和D", "BD"),
+    ("答案是A与C", "AC"),
+    ("答案：A及D", "AD"),
+    ("选B和D", "BD"),
+    ("答案不是A，是C", "C"),
+    ("答案不是A和B，而是C", "C"),
+    ("不是A，是C", "C"),
+    ("Answer: Both A and D", "AD"),
+    ("Both A and D", "AD"),
+    # letter runs that look like answer keys
+    ("The answer is AC because both apply.", "AC"),
+    ("Answer: AC\nExplanation: A covers the root, C the cord.", "AC"),
+    ("The answer is ACD.", "ACD"),
+    ("答案：ACD", "ACD"),
+    ("答案：ACE", "ACE"),  # after a Chinese cue a listed abbreviation is a key
+    ("The answer is ABCDE.", "ABCDE"),
+    ("Follow the ABC approach first; the answer is D.", "D"),
+    ("ACE inhibitors are first line. Answer: B", "B"),
+    ("The ABCDE rule applies; answer: B", "B"),
 ]
 
 # Outputs that commit to nothing: the extractor must not guess.
@@ -156,6 +189,23 @@ NOT_ANSWERED = [
     "A 45-year-old man with back pain.",
     # the output only repeats the options
     "A. Disc herniation\nB. Stenosis\nC. Spondylolisthesis",
+    # letter runs that are words or abbreviations, not answer keys
+    "The answer is CAD.",
+    "Answer: ACE inhibitor",
+    "The answer is ACE.",
+    "ACE",
+    "答案：ACE抑制剂",
+    "The ABC approach is used first.",
+    "Use the ABCDE rule.",
+    "The answer is BAD.",
+    "Answer: DEB",
+    "Answer: ECG",
+    "The answer is CA.",
+    "Answer: AD patients",
+    # negated letters
+    "I don't think it's B.",
+    "It is unlikely to be B.",
+    "答案不是A",
 ]
 
 REFUSED = [
@@ -212,6 +262,23 @@ def test_letters_outside_options_are_ignored() -> None:
     assert extract_choice("Answer: F", options="abcdef") == "F"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Answer: ECG", None),  # out of order
+        ("The answer is BCG.", None),  # listed abbreviation
+        ("Answer: ABG", None),
+        ("The answer is CDH.", None),
+        ("Answer: FACE", None),
+        ("Answer: ADH.", None),
+        ("Answer: BDF", "BDF"),
+        ("答案：ABG", "ABG"),
+    ],
+)
+def test_letter_runs_with_long_option_lists(text: str, expected: str | None) -> None:
+    assert extract_choice(text, options="ABCDEFGH") == expected
+
+
 def test_evidence_is_the_deciding_span() -> None:
     assert extract_choice_detailed("Reasoning first.\nThe answer is B.").evidence == "answer is B"
     assert extract_choice_detailed("\\boxed{B}").evidence == "\\boxed{B}"
@@ -221,6 +288,8 @@ def test_evidence_is_the_deciding_span() -> None:
     assert extract_choice_detailed("答案：Ｂ").evidence == "答案：Ｂ"
     assert extract_choice_detailed("The answer is A. Wait, actually C is correct.").evidence == "C is correct"
     assert extract_choice_detailed("I cannot provide medical advice.").evidence == "I cannot provide"
+    assert extract_choice_detailed("I would choose B, but on reflection... Final: C").evidence == "Final: C"
+    assert extract_choice_detailed("答案不是A，是C").evidence == "答案不是A，是C"
 
 
 OPTION_TEXTS = {
@@ -243,6 +312,18 @@ OPTION_TEXTS = {
         ("No idea.", None),  # option text "No" is too short to quote
         ("I cannot provide medical advice about lumbar spinal stenosis.", None),
         ("Answer: C, spinal stenosis", "C"),  # a letter always wins over quoted text
+        # negated or ruled-out quotes commit to nothing
+        ("Spondylolisthesis is ruled out.", None),
+        ("I don't think it's spondylolisthesis", None),
+        ("I don’t think it’s spondylolisthesis.", None),
+        ("It is unlikely to be spondylolisthesis.", None),
+        ("Spondylolisthesis is excluded.", None),
+        ("Spondylolisthesis can be excluded.", None),
+        ("Spondylolisthesis is unlikely.", None),
+        ("Rather than spondylolisthesis, consider imaging first.", None),
+        ("Spondylolisthesis is ruled out; this is lumbar spinal stenosis.", "B"),
+        ("This is spondylolisthesis, not lumbar disc herniation.", "D"),
+        ("Not lumbar disc herniation but spondylolisthesis.", "D"),
     ],
 )
 def test_option_texts(text: str, expected: str | None) -> None:
@@ -251,10 +332,27 @@ def test_option_texts(text: str, expected: str | None) -> None:
         assert extract_choice(text) is None
 
 
+ZH_OPTION_TEXTS = {"A": "腰椎间盘突出症", "B": "腰椎管狭窄症", "C": "腰椎滑脱"}
+
+
 def test_option_texts_in_chinese() -> None:
-    texts = {"A": "腰椎间盘突出症", "B": "腰椎管狭窄症", "C": "腰椎滑脱症"}
-    result = extract_choice_detailed("考虑为腰椎管狭窄症。", options="ABC", option_texts=texts)
+    result = extract_choice_detailed("考虑为腰椎管狭窄症。", options="ABC", option_texts=ZH_OPTION_TEXTS)
     assert result == ChoiceResult("B", "answered", "腰椎管狭窄症")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("不考虑腰椎滑脱", None),
+        ("腰椎滑脱可排除。", None),
+        ("并非腰椎间盘突出症", None),
+        ("无腰椎滑脱", None),
+        ("排除腰椎滑脱，考虑腰椎管狭窄症", "B"),
+        ("考虑腰椎滑脱", "C"),
+    ],
+)
+def test_negated_option_texts_in_chinese(text: str, expected: str | None) -> None:
+    assert extract_choice(text, options="ABC", option_texts=ZH_OPTION_TEXTS) == expected
 
 
 def test_statuses_are_the_documented_set() -> None:

@@ -47,6 +47,14 @@ CASES = [
     ("腰4、5椎体", ["L4", "L5"]),
     ("第4、5腰椎", ["L4", "L5"]),
     ("C5,6 radiculopathy", ["C5", "C6"]),
+    # adjacent listed vertebrae before a disc word name the disc between them
+    ("腰4、5椎间盘", ["L4-L5"]),
+    ("腰4、5椎间盘突出", ["L4-L5"]),
+    ("第4、5腰椎间盘", ["L4-L5"]),
+    ("L3、4、5椎间盘", ["L3-L4", "L4-L5"]),
+    ("腰4、5椎间孔狭窄", ["L4-L5"]),
+    ("L4,5 disc herniation", ["L4-L5"]),
+    ("L3、5椎间盘", ["L3", "L5"]),  # not adjacent: no disc between them, left as named
     ("L4, L5 and S1 nerve roots", ["L4", "L5", "S1"]),
     ("L4 5", ["L4"]),
     # ranges name their segments
@@ -62,6 +70,19 @@ CASES = [
     ("L4-5/L5-S1", ["L4-L5", "L5-S1"]),
     ("L4-5,L5-S1", ["L4-L5", "L5-S1"]),
     ("C5–C6 和 C6–C7", ["C5-C6", "C6-C7"]),
+    # curve measurements name their end vertebrae, not every segment
+    ("Cobb angle T5-T12", ["T5", "T12"]),
+    ("Cobb angle of 45° from T5 to T12", ["T5", "T12"]),
+    ("主弯Cobb角（T5-T12）45°", ["T5", "T12"]),
+    ("胸弯T5-T12", ["T5", "T12"]),
+    ("T11-L2 kyphosis", ["T11", "L2"]),
+    ("lumbar lordosis (L1-S1) of 45°", ["L1", "S1"]),
+    ("Cobb angle L1-L2", ["L1-L2"]),  # adjacent: a segmental angle
+    ("Cobb angle T5-T12, L3-5 stenosis", ["T5", "T12", "L3-L4", "L4-L5"]),
+    ("thoracic curve T9-L1 fusion", ["T9-T10", "T10-T11", "T11-T12", "T12-L1"]),
+    ("The curve was corrected by fusion from T10 to L1", ["T10-T11", "T11-T12", "T12-L1"]),
+    ("脊柱侧弯行T10-L1融合", ["T10-T11", "T11-T12", "T12-L1"]),
+    ("loss of lordosis with L3-5 stenosis", ["L3-L4", "L4-L5"]),
     # transitional L6 only when named
     ("L5-L6", ["L5-L6"]),
     ("L6-S1", ["L6-S1"]),
@@ -162,6 +183,8 @@ def test_every_output_is_canonical() -> None:
         (" L4 vertebra ", "L4"),
         ("L4/5 disc", "L4-L5"),
         ("T12椎体", "T12"),
+        ("腰4、5椎间盘", "L4-L5"),
+        ("第4、5腰椎间盘", "L4-L5"),
         ("L3-5", None),  # two segments
         ("L2、3", None),  # two vertebrae
         ("L7", None),
