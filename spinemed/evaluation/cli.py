@@ -1,0 +1,180 @@
+"""`spinemed eval`: run a model over SpineBench (registered by `spinemed.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from spinemed.schema import BENCH_KINDS
+
+_EPILOG = """\
+models (--model):
+  hf:Qwen/Qwen2.5-VL-7B-Instruct          local transformers model: Hub id (@REVISION optional) or folder
+  openai:MODEL@URL[,URL]                  OpenAI-compatible endpoint(s): vLLM, TGI, hosted APIs
+  baseline:retrieval|random|majority      offline baselines (need --corpus; random needs it for reports)
+
+examples:
+  spinemed eval --bench demo_out/spinebench --model baseline:retrieval --corpus demo_out/spinemed-450k-release --out runs/bm25
+  spinemed eval --bench ORG/SpineBench@v1.0.0 --model hf:Qwen/Qwen2.5-VL-7B-Instruct --out runs/qwen7b --batch-size 16
+  vllm serve Qwen/Qwen2.5-VL-72B-Instruct --port 8000
+  spinemed eval --bench ORG/SpineBench@v1.0.0 --model openai:Qwen/Qwen2.5-VL-72B-Instruct@http://node1:8000/v1,http://node2:8000/v1 \\
+      --concurrency 64 --judge-model gpt-5-mini --judge-url https://api.openai.com/v1 --out runs/qwen72b --model-index
+
+OUT receives predictions.jsonl (one line per item, written as answers arrive), results.json (the
+one results schema; docs/eval.md), plots/*.png, and with --model-index model_index.json.  Rerun
+the same command after an interruption to resume: answered items are not asked again.  Reports
+are judged only with --judge-model/--judge-url; otherwise the report part is "not judged" (not 0).
+Exit codes: 0 done, 2 bad input (nothing was run), 130 interrupted (rerun to resume)."""
+
+
+def _kinds(text: str) -> list[str]:
+    kinds = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in BENCH_KINDS]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(BENCH_KINDS)} (comma-separated)")
+    return kinds
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be >= 1")
+    return value
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval",
+        help="run a model over SpineBench: predictions, scores, plots, leaderboard entry",
+        description="Run a local transformers VLM, an OpenAI-compatible endpoint or an offline baseline over a "
+                    "SpineBench folder or Hub dataset, score it with spinemed.scoring (reports with the LLM judge "
+                    "when configured) and write predictions, results JSON and plots.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--bench", required=True, help="SpineBench dataset folder, or Hub dataset repo ORG/NAME[@REVISION]")
+    p.add_argument("--model", required=True, metavar="SPEC", help="hf:PATH_OR_ID[@REV] | openai:MODEL@URL[,URL] | baseline:NAME")
+    p.add_argument("--out", required=True, type=Path, help="output folder for this run (reused to resume)")
+
+    b = p.add_argument_group("benchmark")
+    b.add_argument("--bench-revision", help="Hub revision of --bench (tag like v1.0.0, branch or commit)")
+    b.add_argument("--allow-unregistered", action="store_true",
+                   help="evaluate a benchmark whose version/content is not a registered SpineBench release "
+                        "(the results say registered: false)")
+    b.add_argument("--kinds", type=_kinds, help=f"only these item kinds, comma-separated ({', '.join(BENCH_KINDS)})")
+    b.add_argument("--limit", type=_positive, help="at most N items of each kind (smoke runs; results are marked as a subset)")
+
+    m = p.add_argument_group("model")
+    m.add_argument("--model-revision", help="revision to record (and, for hf:, to load) when not given in the spec")
+    m.add_argument("--name", help="display name in the results and plots (default: the model id)")
+    m.add_argument("--corpus", help="baselines: SpineMed-450k training split (folder or Hub repo); rows overlapping the "
+                                    "benchmark are skipped either way")
+    m.add_argument("--seed", type=int, default=0, help="random baseline and bootstrap seed (default 0)")
+    m.add_argument("--prompt-version", default="v1", help="builders/spinebench/eval_prompts/<version> (default v1)")
+    m.add_argument("--prompt-dir", type=Path, help="folder of prompt versions (default: $SPINEMED_EVAL_PROMPTS, "
+                                                   "else the checkout's builders/spinebench/eval_prompts)")
+    m.add_argument("--max-new-tokens", type=_positive, default=1024, help="generation budget per item (default 1024)")
+
+    t = p.add_argument_group("local transformers models (hf:)")
+    t.add_argument("--batch-size", type=_positive, default=8, help="items per generate() call (default 8)")
+    t.add_argument("--device", default="auto", help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps")
+    t.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float16", "float32"],
+                   help="auto: bfloat16 on cuda (float16 without bf16 support), float16 on mps, float32 on cpu")
+    t.add_argument("--device-map", help="e.g. auto: shard a large model over all GPUs (needs accelerate)")
+    t.add_argument("--trust-remote-code", action="store_true", help="allow model code from the Hub repo")
+
+    e = p.add_argument_group("OpenAI-compatible endpoints (openai:)")
+    e.add_argument("--api-key", help="API key (default: $SPINEMED_API_KEY or $OPENAI_API_KEY)")
+    e.add_argument("--concurrency", type=_positive, default=16, help="requests in flight over all endpoints (default 16)")
+    e.add_argument("--timeout", type=float, default=120.0, help="seconds per attempt (default 120)")
+    e.add_argument("--retries", type=int, default=4, help="retries after timeouts/429/5xx, with backoff (default 4)")
+    e.add_argument("--image-max-side", type=_positive, help="downscale images whose longest side exceeds this (pixels)")
+    e.add_argument("--cache-dir", type=Path, help="request cache shared by runs (default: OUT/cache)")
+    e.add_argument("--no-preflight", action="store_true", help="skip the GET /models reachability check")
+
+    j = p.add_argument_group("report judge (spinemed.judge)")
+    j.add_argument("--judge-model", help="judge model name as its endpoint serves it")
+    j.add_argument("--judge-url", action="append", default=[], metavar="URL", help="judge endpoint base URL (repeatable)")
+    j.add_argument("--judge-api-key", help="judge API key (default: $SPINEMED_API_KEY or $OPENAI_API_KEY)")
+    j.add_argument("--judge-prompt-version", default="v1", help="builders/spinebench/judge_prompts/<version> (default v1)")
+    j.add_argument("--judge-prompt-dir", type=Path, help="folder of judge prompt versions (default: $SPINEMED_JUDGE_PROMPTS, "
+                                                         "else the checkout's builders/spinebench/judge_prompts)")
+    j.add_argument("--judge-concurrency", type=_positive, default=8, help="judge requests in flight (default 8)")
+    j.add_argument("--partial-reports", choices=["none", "mean"], default="none",
+                   help="when some reports could not be judged: none (default: P3 and the total stay empty) or mean "
+                        "(P3 over the scored reports; recorded in the results)")
+
+    o = p.add_argument_group("outputs")
+    o.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% intervals (0 = off; default 1000)")
+    o.add_argument("--no-plots", action="store_true", help="do not draw plots")
+    o.add_argument("--model-index", action="store_true", help="also write model_index.json for a model card")
+    o.add_argument("--overwrite", action="store_true", help="discard earlier predictions in OUT instead of resuming")
+    o.add_argument("--json", action="store_true", help="print the results JSON instead of the summary table")
+    p.set_defaults(func=handler, _eval_parser=p)
+
+
+_SECRETS = ("api_key", "judge_api_key")
+
+
+def _command(args) -> list[str]:
+    """The command as given, rebuilt from the parsed flags: defaults left out, API keys redacted."""
+    parser = args._eval_parser
+    cmd = ["spinemed", "eval"]
+    for action in parser._actions:
+        if not action.option_strings or action.dest in ("help",):
+            continue
+        value = getattr(args, action.dest, None)
+        if value is None or value == action.default or value is False or value == []:
+            continue
+        flag = action.option_strings[-1]
+        if value is True:
+            cmd.append(flag)
+        elif action.dest in _SECRETS:
+            cmd += [flag, "***"]
+        elif isinstance(value, list):
+            if action.dest == "kinds":
+                cmd += [flag, ",".join(value)]
+            else:
+                for v in value:
+                    cmd += [flag, str(v)]
+        else:
+            cmd += [flag, str(value)]
+    return cmd
+
+
+def handler(args) -> int:
+    from spinemed.evaluation.benchmark import BenchmarkError
+    from spinemed.evaluation.models import EvalError
+    from spinemed.evaluation.predictions import PredictionsError
+    from spinemed.evaluation.runner import EvalConfig, EvalInterrupted, run_eval
+
+    cfg = EvalConfig(
+        bench=args.bench, model=args.model, out=args.out, bench_revision=args.bench_revision,
+        allow_unregistered=args.allow_unregistered, kinds=args.kinds, limit=args.limit, corpus=args.corpus,
+        prompt_version=args.prompt_version, prompt_dir=args.prompt_dir, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+        device=args.device, dtype=args.dtype, device_map=args.device_map, trust_remote_code=args.trust_remote_code,
+        model_revision=args.model_revision, api_key=args.api_key, concurrency=args.concurrency, timeout_s=args.timeout,
+        retries=args.retries, image_max_side=args.image_max_side, cache_dir=args.cache_dir,
+        preflight=not args.no_preflight, judge_model=args.judge_model, judge_urls=args.judge_url,
+        judge_api_key=args.judge_api_key, judge_prompt_version=args.judge_prompt_version,
+        judge_prompt_dir=args.judge_prompt_dir,
+        judge_concurrency=args.judge_concurrency, partial_reports=args.partial_reports, seed=args.seed,
+        bootstrap=args.bootstrap, plots=not args.no_plots,
+        model_index=args.model_index, name=args.name, overwrite=args.overwrite, command=_command(args),
+    )
+    say = (lambda m: print(m, file=sys.stderr)) if args.json else print
+    try:
+        run = run_eval(cfg, progress=say)
+    except EvalInterrupted as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return 130
+    except (BenchmarkError, EvalError, PredictionsError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(run.results, ensure_ascii=False, indent=2))
+    else:
+        print(run.summary())
+    return 0

@@ -1,0 +1,490 @@
+"""`run_eval`: one model over SpineBench -> predictions, judged reports, scores, plots, model index.
+
+Order of work, so that everything that can be wrong is found before the first item:
+
+1. parse the model spec; load and check the benchmark (registered version, readable images);
+   load the prompt version; check the judge endpoint when one is configured;
+2. load the model (weights / endpoint reachability / baseline corpus);
+3. compare the run fingerprint with earlier predictions in the output folder (resume or refuse);
+4. generate the missing items, appending each answer to ``predictions.jsonl`` as it arrives;
+5. judge the reports (when configured), score everything with
+   :func:`spinemed.scoring.score_predictions`, and write ``results.json``, the plots and,
+   when asked, ``model_index.json``.
+
+An interrupted run (Ctrl-C, a killed process) resumes when rerun with the same arguments:
+finished items come from ``predictions.jsonl`` and answers received but not yet written come
+from the request cache, so no answered request is sent twice.  Items that failed (endpoint
+errors after all retries) are tried again on the rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from spinemed import __version__ as KIT_VERSION
+from spinemed.evaluation.benchmark import KNOWN_BENCHMARKS, Benchmark, KnownBenchmark, load_benchmark
+from spinemed.evaluation.models import Adapter, EvalError, Generation, Job, build_adapter, parse_model_spec
+from spinemed.evaluation.predictions import (
+    PredictionWriter,
+    check_fingerprint,
+    read_predictions,
+    write_predictions,
+)
+from spinemed.evaluation.prompts import DEFAULT_PROMPT_VERSION, load_eval_prompts
+from spinemed.evaluation.results import RESULTS_KIND, RESULTS_SCHEMA_VERSION, report_status, write_results
+from spinemed.scoring import score_items, score_predictions
+
+__all__ = ["EvalConfig", "EvalInterrupted", "EvalRun", "format_results", "run_eval"]
+
+BREAKDOWNS = ("subfield", "language", "modality", "source_type")
+
+
+class EvalInterrupted(EvalError):
+    """The run was interrupted; what was finished is saved and a rerun resumes."""
+
+
+@dataclass
+class EvalConfig:
+    """Settings of one evaluation run (the CLI's flags; see ``spinemed eval --help``)."""
+
+    bench: str | Path
+    model: str
+    out: Path
+    bench_revision: str | None = None
+    allow_unregistered: bool = False
+    kinds: Sequence[str] | None = None
+    limit: int | None = None
+    corpus: str | Path | None = None
+    prompt_version: str = DEFAULT_PROMPT_VERSION
+    prompt_dir: Path | None = None
+    max_new_tokens: int = 1024
+    # transformers
+    batch_size: int = 8
+    device: str = "auto"
+    dtype: str = "auto"
+    device_map: str | None = None
+    trust_remote_code: bool = False
+    model_revision: str | None = None
+    # endpoints
+    api_key: str | None = None
+    concurrency: int = 16
+    timeout_s: float = 120.0
+    retries: int = 4
+    backoff_s: float = 0.5
+    image_max_side: int | None = None
+    cache_dir: Path | None = None  # default: OUT/cache
+    preflight: bool = True
+    # judge
+    judge_model: str | None = None
+    judge_urls: Sequence[str] = ()
+    judge_api_key: str | None = None
+    judge_prompt_version: str = "v1"
+    judge_prompt_dir: Path | None = None
+    judge_concurrency: int = 8
+    # scoring and outputs
+    partial_reports: str = "none"  # spinemed.scoring: "mean" scores P3 over the scored reports when some are not
+    seed: int = 0
+    bootstrap: int = 1000
+    plots: bool = True
+    model_index: bool = False
+    name: str | None = None
+    overwrite: bool = False
+    command: Sequence[str] | None = None  # recorded in the results
+    registry: Sequence[KnownBenchmark] = KNOWN_BENCHMARKS
+
+
+@dataclass
+class EvalRun:
+    """What a finished run produced."""
+
+    results: dict[str, Any]
+    out_dir: Path
+    results_path: Path
+    predictions_path: Path
+    plots: dict[str, Path] = field(default_factory=dict)
+    model_index_path: Path | None = None
+
+    def summary(self) -> str:
+        return format_results(self.results, self.out_dir)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _record(job: Job, gen: Generation) -> dict[str, Any]:
+    """The predictions line written the moment an answer arrives: raw output, no extraction yet
+    (that is CPU work the request path does not need; :func:`_finalize` adds it)."""
+    rec = {"id": job.id, "kind": job.kind, "output": gen.output, "extracted": None, "latency_s": gen.latency_s,
+           "error": gen.error, "attempts": gen.attempts, "cached": gen.cached}
+    if gen.output is None:
+        rec["status"] = "error"
+        rec["error"] = gen.error or "no output"
+    else:
+        rec["status"] = "generated" if gen.output.strip() else "empty"
+    return rec
+
+
+def _finalize(rec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
+    """Add the MCQ extraction to a line; it is the scorer's own (`score_items`), so the two agree."""
+    if rec["kind"] == "report" or rec["output"] is None:
+        return rec
+    scored = score_items([item], [rec["output"]], levels=False)[0]
+    return {**rec, "extracted": scored.extracted, "status": scored.status}
+
+
+def _judge_client(cfg: EvalConfig, cache_dir: Path):
+    from spinemed.evaluation.models import check_endpoint
+    from spinemed.llm.client import build_client
+
+    if not cfg.judge_urls:
+        raise EvalError("--judge-model needs --judge-url (the judge's OpenAI-compatible endpoint)")
+    if cfg.preflight:
+        for url in cfg.judge_urls:
+            check_endpoint(url.rstrip("/").removesuffix("/chat/completions"), cfg.judge_model, cfg.judge_api_key,
+                           cfg.timeout_s, what="judge endpoint")
+    try:
+        return build_client("openai", model=cfg.judge_model, base_urls=list(cfg.judge_urls), api_key=cfg.judge_api_key,
+                            concurrency=cfg.judge_concurrency, cache_dir=cache_dir, retries=cfg.retries, timeout_s=cfg.timeout_s)
+    except ValueError as exc:
+        raise EvalError(f"judge: {exc}") from None
+
+
+class _Progress:
+    def __init__(self, total: int, say: Callable[[str], None], every_s: float = 5.0):
+        self.total, self.say, self.every_s = total, say, every_s
+        self.done = self.errors = 0
+        self.start = self.last = time.perf_counter()
+
+    def tick(self, rec: dict[str, Any]) -> None:
+        self.done += 1
+        self.errors += rec["status"] == "error"
+        now = time.perf_counter()
+        if now - self.last >= self.every_s or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            self.say(f"  {self.done}/{self.total} items ({rate:.1f}/s, {self.errors} error(s))")
+
+
+def _run_async(make_coro: Callable[[], Any]) -> Any:
+    """Run a coroutine to completion, also from code that already runs an event loop (Jupyter):
+    there it runs on a fresh loop in a helper thread, since asyncio.run cannot nest."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(make_coro())
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="spinemed-eval") as pool:
+        return pool.submit(lambda: asyncio.run(make_coro())).result()
+
+
+async def _generate(adapter: Adapter, jobs: list[Job], emit) -> None:
+    try:
+        await adapter.generate(jobs, emit)
+    finally:
+        await adapter.aclose()
+
+
+def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, adapter: Adapter | None = None) -> EvalRun:
+    """Run one evaluation (see the module docstring); `adapter` overrides the one built from ``cfg.model``.
+
+    Raises:
+        BenchmarkError, EvalError, PredictionsError: before any work, with what to fix.
+        EvalInterrupted: on Ctrl-C during generation (finished items are saved).
+    """
+    say = progress or (lambda message: None)
+    started, t0 = _now(), time.perf_counter()
+    if cfg.partial_reports not in ("none", "mean"):
+        raise EvalError(f"partial_reports must be 'none' or 'mean', got {cfg.partial_reports!r}")
+    out = Path(cfg.out)
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir is not None else out / "cache"
+    if adapter is None:
+        spec = parse_model_spec(cfg.model)
+        adapter = build_adapter(
+            spec, corpus=cfg.corpus, seed=cfg.seed, api_key=cfg.api_key, concurrency=cfg.concurrency,
+            timeout_s=cfg.timeout_s, retries=cfg.retries, backoff_s=cfg.backoff_s, max_new_tokens=cfg.max_new_tokens,
+            image_max_side=cfg.image_max_side, cache_dir=cache_dir, preflight=cfg.preflight,
+            model_revision=cfg.model_revision, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size,
+            device_map=cfg.device_map, trust_remote_code=cfg.trust_remote_code,
+        )
+
+    # 1. Benchmark, prompts, judge: all checked before the model is touched.
+    bench = load_benchmark(cfg.bench, revision=cfg.bench_revision, allow_unregistered=cfg.allow_unregistered,
+                           kinds=cfg.kinds, limit=cfg.limit, registry=cfg.registry)
+    say(f"benchmark {bench.name} {bench.version}: {len(bench.items)} items "
+        f"({', '.join(f'{k} {n}' for k, n in bench.counts.items() if n)})"
+        f"{'' if bench.registered else ' [UNREGISTERED]'}{'' if bench.complete else ' [subset]'}")
+    try:
+        prompts = load_eval_prompts(cfg.prompt_version, cfg.prompt_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        raise EvalError(str(exc)) from None
+    jobs_all = [
+        Job(i, item["id"], item["kind"], str(item.get("language") or ""), prompts.render(item, len(bench.images[item["id"]])),
+            bench.images[item["id"]], item)
+        for i, item in enumerate(bench.items)
+    ]
+    has_reports = any(j.kind == "report" for j in jobs_all)
+    if cfg.judge_urls and not cfg.judge_model:
+        raise EvalError("--judge-url needs --judge-model (the judge model's name as the endpoint serves it)")
+    judge_client = None
+    if cfg.judge_model and has_reports:
+        from spinemed.judge import load_prompts as load_judge_prompts
+
+        try:
+            load_judge_prompts(cfg.judge_prompt_version, cfg.judge_prompt_dir)
+        except (FileNotFoundError, ValueError) as exc:
+            raise EvalError(f"judge: {exc}") from None
+        judge_client = _judge_client(cfg, cache_dir)
+
+    # 2. The model.
+    say(f"loading {adapter.spec} ...")
+    try:
+        adapter.load(bench)
+    except BaseException:
+        if judge_client is not None and judge_client.cache is not None:
+            judge_client.cache.close()
+        raise
+
+    # 3. Resume or start.
+    out.mkdir(parents=True, exist_ok=True)
+    predictions_path = out / "predictions.jsonl"
+    fingerprint = {**adapter.fingerprint(), "benchmark_items_hash": bench.items_hash, "prompt_version": prompts.version,
+                   "prompt_hash": prompts.sha256}
+    reuse = check_fingerprint(out / "predictions.meta.json", fingerprint, overwrite=cfg.overwrite)
+    records: dict[str, dict[str, Any]] = {}
+    if reuse:
+        bench_ids = {j.id for j in jobs_all}
+        records = {k: v for k, v in read_predictions(predictions_path).items() if k in bench_ids and v["status"] != "error"}
+    jobs = [j for j in jobs_all if j.id not in records]
+    resumed = len(records)
+    if resumed:
+        say(f"resuming: {resumed} item(s) already answered in {predictions_path}, {len(jobs)} to go")
+
+    # 4. Generate.
+    gen_start = time.perf_counter()
+    if jobs:
+        say(f"generating {len(jobs)} answer(s) with {adapter.spec}")
+        tracker = _Progress(len(jobs), say)
+        with PredictionWriter(predictions_path) as writer:
+
+            def emit(job: Job, gen: Generation) -> None:
+                rec = _record(job, gen)
+                writer.write(rec)
+                records[job.id] = rec
+                tracker.tick(rec)
+
+            try:
+                _run_async(lambda: _generate(adapter, jobs, emit))
+            except KeyboardInterrupt:
+                raise EvalInterrupted(
+                    f"interrupted after {len(records)} of {len(jobs_all)} items; they are saved in {predictions_path}. "
+                    "Rerun the same command to resume."
+                ) from None
+    gen_time = time.perf_counter() - gen_start
+    missing = [j.id for j in jobs_all if j.id not in records]
+    if missing:  # an adapter that skipped items is a bug, not a model failure
+        raise EvalError(f"{len(missing)} item(s) got no answer from {adapter.spec}: {missing[:5]}")
+    ordered = [_finalize(records[j.id], j.item) for j in jobs_all]
+    write_predictions(predictions_path, ordered)  # compacted, in benchmark order, with the extraction
+
+    # 5. Judge, score, write.
+    outputs = [r["output"] for r in ordered]
+    judge_run, judge_stats = None, {}
+    if judge_client is not None:
+        from spinemed.judge import judge_reports
+
+        say(f"judging {sum(j.kind == 'report' for j in jobs_all)} report(s) with {cfg.judge_model}")
+
+        async def judge():
+            try:
+                return await judge_reports(bench.items, outputs, judge_client, prompt_version=cfg.judge_prompt_version,
+                                           prompt_dir=cfg.judge_prompt_dir, model=cfg.judge_model)
+            finally:
+                await judge_client.aclose()
+
+        try:
+            judge_run = _run_async(judge)
+        except KeyboardInterrupt:
+            raise EvalInterrupted("interrupted while judging; every answer is saved and the judgements made so far "
+                                  "are cached: rerun the same command to resume") from None
+        s = judge_client.stats
+        judge_stats = {"requests_sent": s.requests, "cache_hits": s.cache_hits, "retries": s.retries, "failures": s.failures}
+        _write_json(out / "judge.json", judge_run.to_json())
+
+    metric = score_predictions(bench.items, outputs, judge_run, breakdowns=BREAKDOWNS, bootstrap=cfg.bootstrap, seed=cfg.seed,
+                               partial_reports=cfg.partial_reports)
+    results = _assemble(cfg, bench, prompts, adapter, metric, ordered, started, t0, gen_time, len(jobs), resumed, judge_stats)
+    plots: dict[str, Path] = {}
+    if cfg.plots:
+        try:
+            from spinemed.evaluation.plots import make_plots
+        except ImportError as exc:
+            results["warnings"].append(f"plots skipped: {exc} (pip install matplotlib)")
+        else:
+            plots = make_plots(results, out / "plots")
+            results["files"]["plots"] = {k: p.relative_to(out).as_posix() for k, p in plots.items()}
+    model_index_path = None
+    if cfg.model_index:
+        from spinemed.evaluation.model_index import results_to_model_index
+
+        try:
+            index = results_to_model_index(results)
+        except ValueError as exc:
+            results["warnings"].append(f"model-index not written: {exc}")
+        else:
+            model_index_path = _write_json(out / "model_index.json", index)
+            results["files"]["model_index"] = model_index_path.name
+    results["run"]["wall_time_s"] = round(time.perf_counter() - t0, 3)
+    results_path = write_results(results, out / "results.json")
+    return EvalRun(results, out, results_path, predictions_path, plots, model_index_path)
+
+
+def _write_json(path: Path, obj: Any) -> Path:
+    import json
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered, started, t0, gen_time, generated, resumed,
+              judge_stats) -> dict[str, Any]:
+    model = adapter.model_info()
+    if cfg.name:
+        model["name"] = cfg.name
+    status = report_status(metric["report"], metric["counts"]["report"])
+    warnings = list(metric["warnings"])
+    if metric["judge"] is None and metric["scores"]["report"] is None and metric["counts"]["report"]:
+        # The scorer's note, plus why and how to judge.
+        warnings = [w for w in warnings if "not judged" not in w]
+        unscored = metric["counts"]["report"] - metric["report"].get("scored", 0)
+        warnings.append(f"{unscored} report item(s) were not judged: no judge endpoint was configured "
+                        "(--judge-model / --judge-url); P3 and the total are not computed, which is not a score of 0")
+    elif metric["report"].get("judge_failed"):
+        warnings.append("the failed judgements are listed in judge.json; rerun the same command to retry them")
+    if not bench.complete:
+        how = ", ".join(p for p in (f"kinds {', '.join(bench.subset['kinds'])}" if bench.subset["kinds"] else "",
+                                    f"at most {bench.subset['limit_per_kind']} per kind" if bench.subset["limit_per_kind"] else "") if p)
+        warnings.insert(0, f"only a subset of the benchmark was evaluated ({len(bench.items)} of "
+                           f"{sum(bench.total_counts.values())} items: {how}): not a benchmark score")
+    if not bench.registered:
+        warnings.insert(0, f"benchmark {bench.name} {bench.version} (items hash {bench.items_hash[:16]}...) is not a "
+                           "registered SpineBench release: these scores are not comparable with the leaderboard")
+    if bench.variant == "sample":
+        warnings.insert(0, "this is the sample SpineBench built from the shipped sample sources with simulated reviewers: "
+                           "for trying the tools, not for reporting a result")
+    errors = [{"id": r["id"], "kind": r["kind"], "error": r["error"] or ""} for r in ordered if r["status"] == "error"]
+    if errors:
+        warnings.append(f"{len(errors)} request(s) failed after all retries; they are scored as missing outputs "
+                        "(wrong for MCQ, the floor score for reports), listed under 'errors', and retried when the "
+                        "same command is run again")
+    unanswered = [{"id": r["id"], "kind": r["kind"]} for r in ordered if r["status"] == "empty"]
+    if unanswered:
+        warnings.append(f"{len(unanswered)} item(s) got an empty answer (scored as unanswered); listed under 'unanswered'")
+    latencies = [r["latency_s"] for r in ordered if r.get("latency_s") and not r.get("cached")]
+    run = {
+        "date": started,
+        "kit_version": KIT_VERSION,
+        "scorer_version": metric["config"]["scorer_version"],
+        "backend": adapter.backend,
+        **{"device": None, "dtype": None, "concurrency": None, "batch_size": None},
+        **adapter.run_info(),
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "generation_time_s": round(gen_time, 3),
+        "items_generated": generated,
+        "resumed_items": resumed,
+        "throughput_items_per_s": round(generated / gen_time, 3) if generated and gen_time > 0 else None,
+        "mean_latency_s": round(sum(latencies) / len(latencies), 4) if latencies else None,
+        "requests": adapter.stats(),
+        "judge_requests": judge_stats or None,
+        "seed": cfg.seed,
+        "bootstrap_resamples": cfg.bootstrap,
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "command": list(cfg.command) if cfg.command is not None else None,
+    }
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "kind": RESULTS_KIND,
+        "model": model,
+        "benchmark": bench.describe(),
+        "prompt": {"version": prompts.version, "hash": prompts.sha256},
+        "generation": {
+            "max_new_tokens": cfg.max_new_tokens if adapter.backend != "baseline" else None,
+            "temperature": 0.0,
+            "decoding": "greedy" if adapter.backend != "baseline" else "not applicable (baseline)",
+            "image_max_side": cfg.image_max_side,
+        },
+        "judge": metric["judge"],
+        "report_status": status,
+        **{k: metric[k] for k in ("scores", "counts", "weights", "ci", "answers", "report", "levels", "breakdowns")},
+        "scoring": metric["config"],
+        "warnings": warnings,
+        "unanswered": unanswered,
+        "errors": {"count": len(errors), "items": errors},
+        "run": run,
+        "files": {"predictions": "predictions.jsonl", "plots": {}, "model_index": None,
+                  "judge": "judge.json" if metric["judge"] else None},
+    }
+
+
+# --------------------------------------------------------------------------------------
+# Human-readable summary
+# --------------------------------------------------------------------------------------
+
+
+def _pct(v: float | None) -> str:
+    return "   n/a" if v is None else f"{v:6.2f}"
+
+
+def format_results(results: dict[str, Any], out_dir: Path | None = None) -> str:
+    """A short text table of a results dict (what the CLI prints)."""
+    b, m, s, c = results["benchmark"], results["model"], results["scores"], results["counts"]
+    ci = (results.get("ci") or {}).get("intervals") or {}
+    tags = [t for t, on in (("registered", b["registered"]), ("UNREGISTERED", not b["registered"]),
+                            (b.get("variant") or "", bool(b.get("variant"))), ("subset", not b["complete"])) if on]
+    lines = [f"{m['name']} on {b['name']} {b['version']} ({', '.join(tags)}), prompts {results['prompt']['version']}"]
+
+    def row(label: str, key: str, extra: str = "") -> None:
+        iv = ci.get(key)
+        band = f"  [{iv[0]:5.1f}, {iv[1]:5.1f}]" if iv else " " * 16
+        lines.append(f"  {label:<16}{_pct(s[key])}{band}  n={c[key]:<4}{extra}")
+
+    for kind, label in (("text_mcq", "text MCQ  (P1)"), ("image_mcq", "image MCQ (P2)")):
+        if c[kind]:
+            a = results["answers"][kind]
+            row(label, kind, f"  correct {a['correct']}, answered {a['answered']}, refused {a['refused']}, "
+                             f"unparsed {a['unparsed']}, empty {a['empty']}, missing {a['missing']}")
+    if c["closed_qa"]:
+        row("closed QA", "closed_qa")
+    if c["report"]:
+        rep, judge = results["report"], results.get("judge") or {}
+        if s["report"] is None:
+            why = ("not judged (no judge configured; not a score of 0)" if not judge
+                   else f"not computed: {rep['not_judged']} of {c['report']} not judged (see judge.json)")
+            lines.append(f"  {'report    (P3)':<16}   {why}  n={c['report']}")
+        else:
+            floor = f", {rep['floor_scored']} empty at the floor" if rep.get("floor_scored") else ""
+            row("report    (P3)", "report", f"  judged {rep['judged']}{floor} ({judge.get('judge_model') or 'no judge'})")
+    row("total", "total", "" if s["total"] is not None or not c["report"] else "  (needs judged reports)")
+    lv = results["levels"]
+    if lv.get("items"):
+        lines.append(f"  level-aware (reports): F1 {lv['f1']:.3f}, precision {lv['precision']:.3f}, "
+                     f"recall {lv['recall']:.3f} over {lv['items']} item(s)")
+    if results["errors"]["count"] or results["unanswered"]:
+        lines.append(f"  errors {results['errors']['count']}, unanswered {len(results['unanswered'])}")
+    for w in results["warnings"]:
+        lines.append(f"  note: {w}")
+    if out_dir is not None:
+        lines.append(f"  files in {out_dir}: results.json, predictions.jsonl"
+                     + (", " + ", ".join(results["files"]["plots"].values()) if results["files"]["plots"] else ""))
+    return "\n".join(lines)
