@@ -1,0 +1,481 @@
+"""The Gradio 6 app: leaderboard, submissions, benchmark explorer, SpineGPT chat.
+
+``build_app(SpaceState.from_config(cfg))`` returns the ``gr.Blocks``; ``launch_kwargs(state)``
+the arguments for ``launch()`` (Gradio 6 takes theme/css there, not in ``Blocks``).  Every
+handler is a method of :class:`SpaceState`, so tests call the same code the page calls, and
+``gradio_client`` reaches them under the API names given here (``/leaderboard``, ``/chart``,
+``/refresh``, ``/submit``, ``/explore``, ``/show_item``, ``/chat``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from spinemed.llm.base import LLMError
+from spinemed.scoring import BENCHMARK_COUNTS, SCORER_VERSION
+
+from . import leaderboard as lb
+from .bench import KIND_LABELS, LANGUAGE_LABELS, MODALITY_LABELS, BenchmarkError, SpaceBench, subfield_label
+from .chat import NOT_FOR_CLINICAL_USE, ChatBackend, ChatInputError, NotConfiguredBackend, build_chat_backend, detect_language, turns_from_gradio
+from .config import Judge, SpaceConfig
+from .safety import cell_text, md_escape
+from .store import ResultsStore
+from .submissions import SubmissionLimits, SubmissionRejected, accepted_markdown, parse_predictions, predictions_digest, rescore, validate_meta
+
+__all__ = ["SpaceState", "build_app", "create_app", "launch_kwargs"]
+
+log = logging.getLogger(__name__)
+
+TITLE = "SpineMed · SpineBench leaderboard and SpineGPT demo"
+EXPLORER_PAGE = 200  # rows shown in the explorer table at once
+CSS = """
+.spinemed-notice {border-left: 4px solid #d97706; padding: 8px 12px; background: rgba(217,119,6,0.08); border-radius: 6px;}
+.spinemed-status {font-size: 0.9em; opacity: 0.85;}
+"""
+
+
+class SpaceState:
+    """What the handlers share: settings, the benchmark, the results store, the chat model."""
+
+    def __init__(self, config: SpaceConfig, *, bench: SpaceBench | None = None, bench_error: str = "",
+                 store: ResultsStore | None = None, chat: ChatBackend | None = None, judge: Any = None,
+                 limits: SubmissionLimits | None = None):
+        self.config = config
+        self.bench = bench
+        self.bench_error = bench_error
+        self.store = store or ResultsStore(config.results_dir)
+        self.chat = chat or NotConfiguredBackend()
+        self.judge = judge
+        self.limits = limits or SubmissionLimits(max_bytes=int(config.max_upload_mb * 1024 * 1024))
+        self.examples_dir = Path(config.cache_dir) / "space-examples"
+        self._lock = threading.Lock()
+        self.paper = lb.paper_entries()
+        self.entries: list[lb.Entry] = []
+        self._signature: tuple | None = None
+        self.load_problems: list[str] = []
+        self.reload()
+
+    @classmethod
+    def from_config(cls, config: SpaceConfig, *, hub_api: Any = None, strict: bool = False) -> SpaceState:
+        """Load everything the config names.  A benchmark that fails to load is reported on the
+        page (explorer and submissions off) rather than stopping the leaderboard, unless
+        `strict` (the command line: a mistyped --bench should fail at once)."""
+        bench, bench_error = None, ""
+        if config.bench:
+            try:
+                bench = SpaceBench.load(config.bench, allow_unregistered=config.allow_unregistered)
+            except BenchmarkError as exc:
+                if strict:
+                    raise
+                bench_error = str(exc)
+                log.error("SpineBench not loaded: %s", exc)
+        store = ResultsStore(config.results_dir, hub_repo=config.results_repo, api=hub_api, token=config.hf_token)
+        restored = store.sync_from_hub()
+        if restored:
+            log.info("restored %d submission(s) from %s", len(restored), config.results_repo)
+        chat = build_chat_backend(config.model, cache_dir=config.cache_dir)
+        if hasattr(chat, "load"):  # load a local model in the background: the page is up meanwhile
+            threading.Thread(target=_warm_up, args=(chat,), name="space-chat-load", daemon=True).start()
+        judge = Judge(config.judge, cache_dir=Path(config.cache_dir) / "judge") if config.judge else None
+        return cls(config, bench=bench, bench_error=bench_error, store=store, chat=chat, judge=judge)
+
+    # -- leaderboard ---------------------------------------------------------------------
+
+    def reload(self, force: bool = False) -> None:
+        """Re-read the results folder when it changed (paper rows are fixed)."""
+        signature = self.store.signature()
+        if not force and signature == self._signature:
+            return
+        found, problems = self.store.load()
+        self._signature = signature
+        entries = list(self.paper)
+        for key, results in found:
+            entries.append(lb.entry_from_results(results, key))
+        with self._lock:
+            self.entries, self.load_problems = entries, problems
+
+    def status_md(self) -> str:
+        with self._lock:
+            entries, problems = list(self.entries), list(self.load_problems)
+        by_source = {s: sum(e.source == s for e in entries) for s in lb.SOURCES}
+        parts = [f"{n} {s}" for s, n in by_source.items() if n]
+        text = f"{len(entries)} rows: " + ", ".join(parts) + "."
+        inconsistent = [e.model for e in entries if any(not c.consistent for c in e.checks)]
+        if inconsistent:
+            text += (f" ⚠ The published totals of {', '.join(md_escape(m) for m in inconsistent)} do not follow from their own "
+                     "closed-QA and report scores with the paper's formula; the **Total** column shows the recomputed value, "
+                     "the published one is kept under *Published total*.")
+        if problems:
+            text += f"\n\n{len(problems)} results file(s) skipped (invalid): " + "; ".join(md_escape(p, 200) for p in problems[:5])
+        return text
+
+    def table(self, search: str = "", sizes: list[str] | None = None, access: list[str] | None = None,
+              domains: list[str] | None = None, sources: list[str] | None = None, sort_by: str = "Total",
+              descending: bool = True, styled: bool = False):
+        """The filtered, sorted leaderboard (a DataFrame; a Styler for the page when `styled`)."""
+        with self._lock:
+            entries = list(self.entries)
+        rows = lb.filter_entries(entries, search, sizes, access, domains, sources, sort_by or "Total", bool(descending))
+        return lb.styled_frame(rows) if styled else lb.entries_frame(rows)
+
+    def _by_label(self) -> dict[str, lb.Entry]:
+        """Picker label -> entry; labels made unique (two runs may share a model name)."""
+        with self._lock:
+            entries = list(self.entries)
+        out: dict[str, lb.Entry] = {}
+        for e in entries:
+            label, n = e.label, 2
+            while label in out:
+                label, n = f"{e.label} #{n}", n + 1
+            out[label] = e
+        return out
+
+    def labels(self) -> list[str]:
+        return list(self._by_label())
+
+    def default_selection(self, n: int = 3) -> list[str]:
+        by_label = self._by_label()
+        label_of = {id(e): label for label, e in by_label.items()}
+        return [label_of[id(e)] for e in lb.filter_entries(list(by_label.values()), sort_by="Total")[:n]]
+
+    def chart(self, labels: list[str] | None):
+        by_label = self._by_label()
+        return lb.dimension_chart([by_label[x] for x in labels or [] if x in by_label])
+
+    # -- submissions ---------------------------------------------------------------------
+
+    def submit(self, file: Any, name: str, params_b: Any, access: str, domain: str) -> str:
+        """Validate, rescore and store one upload; returns the Markdown message (never raises
+        for bad input: a rejection stores nothing and says why)."""
+        if self.bench is None:
+            return ("### Submissions are closed\n\nThis Space has no SpineBench loaded, so there is nothing to score "
+                    "against. " + (f"Loading failed: {md_escape(self.bench_error, 400)}" if self.bench_error else
+                                   "Start it with `--bench DIR` (or set `SPINEMED_BENCH`)."))
+        try:
+            meta = validate_meta(name, params_b, access, domain)
+            data = self._read_upload(file)
+            rows = parse_predictions(data, self.bench, self.limits)
+            digest = predictions_digest(rows)
+            existing = self.store.find_digest(digest)
+            if existing:
+                raise SubmissionRejected([f"identical predictions were already submitted (submission {existing})"])
+            sid = f"{_slug(meta.name)}-{digest[:12]}"
+            results = rescore(self.bench, rows, meta, judge=self.judge, bootstrap=self.config.bootstrap, submission_id=sid)
+            try:
+                outcome = self.store.save(sid, results, rows)
+            except FileExistsError as exc:
+                raise SubmissionRejected([str(exc)]) from None
+        except SubmissionRejected as exc:
+            return exc.markdown()
+        except LLMError as exc:  # the judge endpoint failed for good: nothing stored
+            return f"### ❌ Not stored\n\nThe report judge failed: {md_escape(exc, 300)}. Please try again later."
+        self.reload(force=True)
+        return accepted_markdown(results, outcome.describe())
+
+    def _read_upload(self, file: Any) -> bytes:
+        # gr.File(type="filepath") gives a path; gradio_client / older versions may give a dict.
+        path = file.get("path") if isinstance(file, dict) else file
+        if not path:
+            raise SubmissionRejected(["no file uploaded: choose your predictions.jsonl"])
+        p = Path(path)
+        try:
+            size = p.stat().st_size
+        except OSError:
+            raise SubmissionRejected(["the uploaded file is gone; upload it again"]) from None
+        if size > self.limits.max_bytes:
+            raise SubmissionRejected([f"file is {size:,} bytes; the limit is {self.limits.max_bytes:,}"])
+        return p.read_bytes()
+
+    # -- explorer ------------------------------------------------------------------------
+
+    def explore(self, subfields: list[str] | None = None, languages: list[str] | None = None,
+                modalities: list[str] | None = None, kinds: list[str] | None = None, text: str = ""):
+        """(table, item ids, summary) for the filters; empty filters match everything."""
+        import pandas as pd
+
+        columns = ["ID", "Kind", "Language", "Modality", "Sub-field", "Images", "Question / case"]
+        if self.bench is None:
+            return pd.DataFrame(columns=columns), [], self._no_bench_md()
+        found = self.bench.query(subfields, languages, modalities, kinds, text)
+        shown = found[:EXPLORER_PAGE]
+        frame = pd.DataFrame(
+            [[r["id"], KIND_LABELS.get(r["kind"], r["kind"]), LANGUAGE_LABELS.get(r.get("language"), r.get("language")),
+              MODALITY_LABELS.get(r.get("modality"), r.get("modality")), subfield_label(r.get("subfield") or ""),
+              r.get("n_images", 0), cell_text(r.get("question") or r.get("case"), 140)] for r in shown],
+            columns=columns,
+        )
+        summary = f"{len(found)} of {len(self.bench)} items match" + (f" (first {EXPLORER_PAGE} shown)" if len(found) > len(shown) else "") + "."
+        return frame, [r["id"] for r in shown], summary
+
+    def show_item(self, item_id: str | None):
+        """(Markdown, images) for one item."""
+        if self.bench is None:
+            return self._no_bench_md(), []
+        if not item_id:
+            return "Pick an item in the table or the list.", []
+        if item_id not in self.bench.by_id:
+            return self.bench.render_item(item_id), []
+        return self.bench.render_item(item_id), self.bench.images(item_id)
+
+    def _no_bench_md(self) -> str:
+        if self.bench_error:
+            return f"No SpineBench loaded: {md_escape(self.bench_error, 400)}"
+        return "No SpineBench loaded. Start the Space with `--bench DIR` (or set `SPINEMED_BENCH`)."
+
+    # -- chat ------------------------------------------------------------------------------
+
+    def respond(self, message: Any, history: list[dict[str, Any]], language: str = "auto") -> Iterator[str]:
+        """The ChatInterface function: yields the growing answer (streaming)."""
+        try:
+            turns = turns_from_gradio(message, history)
+        except ChatInputError as exc:
+            yield f"⚠️ {exc}"
+            return
+        last = turns[-1] if turns else None
+        if last is None or (not last.text.strip() and not last.images):
+            yield "Type a question (and attach an image if you like). 请输入问题（可附加图像）。"
+            return
+        lang = language if language in ("en", "zh") else detect_language(last.text)
+        answer = ""
+        try:
+            for piece in self.chat.stream(turns, lang):
+                answer += piece
+                yield answer
+        except (LLMError, OSError, ValueError) as exc:
+            yield (answer + "\n\n" if answer else "") + f"⚠️ The model backend failed: {exc}"
+            return
+        if not answer.strip():
+            yield "(the model returned no visible text)"
+
+    def chat_examples(self) -> list[tuple[dict[str, Any], str]]:
+        """(message, label) example prompts in English and Chinese, with benchmark images when
+        a benchmark is loaded."""
+        examples: list[tuple[dict[str, Any], str]] = [
+            ({"text": "Low back pain radiating to the big toe with weak great-toe extension: which level and nerve root "
+                      "are most likely involved, and what imaging would you order?", "files": []},
+             "Sciatica: which level? (EN)"),
+            ({"text": "颈椎病患者出现双手笨拙、步态不稳，应考虑哪种类型？需要做哪些检查？", "files": []}, "脊髓型颈椎病？(中文)"),
+        ]
+        if self.bench is not None:
+            try:
+                for ex in self.bench.example_images(self.examples_dir, limit=2):
+                    if ex["language"] == "zh":
+                        examples.append(({"text": "请描述该图像的主要发现，并写明涉及的椎体节段。", "files": [ex["path"]]},
+                                         "读片：描述影像所见 (中文)"))
+                    else:
+                        examples.append(({"text": "Describe the findings in this image and name the vertebral levels involved.",
+                                          "files": [ex["path"]]}, "Read this image (EN)"))
+            except OSError as exc:
+                log.warning("cannot write example images: %s", exc)
+        return examples
+
+
+def _warm_up(chat: Any) -> None:
+    try:
+        chat.load()
+    except Exception as exc:  # shown again to the first visitor who asks; the page stays up
+        log.error("chat model not loaded: %s", exc)
+
+
+def _slug(name: str) -> str:
+    s = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+    return (s[:40].strip("-") or "model")
+
+
+# --------------------------------------------------------------------------------------
+# Layout
+# --------------------------------------------------------------------------------------
+
+
+def _about_md(state: SpaceState) -> str:
+    n = BENCHMARK_COUNTS
+    bench = md_escape(state.bench.label) if state.bench else "none loaded"
+    judge = md_escape(f"{state.judge.model} at {state.judge.url}") if getattr(state.judge, "model", None) else (
+        "configured" if state.judge else "none: submitted reports are listed as *not judged*")
+    hub = md_escape(state.store.hub_repo) + f" ({md_escape(state.store.hub_status)})" if state.store.hub_repo else "none (local results folder only)"
+    return f"""
+### Scoring (one implementation: `spinemed.scoring`, scorer {SCORER_VERSION})
+- **P1 / P2**: accuracy on text-only / image-text multiple-choice items; the answer letter is extracted from free text
+  (English and Chinese phrasing; refusals and unparsed answers count as wrong and are counted).
+- **P3**: an LLM judge scores each report 1-5 on ten dimensions in five sections; P3 = 20 × the mean of the section means.
+- **Total** = Σ_k N_k·P_k / Σ_k N_k over the three parts (released SpineBench: {n['text_mcq']} + {n['image_mcq']} MCQ, {n['report']} reports).
+- **Level-aware scores**: precision / recall / F1 of the vertebral levels a report names versus the reference (shown × 100).
+
+### The paper's table
+Rows marked *paper (reported)* are copied from the SpineBench paper. Their **Total** is recomputed from the published
+closed-QA and report scores; the published total is kept beside it, and the consistency check flags rows where the two
+disagree (Medgemma-27B, Qwen2.5-VL-7B and SpineGPT).
+
+### Submitting
+Run `spinemed eval --bench <SpineBench> --model ... --out run/` and upload `run/predictions.jsonl` on the Submit tab.
+The Space checks it against the benchmark it serves, **recomputes every score itself** (claimed answers or scores in the
+file are ignored) and stores the accepted results.
+
+### This Space
+- Benchmark: {bench}
+- Report judge: {judge}
+- Results repo: {hub}
+- Chat model: {md_escape(getattr(state.chat, 'description', 'none'))}
+"""
+
+
+def build_app(state: SpaceState):
+    """The gr.Blocks for `state` (launch it with ``**launch_kwargs(state)``)."""
+    facets = state.bench.facets() if state.bench else {"subfield": [], "language": [], "modality": [], "kind": []}
+    with gr.Blocks(title=TITLE, fill_width=True) as demo:
+        gr.Markdown(f"# {TITLE}")
+        gr.Markdown(NOT_FOR_CLINICAL_USE, elem_classes=["spinemed-notice"])
+
+        with gr.Tab("Leaderboard", id="leaderboard"):
+            status = gr.Markdown(state.status_md(), elem_classes=["spinemed-status"])
+            with gr.Row():
+                search = gr.Textbox("", label="Search models", placeholder="e.g. qwen, medical, open", scale=3)
+                sort_by = gr.Dropdown(list(lb.SORTABLE), value="Total", label="Sort by", scale=2)
+                descending = gr.Checkbox(value=True, label="Descending", scale=1)
+            with gr.Row():
+                sizes = gr.CheckboxGroup(list(lb.SIZE_BUCKETS), value=list(lb.SIZE_BUCKETS), label="Model size")
+                access = gr.CheckboxGroup(list(lb.ACCESS), value=list(lb.ACCESS), label="Access")
+                domains = gr.CheckboxGroup(list(lb.DOMAINS), value=list(lb.DOMAINS), label="Domain")
+                sources = gr.CheckboxGroup(list(lb.SOURCES), value=list(lb.SOURCES), label="Type")
+            table = gr.Dataframe(
+                value=state.table(styled=True), headers=list(lb.HEADERS), datatype=list(lb.DATATYPES), interactive=False,
+                show_search="filter", pinned_columns=1, wrap=True, max_height=900, column_widths=list(lb.COLUMN_WIDTHS),
+                elem_id="leaderboard-table", label="SpineBench leaderboard (scores in %)",
+            )
+
+            def show_table(search, sizes, access, domains, sources, sort_by, descending):
+                return state.table(search, sizes, access, domains, sources, sort_by, descending, styled=True)
+
+            with gr.Row():
+                picker = gr.Dropdown(state.labels(), value=state.default_selection(), multiselect=True,
+                                     label="Compare models (per-dimension chart)", scale=4)
+                refresh = gr.Button("↻ Reload results", scale=1)
+            plot = gr.Plot(value=state.chart(state.default_selection()), label="Per-dimension scores")
+
+            filters = [search, sizes, access, domains, sources, sort_by, descending]
+            for control in filters:
+                control.change(show_table, filters, table, api_name="leaderboard" if control is search else False,
+                               api_visibility="public" if control is search else "private")
+            picker.change(state.chart, picker, plot, api_name="chart")
+
+            def do_refresh(search, sizes, access, domains, sources, sort_by, descending):
+                state.reload()  # a no-op unless the results folder changed
+                table_ = show_table(search, sizes, access, domains, sources, sort_by, descending)
+                return table_, gr.update(choices=state.labels()), state.status_md()
+
+            refresh.click(do_refresh, filters, [table, picker, status], api_name="refresh")
+
+        with gr.Tab("Submit", id="submit"):
+            gr.Markdown(
+                "Upload the `predictions.jsonl` that `spinemed eval` writes (one line per benchmark item: `id`, `kind`, "
+                "`output`, `status`). The Space checks every line against the benchmark it serves and **recomputes all "
+                "scores** with the `spinemed` scorer; answers or scores claimed in the file are ignored. A rejected upload "
+                "stores nothing.\n\n" + (state.bench.summary_md() if state.bench else state._no_bench_md())
+            )
+            with gr.Row():
+                upload = gr.File(label="predictions.jsonl", file_types=[".jsonl", ".json", ".txt"], type="filepath")
+                with gr.Column():
+                    name = gr.Textbox("", label="Model name", placeholder="my-org/SpineLM-7B", max_length=80)
+                    params = gr.Number(label="Size (billions of parameters; 0 = unknown)", value=0, minimum=0)
+                    s_access = gr.Radio(list(lb.ACCESS), value="open", label="Access")
+                    s_domain = gr.Radio(list(lb.DOMAINS), value="general", label="Domain")
+            submit = gr.Button("Submit", variant="primary", interactive=state.bench is not None)
+            outcome = gr.Markdown()
+
+            def do_submit(file, model_name, size_b, access, domain):
+                return state.submit(file, model_name, size_b, access, domain)
+
+            submit.click(do_submit, [upload, name, params, s_access, s_domain], outcome, api_name="submit",
+                         concurrency_limit=1).then(do_refresh, filters, [table, picker, status], api_visibility="private")
+
+        with gr.Tab("Explorer", id="explorer"):
+            gr.Markdown("Browse SpineBench items by sub-field, language and modality. Empty filters match everything.")
+            with gr.Row():
+                e_sub = gr.Dropdown([(subfield_label(s), s) for s in facets["subfield"]], multiselect=True, label="Sub-field")
+                e_lang = gr.Dropdown([(LANGUAGE_LABELS.get(x, x), x) for x in facets["language"]], multiselect=True, label="Language")
+                e_mod = gr.Dropdown([(MODALITY_LABELS.get(x, x), x) for x in facets["modality"]], multiselect=True, label="Modality")
+                e_kind = gr.Dropdown([(KIND_LABELS[x], x) for x in facets["kind"]], multiselect=True, label="Task")
+                e_text = gr.Textbox("", label="Text contains")
+            first_frame, first_ids, first_summary = state.explore()
+            first_md, first_images = state.show_item(first_ids[0] if first_ids else None)
+            e_count = gr.Markdown(first_summary)
+            e_table = gr.Dataframe(value=first_frame, interactive=False, wrap=True, max_height=360, label="Items",
+                                   column_widths=["190px", "100px", "90px", "110px", "260px", "70px", "480px"],
+                                   elem_id="explorer-table")
+            e_item = gr.Dropdown(first_ids, value=first_ids[0] if first_ids else None, label="Item", allow_custom_value=True)
+            with gr.Row():
+                e_detail = gr.Markdown(first_md, elem_id="explorer-item")
+                e_gallery = gr.Gallery(first_images, label="Images", columns=2, height="auto", type="pil", object_fit="contain", preview=False,
+                                       elem_id="explorer-images")
+
+            def do_explore(subfields, languages, modalities, kinds, text):
+                frame, ids, summary = state.explore(subfields, languages, modalities, kinds, text)
+                return frame, gr.update(choices=ids, value=ids[0] if ids else None), summary
+
+            e_filters = [e_sub, e_lang, e_mod, e_kind, e_text]
+            for control in e_filters:
+                control.change(do_explore, e_filters, [e_table, e_item, e_count],
+                               api_name="explore" if control is e_text else False,
+                               api_visibility="public" if control is e_text else "private")
+            e_item.change(state.show_item, e_item, [e_detail, e_gallery], api_name="show_item")
+
+            def pick_row(frame, evt: gr.SelectData):
+                row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+                try:
+                    return frame.iloc[int(row)]["ID"]
+                except (IndexError, KeyError, ValueError, TypeError):
+                    return gr.skip()
+
+            e_table.select(pick_row, e_table, e_item, api_visibility="private")
+
+        with gr.Tab("Chat", id="chat"):
+            gr.Markdown(f"Model: **{md_escape(getattr(state.chat, 'description', 'none'))}**. Ask in English or Chinese "
+                        "(answers follow the language of the question); attach spine images (X-ray, CT, MRI). "
+                        "可用中文或英文提问（按提问语言回答），并可附加影像。")
+            examples = state.chat_examples()
+            gr.ChatInterface(
+                state.respond,
+                multimodal=True,
+                textbox=gr.MultimodalTextbox(file_types=["image"], file_count="multiple", sources=["upload"],
+                                             placeholder="Ask about a spine case… 请输入问题…"),
+                examples=[ex for ex, _ in examples],
+                example_labels=[label for _, label in examples],
+                cache_examples=False,
+                api_name="chat",
+                fill_height=False,
+                save_history=False,
+                concurrency_limit=4,
+            )
+
+        with gr.Tab("About", id="about"):
+            gr.Markdown(_about_md(state))
+
+        demo.load(do_refresh, filters, [table, picker, status], api_visibility="private")
+    return demo
+
+
+def launch_kwargs(state: SpaceState) -> dict[str, Any]:
+    """Arguments for ``demo.launch()``: theme/css (Gradio 6 takes them here), upload limit, the
+    example-image folder (served to the page), only the API link in the footer."""
+    return {
+        # System fonts: the default theme fetches Google Fonts, which fails offline and leaks visits.
+        "theme": gr.themes.Soft(primary_hue="teal", font=["ui-sans-serif", "system-ui", "sans-serif"],
+                                font_mono=["ui-monospace", "monospace"]),
+        "css": CSS,
+        "max_file_size": f"{max(1, int(state.config.max_upload_mb))}mb",
+        "allowed_paths": [str(state.examples_dir)],
+        "footer_links": ["api"],
+    }
+
+
+def create_app(config: SpaceConfig | None = None, *, hub_api: Any = None, strict: bool = False):
+    """``(demo, launch_kwargs)`` from a config (default: environment variables, as on a Space)."""
+    state = SpaceState.from_config(config or SpaceConfig.from_env(), hub_api=hub_api, strict=strict)
+    return build_app(state), launch_kwargs(state)

@@ -1,0 +1,459 @@
+"""Chat backends for the Space's demo: a local transformers model or an OpenAI-compatible endpoint.
+
+Both stream: :meth:`stream` yields text pieces as the model produces them.  A model is chosen
+with the same spec syntax as ``spinemed eval --model``:
+
+* ``hf:PATH_OR_REPO`` — a local folder or Hub model id loaded with transformers
+  (``AutoModelForImageTextToText`` + ``AutoProcessor``; SpineGPT / Qwen2.5-VL); downloaded
+  only because the operator named it;
+* ``openai:MODEL@URL`` — any OpenAI-compatible server (vLLM, TGI, hosted APIs); images are sent
+  as data URLs (:func:`spinemed.llm.images.text_and_images_content`), the key comes from
+  ``SPINEMED_API_KEY`` / ``OPENAI_API_KEY`` like everywhere in the kit;
+* ``tiny`` — the random-weight tiny Qwen2.5-VL (:func:`spinemed.models.tiny.build_tiny_qwen25vl`),
+  built offline: its answers are noise, it only proves the plumbing (images in, tokens out);
+* nothing — :class:`NotConfiguredBackend` answers with how to configure a model.  The default
+  Space therefore starts instantly and downloads nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from spinemed.llm.base import LLMError
+
+__all__ = [
+    "NOT_FOR_CLINICAL_USE",
+    "ChatBackend",
+    "ChatInputError",
+    "NotConfiguredBackend",
+    "OpenAIChatBackend",
+    "TransformersChatBackend",
+    "Turn",
+    "build_chat_backend",
+    "detect_language",
+    "parse_model_spec",
+    "turns_from_gradio",
+]
+
+NOT_FOR_CLINICAL_USE = (
+    "⚠️ Research demo, not a medical device: answers may be wrong and must not be used for diagnosis or treatment. "
+    "仅供科研演示，并非医疗器械：回答可能有误，不得用于临床诊断或治疗。"
+)
+
+SYSTEM_PROMPTS = {
+    "en": ("You are SpineGPT, an assistant for spinal medicine. Answer in English, concisely and accurately; "
+           "name the vertebral levels you refer to (e.g. L4-L5). You are not a substitute for a clinician."),
+    "zh": ("你是 SpineGPT，脊柱医学助手。请用中文简洁、准确地回答，并写明涉及的椎体节段（如 L4-L5）。"
+           "你的回答不能替代临床医生的诊疗意见。"),
+}
+
+MAX_IMAGES = 4  # per request (most recent first): bounds vision tokens and upload work
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class ChatInputError(ValueError):
+    """A message the backends cannot take (a non-image file, an unreadable image)."""
+
+
+@dataclass
+class Turn:
+    role: str  # "user" | "assistant"
+    text: str = ""
+    images: list[str] = field(default_factory=list)  # file paths
+
+
+def detect_language(text: str) -> str:
+    """'zh' when the text is mostly Chinese characters, else 'en'."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "en"
+    return "zh" if sum(bool(_CJK.match(c)) for c in letters) / len(letters) >= 0.3 else "en"
+
+
+def _file_path(part: Any) -> str | None:
+    if isinstance(part, str):
+        return part
+    if isinstance(part, Mapping):
+        if isinstance(part.get("file"), Mapping):
+            return part["file"].get("path")
+        return part.get("path")
+    return getattr(part, "path", None)
+
+
+def _content_parts(content: Any) -> tuple[str, list[str]]:
+    """(text, file paths) of one Gradio message content, in any of Gradio's shapes."""
+    if content is None:
+        return "", []
+    if isinstance(content, str):
+        return content, []
+    if isinstance(content, tuple):  # ("path", alt) from older Chatbot values
+        return "", [str(content[0])] if content else []
+    parts = content if isinstance(content, list) else [content]
+    texts, files = [], []
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, Mapping) and part.get("type") == "text":
+            texts.append(str(part.get("text") or ""))
+        elif isinstance(part, Mapping) and (part.get("type") == "file" or "path" in part or "file" in part):
+            path = _file_path(part)
+            if path:
+                files.append(str(path))
+        # components (plots, audio players) in the history carry nothing a model can read
+    return "\n".join(t for t in texts if t), files
+
+
+def _check_image(path: str) -> None:
+    from PIL import Image, UnidentifiedImageError
+
+    p = Path(path)
+    if p.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ChatInputError(f"{p.name}: only images can be attached (PNG, JPEG, WebP, ...)")
+    try:
+        size = p.stat().st_size
+    except OSError:
+        raise ChatInputError(f"{p.name}: the uploaded file is gone; attach it again") from None
+    if size > MAX_IMAGE_BYTES:
+        raise ChatInputError(f"{p.name}: {size / 1e6:.1f} MB; images up to {MAX_IMAGE_BYTES // 1024 // 1024} MB")
+    try:
+        with Image.open(p) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise ChatInputError(f"{p.name}: not a readable image") from None
+
+
+def turns_from_gradio(message: Any, history: Sequence[Mapping[str, Any]]) -> list[Turn]:
+    """The conversation as turns: Gradio's history (messages format) plus the new message.
+
+    Consecutive messages of one role are merged (Gradio stores a text and each file as
+    separate messages).  Only the most recent :data:`MAX_IMAGES` images are kept.  Raises
+    ChatInputError for a non-image attachment in the new message.
+    """
+    turns: list[Turn] = []
+
+    def add(role: str, text: str, files: list[str]) -> None:
+        if role not in ("user", "assistant"):
+            return
+        if turns and turns[-1].role == role:
+            turns[-1].text = "\n".join(t for t in (turns[-1].text, text) if t)
+            turns[-1].images += files
+        else:
+            turns.append(Turn(role, text, list(files)))
+
+    for msg in history or []:
+        if not isinstance(msg, Mapping):
+            continue
+        text, files = _content_parts(msg.get("content"))
+        add(str(msg.get("role")), text, [f for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES])
+    if isinstance(message, Mapping):
+        text = str(message.get("text") or "")
+        files = [p for p in (_file_path(f) for f in message.get("files") or []) if p]
+    else:
+        text, files = str(message or ""), []
+    for f in files:
+        _check_image(f)
+    add("user", text, files)
+    # Keep the latest images only; older ones become a note so the text still makes sense.
+    seen = 0
+    for turn in reversed(turns):
+        keep = []
+        for img in reversed(turn.images):
+            if seen < MAX_IMAGES and Path(img).is_file():
+                keep.append(img)
+                seen += 1
+        turn.images = list(reversed(keep))
+    return turns
+
+
+class ChatBackend(Protocol):
+    name: str
+    description: str
+
+    def stream(self, turns: list[Turn], language: str) -> Iterator[str]: ...
+
+
+# --------------------------------------------------------------------------------------
+# No model configured
+# --------------------------------------------------------------------------------------
+
+_HOW_TO = {
+    "en": (
+        "No chat model is configured for this Space, so nothing was sent anywhere.\n\n"
+        "To chat, start the Space with a model:\n"
+        "- a local or Hub model through transformers: `spinemed space --model hf:ORG/SpineGPT-7B` "
+        "(or set `SPINEMED_CHAT_MODEL=hf:...` in the Space settings);\n"
+        "- an OpenAI-compatible server: `spinemed space --model openai:MODEL@http://localhost:8000/v1` "
+        "(API key from `SPINEMED_API_KEY` or `OPENAI_API_KEY`);\n"
+        "- `--model tiny` runs a random-weight test model offline: it answers noise, but shows the pipeline works.\n\n"
+        "The leaderboard, submissions and the benchmark explorer work without a model."
+    ),
+    "zh": (
+        "此 Space 尚未配置对话模型，因此没有发送任何请求。\n\n"
+        "启动时指定模型即可对话：\n"
+        "- 通过 transformers 加载本地或 Hub 模型：`spinemed space --model hf:ORG/SpineGPT-7B`"
+        "（或在 Space 设置中设置 `SPINEMED_CHAT_MODEL=hf:...`）；\n"
+        "- OpenAI 兼容服务：`spinemed space --model openai:MODEL@http://localhost:8000/v1`"
+        "（API 密钥取自 `SPINEMED_API_KEY` 或 `OPENAI_API_KEY`）；\n"
+        "- `--model tiny` 离线运行随机权重的测试模型：回答无意义，仅用于验证流程。\n\n"
+        "排行榜、结果提交和基准浏览无需模型即可使用。"
+    ),
+}
+
+
+class NotConfiguredBackend:
+    name = "none"
+    description = "no chat model configured"
+
+    def stream(self, turns: list[Turn], language: str) -> Iterator[str]:
+        yield _HOW_TO["zh" if language == "zh" else "en"]
+
+
+# --------------------------------------------------------------------------------------
+# OpenAI-compatible endpoint
+# --------------------------------------------------------------------------------------
+
+
+class OpenAIChatBackend:
+    """Streams ``POST {base_url}/chat/completions`` with ``"stream": true`` (server-sent events).
+
+    A server that ignores ``stream`` and answers with one JSON body still works (the whole
+    answer arrives as one piece).  `transport` is for tests (an ``httpx`` transport).
+    """
+
+    name = "openai"
+
+    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout_s: float = 120.0,
+                 max_tokens: int = 1024, temperature: float = 0.2, max_side: int = 1024, transport: Any = None):
+        from spinemed.llm.openai_compat import API_KEY_ENV_VARS
+
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise ValueError(f"chat endpoint URL {base_url!r} must start with http:// or https://")
+        if not model:
+            raise ValueError("chat endpoint: the model name is required (openai:MODEL@URL)")
+        self.base_url = base_url.rstrip("/").removesuffix("/chat/completions")
+        self.model = model
+        self.max_tokens = max_tokens
+        self.temperature = temperature
+        self.max_side = max_side
+        self.timeout_s = timeout_s
+        if api_key is None:
+            api_key = next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
+        self._headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        if api_key:
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._transport = transport
+        self.description = f"{model} at {self.base_url}"
+
+    def request_body(self, turns: list[Turn], language: str) -> dict[str, Any]:
+        from spinemed.llm.images import text_and_images_content
+
+        messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPTS[language]}]
+        for t in turns:
+            if t.role == "user" and t.images:
+                messages.append({"role": "user", "content": text_and_images_content(t.text, t.images, max_side=self.max_side)})
+            else:
+                messages.append({"role": t.role, "content": t.text})
+        return {"model": self.model, "messages": messages, "stream": True, "max_tokens": self.max_tokens,
+                "temperature": self.temperature}
+
+    def stream(self, turns: list[Turn], language: str) -> Iterator[str]:
+        import httpx
+
+        body = self.request_body(turns, language)
+        url = f"{self.base_url}/chat/completions"
+        try:
+            with httpx.Client(timeout=httpx.Timeout(self.timeout_s), transport=self._transport) as client:
+                with client.stream("POST", url, json=body, headers=self._headers) as resp:
+                    if resp.status_code >= 400:
+                        resp.read()
+                        raise LLMError(f"{url}: HTTP {resp.status_code}: {_error_text(resp.text)}")
+                    if "text/event-stream" in resp.headers.get("content-type", ""):
+                        yield from _sse_deltas(resp.iter_lines(), url)
+                    else:
+                        resp.read()
+                        yield _whole_message(resp.text, url)
+        except httpx.TimeoutException as exc:
+            raise LLMError(f"{url}: no answer within {self.timeout_s:g}s ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise LLMError(f"{url}: connection failed ({type(exc).__name__}: {exc})") from exc
+
+
+def _error_text(text: str) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:300].strip() or "(empty body)"
+    err = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(err, dict):
+        err = err.get("message", err)
+    return str(err)[:300]
+
+
+def _sse_deltas(lines: Iterator[str], url: str) -> Iterator[str]:
+    for line in lines:
+        if not line.startswith("data:"):
+            continue  # comments, event names, keep-alives
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise LLMError(f"{url}: malformed stream chunk {data[:120]!r}") from None
+        if isinstance(obj, dict) and obj.get("error"):
+            raise LLMError(f"{url}: {_error_text(json.dumps(obj))}")
+        try:
+            delta = obj["choices"][0].get("delta") or {}
+        except (KeyError, IndexError, TypeError, AttributeError):
+            continue  # usage-only chunks have no choices
+        piece = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(piece, str) and piece:
+            yield piece
+
+
+def _whole_message(text: str, url: str) -> str:
+    try:
+        content = json.loads(text)["choices"][0]["message"]["content"]
+    except (ValueError, KeyError, IndexError, TypeError):
+        raise LLMError(f"{url}: response has no choices[0].message.content: {text[:200]!r}") from None
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+# --------------------------------------------------------------------------------------
+# Local transformers model
+# --------------------------------------------------------------------------------------
+
+
+class TransformersChatBackend:
+    """A vision-language model loaded with transformers, streamed with ``TextIteratorStreamer``.
+
+    Loaded on first use (so the Space starts at once); one generation at a time (a second
+    request waits), since one model copy serves all visitors.  cuda bf16 when available, else
+    CPU float32.
+    """
+
+    name = "transformers"
+
+    def __init__(self, model: str | os.PathLike, *, max_new_tokens: int = 1024, label: str | None = None,
+                 device: str | None = None):
+        self.model_id = str(model)
+        self.max_new_tokens = max_new_tokens
+        self.description = label or self.model_id
+        self.device = device
+        self._model = None
+        self._processor = None
+        self._load_lock = threading.Lock()
+        self._generate_lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._load_lock:
+            if self._model is not None:
+                return
+            import torch
+            from transformers import AutoModelForImageTextToText, AutoProcessor
+
+            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
+            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+            try:
+                processor = AutoProcessor.from_pretrained(self.model_id)
+                model = AutoModelForImageTextToText.from_pretrained(self.model_id, dtype=dtype)
+            except Exception as exc:
+                raise LLMError(f"cannot load chat model {self.model_id!r}: {type(exc).__name__}: {exc}") from exc
+            self._processor, self._model, self.device = processor, model.to(device).eval(), device
+
+    def build_messages(self, turns: list[Turn], language: str) -> list[dict[str, Any]]:
+        from PIL import Image
+
+        messages: list[dict[str, Any]] = [{"role": "system", "content": [{"type": "text", "text": SYSTEM_PROMPTS[language]}]}]
+        for t in turns:
+            parts: list[dict[str, Any]] = []
+            for path in t.images:
+                with Image.open(path) as img:
+                    parts.append({"type": "image", "image": img.convert("RGB")})
+            parts.append({"type": "text", "text": t.text})
+            messages.append({"role": t.role, "content": parts})
+        return messages
+
+    def stream(self, turns: list[Turn], language: str) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        self.load()
+        inputs = self._processor.apply_chat_template(
+            self.build_messages(turns, language), add_generation_prompt=True, tokenize=True, return_dict=True,
+            return_tensors="pt",
+        ).to(self.device)
+        streamer = TextIteratorStreamer(self._processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                self._model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens, do_sample=False)
+            except BaseException as exc:  # surfaced in the chat below, not lost in a thread
+                failure.append(exc)
+                streamer.end()
+
+        with self._generate_lock:
+            worker = threading.Thread(target=generate, name="space-chat-generate", daemon=True)
+            worker.start()
+            try:
+                for piece in streamer:
+                    if piece:
+                        yield piece
+            finally:
+                worker.join()
+        if failure:
+            raise LLMError(f"generation failed: {type(failure[0]).__name__}: {failure[0]}")
+
+
+# --------------------------------------------------------------------------------------
+# Model specs
+# --------------------------------------------------------------------------------------
+
+
+def parse_model_spec(spec: str | None) -> tuple[str, str, str]:
+    """``(kind, target, extra)``: ("none", "", ""), ("tiny", "", ""), ("hf", path_or_id, ""),
+    ("openai", model, url).  Raises ValueError with the accepted forms."""
+    text = (spec or "").strip()
+    if not text or text.lower() == "none":
+        return "none", "", ""
+    if text == "tiny":
+        return "tiny", "", ""
+    if text.startswith("hf:") and len(text) > 3:
+        return "hf", text[3:], ""
+    if text.startswith("openai:"):
+        model, sep, url = text[len("openai:"):].rpartition("@")
+        if sep and model and url.startswith(("http://", "https://")):
+            return "openai", model, url
+    raise ValueError(
+        f"chat model {text!r}: expected hf:PATH_OR_REPO (transformers), openai:MODEL@URL "
+        "(OpenAI-compatible endpoint), tiny (offline random-weight test model) or none"
+    )
+
+
+def build_chat_backend(spec: str | None, *, cache_dir: str | os.PathLike | None = None, max_new_tokens: int = 1024) -> ChatBackend:
+    """A backend for a model spec (see :func:`parse_model_spec`); nothing is loaded yet."""
+    kind, target, url = parse_model_spec(spec)
+    if kind == "none":
+        return NotConfiguredBackend()
+    if kind == "openai":
+        return OpenAIChatBackend(url, target, max_tokens=max_new_tokens)
+    if kind == "hf":
+        return TransformersChatBackend(target, max_new_tokens=max_new_tokens)
+    from spinemed.models.tiny import build_tiny_qwen25vl
+
+    folder = Path(cache_dir or Path.home() / ".cache" / "spinemed") / "tiny-qwen25vl"
+    if not (folder / "config.json").is_file():
+        build_tiny_qwen25vl(folder)
+    return TransformersChatBackend(folder, max_new_tokens=min(max_new_tokens, 48),
+                                   label="tiny random-weight Qwen2.5-VL (test model: its answers are noise)")

@@ -1,0 +1,98 @@
+"""The Space's settings: command-line flags locally, environment variables on a Hugging Face Space.
+
+| setting | flag (`spinemed space`) | variable (Space settings) | default |
+| --- | --- | --- | --- |
+| SpineBench folder or Hub repo | ``--bench`` | ``SPINEMED_BENCH`` | none: explorer and submissions off |
+| serve an unregistered SpineBench | ``--allow-unregistered`` | ``SPINEMED_ALLOW_UNREGISTERED=1`` | off |
+| results folder | ``--results`` | ``SPINEMED_RESULTS_DIR`` | ``space_results`` |
+| Hub dataset repo for results | ``--results-repo`` | ``SPINEMED_RESULTS_REPO`` | none (local only) |
+| chat model | ``--model`` | ``SPINEMED_CHAT_MODEL`` | none (the chat says how to set one) |
+| report judge | ``--judge`` | ``SPINEMED_JUDGE`` | none (reports "not judged") |
+| upload limit (MB) | ``--max-upload-mb`` | ``SPINEMED_MAX_UPLOAD_MB`` | 25 |
+
+Hub access uses ``HF_TOKEN`` (a Space secret); endpoints use ``SPINEMED_API_KEY`` / ``OPENAI_API_KEY``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Judge", "SpaceConfig", "parse_judge_spec"]
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def parse_judge_spec(spec: str) -> tuple[str, str]:
+    """``openai:MODEL@URL`` -> (model, url); the judge is an OpenAI-compatible endpoint."""
+    text = (spec or "").strip()
+    if text.startswith("openai:"):
+        model, sep, url = text[len("openai:"):].rpartition("@")
+        if sep and model and url.startswith(("http://", "https://")):
+            return model, url
+    raise ValueError(f"judge {text!r}: expected openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-72B-Instruct@http://localhost:8000/v1")
+
+
+class Judge:
+    """The Space's own report judge (:mod:`spinemed.judge` over an OpenAI-compatible endpoint).
+
+    Submitted files never carry scores that are used; reports are judged here or not at all.
+    `client` is for tests (any :class:`spinemed.llm.client.LLMClient`).
+    """
+
+    def __init__(self, spec: str, *, client: Any = None, concurrency: int = 8, cache_dir: str | os.PathLike | None = None):
+        self.model, self.url = parse_judge_spec(spec)
+        if client is None:
+            from spinemed.llm.client import build_client
+
+            client = build_client("openai", self.model, base_urls=[self.url], concurrency=concurrency, cache_dir=cache_dir)
+        self.client = client
+
+    def judge(self, items: Sequence[Mapping[str, Any]], outputs: Sequence[str | None]):
+        from spinemed.judge import judge_reports_sync
+
+        return judge_reports_sync(items, outputs, self.client, model=self.model)
+
+
+@dataclass
+class SpaceConfig:
+    bench: str | None = None
+    allow_unregistered: bool = False
+    results_dir: Path = Path("space_results")
+    results_repo: str | None = None
+    model: str | None = None
+    judge: str | None = None
+    max_upload_mb: float = 25.0
+    bootstrap: int = 1000
+    cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("SPINEMED_CACHE_DIR", Path.home() / ".cache" / "spinemed")))
+    hf_token: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SpaceConfig:
+        """Settings from environment variables (what a Space has), then `overrides` (non-None win)."""
+        env = os.environ if environ is None else environ
+        cfg = cls(
+            bench=env.get("SPINEMED_BENCH") or None,
+            allow_unregistered=str(env.get("SPINEMED_ALLOW_UNREGISTERED", "")).strip().lower() in _TRUE,
+            results_dir=Path(env.get("SPINEMED_RESULTS_DIR") or "space_results"),
+            results_repo=env.get("SPINEMED_RESULTS_REPO") or None,
+            model=env.get("SPINEMED_CHAT_MODEL") or None,
+            judge=env.get("SPINEMED_JUDGE") or None,
+            hf_token=env.get("HF_TOKEN") or None,
+        )
+        if env.get("SPINEMED_MAX_UPLOAD_MB"):
+            try:
+                cfg.max_upload_mb = float(env["SPINEMED_MAX_UPLOAD_MB"])
+            except ValueError:
+                raise ValueError(f"SPINEMED_MAX_UPLOAD_MB={env['SPINEMED_MAX_UPLOAD_MB']!r} is not a number") from None
+        for key, value in overrides.items():
+            if not hasattr(cfg, key):
+                raise TypeError(f"SpaceConfig has no setting {key!r}")
+            if value is not None:
+                setattr(cfg, key, Path(value) if key in ("results_dir", "cache_dir") else value)
+        if not 0 < cfg.max_upload_mb <= 1024:
+            raise ValueError(f"max upload size must be in (0, 1024] MB, got {cfg.max_upload_mb}")
+        return cfg

@@ -1,0 +1,111 @@
+"""What a person sees: the Space in Debian's chromium, driven by playwright (no browser download).
+
+Loads the page, checks that the leaderboard renders (paper rows, the consistency flags, a
+rescored submission), that a results file whose model name is an HTML/Markdown payload shows
+as literal text without creating elements or running script, that the explorer shows an
+item's image, and saves screenshots.  Set SPINEMED_SPACE_SCREENSHOTS=DIR to keep them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_space_fixtures import prediction_lines, sample_dirs, write_jsonl  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+HOSTILE = "<img src=x onerror=window.__pwned=1> **bold** [link](http://example.invalid)"
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium not installed (apt-get install chromium)")
+
+
+def _seed_results(tmp_path: Path) -> Path:
+    """A results folder holding one accepted submission and one operator results file with a hostile name."""
+    from spinemed.space.app import SpaceState
+    from spinemed.space.bench import SpaceBench
+    from spinemed.space.config import SpaceConfig
+    from spinemed.space.store import ResultsStore
+
+    results = tmp_path / "results"
+    bench = SpaceBench.load(sample_dirs()[1], allow_unregistered=True)
+    state = SpaceState(SpaceConfig(results_dir=results, cache_dir=tmp_path / "cache", bootstrap=200), bench=bench,
+                       store=ResultsStore(results))
+    rows = prediction_lines(bench)
+    assert "Accepted" in state.submit(str(write_jsonl(tmp_path / "p.jsonl", rows)), "org/SpineLM-7B", 7, "open", "medical")
+    # An operator's results file (not a submission) whose model name tries to inject markup.
+    first = next((results / "submissions").glob("*/results.json"))
+    payload = json.loads(first.read_text())
+    payload.pop("submission")
+    payload["model"].update(name=HOSTILE, id="hostile", backend="openai")
+    (results / "hostile.json").write_text(json.dumps(payload), encoding="utf-8")
+    return results
+
+
+def test_leaderboard_renders_in_a_real_browser(tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    from spinemed.space.app import create_app
+    from spinemed.space.config import SpaceConfig
+
+    from spinemed.space.bench import SpaceBench
+
+    image_item = next(i for i in SpaceBench.load(sample_dirs()[1], allow_unregistered=True).items if i["kind"] == "image_mcq")
+    config = SpaceConfig(bench=str(sample_dirs()[1]), allow_unregistered=True, results_dir=_seed_results(tmp_path),
+                         cache_dir=tmp_path / "cache")
+    demo, kwargs = create_app(config)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, **kwargs)
+    shots = []
+    try:
+        with playwright.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            dialogs = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(url, wait_until="domcontentloaded")
+            table = page.locator("#leaderboard-table")
+            table.get_by_text("Gemini-2.5-Pro", exact=True).first.wait_for(timeout=30_000)
+            text = table.inner_text()
+            for expected in ("SpineGPT", "Medgemma-27B", "Qwen2.5-VL-7B", "org/SpineLM-7B", "submission (rescored)",
+                             "paper (reported)", "published total 87.44 ≠ 87.79 recomputed", "Total", "Text MCQ (P1)"):
+                assert expected in text, expected
+            # The payload is shown as the literal string, and nothing of it became markup.
+            assert HOSTILE in text
+            assert table.locator("img[src='x']").count() == 0 and table.locator("a[href*='example.invalid']").count() == 0
+            assert table.locator("strong", has_text="bold").count() == 0
+            assert page.evaluate("window.__pwned") is None and dialogs == []
+            assert page.get_by_text("Research demo, not a medical device").first.is_visible()
+            shots.append(tmp_path / "leaderboard.png")
+            page.screenshot(path=str(shots[-1]), full_page=True)
+
+            # The explorer: search for an image item; its text and image show up.
+            page.get_by_role("tab", name="Explorer").click()
+            explorer = page.locator("#explorer-table")
+
+            def visible_cells(text):
+                return explorer.get_by_text(text, exact=True).filter(visible=True)
+
+            visible_cells("Text MCQ").first.wait_for(timeout=30_000)
+            page.get_by_label("Text contains").fill(image_item["id"])
+            visible_cells("Image MCQ").first.wait_for(timeout=30_000)
+            page.locator("#explorer-images img").first.wait_for(timeout=30_000)
+            assert visible_cells("Text MCQ").count() == 0 and visible_cells(image_item["id"]).count() == 1
+            assert image_item["question"] in page.locator("#explorer-item").inner_text()
+            shots.append(tmp_path / "explorer.png")
+            page.screenshot(path=str(shots[-1]), full_page=True)
+            browser.close()
+    finally:
+        demo.close()
+    for shot in shots:
+        assert shot.stat().st_size > 10_000
+    keep = os.environ.get("SPINEMED_SPACE_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for shot in shots:
+            shutil.copy(shot, Path(keep) / shot.name)
