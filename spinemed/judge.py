@@ -28,6 +28,7 @@ from typing import Any
 
 import jinja2
 
+from .build.prompts import resolve_prompt_root
 from .llm.base import ChatRequest, LLMError
 from .scoring import DIMENSIONS, item_kind
 
@@ -108,20 +109,8 @@ def load_prompts(version: str = DEFAULT_PROMPT_VERSION, prompt_dir: str | Path |
     `prompt_dir` defaults to ``$SPINEMED_JUDGE_PROMPTS``, else the checkout's
     ``builders/spinebench/judge_prompts``.
     """
-    if prompt_dir is not None:
-        root = Path(prompt_dir)
-    elif os.environ.get(PROMPT_DIR_ENV):
-        root = Path(os.environ[PROMPT_DIR_ENV])
-    else:
-        root = DEFAULT_PROMPT_DIR
-    if not root.is_dir():
-        given = "prompt_dir" if prompt_dir is not None else f"${PROMPT_DIR_ENV}" if os.environ.get(PROMPT_DIR_ENV) else "the default"
-        raise FileNotFoundError(
-            f"judge prompt folder {root} ({given}) does not exist.  The judge prompts are versioned files in the "
-            "SpineMed checkout (builders/spinebench/judge_prompts/<version>/{system,user}.md), not part of the "
-            "installed package: pass prompt_dir=<checkout>/builders/spinebench/judge_prompts to load_prompts / "
-            f"judge_reports, or set {PROMPT_DIR_ENV} to that folder"
-        )
+    root = resolve_prompt_root(prompt_dir, PROMPT_DIR_ENV, DEFAULT_PROMPT_DIR, what="judge prompt",
+                               layout="builders/spinebench/judge_prompts/<version>/{system,user}.md")
     folder = root / version
     files = {}
     for name in ("system.md", "user.md"):

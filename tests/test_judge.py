@@ -109,7 +109,7 @@ def test_prompt_folder_missing_names_it_and_says_how_to_pass_prompt_dir(tmp_path
         load_prompts("v1")
     msg = str(err.value)
     assert str(tmp_path / "site-packages" / "builders" / "spinebench" / "judge_prompts") in msg and "does not exist" in msg
-    assert "prompt_dir=<checkout>/builders/spinebench/judge_prompts" in msg and "SPINEMED_JUDGE_PROMPTS" in msg
+    assert "pass prompt_dir" in msg and "builders/spinebench/judge_prompts" in msg and "SPINEMED_JUDGE_PROMPTS" in msg
     with pytest.raises(FileNotFoundError, match=r"nowhere \(prompt_dir\) does not exist"):
         load_prompts("v1", tmp_path / "nowhere")
     # The environment variable points an installed kit at the prompts.

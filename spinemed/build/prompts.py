@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,25 @@ def load_prompts(folder: str | Path) -> dict[str, PromptTemplate]:
             raise ValueError(f"{path}: duplicate prompt id {p.id!r}")
         prompts[p.id] = p
     return prompts
+
+
+def resolve_prompt_root(explicit: str | Path | None, env_var: str, default: Path, *, what: str, layout: str) -> Path:
+    """The folder holding versioned prompt files: an explicit path, else `$env_var`, else the
+    checkout's default.  Prompts are files of the checkout, not package data, so a missing
+    folder is an error that says where they live and how to point at them."""
+    if explicit is not None:
+        root, given = Path(explicit), "prompt_dir"
+    elif os.environ.get(env_var):
+        root, given = Path(os.environ[env_var]), f"${env_var}"
+    else:
+        root, given = default, "the default"
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"{what} folder {root} ({given}) does not exist.  The {what}s are versioned files in the SpineMed "
+            f"checkout ({layout}), not part of the installed package: pass prompt_dir / --prompt-dir, or set "
+            f"{env_var} to that folder"
+        )
+    return root
 
 
 def dumps_facts(obj: Any) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+from spinemed.build.prompts import resolve_prompt_root
 from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
 
 __all__ = ["DEFAULT_PROMPT_DIR", "DEFAULT_PROMPT_VERSION", "PROMPT_DIR_ENV", "PROMPT_FILES", "EvalPrompts", "load_eval_prompts"]
@@ -73,18 +74,8 @@ def load_eval_prompts(version: str = DEFAULT_PROMPT_VERSION, prompt_dir: str | P
     `prompt_dir` defaults to ``$SPINEMED_EVAL_PROMPTS``, else the checkout's
     ``builders/spinebench/eval_prompts``.
     """
-    if prompt_dir is not None:
-        root = Path(prompt_dir)
-    elif os.environ.get(PROMPT_DIR_ENV):
-        root = Path(os.environ[PROMPT_DIR_ENV])
-    else:
-        root = DEFAULT_PROMPT_DIR
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"evaluation prompt folder {root} does not exist.  The prompts are versioned files in the SpineMed "
-            f"checkout (builders/spinebench/eval_prompts/<version>/), not part of the installed package: pass "
-            f"--prompt-dir / prompt_dir, or set {PROMPT_DIR_ENV} to that folder"
-        )
+    root = resolve_prompt_root(prompt_dir, PROMPT_DIR_ENV, DEFAULT_PROMPT_DIR, what="evaluation prompt",
+                               layout="builders/spinebench/eval_prompts/<version>/")
     folder = root / version
     if not folder.is_dir():
         available = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
