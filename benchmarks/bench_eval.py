@@ -1,7 +1,8 @@
 """Throughput and resume of `spinemed eval` against the simulated OpenAI-compatible server.
 
 1. Throughput: a SpineBench with the paper's counts (294 text MCQ, 193 image MCQ with their
-   images, 87 reports; rows cycled from the sample corpus) is evaluated through
+   images, 87 reports = 574 items; ``--items N`` scales the three counts to N items in the same
+   proportions; rows cycled from the sample corpus) is evaluated through
    ``openai:MODEL@URL`` against :class:`spinemed.llm.simserver.SimServer` with a fixed latency
    and a concurrency limit.  Capacity = max_concurrency / latency requests per second; the
    target is >= 90% of it, measured over the generation phase (``run.generation_time_s``:
@@ -36,6 +37,22 @@ from spinemed.llm.simserver import SimServer
 from spinemed.schema import bench_features_for, bench_kind
 
 PAPER_COUNTS = {"text_mcq": 294, "image_mcq": 193, "report": 87}
+
+
+def scaled_counts(total: int, counts: dict[str, int] = PAPER_COUNTS) -> dict[str, int]:
+    """`counts` scaled to `total` items in the same proportions (largest remainder; each kind >= 1)."""
+    if total < len(counts):
+        raise ValueError(f"--items must be at least {len(counts)} (one item per kind), got {total}")
+    n = sum(counts.values())
+    exact = {k: total * c / n for k, c in counts.items()}
+    out = {k: max(1, int(v)) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - int(exact[k]), reverse=True):
+        if sum(out.values()) >= total:
+            break
+        out[k] += 1
+    while sum(out.values()) > total:  # the floor of 1 overshot: take from the largest kind
+        out[max(out, key=out.get)] -= 1
+    return out
 
 
 def _rows(corpus: Path, config: str) -> list[dict]:
@@ -171,18 +188,29 @@ def resume(bench: Path, out: Path, how: str, latency: float, max_concurrency: in
             "resumed_items": results["run"]["resumed_items"], "cache_hits_on_resume": results["run"]["requests"]["cache_hits"]}
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency", type=float, action="append", help="server latency in s (repeat; default 0.2 and 0.5)")
     parser.add_argument("--max-concurrency", type=int, action="append", help="server slots (repeat, paired with --latency)")
     parser.add_argument("--corpus", type=Path, help="a built SpineMed-450k folder (default: build the sample)")
+    parser.add_argument("--items", type=int, default=sum(PAPER_COUNTS.values()),
+                        help="benchmark size, split over the kinds in the paper's proportions (default %(default)s)")
     parser.add_argument("--in-process-server", action="store_true",
                         help="run the simulated server in a thread of this process (shares the GIL with the client)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     latencies = args.latency or [0.2, 0.5]
     slots = args.max_concurrency or [16, 64][: len(latencies)]
     if len(slots) != len(latencies):
         parser.error("give one --max-concurrency per --latency")
+    try:
+        counts = scaled_counts(args.items)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     work = Path(tempfile.mkdtemp(prefix="spinemed-bench-eval-"))
     corpus = args.corpus
@@ -191,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
 
         corpus = work / "spinemed-450k"
         run_build(BuildConfig(out=corpus), progress=None)
-    bench = build_bench(corpus, work / "spinebench-paper", PAPER_COUNTS)
-    print(f"benchmark: {sum(PAPER_COUNTS.values())} items ({PAPER_COUNTS}), {os.cpu_count()} CPU(s)")
+    bench = build_bench(corpus, work / "spinebench-paper", counts)
+    print(f"benchmark: {sum(counts.values())} items ({counts}), {os.cpu_count()} CPU(s)")
 
     ok = True
     print("\nthroughput (generation phase; capacity = max_concurrency / latency)")

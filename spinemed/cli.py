@@ -157,13 +157,39 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """Failures to read or fetch an input: a clear `error:` line and exit 2, not a traceback.
+
+    Python exits 1 on an uncaught exception, which commands such as `bench check-overlap`
+    reserve for a real finding ("overlap found"), so a dataset that cannot be loaded (missing
+    folder, Hub unreachable or offline, unknown repo, unreadable file) must never end that way.
+    OSError covers ConnectionError, FileNotFoundError and most huggingface_hub errors; the
+    rest are named.  Evaluated only when an exception is raised, so nothing is imported early.
+    """
+    errors: list[type[BaseException]] = [OSError, ValueError]
+    try:
+        from huggingface_hub.errors import EntryNotFoundError
+
+        errors.append(EntryNotFoundError)
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
+        pass
+    try:
+        from datasets.exceptions import DatasetsError
+
+        errors.append(DatasetsError)
+    except ImportError:  # pragma: no cover - datasets is a dependency
+        pass
+    return tuple(errors)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     handler = {"build": _cmd_build, "publish": _cmd_publish, "demo": _cmd_demo}.get(args.command) or args.func
     try:
         return handler(args)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except _input_errors() as exc:
+        message = str(exc) or type(exc).__name__
+        print(f"error: {message}", file=sys.stderr)
         return 2
 
 

@@ -133,7 +133,15 @@ class SourceRecord:
     subfield_hint: str = ""  # catalog's sub-field for the whole source: last classification fallback
 
     def provenance(self) -> dict[str, Any]:
+        """The `provenance` struct of every row generated from this record.
+
+        `record_id` ties sibling rows (the MCQ, open-QA, consultation and report items drawn
+        from one passage or case) together, so SpineBench decontamination can drop every row
+        that shares a source record with a bench item: siblings carry the bench answer even
+        when their prompt looks nothing like the bench question.
+        """
         return {
+            "record_id": self.record_id,
             "source_type": self.source_type,
             "source_id": self.source_id,
             "locator": self.locator,
@@ -172,6 +180,7 @@ def stable_id(*parts: Any, prefix: str = "") -> str:
 
 _MESSAGE = {"role": Value("string"), "content": Value("string")}
 _PROVENANCE = {
+    "record_id": Value("string"),  # SourceRecord.record_id: rows from one record are siblings
     "source_type": Value("string"),
     "source_id": Value("string"),
     "locator": Value("string"),

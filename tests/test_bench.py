@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from spinemed import cli
 from spinemed.build.dedup import near_duplicate_pairs
 from spinemed.build.pipeline import BuildConfig, run_build
 from spinemed.bench.agreement import cohen_kappa, decision_agreement, fleiss_kappa
-from spinemed.bench.decontam import BenchIndex, check_overlap, overlap_text, probe_texts
+from spinemed.bench.decontam import BenchIndex, answer_key_text, check_overlap, full_text, overlap_text, probe_texts
 from spinemed.bench.demo import run_bench_demo
 from spinemed.bench.folders import read_folder_rows
 from spinemed.bench.release import build_spinebench
@@ -101,15 +102,31 @@ def test_overlap_text_is_the_prompt_side_of_each_task():
 
 
 def test_plan_targets_scales_both_configs_by_one_factor():
-    targets, scale, note = plan_targets({"mcq": 100_000, "report": 20_000}, {"mcq": 500, "report": 100})
-    assert (targets, scale) == ({"mcq": 500, "report": 100}, 1.0) and "as requested" in note
-    targets, scale, note = plan_targets({"mcq": 135, "report": 17}, {"mcq": 500, "report": 100}, 0.3)
-    assert scale == pytest.approx(0.3 * 17 / 100) and targets == {"mcq": 26, "report": 5}
+    targets, scale, note, warnings = plan_targets({"mcq": 100_000, "report": 20_000}, {"mcq": 500, "report": 100})
+    assert (targets, scale, warnings) == ({"mcq": 500, "report": 100}, 1.0, []) and "as requested" in note
+    targets, scale, note, warnings = plan_targets({"mcq": 135, "report": 17}, {"mcq": 500, "report": 100}, 0.3)
+    assert scale == pytest.approx(0.3 * 17 / 100) and targets == {"mcq": 26, "report": 5} and warnings == []
     assert "scaled down" in note and "limited by report" in note
     with pytest.raises(ValueError, match="no 'report' rows"):
         plan_targets({"mcq": 10}, {"mcq": 5, "report": 1})
     with pytest.raises(ValueError, match="int >= 0"):
         plan_targets({"mcq": 10}, {"mcq": -1})
+
+
+def test_a_nonzero_target_never_rounds_to_zero_silently(corpus, tmp_path, capsys):
+    # 5 MCQ next to 100 reports: the shared factor (0.051) would make 0.26 MCQ -> 0
+    targets, scale, note, warnings = plan_targets({"mcq": 135, "report": 17}, {"mcq": 5, "report": 100}, 0.3)
+    assert targets == {"mcq": 1, "report": 5} and len(warnings) == 1
+    assert warnings[0].startswith("mcq: 5 requested") and "rounds to 0; taking 1" in warnings[0]
+    with pytest.raises(ValueError, match="only 3 'mcq' row.*less than one item"):  # 30% of 3 rows < 1 item
+        plan_targets({"mcq": 3, "report": 17}, {"mcq": 1, "report": 100}, 0.3)
+    assert plan_targets({"mcq": 135, "report": 17}, {"mcq": 0, "report": 100}, 0.3)[0]["mcq"] == 0  # 0 stays 0
+    work = tmp_path / "work"
+    assert cli.main(["bench", "sample", "--corpus", str(corpus), "--work", str(work), "--mcq", "5"]) == 0
+    printed = capsys.readouterr().out
+    assert "WARNING: mcq: 5 requested" in printed
+    sample = Workspace(work).sample()
+    assert len(sample["candidates"]["mcq"]) == 1 and sample["warnings"] == warnings
 
 
 def test_select_stratified_matches_every_marginal():
@@ -162,6 +179,16 @@ def test_kappas_against_hand_computed_values():
                               "i3": {"r1": "fix"}}, cats)
     assert res["items"] == 2 and res["percent_agreement"] == 50.0 and res["all_agree"] == 0.5
     assert res["cohen_kappa"][0]["reviewers"] == ["r1", "r2"] and res["cohen_kappa"][0]["kappa"] == 0.0
+    # two fixes agree only when their corrected values do
+    ratings = {"i1": {"r1": "fix", "r2": "fix"}, "i2": {"r1": "fix", "r2": "fix"}, "i3": {"r1": "accept", "r2": "accept"}}
+    fixes = {"i1": {"r1": {"answer": "B"}, "r2": {"answer": "C"}}, "i2": {"r1": {"answer": "D"}, "r2": {"answer": "D"}}}
+    res = decision_agreement(ratings, cats, fixes)
+    assert res["percent_agreement"] == 66.67 and res["fix_value_disagreements"] == 1
+    assert res["decisions"] == {"fix": 4, "accept": 2}
+    # labels fix{B}/fix{C}, fix{D}/fix{D}, accept/accept: observed 2/3; Fleiss' chance agreement from the pooled
+    # shares 1/6, 1/6, 2/6, 2/6 is 10/36 -> 7/13; Cohen's from each rater's own shares is 2/9 -> 4/7
+    assert res["fleiss_kappa"] == round(7 / 13, 4) and res["cohen_kappa"][0]["kappa"] == round(4 / 7, 4)
+    assert decision_agreement(ratings, cats)["percent_agreement"] == 100.0  # decisions alone agree
 
 
 # --------------------------------------------------------------------------------------
@@ -233,6 +260,11 @@ def test_round_trip_fix_remove_and_release(corpus, tmp_path):
     assert summary["removed"] == 1 and summary["verification_mode"] == "clinician"
     manifest = verify_folder(out)
     assert manifest["version"] == "v1.2.0" and manifest["split"] == "test"
+    # the release names the sampled corpus, never where it lay on the build machine
+    corpus_manifest = verify_folder(corpus)
+    assert manifest["build"]["sampling"]["corpus"] == {k: corpus_manifest[k] for k in ("name", "version", "content_hash")}
+    local = str(corpus.resolve())
+    assert all(local not in p.read_text("utf-8") for p in (out / "manifest.json", out / "README.md", out / "audit.jsonl"))
     mcq = datasets.load_dataset(str(out), "mcq", split="test")
     report = datasets.load_dataset(str(out), "report", split="test")
     mcq_ids, kinds = list(mcq["id"]), list(mcq["kind"]) + list(report["kind"])
@@ -374,6 +406,9 @@ def test_conflicting_fixes_are_re_reviewed_in_a_later_round(corpus, tmp_path):
     import_packets(work, [tmp_path / "R01.csv", tmp_path / "R02.csv", tmp_path / "mcq.csv"])
     res = resolve(work)
     assert res["items"][item]["status"] == "conflict" and res["conflicts"][0]["field"] == "postop_management"
+    # both said "fix", with different corrections: a disagreement, not agreement
+    agreement = res["agreement"]
+    assert agreement["items"] == 5 and agreement["fix_value_disagreements"] == 1 and agreement["all_agree"] == 0.8
     with pytest.raises(ValueError, match="conflicting correction"):
         build_spinebench(work, tmp_path / "sb")
     record = export_packets(work, groups=["senior"], redo="conflicts")
@@ -395,8 +430,13 @@ def test_conflicting_fixes_are_re_reviewed_in_a_later_round(corpus, tmp_path):
 # --------------------------------------------------------------------------------------
 
 
-def test_demo_builds_bench_and_a_corpus_release_with_zero_overlap(corpus, tmp_path):
-    summary = run_bench_demo(corpus, tmp_path, seed=0)
+@pytest.fixture(scope="module")
+def demo(corpus, tmp_path_factory) -> dict:
+    return run_bench_demo(corpus, tmp_path_factory.mktemp("demo"), seed=0)
+
+
+def test_demo_builds_bench_and_a_corpus_release_with_zero_overlap(corpus, demo, tmp_path):
+    summary = demo
     bench, release = Path(summary["bench_dir"]), Path(summary["corpus_release_dir"])
     assert summary["verification_mode"] == "simulated" and summary["overlap"] == 0
     assert summary["bench"]["removed"] == 1 and summary["decisions"]["remove"] == 1 and summary["decisions"]["fix"] >= 3
@@ -409,7 +449,8 @@ def test_demo_builds_bench_and_a_corpus_release_with_zero_overlap(corpus, tmp_pa
     raw = check_overlap(bench, corpus)
     bench_rows = sum(summary["bench"]["rows"].values())
     assert raw.n_overlapping == summary["corpus_release"]["removed"] >= bench_rows
-    assert {i["status"] for i in raw.items} >= {"exact"}
+    assert {i["status"] for i in raw.items} >= {"exact", "same_source", "contains_answer"}
+    assert summary["corpus_release"]["removed_by_reason"]["generated from the same source record as a bench item"] > 0
     # release: same layout, loads, counts add up, removal accounted in the card and manifest
     manifest = verify_folder(release)
     assert manifest["counts"]["num_rows"] + raw.n_overlapping == verify_folder(corpus)["counts"]["num_rows"]
@@ -422,6 +463,100 @@ def test_demo_builds_bench_and_a_corpus_release_with_zero_overlap(corpus, tmp_pa
     # deterministic: the same inputs give the same benchmark content
     again = run_bench_demo(corpus, tmp_path / "again", seed=0)
     assert again["bench"]["content_hash"] == summary["bench"]["content_hash"]
+
+
+_TOKEN = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]+")
+
+
+def _word_5grams(text: str) -> set[tuple[str, ...]]:
+    """Plain 5-grams of lower-cased words and single Chinese characters (not the decontam code)."""
+    tokens = _TOKEN.findall(text.lower())
+    return {tuple(tokens[i:i + 5]) for i in range(len(tokens) - 4)}
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for k, v in value.items() if k not in ("bytes", "path") for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _answer_leaks(folder: Path, keys: dict[str, set], skip_ids=frozenset()) -> list[tuple[str, str, float]]:
+    """(row id, bench id, containment) of every row holding >= 70% of a bench key's 5-grams."""
+    leaks = []
+    manifest = verify_folder(folder)
+    for config in ("mcq", "open_qa", "consultation", "report"):
+        for row in read_folder_rows(folder, config, manifest=manifest):
+            if row["id"] in skip_ids:
+                continue
+            text = _word_5grams("\n".join(_strings({k: v for k, v in row.items()
+                                                     if k not in ("images", "provenance", "generation")})))
+            for bench_id, key in keys.items():
+                containment = len(key & text) / len(key)
+                if containment >= 0.7:
+                    leaks.append((row["id"], bench_id, round(containment, 3)))
+    return leaks
+
+
+def test_release_holds_no_bench_answer_and_no_sibling_of_a_bench_item(corpus, demo):
+    """Checked without spinemed.bench.decontam: no release row contains >= 70% of the word 5-grams of
+    any bench item's question + correct option text, or comes from a bench item's source record."""
+    bench, release = Path(demo["bench_dir"]), Path(demo["corpus_release_dir"])
+    keys = {}
+    for row in read_folder_rows(bench, "mcq"):
+        correct = [o["text"] for o in row["options"] if o["label"] in row["answer"]]
+        keys[row["id"]] = _word_5grams(" ".join([row["question"], *correct]))
+    assert all(keys.values()) and len(keys) == demo["bench"]["rows"]["mcq"]
+    # the raw corpus holds such rows besides the bench items themselves (so this can fail) ...
+    assert _answer_leaks(corpus, keys, skip_ids=set(keys))
+    # ... the release none
+    assert _answer_leaks(release, keys) == []
+    # and no row of the release comes from the source record of a bench item, while the corpus has siblings
+    bench_records = {r["provenance"]["record_id"] for c in ("mcq", "report") for r in read_folder_rows(bench, c)}
+    assert len(bench_records) == sum(demo["bench"]["rows"].values()) and "" not in bench_records
+    assert [r["id"] for c in ("open_qa", "consultation", "report") for r in read_folder_rows(corpus, c)
+            if r["provenance"]["record_id"] in bench_records]
+    released = [r for c in ("mcq", "open_qa", "consultation", "report") for r in read_folder_rows(release, c)]
+    assert len(released) == demo["corpus_release"]["rows_out"]
+    assert [r["id"] for r in released if r["provenance"]["record_id"] in bench_records] == []
+
+
+def test_check_overlap_finds_siblings_and_answers_quoted_anywhere(corpus, tmp_path):
+    rows = {c: list(read_folder_rows(corpus, c)) for c in ("mcq", "open_qa")}
+    open_qa_records = {r["provenance"]["record_id"]: r for r in rows["open_qa"]}
+    item = next(r for r in rows["mcq"] if r["language"] == "en" and r["modality"] == "text"
+                and r["provenance"]["record_id"] in open_qa_records)
+    sibling = open_qa_records[item["provenance"]["record_id"]]
+    index = BenchIndex.from_rows([item], info={"name": "mini", "version": "v0.0.1"})
+    assert index.records == {item["provenance"]["record_id"]: item["id"]}
+    assert answer_key_text(item).startswith(item["question"]) and "Explanation" not in full_text(sibling)
+    hit = index.match_row(sibling)
+    assert hit["status"] == "same_source" and hit["bench_id"] == item["id"] and hit["similarity"] < 0.5
+    # a chat dataset whose prompt is harmless but whose answer quotes the bench question and its answer
+    correct = " ".join(o["text"] for o in item["options"] if o["label"] in item["answer"])
+    candidate = datasets.Dataset.from_list([
+        {"messages": [{"role": "user", "content": "Tell me one thing you read today."},
+                      {"role": "assistant", "content": f"I read this: {item['question']}\n{correct}. Good to know."}]},
+        {"messages": [{"role": "user", "content": "What is the normal range of serum sodium?"},
+                      {"role": "assistant", "content": "135-145 mmol/L"}]},
+    ])
+    report = check_overlap(index, candidate)
+    assert [(i["candidate_id"], i["status"], i["bench_id"]) for i in report.items] == [
+        ("default/train/0", "contains_answer", item["id"])]
+    assert report.items[0]["containment"] == 1.0 and report.items[0]["similarity"] < 0.5
+    assert "containment 1.00" in report.describe()
+    assert check_overlap(index, candidate, answer_threshold=1.0).n_overlapping == 1
+    # saved and loaded, the index keeps source records and answer keys; an index of the older format is refused
+    saved = index.save(tmp_path / "idx")
+    assert check_overlap(saved, candidate).items == report.items
+    assert BenchIndex.load(saved).match_row(sibling)["status"] == "same_source"
+    meta = json.loads((saved / "bench_index.json").read_text("utf-8"))
+    (saved / "bench_index.json").write_text(json.dumps({**meta, "format": "spinebench-index/1"}), "utf-8")
+    with pytest.raises(ValueError, match="spinebench-index/1.*save it again"):
+        BenchIndex.load(saved)
 
 
 def test_check_overlap_finds_near_duplicates_in_other_datasets(corpus, tmp_path):
@@ -474,6 +609,13 @@ def test_cli_round_trip(corpus, tmp_path, capsys):
                      str(tmp_path / "r.json"), "--save-index", str(tmp_path / "idx")]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["clean"] is True
     assert cli.main(["bench", "check-overlap", str(tmp_path / "idx"), str(release)]) == 0
+    capsys.readouterr()
+    # a dataset that cannot be loaded (HF_HUB_OFFLINE=1: the Hub is unreachable) is an error, never "overlap found"
+    assert cli.main(["bench", "check-overlap", str(tmp_path / "idx"), "bogus-org/no-such-dataset"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'bogus-org/no-such-dataset'" in err and "Traceback" not in err
+    assert cli.main(["bench", "check-overlap", "bogus-org/no-such-bench", str(release)]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
     assert cli.main(["publish", str(out / "spinebench"), "--repo", "org/SpineBench", "--version", "v1.0.0",
                      "--dry-run", "--endpoint", "https://hub.example"]) == 0
     assert "would publish org/SpineBench" in capsys.readouterr().out

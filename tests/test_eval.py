@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import shlex
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ from spinemed.evaluation.models import EvalError, parse_model_spec
 from spinemed.evaluation.predictions import PredictionsError, read_predictions
 from spinemed.evaluation.prompts import load_eval_prompts
 from spinemed.evaluation.results import load_results
-from spinemed.evaluation.runner import EvalConfig, run_eval
+from spinemed.evaluation.runner import EvalConfig, format_results, run_eval
 from spinemed.scoring import score_predictions
 from test_eval_support import bench_rows, sample_bench, sample_corpus, write_bench
 
@@ -246,6 +248,19 @@ def test_baselines_skip_corpus_rows_overlapping_the_bench():
 # --------------------------------------------------------------------------------------
 
 
+def test_bench_eval_accepts_the_command_line_its_docstring_shows():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_eval.py"
+    spec = importlib.util.spec_from_file_location("bench_eval", path)
+    bench_eval = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_eval)
+    usage = next(line for line in bench_eval.__doc__.splitlines() if "benchmarks/bench_eval.py" in line)
+    argv = shlex.split(usage.split("bench_eval.py", 1)[1].replace("[", " ").replace("]", " "))
+    args = bench_eval.build_parser().parse_args(argv)
+    assert "--items" in argv and args.items == 574 and bench_eval.scaled_counts(args.items) == bench_eval.PAPER_COUNTS
+    assert bench_eval.scaled_counts(100) == {"text_mcq": 51, "image_mcq": 34, "report": 15}
+    assert bench_eval.scaled_counts(3) == {"text_mcq": 1, "image_mcq": 1, "report": 1}
+
+
 def test_baseline_run_writes_predictions_results_plots_and_model_index(tmp_path):
     run = run_eval(_cfg(tmp_path, plots=True, model_index=True, bootstrap=200, name="BM25"))
     results = load_results(run.results_path)
@@ -271,6 +286,12 @@ def test_baseline_run_writes_predictions_results_plots_and_model_index(tmp_path)
         assert (tmp_path / rel).read_bytes()[:8] == PNG_MAGIC, name
     index = json.loads((tmp_path / "model_index.json").read_text())
     assert index[0]["name"] == "BM25" and index[0]["results"][0]["metrics"]
+    # the summary lists every file written, the model index included
+    files_line = next(line for line in format_results(results, tmp_path).splitlines() if "files in" in line)
+    assert files_line.split(": ", 1)[1].split(", ")[:3] == ["results.json", "predictions.jsonl", "model_index.json"]
+    assert "plots/report_dimensions.png" in files_line and "judge.json" not in files_line
+    # nothing was judged: the judge-score means are null, not floor-filled
+    assert results["report"]["means_over"] == "none" and set(results["report"]["dimensions"].values()) == {None}
 
 
 def test_resume_keeps_answers_and_refuses_another_run(tmp_path):

@@ -12,7 +12,7 @@ from spinemed.cli import main as cli_main
 from spinemed.evaluation.benchmark import load_benchmark
 from spinemed.evaluation.models import EvalError
 from spinemed.evaluation.predictions import PredictionWriter, read_predictions
-from spinemed.evaluation.runner import EvalConfig, EvalInterrupted, run_eval
+from spinemed.evaluation.runner import EvalConfig, EvalInterrupted, format_results, run_eval
 from spinemed.llm.cache import RequestCache
 from spinemed.llm.simserver import SimHTTPError, SimServer
 from spinemed.scoring import DIMENSIONS
@@ -205,8 +205,30 @@ def test_reports_are_judged_when_a_judge_is_configured(tmp_path):
     assert r["scores"]["total"] == pytest.approx((12 * r["scores"]["closed_qa"] + 3 * 72.0) / 15)
     assert r["judge"]["judge_model"] == "sim" and r["judge"]["prompt_version"] == "v1" and len(r["judge"]["prompt_hash"]) == 64
     assert r["files"]["judge"] == "judge.json" and (tmp_path / "judge.json").is_file()
+    assert r["report"]["means_over"] == "judged"
+    files_line = next(line for line in format_results(r, tmp_path).splitlines() if "files in" in line)
+    assert files_line.endswith(": results.json, predictions.jsonl, judge.json, plots/report_dimensions.png, "
+                               "plots/accuracy_by_subfield.png, plots/accuracy_by_modality.png")
     assert again.results["scores"] == r["scores"] and again.results["run"]["judge_requests"]["requests_sent"] == 0
     assert not any("not judged" in w for w in r["warnings"])
+
+
+def test_floor_scored_reports_are_not_reported_as_judge_means(tmp_path):
+    """An empty report output is scored at the floor; with no judge, the results must not show the floor as
+    per-dimension judge means (nothing was judged)."""
+    model = Model()
+    model.empty = {model.ids("report")[0]}
+    with SimServer(latency_s=0.01, max_concurrency=8, responder=model) as server:
+        r = run_eval(_cfg(tmp_path, server, plots=True)).results
+    rep = r["report"]
+    assert r["report_status"] == "not_judged" and r["scores"]["report"] is None
+    assert (rep["judged"], rep["floor_scored"], rep["scored"]) == (0, 1, 1)
+    assert set(rep["dimensions"].values()) == {None} and set(rep["sections"].values()) == {None}
+    assert rep["means_over"] == "none"
+    assert rep["scored_mean"] is not None  # the floor score is still there, under its own name
+    for by_value in r["breakdowns"].values():
+        assert all(set(b["report"]["dimensions"].values()) == {None} for b in by_value.values())
+    assert (tmp_path / "plots" / "report_dimensions.png").is_file()
 
 
 def test_cli_records_the_command_without_the_api_key(tmp_path, capsys):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
+from pathlib import Path
 
 import pytest
 from huggingface_hub import ModelCardData
@@ -43,7 +45,7 @@ def _with_judged_reports(results: dict) -> dict:
 
     n = results["counts"]["report"]
     results["report"].update(judged=n, not_judged=0, scored=n, complete=True, no_judge_scores=0,
-                             dimensions={d: 4.0 for d in DIMENSIONS},
+                             dimensions={d: 4.0 for d in DIMENSIONS}, means_over="judged",
                              sections={k: 80.0 for k in results["report"]["sections"]})
     results["scores"]["report"] = 80.0
     c = results["counts"]
@@ -79,12 +81,21 @@ def test_real_run_is_valid_and_round_trips(results, tmp_path):
         (lambda r: r["answers"]["text_mcq"].update(answered=0), "answers.text_mcq"),
         (lambda r: r["breakdowns"]["language"]["en"]["scores"].update(text_mcq=None), "breakdowns.language.en.scores.text_mcq"),
         (lambda r: r["ci"]["intervals"].update(text_mcq=[80.0, 20.0]), "ci.intervals.text_mcq"),
+        (lambda r: r["report"]["dimensions"].update(diagnosis=1.0), "report.dimensions: no report was judged"),
+        (lambda r: r["report"].update(means_over="judged"), "report.means_over: 'judged' but"),
     ],
 )
 def test_invalid_results_are_reported_with_the_field(results, mutate, message):
     mutate(results)
     problems = validate_results(results)
     assert problems and any(message in p for p in problems), problems
+
+
+def test_docs_schema_table_names_every_top_level_key(results):
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "eval.md").read_text(encoding="utf-8")
+    documented = {key for line in doc.splitlines() if line.startswith("| `")
+                  for key in re.findall(r"`([a-z_]+)`", line.split("|")[1])}
+    assert set(results) - documented == set()
 
 
 def test_total_must_follow_from_components(results):

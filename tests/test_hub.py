@@ -95,6 +95,7 @@ def make_row(task: str, n: int, *, language="en", images=(), subfield="lumbar_di
         "levels": ["L4/L5"],
         "messages": [{"role": "user", "content": f"question {n}"}, {"role": "assistant", "content": f"answer {n}"}],
         "provenance": {
+            "record_id": f"rec-{n:03d}",
             "source_type": source_type,
             "source_id": f"doi:10.1000/{n}",
             "locator": f"p. {n}",
@@ -625,7 +626,7 @@ def test_attachments_are_hashed_verified_and_published(tmp_path):
     w = DatasetFolderWriter(out, {"open_qa": features_for("open_qa")}, default_config="open_qa")
     w.add("open_qa", {"id": "q1", "task": "open_qa", "language": "en", "modality": "text", "images": [],
                       "subfield": "lumbar_stenosis", "subfield_group": "spinal", "levels": [], "question": "Q?",
-                      "answer": "A.", "messages": [], "provenance": {"source_type": "textbook", "source_id": "x",
+                      "answer": "A.", "messages": [], "provenance": {"record_id": "r1", "source_type": "textbook", "source_id": "x",
                       "locator": "", "license": "cc-by-4.0", "redistributable": True, "source_file": "x.md"},
                       "generation": {"backend": "", "model": "", "prompt_id": "", "prompt_hash": "",
                                      "revision_prompt_id": "", "revision_prompt_hash": "", "criteria_version": "",

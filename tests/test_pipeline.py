@@ -106,6 +106,27 @@ def test_rows_carry_provenance_generation_and_versions(demo):
     assert all(row["report"][p] for p in row["report"])
 
 
+def test_rows_name_their_source_record_so_siblings_can_be_found(demo):
+    """provenance.record_id is SourceRecord.record_id: every row generated from one passage or case
+    (MCQ, open QA, consultation, report) carries the same id, which SpineBench decontamination uses."""
+    from spinemed.build.sources import iter_sources
+    from spinemed.schema import SourceRecord
+
+    folder, _ = demo
+    records = {r.record_id: r for r in iter_sources(SOURCES) if isinstance(r, SourceRecord)}
+    tasks_of: dict[str, set[str]] = {}
+    for task in TASKS:
+        for path in sorted((folder / "data" / task).glob("*.parquet")):
+            for row in pq.read_table(path, columns=["id", "provenance"]).to_pylist():
+                prov = row["provenance"]
+                rec = records.get(prov["record_id"])
+                assert rec is not None, (row["id"], prov["record_id"])
+                assert (prov["source_id"], prov["locator"], prov["source_file"]) == (
+                    rec.source_id, rec.locator, rec.source_file), row["id"]
+                tasks_of.setdefault(prov["record_id"], set()).add(task)
+    assert len(tasks_of) > 20 and sum(len(t) >= 2 for t in tasks_of.values()) > 10  # siblings are common
+
+
 def test_card_and_manifest(demo):
     folder, summary = demo
     card = DatasetCard.load(folder / "README.md")

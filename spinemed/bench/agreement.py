@@ -6,10 +6,15 @@ the share of items where all reviewers agree, Fleiss' kappa (the form for a vary
 of ratings per item) and Cohen's kappa per pair of reviewers with their mean (Light's kappa).
 A kappa that is undefined on the data (every rating in one category: chance agreement is 1)
 is None with a note, never 0 or 1.
+
+Two reviewers agree when they make the same decision *and*, for fixes, the same corrections:
+two "fix" decisions that set one field to different values are a disagreement (they block the
+build as a conflict), so each distinct set of corrections is its own category for the kappas.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from itertools import combinations
@@ -30,7 +35,7 @@ def fleiss_kappa(units: Sequence[Sequence[str]], categories: Sequence[str]) -> t
         p_items.append((sum(c * c for c in counts.values()) - n) / (n * (n - 1)))
     p_bar = sum(p_items) / len(p_items)
     n_ratings = sum(totals.values())
-    p_e = sum((totals.get(c, 0) / n_ratings) ** 2 for c in categories)
+    p_e = sum((totals.get(c, 0) / n_ratings) ** 2 for c in {*categories, *totals})
     if p_e >= 1.0:
         only = next(iter(totals))
         return None, p_bar, f"every rating is {only!r}: chance agreement is 1, kappa undefined"
@@ -46,15 +51,35 @@ def cohen_kappa(a: Sequence[str], b: Sequence[str], categories: Sequence[str]) -
         return None, "no shared items"
     p_o = sum(x == y for x, y in zip(a, b)) / n
     ca, cb = Counter(a), Counter(b)
-    p_e = sum(ca.get(c, 0) * cb.get(c, 0) for c in categories) / (n * n)
+    p_e = sum(ca.get(c, 0) * cb.get(c, 0) for c in {*categories, *ca, *cb}) / (n * n)
     if p_e >= 1.0:
         return None, "both reviewers gave one and the same decision to every shared item: kappa undefined"
     return (p_o - p_e) / (1.0 - p_e), ""
 
 
-def decision_agreement(ratings: Mapping[Hashable, Mapping[str, str]], categories: Sequence[str]) -> dict[str, Any]:
-    """Agreement over ``{unit: {reviewer: decision}}``; units with one rating are ignored."""
-    multi = {u: r for u, r in ratings.items() if len(r) >= 2}
+def rating_label(decision: str, corrections: Mapping[str, str] | None = None) -> str:
+    """What agreement compares: the decision, plus the corrected values of a fix.
+
+    ``fix`` with corrections ``{"answer": "B"}`` gives ``'fix {"answer": "B"}'``, so two fixes
+    agree only when they set the same fields to the same values."""
+    if not corrections:
+        return decision
+    return f"{decision} {json.dumps(dict(sorted(corrections.items())), ensure_ascii=False)}"
+
+
+def decision_agreement(ratings: Mapping[Hashable, Mapping[str, str]], categories: Sequence[str],
+                       corrections: Mapping[Hashable, Mapping[str, Mapping[str, str]]] | None = None) -> dict[str, Any]:
+    """Agreement over ``{unit: {reviewer: decision}}``; units with one rating are ignored.
+
+    corrections: ``{unit: {reviewer: {field: corrected value}}}`` of fix decisions; reviewers
+    agree only on the same decision with the same corrections (:func:`rating_label`).
+    ``decisions`` counts the plain decisions; ``fix_value_disagreements`` counts units where
+    every reviewer chose fix but their corrections differ.
+    """
+    corrections = corrections or {}
+    multi = {u: {rv: rating_label(d, (corrections.get(u) or {}).get(rv)) for rv, d in r.items()}
+             for u, r in ratings.items() if len(r) >= 2}
+    plain = {u: ratings[u] for u in multi}
     kappa, p_bar, note = fleiss_kappa([list(r.values()) for r in multi.values()], categories)
     pairs: dict[tuple[str, str], list[tuple[str, str]]] = {}
     for r in multi.values():
@@ -78,6 +103,8 @@ def decision_agreement(ratings: Mapping[Hashable, Mapping[str, str]], categories
         "fleiss_kappa": None if kappa is None else round(kappa, 4),
         "cohen_kappa": cohen,
         "mean_cohen_kappa": round(sum(defined) / len(defined), 4) if defined else None,
-        "decisions": dict(Counter(d for r in multi.values() for d in r.values())),
+        "decisions": dict(Counter(d for r in plain.values() for d in r.values())),
+        "fix_value_disagreements": sum(set(plain[u].values()) == {"fix"} and len(set(r.values())) > 1
+                                       for u, r in multi.items()),
         "notes": notes,
     }

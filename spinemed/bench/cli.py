@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from .decontam import DEFAULT_THRESHOLD
+from .decontam import DEFAULT_ANSWER_THRESHOLD, DEFAULT_THRESHOLD
 from .sample import DEFAULT_MAX_SHARE, DEFAULT_TARGETS
 
 _WORKFLOW = """\
@@ -113,15 +113,19 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_build)
 
-    p = sub.add_parser("decontaminate", help="write the SpineMed-450k release without bench items and near duplicates",
+    p = sub.add_parser("decontaminate", help="write the SpineMed-450k release without anything overlapping the bench",
                        description="Copy a corpus build to a release folder, leaving out every row that overlaps "
-                                   "SpineBench (exact or near duplicate of a bench item's text, the same item id, or "
-                                   "a bench image); new card and manifest with the removed counts.")
+                                   "SpineBench: exact or near duplicate of a bench item's prompt, the same item id, "
+                                   "generated from the same source record as a bench item, containing a bench item's "
+                                   "question and answer, or a bench image; new card and manifest with the removed "
+                                   "counts.")
     p.add_argument("--bench", required=True, help="SpineBench folder, saved bench index or Hub repo id")
     p.add_argument("--corpus", required=True, type=Path, help="built SpineMed-450k folder")
     p.add_argument("--out", required=True, type=Path, help="release folder to write (e.g. out/spinemed-450k-release)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help="near-duplicate threshold (default %(default)s)")
+    p.add_argument("--answer-threshold", type=float, default=DEFAULT_ANSWER_THRESHOLD,
+                   help="answer-key 5-gram containment that counts as a leak (default %(default)s)")
     p.add_argument("--version", help="release version (default: the corpus build's)")
     p.add_argument("--repo-id", default="spinemed/SpineMed-450k", help="Hub repo the card points at (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -129,13 +133,18 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("check-overlap", help="report overlap between SpineBench and any dataset (exit 1 if any)",
                        description="Report every row of CANDIDATE that overlaps SpineBench: exact or near duplicate "
-                                   "(MinHash Jaccard >= threshold) of a bench item's prompt text, the same item id, or "
-                                   "a bench image. CANDIDATE is a dataset folder or a Hub dataset repo id, read with "
-                                   "datasets.load_dataset (streaming). Exit status: 0 clean, 1 overlap found, 2 error.")
+                                   "(MinHash Jaccard >= threshold) of a bench item's prompt text, the same item id, "
+                                   "the same source record (SpineMed provenance.record_id), a bench item's question "
+                                   "and answer anywhere in the row (5-gram containment >= --answer-threshold), or a "
+                                   "bench image. CANDIDATE is a dataset folder or a Hub dataset repo id, read with "
+                                   "datasets.load_dataset (streaming). Exit status: 0 clean, 1 overlap found, "
+                                   "2 error (nothing was certified, e.g. a dataset could not be loaded).")
     p.add_argument("bench", help="SpineBench folder, saved bench index (--save-index) or Hub repo id")
     p.add_argument("candidate", help="dataset folder or Hub repo id to check (e.g. your training data)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help="near-duplicate threshold (default %(default)s)")
+    p.add_argument("--answer-threshold", type=float, default=DEFAULT_ANSWER_THRESHOLD,
+                   help="answer-key 5-gram containment that counts as a leak (default %(default)s)")
     p.add_argument("--config", dest="configs", action="append", metavar="NAME", help="only this config (repeatable)")
     p.add_argument("--split", dest="splits", action="append", metavar="NAME", help="only this split (repeatable)")
     p.add_argument("--out", type=Path, help="write the full report as JSON to this file")
@@ -235,7 +244,7 @@ def _cmd_decontaminate(args) -> int:
     from .decontam import write_decontaminated_corpus
 
     summary = write_decontaminated_corpus(args.bench, args.corpus, args.out, threshold=args.threshold,
-                                          version=args.version, repo_id=args.repo_id,
+                                          answer_threshold=args.answer_threshold, version=args.version, repo_id=args.repo_id,
                                           progress=None if args.json else print)
     if args.json:
         _print_json(summary)
@@ -243,17 +252,32 @@ def _cmd_decontaminate(args) -> int:
 
 
 def _cmd_check_overlap(args) -> int:
+    """Exit 0 clean, 1 overlap found, 2 when the check could not be completed.
+
+    Every failure ends in 2: an uncaught exception would exit 1 and read as "overlap found"
+    to a script certifying its training data."""
+    try:
+        report = _check_overlap(args)
+    except Exception as exc:
+        detail = str(exc) if isinstance(exc, (OSError, ValueError)) and str(exc) else f"{type(exc).__name__}: {exc}"
+        print(f"error: check-overlap did not complete, nothing was certified: {detail}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        print(report.describe())
+    return 0 if report.clean else 1
+
+
+def _check_overlap(args):
     from .decontam import check_overlap, load_bench_index
 
     index = load_bench_index(args.bench, threshold=args.threshold)
     if args.save_index:
         index.save(args.save_index)
         print(f"saved the bench index to {args.save_index}", file=sys.stderr)
-    report = check_overlap(index, args.candidate, threshold=args.threshold, configs=args.configs, splits=args.splits)
+    report = check_overlap(index, args.candidate, threshold=args.threshold, answer_threshold=args.answer_threshold,
+                           configs=args.configs, splits=args.splits)
     if args.out:
         args.out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    if args.json:
-        _print_json(report.to_json())
-    else:
-        print(report.describe())
-    return 0 if report.clean else 1
+    return report

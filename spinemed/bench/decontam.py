@@ -1,20 +1,43 @@
-"""Decontamination: SpineBench items and their near duplicates never reach training data.
+"""Decontamination: SpineBench items, their near duplicates and their siblings never reach training data.
 
-The comparison reuses the corpus dedup machinery (:class:`spinemed.build.dedup.Deduper`:
-normalised-text hash for exact matches, MinHash LSH over CJK-aware shingles for near ones)
-at a lower threshold (default 0.5 against the build's 0.8): a training item that shares half
-its shingles with a bench item is close enough to leak it.
+A candidate row overlaps SpineBench when any of these holds (strongest first, the order of
+:data:`STATUSES`):
 
-What is compared is the *input side* of an item, the text a model is shown when it is
-evaluated (:func:`overlap_text`): an MCQ's stem with its lettered options, the case of a
-report task.  The same function serves the bench index, the sampler (bench items must not
-be near duplicates of each other) and the candidate rows, so "overlap" means the same thing
-everywhere.  A candidate row also overlaps when it carries a bench item's id (a bench item
-corrected by reviewers may no longer match its corpus original by text) or embeds one of
-the bench's images byte for byte (the same figure under another question is still a leak).
+* ``exact`` / ``near``: its *input side* (:func:`overlap_text`: an MCQ's stem with its
+  lettered options, the case of a report task; user turns or prompt columns of other
+  datasets, :func:`probe_texts`) is an exact or near duplicate of a bench item's.  This is
+  the corpus dedup machinery (:class:`spinemed.build.dedup.Deduper`: normalised-text hash,
+  MinHash LSH over CJK-aware shingles) at a lower threshold (default 0.5 against the build's
+  0.8).  The same function serves the bench index, the sampler (bench items must not be near
+  duplicates of each other) and the candidates, so "overlap" means the same thing everywhere.
+* ``same_id``: it carries a bench item's id (a bench item corrected by reviewers may no
+  longer match its corpus original by text).
+* ``same_source``: it was generated from the same source record as a bench item
+  (``provenance.record_id``).  One passage or case yields several rows (an MCQ, an open-QA
+  item, a consultation, a report, in one or two languages); a bench MCQ's open-QA sibling
+  states the bench answer in its own words while its prompt looks nothing like the bench
+  question, so prompt comparison alone lets the answer through.  Only rows that carry
+  SpineMed provenance can match this way.
+* ``contains_answer``: its full text (every string of the row: all chat turns, question,
+  answer, explanation, case, report; metadata such as ids and provenance left out) contains
+  a bench item's *answer key* (:func:`answer_key_text`: MCQ stem + the text of the correct
+  option(s); report case + reference report) at n-gram containment >= the answer threshold
+  (default 0.6).  Containment is ``|G(key) & G(row)| / |G(key)|`` over the 5-gram sets of
+  the dedup's normalised CJK-aware tokens (English word 5-grams, Chinese character 5-grams;
+  :func:`answer_grams`), looked up in an inverted index.  Containment rather than
+  Jaccard, because a leaking row usually embeds the bench content in a longer text (a
+  dialogue, an explanation quoting the source sentence), which dilutes Jaccard but not
+  containment.  5-grams are specific enough that shared clinical phrases rarely add up to
+  60% of an item by chance; answer keys shorter than 5 tokens are left to the other checks.
+  Generated MCQs from one document share a long question template, so another MCQ of the
+  same document with the same correct option can pass the threshold: it is removed too, on
+  the conservative side.  This also catches rows of other datasets that quote a bench item
+  with its answer.
+* ``same_image``: it embeds one of the bench's images byte for byte (the same figure under
+  another question is still a leak).
 
-Not detected (documented limits): translations of a bench item, paraphrases below the
-threshold, and bench images that were re-encoded.
+Not detected (documented limits): translations and paraphrases of a bench item that come from
+another source record and fall below both thresholds, and bench images that were re-encoded.
 
 Command line: ``spinemed bench check-overlap BENCH CANDIDATE`` and ``spinemed bench
 decontaminate``; library: :func:`check_overlap`, :func:`write_decontaminated_corpus`.
@@ -31,24 +54,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spinemed.build.dedup import Deduper
+from spinemed.build.dedup import Deduper, normalize_text
+from spinemed.build.dedup import _shingle_hashes, _tokens  # the dedup's tokens, so both checks read text alike
 from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
-from spinemed.schema import BENCH_CONFIGS, TASKS, features_for
+from spinemed.schema import BENCH_CONFIGS, REPORT_PARTS, TASKS, features_for
 
 from .folders import folder_configs, folder_manifest, iter_dataset_rows, read_folder_rows, row_image_digests
 
 DEFAULT_THRESHOLD = 0.5
-INDEX_FORMAT = "spinebench-index/1"
+# Share of a bench item's answer-key 5-grams a candidate must contain to be a leak.
+DEFAULT_ANSWER_THRESHOLD = 0.6
+ANSWER_NGRAM = 5
+INDEX_FORMAT = "spinebench-index/2"
 INDEX_FILE = "bench_index.json"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_CARD_TEMPLATE = _REPO_ROOT / "dataset_cards" / "spinemed-450k.md"
 
 # How an overlap was found, strongest first.
-STATUSES = ("exact", "near", "same_id", "same_image")
+STATUSES = ("exact", "near", "same_id", "same_source", "contains_answer", "same_image")
 
 # Columns of non-SpineMed datasets that hold what a model is asked (checked one by one).
 _PROMPT_COLUMNS = ("question", "prompt", "instruction", "input", "query", "problem", "case", "text", "context")
 _USER_ROLES = {"user", "human"}
+# Columns that describe a row rather than say anything a model could learn the answer from.
+_METADATA_COLUMNS = frozenset({"id", "task", "language", "modality", "images", "subfield", "subfield_group", "levels",
+                               "provenance", "generation", "pipeline_version", "deid_version", "kind",
+                               "bench_version", "verification"})
 
 
 # --------------------------------------------------------------------------------------
@@ -143,6 +174,45 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(sub)
 
 
+def answer_key_text(row: Mapping[str, Any]) -> str:
+    """A bench item's prompt with its answer: the text a leaking training row would contain.
+
+    mcq: the stem and the text of the correct option(s) (distractors are left out: a row that
+    states the question and its answer leaks the item whatever the distractors); report: the
+    case and the reference report; open_qa: question and answer; consultation: the case and
+    the assistant turns.  Raises ValueError for a row without a SpineMed task.
+    """
+    task = row.get("task")
+    if task == "mcq":
+        correct = set(str(row.get("answer") or ""))
+        texts = [str(o["text"]) for o in row.get("options") or [] if o.get("label") in correct]
+        return "\n".join([str(row.get("question", "")), *texts]).strip()
+    if task == "report":
+        report = row.get("report") or {}
+        return "\n".join([str(row.get("case", "")), *(str(report.get(p) or "") for p in REPORT_PARTS)]).strip()
+    if task == "open_qa":
+        return f"{row.get('question', '')}\n{row.get('answer', '')}".strip()
+    if task == "consultation":
+        turns = [_content_text(m.get("content")) for m in row.get("messages") or [] if m.get("role") == "assistant"]
+        return "\n".join([str(row.get("case", "")), *turns]).strip()
+    raise ValueError(f"row {row.get('id')!r}: task {task!r} is not a SpineMed task {TASKS}")
+
+
+def full_text(row: Mapping[str, Any]) -> str:
+    """Every string a model could learn from in a row of any dataset (all chat turns, question,
+    options, answer, explanation, case, report, ...), without ids, provenance and other
+    metadata columns; searched for bench answer keys."""
+    return "\n".join(s for key, value in row.items() if key not in _METADATA_COLUMNS
+                     for s in _strings(value) if s.strip())
+
+
+def answer_grams(text: str) -> set[int]:
+    """The 5-gram set answer-key containment is computed over: hashes of the dedup's CJK-aware
+    token 5-grams (English words, Chinese characters); empty for a text of fewer than 5 tokens."""
+    tokens = _tokens(normalize_text(text))
+    return set(_shingle_hashes(tokens, ANSWER_NGRAM)) if len(tokens) >= ANSWER_NGRAM else set()
+
+
 # --------------------------------------------------------------------------------------
 # Bench index
 # --------------------------------------------------------------------------------------
@@ -150,12 +220,30 @@ def _strings(value: Any) -> Iterable[str]:
 
 @dataclass
 class BenchIndex:
-    """The bench's texts (MinHash index), ids and image hashes, queried without inserting."""
+    """The bench's prompt texts (MinHash index), ids, image hashes, source records and answer
+    keys, queried without inserting."""
 
     deduper: Deduper
     ids: set[str]
     images: dict[str, str]  # sha256 -> bench id
     info: dict[str, Any] = field(default_factory=dict)  # name, version, content_hash, source
+    records: dict[str, str] = field(default_factory=dict)  # source record id -> bench id
+    answer_keys: dict[str, str] = field(default_factory=dict)  # bench id -> answer_key_text
+
+    def __post_init__(self) -> None:
+        # Inverted index gram -> answer keys holding it: a candidate costs one lookup per gram.
+        self._key_ids: list[str] = []
+        self._key_sizes: list[int] = []
+        self._postings: dict[int, list[int]] = {}
+        for bench_id, text in sorted(self.answer_keys.items()):
+            grams = answer_grams(text)
+            if not grams:  # too short to measure; the other checks still apply
+                continue
+            k = len(self._key_ids)
+            self._key_ids.append(bench_id)
+            self._key_sizes.append(len(grams))
+            for g in grams:
+                self._postings.setdefault(g, []).append(k)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]], *, threshold: float = DEFAULT_THRESHOLD,
@@ -163,13 +251,19 @@ class BenchIndex:
         dd = Deduper(threshold=threshold)
         ids: set[str] = set()
         images: dict[str, str] = {}
+        records: dict[str, str] = {}
+        answer_keys: dict[str, str] = {}
         for row in rows:
             row_id = str(row["id"])
             ids.add(row_id)
             dd.check(row_id, overlap_text(row))  # a bench near-duplicate of another maps to it
             for digest in row_image_digests(row):
                 images.setdefault(digest, row_id)
-        return cls(dd, ids, images, dict(info or {}))
+            record_id = (row.get("provenance") or {}).get("record_id")
+            if record_id:
+                records.setdefault(str(record_id), row_id)
+            answer_keys[row_id] = answer_key_text(row)
+        return cls(dd, ids, images, dict(info or {}), records, answer_keys)
 
     @classmethod
     def from_folder(cls, folder: str | os.PathLike, *, threshold: float = DEFAULT_THRESHOLD) -> BenchIndex:
@@ -178,7 +272,8 @@ class BenchIndex:
         configs = [c for c in folder_configs(manifest) if c in BENCH_CONFIGS]
         if not configs:
             raise ValueError(f"{str(folder)!r} is not a SpineBench folder: it has no {BENCH_CONFIGS} config")
-        columns = {"mcq": ["id", "task", "question", "options", "images"], "report": ["id", "task", "case", "images"]}
+        columns = {"mcq": ["id", "task", "question", "options", "answer", "images", "provenance"],
+                   "report": ["id", "task", "case", "report", "images", "provenance"]}
         rows = (r for c in configs for r in read_folder_rows(folder, c, manifest=manifest, columns=columns[c]))
         info = {"name": manifest.get("name"), "version": manifest.get("version"),
                 "content_hash": manifest.get("content_hash"), "source": str(folder)}
@@ -186,22 +281,26 @@ class BenchIndex:
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, threshold: float | None = None) -> BenchIndex:
-        """Load an index saved with :meth:`save`, or a bare saved Deduper index (text only)."""
+        """Load an index saved with :meth:`save`, or a bare saved Deduper index (prompt text only)."""
         path = Path(path)
         dd = Deduper.load(path, threshold=threshold)
         meta_file = path / INDEX_FILE
         if meta_file.is_file():
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
             if meta.get("format") != INDEX_FORMAT:
-                raise ValueError(f"{meta_file}: format {meta.get('format')!r}, expected {INDEX_FORMAT!r}")
-            return cls(dd, set(meta["ids"]), dict(meta["images"]), {**meta.get("info", {}), "source": str(path)})
+                raise ValueError(f"{meta_file}: format {meta.get('format')!r}, expected {INDEX_FORMAT!r} (an older "
+                                 "index lacks source records and answer keys; save it again from the SpineBench "
+                                 "folder with `spinemed bench check-overlap BENCH CANDIDATE --save-index DIR`)")
+            return cls(dd, set(meta["ids"]), dict(meta["images"]), {**meta.get("info", {}), "source": str(path)},
+                       dict(meta["records"]), dict(meta["answer_keys"]))
         return cls(dd, set(dd._keys), {}, {"source": str(path)})
 
     def save(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         self.deduper.save(path)
         meta = {"format": INDEX_FORMAT, "info": {k: v for k, v in self.info.items() if k != "source"},
-                "ids": sorted(self.ids), "images": dict(sorted(self.images.items()))}
+                "ids": sorted(self.ids), "images": dict(sorted(self.images.items())),
+                "records": dict(sorted(self.records.items())), "answer_keys": dict(sorted(self.answer_keys.items()))}
         (path / INDEX_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         return path
 
@@ -209,28 +308,60 @@ class BenchIndex:
     def threshold(self) -> float:
         return self.deduper.threshold
 
-    def match(self, probes: Iterable[str], *, row_id: str | None = None,
-              image_digests: Iterable[str] = ()) -> dict[str, Any] | None:
-        """The strongest overlap of one candidate row ({status, bench_id, similarity}) or None."""
+    def answer_containment(self, text: str) -> tuple[str | None, float]:
+        """(bench id, containment) of the answer key that `text` contains most of; (None, 0.0)
+        when it shares no 5-gram with any key."""
+        hits: Counter[int] = Counter()
+        for g in answer_grams(text):
+            hits.update(self._postings.get(g, ()))
+        if not hits:
+            return None, 0.0
+        k, best = max(((k, n / self._key_sizes[k]) for k, n in hits.items()), key=lambda kv: (kv[1], -kv[0]))
+        return self._key_ids[k], best
+
+    def match(self, probes: Iterable[str], *, row_id: str | None = None, image_digests: Iterable[str] = (),
+              record_id: str | None = None, text: str | None = None,
+              answer_threshold: float = DEFAULT_ANSWER_THRESHOLD) -> dict[str, Any] | None:
+        """The strongest overlap of one candidate row, or None.
+
+        probes: its prompt texts (:func:`probe_texts`); record_id: its source record
+        (``provenance.record_id``); text: its full text (:func:`full_text`) for the answer-key
+        check.  Returns {status, bench_id, similarity (best prompt Jaccard estimate),
+        containment (best answer-key containment)}; statuses are tried in :data:`STATUSES` order.
+        """
         best: dict[str, Any] | None = None
         top_similarity = 0.0
-        for i, text in enumerate(probes):
-            res = self.deduper.check(f"candidate-{i}", text, add=False)
+        for i, probe in enumerate(probes):
+            res = self.deduper.check(f"candidate-{i}", probe, add=False)
             top_similarity = max(top_similarity, res.similarity)
             if res.status == "unique":
                 continue
-            found = {"status": res.status, "bench_id": res.duplicate_of, "similarity": round(float(res.similarity), 4)}
+            found = {"status": res.status, "bench_id": res.duplicate_of, "similarity": float(res.similarity)}
             if best is None or (STATUSES.index(found["status"]), -found["similarity"]) < (
-                STATUSES.index(best["status"]), -best["similarity"]):
+                    STATUSES.index(best["status"]), -best["similarity"]):
                 best = found
-        if best is not None:
-            return best
-        if row_id is not None and row_id in self.ids:
-            return {"status": "same_id", "bench_id": row_id, "similarity": round(top_similarity, 4)}
-        for digest in image_digests:
-            if digest in self.images:
-                return {"status": "same_image", "bench_id": self.images[digest], "similarity": round(top_similarity, 4)}
-        return None
+        key_id, containment = self.answer_containment(text) if text else (None, 0.0)
+        if best is None and row_id is not None and row_id in self.ids:
+            best = {"status": "same_id", "bench_id": row_id}
+        if best is None and record_id and str(record_id) in self.records:
+            best = {"status": "same_source", "bench_id": self.records[str(record_id)]}
+        if best is None and key_id is not None and containment >= answer_threshold:
+            best = {"status": "contains_answer", "bench_id": key_id}
+        if best is None:
+            best = next(({"status": "same_image", "bench_id": self.images[d]}
+                         for d in image_digests if d in self.images), None)
+        if best is None:
+            return None
+        return {**best, "similarity": round(float(best.get("similarity", top_similarity)), 4),
+                "containment": round(containment, 4)}
+
+    def match_row(self, row: Mapping[str, Any], *, row_id: str | None = None,
+                  answer_threshold: float = DEFAULT_ANSWER_THRESHOLD) -> dict[str, Any] | None:
+        """:meth:`match` for one row of any dataset (SpineMed, SpineBench or other)."""
+        record_id = (row.get("provenance") or {}).get("record_id") if isinstance(row.get("provenance"), Mapping) else None
+        return self.match(probe_texts(row), row_id=row_id if row_id is not None else row.get("id"),
+                          image_digests=row_image_digests(row), record_id=record_id, text=full_text(row),
+                          answer_threshold=answer_threshold)
 
 
 def load_bench_index(bench: Any, *, threshold: float = DEFAULT_THRESHOLD) -> BenchIndex:
@@ -267,8 +398,9 @@ def load_bench_index(bench: Any, *, threshold: float = DEFAULT_THRESHOLD) -> Ben
 @dataclass
 class OverlapReport:
     """Result of :func:`check_overlap`.  `items` lists each overlapping candidate row:
-    candidate_id, bench_id, similarity (estimated Jaccard; 1.0 for exact), status (exact |
-    near | same_id | same_image), config, split."""
+    candidate_id, bench_id, status (one of :data:`STATUSES`), similarity (estimated Jaccard of
+    the prompt; 1.0 for exact), containment (share of the bench item's answer-key 5-grams the
+    row contains), config, split."""
 
     bench: dict[str, Any]
     candidate: str
@@ -278,6 +410,7 @@ class OverlapReport:
     items: list[dict[str, Any]]
     by_config: dict[str, dict[str, int]]
     seconds: float = 0.0
+    answer_threshold: float = DEFAULT_ANSWER_THRESHOLD
 
     @property
     def clean(self) -> bool:
@@ -289,6 +422,7 @@ class OverlapReport:
             "bench": self.bench,
             "candidate": self.candidate,
             "threshold": self.threshold,
+            "answer_threshold": self.answer_threshold,
             "n_checked": self.n_checked,
             "n_overlapping": self.n_overlapping,
             "clean": self.clean,
@@ -301,14 +435,17 @@ class OverlapReport:
     def describe(self, limit: int = 20) -> str:
         b = self.bench
         head = (f"overlap of {self.candidate} with {b.get('name') or 'bench'} {b.get('version') or ''} "
-                f"(threshold {self.threshold}): {self.n_overlapping} of {self.n_checked:,} rows overlap"
+                f"(threshold {self.threshold}, answer containment {self.answer_threshold}): "
+                f"{self.n_overlapping} of {self.n_checked:,} rows overlap"
                 f" -> {'CLEAN' if self.clean else 'CONTAMINATED'}  ({self.seconds:.1f} s)")
         lines = [head]
         for config, c in self.by_config.items():
             lines.append(f"  {config}: {c['checked']:,} checked, {c['overlapping']} overlapping")
         for item in self.items[:limit]:
+            measure = (f"containment {item['containment']:.2f}" if item["status"] == "contains_answer"
+                       else f"{item['similarity']:.2f}")
             lines.append(f"  {item['config']}/{item['split']} {item['candidate_id']} ~ {item['bench_id']}  "
-                         f"{item['status']} {item['similarity']:.2f}")
+                         f"{item['status']} {measure}")
         if len(self.items) > limit:
             lines.append(f"  ... {len(self.items) - limit} more (use --json or --out for all)")
         return "\n".join(lines)
@@ -319,6 +456,7 @@ def check_overlap(
     candidate: Any,
     *,
     threshold: float = DEFAULT_THRESHOLD,
+    answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
     configs: Iterable[str] | None = None,
     splits: Iterable[str] | None = None,
 ) -> OverlapReport:
@@ -328,9 +466,12 @@ def check_overlap(
     `Deduper.save` folder) or a Hub repo id of a SpineBench release.
     candidate: a dataset folder or Hub repo id (read with `datasets.load_dataset`, streaming,
     offline for a folder when HF_HUB_OFFLINE is set), or a `datasets` object.
+    threshold: near-duplicate Jaccard threshold of the prompt texts; answer_threshold:
+    answer-key containment at which a row counts as carrying a bench answer.
     configs / splits: restrict the candidate (default: all configs and splits).
     """
     start = time.perf_counter()
+    _check_answer_threshold(answer_threshold)
     index = load_bench_index(bench, threshold=threshold)
     items: list[dict[str, Any]] = []
     by_config: dict[str, dict[str, int]] = {}
@@ -340,14 +481,20 @@ def check_overlap(
         stats = by_config.setdefault(config, {"checked": 0, "overlapping": 0})
         stats["checked"] += 1
         row_id = str(row["id"]) if row.get("id") is not None else f"{config}/{split}/{i}"
-        hit = index.match(probe_texts(row), row_id=row_id, image_digests=row_image_digests(row))
+        hit = index.match_row(row, row_id=row_id, answer_threshold=answer_threshold)
         if hit:
             stats["overlapping"] += 1
             items.append({"candidate_id": row_id, **hit, "config": config, "split": split})
     name = str(candidate) if isinstance(candidate, (str, os.PathLike)) else type(candidate).__name__
     return OverlapReport(bench={k: index.info.get(k) for k in ("name", "version", "content_hash", "source")},
                          candidate=name, threshold=index.threshold, n_checked=n, n_overlapping=len(items),
-                         items=items, by_config=by_config, seconds=round(time.perf_counter() - start, 2))
+                         items=items, by_config=by_config, seconds=round(time.perf_counter() - start, 2),
+                         answer_threshold=answer_threshold)
+
+
+def _check_answer_threshold(value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise ValueError(f"answer_threshold must be a number in (0, 1], got {value!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -358,6 +505,8 @@ _REMOVAL_LABELS = {
     "exact": "exact duplicate of a bench item",
     "near": "near duplicate of a bench item",
     "same_id": "bench item (same id, text corrected by reviewers)",
+    "same_source": "generated from the same source record as a bench item",
+    "contains_answer": "contains a bench item's question and answer",
     "same_image": "uses a bench image",
 }
 
@@ -368,14 +517,17 @@ def write_decontaminated_corpus(
     out_dir: str | os.PathLike,
     *,
     threshold: float = DEFAULT_THRESHOLD,
+    answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
     version: str | None = None,
     repo_id: str = "spinemed/SpineMed-450k",
     card_template: str | os.PathLike = CORPUS_CARD_TEMPLATE,
     rows_per_shard: int = 5000,
     progress=print,
 ) -> dict[str, Any]:
-    """Write the SpineMed-450k release: the corpus build without the bench items and their near
-    duplicates (same Hub layout, card and manifest; removed counts in the card's accounting).
+    """Write the SpineMed-450k release: the corpus build without every row that overlaps the
+    bench (near duplicates, bench ids, siblings from a bench item's source record, rows holding
+    a bench answer, bench images: see the module docstring), in the same Hub layout, card and
+    manifest, with the removed counts in the card's accounting.
 
     Returns a summary: counts kept/removed per config and reason, the removed rows, paths.
     """
@@ -384,6 +536,7 @@ def write_decontaminated_corpus(
     corpus_dir, out_dir = Path(corpus_dir), Path(out_dir)
     if corpus_dir.resolve() == out_dir.resolve():
         raise ValueError("the release folder must differ from the corpus build folder")
+    _check_answer_threshold(answer_threshold)
     index = load_bench_index(bench, threshold=threshold)
     manifest = folder_manifest(corpus_dir)
     card_info = _card_yaml(corpus_dir)
@@ -397,7 +550,7 @@ def write_decontaminated_corpus(
             if config not in configs:
                 raise ValueError(f"{str(corpus_dir)!r}: config {config!r} is not a SpineMed-450k config {TASKS}")
             for row in read_folder_rows(corpus_dir, config, manifest=manifest):
-                hit = index.match([overlap_text(row)], row_id=row["id"], image_digests=row_image_digests(row))
+                hit = index.match_row(row, answer_threshold=answer_threshold)
                 if hit:
                     removed.append({"id": row["id"], "config": config, **hit})
                     continue
@@ -432,8 +585,10 @@ def write_decontaminated_corpus(
     decontamination = {
         "bench": {k: bench_info.get(k) for k in ("name", "version", "content_hash")},
         "threshold": index.threshold,
-        "method": "Deduper (MinHash LSH, CJK-aware shingles) over spinemed.bench.decontam.overlap_text; "
-                  "plus same item id and same image bytes",
+        "answer_threshold": answer_threshold,
+        "method": "Deduper (MinHash LSH, CJK-aware shingles) over spinemed.bench.decontam.overlap_text; same "
+                  "item id; same source record (provenance.record_id); answer-key 5-gram containment "
+                  "(spinemed.bench.decontam.answer_key_text in the row's full text); same image bytes",
         "corpus": {"name": manifest.get("name"), "version": manifest.get("version"),
                    "content_hash": manifest.get("content_hash")},
         "removed": len(removed),
@@ -454,6 +609,7 @@ def write_decontaminated_corpus(
         "corpus": str(corpus_dir),
         "bench": {k: bench_info.get(k) for k in ("name", "version", "content_hash")},
         "threshold": index.threshold,
+        "answer_threshold": answer_threshold,
         "rows_in": corpus_rows,
         "rows_kept": {t: kept[t] for t in TASKS if t in kept},
         "rows_out": sum(kept.values()),
@@ -472,7 +628,7 @@ def format_decontamination(summary: Mapping[str, Any]) -> str:
     lines = [f"SpineMed-450k release without {b.get('name') or 'bench'} {b.get('version') or ''} items -> {summary['out']}"
              f"  ({summary['seconds']} s)",
              f"rows: {summary['rows_in']} in = {summary['rows_out']} released + {summary['removed']} removed "
-             f"(threshold {summary['threshold']})"]
+             f"(threshold {summary['threshold']}, answer containment {summary['answer_threshold']})"]
     for reason, n in summary["removed_by_reason"].items():
         lines.append(f"  removed: {n} x {reason}")
     lines.append("  released per config: " + ", ".join(f"{c}={n}" for c, n in summary["rows_kept"].items()))
@@ -489,11 +645,15 @@ def _card_yaml(folder: Path) -> dict[str, Any]:
 
 
 __all__ = [
+    "DEFAULT_ANSWER_THRESHOLD",
     "DEFAULT_THRESHOLD",
+    "STATUSES",
     "BenchIndex",
     "OverlapReport",
+    "answer_key_text",
     "check_overlap",
     "format_decontamination",
+    "full_text",
     "load_bench_index",
     "overlap_text",
     "probe_texts",

@@ -26,7 +26,7 @@ def run_bench_demo(corpus_dir: Path, out_root: Path, *, seed: int = 0) -> dict[s
     """Build the sample SpineBench and the decontaminated SpineMed-450k release from a corpus build.
 
     Writes ``out_root/spinebench`` (the benchmark), ``out_root/spinemed-450k-release`` (the
-    corpus without bench items and their near duplicates) and ``out_root/spinebench.work``
+    corpus without bench items, their near duplicates and their source-record siblings) and ``out_root/spinebench.work``
     (review workspace: sample, packets, simulated filled packets, audit log).  Returns a
     summary dict (counts, paths, agreement, overlap: 0 after a real check of the release).
     """

@@ -134,16 +134,30 @@ def iter_dataset_rows(
     path = str(source)
     if os.path.exists(path) and not os.path.isdir(path):
         raise ValueError(f"candidate {path!r} is a file; pass the dataset folder (or a Hub repo id)")
-    names = list(configs) if configs is not None else datasets.get_dataset_config_names(path)
+    local = os.path.isdir(path)
+    try:
+        names = list(configs) if configs is not None else datasets.get_dataset_config_names(path)
+    except Exception as exc:  # offline, unreachable, unknown or private repo, unreadable folder
+        raise _unreadable(path, local, exc) from None
     wanted_splits = None if splits is None else set(splits)
     for config in names:
         try:
             loaded = datasets.load_dataset(path, config, streaming=True)
         except ValueError as exc:  # unknown config name: say which exist
             raise ValueError(f"candidate {path!r}: cannot load config {config!r} ({exc})") from None
+        except Exception as exc:
+            raise _unreadable(path, local, exc, config) from None
         for split, ds in loaded.items():
             if wanted_splits is None or split in wanted_splits:
                 yield from _iter_one(ds, config, split)
+
+
+def _unreadable(path: str, local: bool, exc: BaseException, config: str | None = None) -> FileNotFoundError:
+    """The error for a candidate that cannot be opened: what was tried and why it failed."""
+    what = f"config {config!r} of candidate {path!r}" if config else f"candidate {path!r}"
+    why = ("reading the dataset folder failed" if local
+           else "it is not a local folder, and reading it as a Hub dataset repo failed")
+    return FileNotFoundError(f"cannot read {what}: {why} ({type(exc).__name__}: {exc})")
 
 
 def _iter_one(ds: Any, config: str, split: str) -> Iterator[tuple[str, str, int, dict[str, Any]]]:

@@ -155,8 +155,12 @@ def build_spinebench(
     versions.update({"spinebench_builder": BUILDER_VERSION, "scorer": SCORER_VERSION,
                      "corpus": f"{corpus_manifest.get('name')} {corpus_manifest.get('version')} "
                                f"(content {corpus_manifest['content_hash'][:16]})"})
-    sampling = {k: sample[k] for k in ("corpus", "seed", "threshold", "max_share", "dimensions", "method",
+    # Published: which build was sampled (name, version, content hash), never where it lay on
+    # the machine that built the release.
+    sampling = {k: sample[k] for k in ("seed", "threshold", "max_share", "dimensions", "method",
                                        "requested", "scale", "scaled", "note", "targets", "configs")}
+    sampling["corpus"] = {k: sample["corpus"].get(k) for k in ("name", "version", "content_hash")}
+    sampling["warnings"] = list(sample.get("warnings") or [])
     card_license = license or _corpus_license(ws.corpus_dir)
     extra = {
         "repo_id": repo_id,

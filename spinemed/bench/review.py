@@ -188,7 +188,13 @@ class Workspace:
 
     @property
     def corpus_dir(self) -> Path:
-        return self._corpus_override or Path(self.sample()["corpus"]["path"])
+        if self._corpus_override:
+            return self._corpus_override
+        sample = self.sample()
+        path = sample.get("corpus_path") or sample["corpus"].get("path")  # "path": workspaces before 1.0.1
+        if not path:
+            raise ValueError(f"{self.sample_file} does not say where the corpus is; pass --corpus")
+        return Path(path)
 
     def candidate_ids(self) -> dict[str, str]:
         """item id -> config, in sample order."""
@@ -826,15 +832,19 @@ def resolve(work: str | os.PathLike | Workspace) -> dict[str, Any]:
                           "comments": [f"{e['reviewer']}: {e['comment']}" for e in counted if e["comment"]],
                           "superseded": len(es) - len(counted), "modes": sorted({e["mode"] for e in counted})}
     units: dict[tuple[str, int], dict[str, str]] = {}
+    fixes: dict[tuple[str, int], dict[str, dict[str, str]]] = {}
     for e in entries:
         units.setdefault((e["item_id"], e["round"]), {})[e["reviewer"]] = e["decision"]
+        if e["decision"] == "fix":  # two fixes agree only with the same corrected values
+            fixes.setdefault((e["item_id"], e["round"]), {})[e["reviewer"]] = {
+                c["field"]: c["after"] for c in e["changes"]}
     modes = Counter(e["mode"] for e in entries)
     return {
         "items": items,
         "counts": dict(Counter(it["status"] for it in items.values())),
         "pending": [i for i, it in items.items() if it["status"] == "pending"],
         "conflicts": conflicts,
-        "agreement": decision_agreement(units, DECISIONS),
+        "agreement": decision_agreement(units, DECISIONS, fixes),
         "decisions": {"total": len(entries), "by_decision": dict(Counter(e["decision"] for e in entries)),
                       "superseded": sum(it["superseded"] for it in items.values()),
                       "fields_fixed": dict(Counter(c["field"] for e in entries for c in e["changes"])),

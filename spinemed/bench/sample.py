@@ -17,7 +17,10 @@ so no two bench items leak each other.
 Scaling: the bench never takes more than ``max_share`` (default 30%) of a config's rows, so
 the training release keeps most of the corpus.  When the requested targets exceed that (the
 shipped sample corpus has ~130 MCQ and ~17 reports), both targets are scaled by the same
-factor, keeping the MCQ : report ratio, and the output says so.
+factor, keeping the MCQ : report ratio, and the output says so.  A non-zero request that the
+shared factor would round to 0 (``--mcq 5`` next to 100 reports) is floored at 1 with a
+printed warning rather than silently dropped; a config too small to give even one item
+within ``max_share`` is refused.
 """
 
 from __future__ import annotations
@@ -56,8 +59,9 @@ def _round_half_up(x: float) -> int:
 
 
 def plan_targets(pool: Mapping[str, int], requested: Mapping[str, int],
-                 max_share: float = DEFAULT_MAX_SHARE) -> tuple[dict[str, int], float, str]:
-    """(targets per config, scale factor, note).  One factor for all configs keeps their ratio."""
+                 max_share: float = DEFAULT_MAX_SHARE) -> tuple[dict[str, int], float, str, list[str]]:
+    """(targets per config, scale factor, note, warnings).  One factor for all configs keeps
+    their ratio; a non-zero request it would round to 0 is floored at 1 and warned about."""
     if not 0 < max_share <= 1:
         raise ValueError(f"max_share must be in (0, 1], got {max_share!r}")
     for config, n in requested.items():
@@ -67,7 +71,18 @@ def plan_targets(pool: Mapping[str, int], requested: Mapping[str, int],
             raise ValueError(f"the corpus has no {config!r} rows to sample {n} candidates from")
     limits = {c: max_share * pool[c] / n for c, n in requested.items() if n}
     scale = min([1.0, *limits.values()])
-    targets = {c: _round_half_up(n * scale) for c, n in requested.items()}
+    targets: dict[str, int] = {}
+    warnings: list[str] = []
+    for c, n in requested.items():
+        targets[c] = _round_half_up(n * scale)
+        if n and not targets[c]:
+            if max_share * pool[c] < 1:
+                raise ValueError(f"the corpus has only {pool[c]} {c!r} row(s): a bench may take at most "
+                                 f"{max_share:.0%} of a config, which is less than one item; ask for 0 {c} "
+                                 "candidates or raise max_share")
+            targets[c] = 1
+            warnings.append(f"{c}: {n} requested x{scale:.3f} = {n * scale:.2f} rounds to 0; taking 1 instead "
+                            f"so the {c} part is not silently empty (the ratio between configs is no longer kept)")
     if scale < 1.0:
         tight = min(limits, key=limits.get)
         ask = " + ".join(f"{n} {c}" for c, n in requested.items())
@@ -78,7 +93,7 @@ def plan_targets(pool: Mapping[str, int], requested: Mapping[str, int],
                 f"(limited by {tight}) -> {got}")
     else:
         note = "targets as requested (the corpus is large enough)"
-    return targets, scale, note
+    return targets, scale, note, warnings
 
 
 def select_stratified(rows: list[Mapping[str, Any]], n: int, *, seed: int, config: str,
@@ -137,7 +152,11 @@ def sample_candidates(
     threshold: float = DEFAULT_THRESHOLD,
 ) -> dict[str, Any]:
     """Draw the candidate set from a built SpineMed-450k folder; returns the sample record
-    (what `spinemed bench sample` stores as WORK/sample.json)."""
+    (what `spinemed bench sample` stores as WORK/sample.json).
+
+    `corpus` names the build by name, version and content hash (what the release publishes);
+    `corpus_path` is where it lies on this machine, for the review workspace only.
+    """
     corpus_dir = Path(corpus_dir)
     manifest = folder_manifest(corpus_dir)
     requested = dict(DEFAULT_TARGETS if targets is None else targets)
@@ -147,7 +166,7 @@ def sample_candidates(
     available = folder_configs(manifest)
     pools = {c: [r for r in read_folder_rows(corpus_dir, c, manifest=manifest, columns=_META_COLUMNS[c])]
              for c in requested if c in available}
-    targets_, scale, note = plan_targets({c: len(p) for c, p in pools.items()}, requested, max_share)
+    targets_, scale, note, warnings = plan_targets({c: len(p) for c, p in pools.items()}, requested, max_share)
     deduper = Deduper(threshold=threshold)
     configs: dict[str, Any] = {}
     candidates: dict[str, list[str]] = {}
@@ -158,8 +177,9 @@ def sample_candidates(
     return {
         "format": SAMPLE_FORMAT,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "corpus": {"path": str(corpus_dir.resolve()), "name": manifest.get("name"), "version": manifest.get("version"),
+        "corpus": {"name": manifest.get("name"), "version": manifest.get("version"),
                    "content_hash": manifest["content_hash"]},
+        "corpus_path": str(corpus_dir.resolve()),
         "seed": seed,
         "threshold": threshold,
         "max_share": max_share,
@@ -170,6 +190,7 @@ def sample_candidates(
         "scale": round(scale, 4),
         "scaled": scale < 1.0,
         "note": note,
+        "warnings": warnings,
         "targets": targets_,
         "configs": configs,
         "candidates": candidates,
@@ -181,6 +202,7 @@ def format_sampling(sample: Mapping[str, Any]) -> str:
     corpus = sample["corpus"]
     lines = [f"SpineBench candidates from {corpus['name']} {corpus['version']} (seed {sample['seed']})",
              ("NOTE: " if sample["scaled"] else "") + sample["note"]]
+    lines += [f"WARNING: {w}" for w in sample.get("warnings") or []]
     for config, rep in sample["configs"].items():
         lines.append(f"\n{config}: {rep['selected']} of target {rep['target']} from {rep['pool']} rows"
                      + (f", {rep['skipped_near_duplicates']} near duplicate(s) skipped"

@@ -69,7 +69,7 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
     KnownBenchmark(
         name="spinebench",
         version="v1.0.0",
-        items_hash="1aaf3a5c5711dff319f245c4c74d8b98e96f2e5e0d46ca33656d715871718a45",
+        items_hash="ed488745bf3f0c2244492a06d9989fa5ce79d4d99bad77537018ea5c1b86438a",
         counts={"text_mcq": 22, "image_mcq": 4, "report": 4},
         variant="sample",
         note="`spinemed demo`: the shipped sample sources, simulated reviewers (tests/test_eval.py checks it)",

@@ -60,7 +60,7 @@ def plot_report_dimensions(results: Mapping[str, Any], path: Path) -> Path:
     ax.set_xlabel("mean judge score (1-5)")
     ax.grid(axis="x", alpha=0.3)
     status = results["report_status"]
-    if status in ("judged", "partially_judged"):
+    if status in ("judged", "partially_judged") and report.get("judged"):
         color_of = {}
         for i, (name, members) in enumerate(sections.items()):
             p = report["sections"].get(name)
@@ -85,6 +85,12 @@ def plot_report_dimensions(results: Mapping[str, Any], path: Path) -> Path:
     else:
         if status == "no_items":
             text = "No report items in this run"
+        elif report.get("floor_scored"):
+            p3 = results["scores"]["report"]
+            text = (f"No report was judged ({results['counts']['report']} report items)\n"
+                    f"{report['floor_scored']} with a missing or empty output are scored at the floor"
+                    + (f" (P3 = {p3:.2f})" if p3 is not None else "")
+                    + "\nthe judge-score means are not shown: there are none")
         else:
             text = (f"Reports not judged ({results['counts']['report']} report items)\n"
                     "no judge endpoint was configured (--judge-model / --judge-url)\n"

@@ -18,7 +18,9 @@ Top-level keys (``docs/eval.md`` has the field-by-field table):
 * ``judge``: judge model / prompt version / prompt hash, or None when reports were not judged;
   ``report_status``: ``judged`` | ``partially_judged`` | ``not_judged`` | ``no_items``;
 * the scorer's ``scores``, ``counts``, ``weights``, ``ci``, ``answers``, ``report``, ``levels``,
-  ``breakdowns``, ``warnings`` and ``scoring``;
+  ``breakdowns``, ``warnings`` and ``scoring``; the ``report`` blocks (top level and per
+  breakdown) pass through :func:`report_block`, which adds ``means_over`` and nulls the
+  judge-score means when no report was judged;
 * ``unanswered``: items whose output was empty (``[{id, kind}]``); ``errors``: ``count`` and
   ``items`` (``[{id, kind, error}]``) for requests that failed for good;
 * ``run``: ``date`` (ISO 8601, UTC), ``kit_version``, ``device``, ``dtype``, ``backend``,
@@ -45,6 +47,7 @@ __all__ = [
     "RESULTS_SCHEMA_VERSION",
     "ResultsError",
     "load_results",
+    "report_block",
     "report_status",
     "validate_results",
     "write_results",
@@ -107,6 +110,34 @@ def report_status(report: Mapping[str, Any], n_reports: int) -> str:
     if scored >= n_reports:
         return "judged"
     return "partially_judged" if int(report.get("judged", 0)) else "not_judged"
+
+
+MEANS_OVER = ("judged", "judged_and_floor_scored", "none")
+
+
+def report_block(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The scorer's ``report`` block, saying what its judge-score means rest on.
+
+    ``dimensions`` and ``sections`` are means of 1-5 judge scores over the scored reports, and
+    the scorer counts a missing or empty output as scored at the floor.  With no report judged
+    those means would be the floor alone and read like a judgement, so they are set to null.
+    ``means_over`` says what the means cover: ``judged`` (every scored report was judged),
+    ``judged_and_floor_scored`` (judged reports plus ``floor_scored`` ones at the floor, as P3
+    counts them) or ``none`` (nothing judged: the means are null; ``floor_scored`` and
+    ``scored_mean`` still show any floor scores).
+    """
+    out = dict(report)
+    out["means_over"] = _means_over(report)
+    if out["means_over"] == "none":
+        out["dimensions"] = {d: None for d in (report.get("dimensions") or DIMENSIONS)}
+        out["sections"] = {name: None for name in (report.get("sections") or {})}
+    return out
+
+
+def _means_over(report: Mapping[str, Any]) -> str:
+    if not report.get("judged"):
+        return "none"
+    return "judged_and_floor_scored" if report.get("floor_scored") else "judged"
 
 
 # --------------------------------------------------------------------------------------
@@ -219,6 +250,15 @@ def _check_report(problems: list[str], report: Any, counts: Mapping, status: Any
         for d, v in dims.items():
             if v is not None and (not _is_num(v) or not 1.0 <= v <= 5.0):
                 problems.append(f"{where}.dimensions.{d}: expected a mean in 1-5 or null, got {v!r}")
+        if "means_over" in report:  # written by report_block (older files and external tools may lack it)
+            expected = _means_over(report)
+            if report["means_over"] not in MEANS_OVER:
+                problems.append(f"{where}.means_over: {report['means_over']!r} is not one of {', '.join(MEANS_OVER)}")
+            elif report["means_over"] != expected:
+                problems.append(f"{where}.means_over: {report['means_over']!r} but the counts say {expected!r}")
+            if report["judged"] == 0 and any(v is not None for v in dims.values()):
+                problems.append(f"{where}.dimensions: no report was judged, so the judge-score means must be null "
+                                "(floor scores are counted in floor_scored / scored_mean)")
     if _is_int(n) and n and report.get("complete") is True and scores_report is None and report.get("partial_reports") != "mean":
         problems.append(f"{where}: every report item is scored but scores.report is null")
     if report.get("scored") == 0 and scores_report is not None:

@@ -40,7 +40,13 @@ from spinemed.evaluation.predictions import (
     write_predictions,
 )
 from spinemed.evaluation.prompts import DEFAULT_PROMPT_VERSION, load_eval_prompts
-from spinemed.evaluation.results import RESULTS_KIND, RESULTS_SCHEMA_VERSION, report_status, write_results
+from spinemed.evaluation.results import (
+    RESULTS_KIND,
+    RESULTS_SCHEMA_VERSION,
+    report_block,
+    report_status,
+    write_results,
+)
 from spinemed.scoring import score_items, score_predictions
 
 __all__ = ["EvalConfig", "EvalInterrupted", "EvalRun", "format_results", "run_eval"]
@@ -426,7 +432,11 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
         },
         "judge": metric["judge"],
         "report_status": status,
-        **{k: metric[k] for k in ("scores", "counts", "weights", "ci", "answers", "report", "levels", "breakdowns")},
+        **{k: metric[k] for k in ("scores", "counts", "weights", "ci", "answers", "levels")},
+        "report": report_block(metric["report"]),
+        "breakdowns": {key: {value: {**block, "report": report_block(block["report"])} if "report" in block else block
+                             for value, block in groups.items()}
+                       for key, groups in metric["breakdowns"].items()},
         "scoring": metric["config"],
         "warnings": warnings,
         "unanswered": unanswered,
@@ -473,7 +483,7 @@ def format_results(results: dict[str, Any], out_dir: Path | None = None) -> str:
                    else f"not computed: {rep['not_judged']} of {c['report']} not judged (see judge.json)")
             lines.append(f"  {'report    (P3)':<16}   {why}  n={c['report']}")
         else:
-            floor = f", {rep['floor_scored']} empty at the floor" if rep.get("floor_scored") else ""
+            floor = f", {rep['floor_scored']} empty/missing scored at the floor" if rep.get("floor_scored") else ""
             row("report    (P3)", "report", f"  judged {rep['judged']}{floor} ({judge.get('judge_model') or 'no judge'})")
     row("total", "total", "" if s["total"] is not None or not c["report"] else "  (needs judged reports)")
     lv = results["levels"]
@@ -485,6 +495,8 @@ def format_results(results: dict[str, Any], out_dir: Path | None = None) -> str:
     for w in results["warnings"]:
         lines.append(f"  note: {w}")
     if out_dir is not None:
-        lines.append(f"  files in {out_dir}: results.json, predictions.jsonl"
-                     + (", " + ", ".join(results["files"]["plots"].values()) if results["files"]["plots"] else ""))
+        files = results["files"]
+        written = ["results.json", files["predictions"], files.get("judge"), files.get("model_index"),
+                   *(files.get("plots") or {}).values()]
+        lines.append(f"  files in {out_dir}: " + ", ".join(f for f in written if f))
     return "\n".join(lines)
