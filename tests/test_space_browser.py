@@ -1,7 +1,8 @@
 """What a person sees: the Space in Debian's chromium, driven by playwright (no browser download).
 
-Loads the page, checks that the leaderboard renders (paper rows, the consistency flags, a
-rescored submission), that a results file whose model name is an HTML/Markdown payload shows
+Loads the page at 1280 px wide, checks that the leaderboard renders (paper rows, the consistency
+flags, a rescored submission without a judge ranked by its closed QA, the scores and the consistency
+check in view without scrolling), that a results file whose model name is an HTML/Markdown payload shows
 as literal text without creating elements or running script, that the explorer shows an
 item's image, and saves screenshots.  Set SPINEMED_SPACE_SCREENSHOTS=DIR to keep them.
 """
@@ -49,6 +50,19 @@ def _seed_results(tmp_path: Path) -> Path:
     return results
 
 
+_BUSY = ".eta-bar, .pending, .translucent"  # Gradio's progress markers on components waiting for an event
+
+
+def _wait_for_page_load_refresh(page, playwright) -> None:
+    """The app reloads the results on page load (demo.load): let that event start and finish, so the
+    checks and the screenshot see the settled table, not its loading overlay."""
+    try:
+        page.locator(_BUSY).first.wait_for(state="attached", timeout=5_000)
+    except playwright.TimeoutError:
+        pass  # already over
+    page.wait_for_function(f"() => !document.querySelector({_BUSY!r})", timeout=30_000)
+
+
 def test_leaderboard_renders_in_a_real_browser(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     from spinemed.space.app import create_app
@@ -65,12 +79,13 @@ def test_leaderboard_renders_in_a_real_browser(tmp_path):
     try:
         with playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
             dialogs = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(url, wait_until="domcontentloaded")
             table = page.locator("#leaderboard-table")
             table.get_by_text("Gemini-2.5-Pro", exact=True).first.wait_for(timeout=30_000)
+            _wait_for_page_load_refresh(page, playwright)
             text = table.inner_text()
             for expected in ("SpineGPT", "Medgemma-27B", "Qwen2.5-VL-7B", "org/SpineLM-7B", "submission (rescored)",
                              "paper (reported)", "published total 87.44 ≠ 87.79 recomputed", "Total", "Text MCQ (P1)"):
@@ -81,6 +96,24 @@ def test_leaderboard_renders_in_a_real_browser(tmp_path):
             assert table.locator("strong", has_text="bold").count() == 0
             assert page.evaluate("window.__pwned") is None and dialogs == []
             assert page.get_by_text("Research demo, not a medical device").first.is_visible()
+            # Readable at a 1280 px wide window: every score and the consistency check are in view without
+            # scrolling sideways, and the whole table shows without an inner vertical scroll bar.
+            geometry = page.evaluate("""() => {
+                const root = document.querySelector('#leaderboard-table');
+                const view = root.querySelector('.virtual-table-viewport') || root;
+                const head = [...root.querySelectorAll('th')].find(th => th.innerText.includes('Consistency check'));
+                const box = head.getBoundingClientRect(), frame = view.getBoundingClientRect();
+                const rows = [...view.querySelectorAll('.virtual-body [role=row]')].map(row => row.innerText);
+                return {left: box.left, right: box.right, viewLeft: frame.left, viewRight: frame.right,
+                        scrollLeft: view.scrollLeft, scrollHeight: view.scrollHeight, clientHeight: view.clientHeight,
+                        rows: rows.length, firstRows: rows.slice(0, 2)};
+            }""")
+            assert geometry["scrollLeft"] == 0 and geometry["viewLeft"] <= geometry["left"]
+            assert geometry["right"] <= geometry["viewRight"], geometry
+            assert geometry["scrollHeight"] <= geometry["clientHeight"], geometry
+            assert geometry["rows"] == 12
+            # No judge here, so the submission has no Total: ranked by its closed QA (100), not last.
+            assert any("org/SpineLM-7B" in row for row in geometry["firstRows"]), geometry["firstRows"]
             shots.append(tmp_path / "leaderboard.png")
             page.screenshot(path=str(shots[-1]), full_page=True)
 

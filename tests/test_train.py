@@ -103,19 +103,80 @@ def test_stage_output_reloads_and_differs_from_its_start(stages):
     assert math.isfinite(float(loss))
 
 
-def test_resume_continues_from_the_last_checkpoint(stages, workspace, capsys):
+def _snapshot_weights_at_train_begin(monkeypatch):
+    """Record the model weights every SpineSFTTrainer starts its training loop with (after resuming)."""
+    from transformers import TrainerCallback
+
+    import spinemed.training.trainer as trainer_mod
+
+    starts = []
+
+    class Snapshot(TrainerCallback):
+        def on_train_begin(self, args, state, control, model=None, **kwargs):
+            starts.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    class Recording(trainer_mod.SpineSFTTrainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.add_callback(Snapshot())
+
+    monkeypatch.setattr(trainer_mod, "SpineSFTTrainer", Recording)
+    return starts
+
+
+def _weights(folder):
+    from transformers import AutoModelForImageTextToText
+
+    return AutoModelForImageTextToText.from_pretrained(folder).state_dict()
+
+
+def test_resume_continues_from_the_last_checkpoint(stages, workspace, capsys, monkeypatch):
     root = workspace / "resume"
     root.mkdir()
     shutil.copytree(stages / "stage1", root / "stage1")
     shutil.copytree(stages / "tiny-qwen2.5-vl-base", root / "tiny-qwen2.5-vl-base")
     first = _summary(root / "stage1")["stages"][-1]["train"]["losses"]
+    checkpoint, base = _weights(root / "stage1" / "checkpoint-3"), _weights(root / "tiny-qwen2.5-vl-base")
+    starts = _snapshot_weights_at_train_begin(monkeypatch)
     capsys.readouterr()
     assert _train(workspace, "--recipe", SMOKE / "stage1.yaml", "--output-root", root, "--set", "max_steps=5") == 0
     assert f"resuming from {root / 'stage1' / 'checkpoint-3'}" in capsys.readouterr().out
+    # The resumed loop starts from checkpoint-3's weights, every tensor of them, not from the stage's start.
+    (start,) = starts  # (checkpoint-3 itself is gone by now: save_total_limit 1)
+    assert start.keys() == checkpoint.keys()
+    assert all(torch.equal(start[k], checkpoint[k]) for k in checkpoint)
+    assert not all(torch.equal(start[k], base[k]) for k in base)
     state = json.loads((root / "stage1" / "checkpoint-5" / "trainer_state.json").read_text())
     assert state["global_step"] == 5
     losses = _summary(root / "stage1")["stages"][-1]["train"]["losses"]
     assert len(losses) == 5 and losses[:3] == first  # steps 1-3 restored from the checkpoint, not retrained
+    # ... and goes on from there: steps 4-5 are those of an uninterrupted 5-step run.
+    straight = workspace / "resume-straight"
+    assert _train(workspace, "--recipe", SMOKE / "stage1.yaml", "--output-root", straight, "--set", "max_steps=5") == 0
+    expected = _summary(straight / "stage1")["stages"][-1]["train"]["losses"]
+    assert losses[3:] == pytest.approx(expected[3:], abs=1e-3) and expected[:3] == pytest.approx(first, abs=1e-3)
+    end, straight_end = _weights(root / "stage1"), _weights(straight / "stage1")
+    assert all(torch.allclose(end[k], straight_end[k], atol=1e-5) for k in end)
+
+
+def test_a_checkpoint_missing_weights_is_refused(stages, tmp_path):
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForImageTextToText
+
+    from spinemed.training.trainer import CheckpointWeightsError, load_checkpoint_weights
+
+    broken = tmp_path / "checkpoint-3"
+    shutil.copytree(stages / "stage1" / "checkpoint-3", broken)
+    weights = load_file(broken / "model.safetensors")
+    dropped = next(k for k in weights if "layers.1.mlp.down_proj" in k)
+    del weights[dropped]
+    save_file(weights, broken / "model.safetensors", metadata={"format": "pt"})
+    model = AutoModelForImageTextToText.from_pretrained(stages / "tiny-qwen2.5-vl-base")
+    with pytest.raises(CheckpointWeightsError, match=r"1 missing keys .*layers\.1\.mlp\.down_proj.*--resume no"):
+        load_checkpoint_weights(model, broken)
+    load_checkpoint_weights(model, stages / "stage1" / "checkpoint-3")  # a whole checkpoint loads
+    assert all(torch.equal(v, w) for v, w in zip(model.state_dict().values(),
+                                                  _weights(stages / "stage1" / "checkpoint-3").values()))
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +305,19 @@ def test_training_on_bench_items_is_refused(workspace, capsys):
     assert "Warning: training data overlapped SpineBench" in card and "**OVERRIDDEN**" in card
 
 
+def test_missing_demo_folder_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    """The smoke recipes' demo_out/... paths only resolve from the folder `spinemed demo` ran in; from
+    anywhere else the entry `accelerate launch` runs (training/sft.py) says so and exits 2."""
+    from spinemed.training.cli import main as train_main
+
+    with _Chdir(tmp_path):
+        assert train_main(["--recipe", str(SMOKE / "stage1.yaml"), "--output-root", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: demo_out/spinemed-450k-release[mcq]:train: no such folder "
+                          f"'demo_out/spinemed-450k-release' (relative to the working directory {tmp_path})")
+    assert "Traceback" not in err and not (tmp_path / "runs" / "stage1" / "config.json").exists()
+
+
 def test_card_renders_parses_and_carries_the_eval_results(stages, workspace):
     from spinemed.evaluation.results import load_results
     from spinemed.evaluation.runner import EvalConfig, run_eval
@@ -263,14 +337,55 @@ def test_card_renders_parses_and_carries_the_eval_results(stages, workspace):
                             corpus="demo_out/spinemed-450k-release", out=workspace / "eval", allow_unregistered=True,
                             plots=False, bootstrap=20, overwrite=True), progress=None)
     results = load_results(workspace / "eval" / "results.json")
+    # Scores of this checkpoint: `spinemed eval --model hf:<stage folder>` records the folder as model.id.
+    own = workspace / "eval" / "stage3-results.json"
+    own.write_text(json.dumps({**results, "model": {**results["model"], "id": str(stages / "stage3"),
+                                                    "name": "stage3", "baseline": False, "backend": "transformers"}}))
     assert _train(workspace, "--recipe", SMOKE, "--stage", "3", "--output-root", stages, "--card-only",
-                  "--eval-results", workspace / "eval" / "results.json") == 0
+                  "--eval-results", own) == 0
     card = ModelCard.load(stages / "stage3" / "README.md")
     by_name = {r.metric_name: r.metric_value for r in card.data.eval_results}
     assert by_name["Text MCQ accuracy (P1, %)"] == round(results["scores"]["text_mcq"], 2)
     assert by_name["Closed QA accuracy (%)"] == round(results["scores"]["closed_qa"], 2)
     assert all(r.task_type == "image-text-to-text" and r.dataset_revision == "v1.0.0" for r in card.data.eval_results)
     assert "model-index" in (stages / "stage3" / "README.md").read_text() and "reports not judged" in card.text
+    assert "Another model's scores" not in card.text
+
+
+def test_card_refuses_another_models_eval_results(stages, workspace, capsys):
+    from spinemed.evaluation.results import load_results
+    from spinemed.evaluation.runner import EvalConfig, run_eval
+
+    with _Chdir(workspace):
+        run_eval(EvalConfig(bench="demo_out/spinebench", model="baseline:majority",
+                            corpus="demo_out/spinemed-450k-release", out=workspace / "eval-baseline",
+                            allow_unregistered=True, plots=False, bootstrap=20, overwrite=True), progress=None)
+    baseline = workspace / "eval-baseline" / "results.json"
+    before = (stages / "stage2" / "README.md").read_text(encoding="utf-8")
+    card_only = ["--recipe", SMOKE, "--stage", "2", "--output-root", stages, "--card-only", "--eval-results", baseline]
+    capsys.readouterr()
+    assert _train(workspace, *card_only) == 2
+    err = capsys.readouterr().err
+    assert f"evaluation results of another model: {baseline} (model 'baseline:majority')" in err
+    assert f"the folder '{stages / 'stage2'}'" in err and "--allow-foreign-eval" in err
+    assert (stages / "stage2" / "README.md").read_text(encoding="utf-8") == before  # nothing written
+    # ... before training too (here: the plan), naming the stage's hub_model_id as well
+    assert _train(workspace, "--recipe", SMOKE / "stage1.yaml", "--output-root", workspace / "foreign", "--dry-run",
+                  "--set", "hub_model_id=spinemed/SpineGPT-test", "--eval-results", baseline) == 2
+    assert "or 'spinemed/SpineGPT-test'" in capsys.readouterr().err
+    # results of the stage's Hub repo are its own (Hub ids are case-insensitive)
+    hub_results = workspace / "eval-baseline" / "hub.json"
+    results = load_results(baseline)
+    hub_results.write_text(json.dumps({**results, "model": {**results["model"], "id": "SpineMed/SpineGPT-Test"}}))
+    assert _train(workspace, "--recipe", SMOKE / "stage1.yaml", "--output-root", workspace / "foreign", "--dry-run",
+                  "--set", "hub_model_id=spinemed/SpineGPT-test", "--eval-results", hub_results) == 0
+
+    # Overridden: attached, and the card says whose scores they are.
+    assert _train(workspace, *card_only, "--allow-foreign-eval") == 0
+    card = ModelCard.load(stages / "stage2" / "README.md")
+    assert card.data.eval_results and "**Another model's scores.** The results below are for `baseline:majority`" in card.text
+    assert "--allow-foreign-eval" in card.text
+    assert _train(workspace, "--recipe", SMOKE, "--stage", "2", "--output-root", stages, "--card-only") == 0  # restore
 
 
 class FakeApi:
@@ -363,3 +478,11 @@ def test_push_only_reuploads_a_finished_stage(stages, workspace, fake_hub):
     assert names == ["create_repo", "create_branch", "list_repo_refs", "upload_folder", "list_repo_refs",
                      "delete_tag", "create_tag"]
     assert fake_hub.calls[3][2]["revision"] == "stage-2" and fake_hub.calls[-1][2]["tag"] == "v0.1.0-stage2"
+    # Stage 2 was trained without push_to_hub: the pushed card names the push target, not a placeholder.
+    pushed = ModelCard(fake_hub.calls[3][2]["card"])
+    assert 'repo = "spinemed/SpineGPT-test"' in pushed.text and 'revision = "v0.1.0-stage2"' in pushed.text
+    assert "path/to/" not in pushed.text and "hf:spinemed/SpineGPT-test" in pushed.text
+    assert "Pushed to `spinemed/SpineGPT-test`, branch `stage-2`, tag `v0.1.0-stage2`." in pushed.text
+    summary = _summary(stages / "stage2")
+    assert summary["repo_id"] == "spinemed/SpineGPT-test"
+    assert summary["stages"][-1]["hub"]["done"][-1] == f"tagged v0.1.0-stage2 -> {1:040x}"

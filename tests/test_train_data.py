@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,29 @@ def test_source_config_errors():
         DatasetSource.from_dict({"path": "x", "format": "qa", "columns": {"conversations": "c"}}, "d[0]")
     with pytest.raises(ValueError, match="non-empty 'datasets'"):
         DatasetMixture.from_dict({"datasets": []})
+
+
+def test_a_missing_local_folder_is_named_with_the_working_directory(tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.chdir(tmp_path)
+    hub_calls = []
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset", lambda *a, **kw: hub_calls.append(a) or real(*a, **kw))
+    # Only a local path: refused before any Hub look-up.
+    for path in ("./demo_out/spinebench", "demo_out/spinemed-450k/release", str(tmp_path / "absent")):
+        with pytest.raises(FileNotFoundError, match=f"no such folder '{re.escape(path)}'") as info:
+            DatasetSource(path=path, name="mcq").load()
+        assert ("relative to the working directory" in str(info.value)) == (not Path(path).is_absolute())
+    assert hub_calls == []
+    # 'demo_out/x' reads like a Hub id: tried there (offline in the tests: ConnectionError), then both are said.
+    with pytest.raises(FileNotFoundError) as info:
+        DatasetSource(path="demo_out/spinemed-450k-release", name="mcq").load()
+    assert len(hub_calls) == 1
+    message = str(info.value)
+    assert message.startswith("demo_out/spinemed-450k-release[mcq]:train: no such folder "
+                              f"'demo_out/spinemed-450k-release' (relative to the working directory {tmp_path})")
+    assert "cannot be loaded as a Hub dataset either (ConnectionError" in message
 
 
 def test_select_where_fraction_and_cap_are_seeded(corpus):

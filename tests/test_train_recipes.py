@@ -135,22 +135,49 @@ def test_dry_run_prints_the_plan_and_launch_lines(capsys):
 
 
 def test_launch_command_for_multi_node():
-    args = SimpleArgs(num_processes=16, num_machines=2, machine_rank=1, main_process_ip="10.0.0.1",
-                      main_process_port=29500)
+    args = SimpleArgs(num_machines=2, machine_rank=1, main_process_ip="10.0.0.1", main_process_port=29500)
     cmd = launch_command(PAPER / "stage3.yaml", 3, args, "training/accelerate/zero3_offload.yaml")
     assert cmd[:5] == [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
                        "training/accelerate/zero3_offload.yaml"]
     joined = " ".join(cmd)
+    # accelerate's num_processes is the total over the machines: 2 nodes x 8 GPUs, not the config's 8
     assert "--num_processes 16 --num_machines 2 --machine_rank 1 --main_process_ip 10.0.0.1" in joined
     assert "-m spinemed.training.cli --recipe" in joined and "--stage 3" in joined
-    assert "--allow-contaminated" not in joined
+    assert "--allow-contaminated" not in joined and "--allow-foreign-eval" not in joined
+    assert "--allow-foreign-eval" in launch_command(PAPER / "stage3.yaml", 3, SimpleArgs(allow_foreign_eval=True),
+                                                    "training/accelerate/zero3_offload.yaml")
+
+    def n_proc(**kw):
+        cmd = launch_command(PAPER / "stage1.yaml", 1, SimpleArgs(**kw), "training/accelerate/zero2.yaml")
+        return int(cmd[cmd.index("--num_processes") + 1]) if "--num_processes" in cmd else None
+
+    assert n_proc(num_machines=4, gpus_per_node=4) == 16
+    assert n_proc(gpus_per_node=2) == 2 and n_proc() is None and n_proc(num_machines=1) is None  # the config's 8
+    assert n_proc(num_processes=24, num_machines=3) == 24 and n_proc(num_processes=8, num_machines=2, gpus_per_node=4) == 8
+    with pytest.raises(ValueError, match="total over all machines.*multiple of --num-machines 2"):
+        n_proc(num_processes=7, num_machines=2)
+    with pytest.raises(ValueError, match="contradicts --gpus-per-node 8"):
+        n_proc(num_processes=8, num_machines=2, gpus_per_node=8)
+    # the configs hold one node's worth: 8 processes on 1 machine
+    for name in ("zero2", "zero3", "zero3_offload"):
+        cfg = yaml.safe_load((ACCEL / f"{name}.yaml").read_text())
+        assert cfg["num_processes"] == 8 and cfg["num_machines"] == 1
+
+
+def test_multi_node_dry_run_shows_the_total_process_count(capsys):
+    assert cli_main(["train", "--recipe", str(PAPER), "--stage", "3", "--dry-run", "--num-machines", "2",
+                     "--gpus-per-node", "4", "--machine-rank", "0", "--main-process-ip", "10.0.0.1"]) == 0
+    assert "--num_processes 8 --num_machines 2 --machine_rank 0" in capsys.readouterr().out
+    assert train_main(["--recipe", str(PAPER), "--stage", "3", "--dry-run", "--num-machines", "2",
+                       "--num-processes", "3"]) == 2
+    assert "total over all machines" in capsys.readouterr().err
 
 
 class SimpleArgs:
     def __init__(self, **kw):
-        defaults = dict(accelerate_config=None, num_processes=None, num_machines=None, machine_rank=None,
+        defaults = dict(accelerate_config=None, num_processes=None, gpus_per_node=None, num_machines=None, machine_rank=None,
                         main_process_ip=None, main_process_port=None, resume="auto", output_root=None, overrides=[],
-                        eval_results=[], allow_contaminated=False, overwrite_tag=False)
+                        eval_results=[], allow_contaminated=False, allow_foreign_eval=False, overwrite_tag=False)
         self.__dict__.update({**defaults, **kw})
 
 

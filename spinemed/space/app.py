@@ -307,6 +307,8 @@ def _about_md(state: SpaceState) -> str:
 - **P3**: an LLM judge scores each report 1-5 on ten dimensions in five sections; P3 = 20 × the mean of the section means.
 - **Total** = Σ_k N_k·P_k / Σ_k N_k over the three parts (released SpineBench: {n['text_mcq']} + {n['image_mcq']} MCQ, {n['report']} reports).
 - **Level-aware scores**: precision / recall / F1 of the vertebral levels a report names versus the reference (shown × 100).
+- **Ranking**: sorting by Total ranks a row without a Total (its reports were not judged, or no report score was
+  published) by its Closed QA score; its Total cell stays empty.
 
 ### The paper's table
 Rows marked *paper (reported)* are copied from the SpineBench paper. Their **Total** is recomputed from the published
@@ -337,7 +339,8 @@ def build_app(state: SpaceState):
             status = gr.Markdown(state.status_md(), elem_classes=["spinemed-status"])
             with gr.Row():
                 search = gr.Textbox("", label="Search models", placeholder="e.g. qwen, medical, open", scale=3)
-                sort_by = gr.Dropdown(list(lb.SORTABLE), value="Total", label="Sort by", scale=2)
+                sort_by = gr.Dropdown(list(lb.SORTABLE), value="Total", label="Sort by", scale=2,
+                                      info="Total: rows without one (reports not judged) rank by their Closed QA")
                 descending = gr.Checkbox(value=True, label="Descending", scale=1)
             with gr.Row():
                 sizes = gr.CheckboxGroup(list(lb.SIZE_BUCKETS), value=list(lb.SIZE_BUCKETS), label="Model size")
@@ -346,7 +349,8 @@ def build_app(state: SpaceState):
                 sources = gr.CheckboxGroup(list(lb.SOURCES), value=list(lb.SOURCES), label="Type")
             table = gr.Dataframe(
                 value=state.table(styled=True), headers=list(lb.HEADERS), datatype=list(lb.DATATYPES), interactive=False,
-                show_search="filter", pinned_columns=1, wrap=True, max_height=900, column_widths=list(lb.COLUMN_WIDTHS),
+                show_search="filter", pinned_columns=lb.PINNED_COLUMNS, wrap=True, max_height=lb.TABLE_MAX_HEIGHT,
+                column_widths=list(lb.COLUMN_WIDTHS),
                 elem_id="leaderboard-table", label="SpineBench leaderboard (scores in %)",
             )
 

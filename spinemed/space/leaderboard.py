@@ -24,6 +24,8 @@ __all__ = [
     "COLUMNS",
     "DOMAINS",
     "SIZE_BUCKETS",
+    "PINNED_COLUMNS",
+    "TABLE_MAX_HEIGHT",
     "SORTABLE",
     "SOURCES",
     "Entry",
@@ -56,12 +58,10 @@ _PAPER_META = {
 }
 
 # (header, datatype) in display order.  Scores are percentages; level scores are shown x100.
+# The scores and the consistency check come right after the model name, so at a 1280 px wide
+# window they are all on screen without scrolling sideways; descriptive columns follow.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("Model", "str"),
-    ("Type", "str"),
-    ("Size", "str"),
-    ("Access", "str"),
-    ("Domain", "str"),
     ("Total", "number"),
     ("Text MCQ (P1)", "number"),
     ("Image MCQ (P2)", "number"),
@@ -69,6 +69,10 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("Report (P3)", "number"),
     ("Published total", "number"),
     ("Consistency check", "str"),
+    ("Type", "str"),
+    ("Size", "str"),
+    ("Access", "str"),
+    ("Domain", "str"),
     ("Level F1", "number"),
     ("Level precision", "number"),
     ("Level recall", "number"),
@@ -324,12 +328,20 @@ def entries_frame(entries: Sequence[Entry]):
     return frame.astype(object).where(frame.notna(), None)
 
 
-# Pixel widths per column for the page, in COLUMNS order (wide text columns, compact numbers).
-COLUMN_WIDTHS = (
-    "220px", "170px", "70px", "80px", "90px",
-    "80px", "90px", "90px", "85px", "85px", "95px", "330px",
-    "80px", "95px", "85px", "110px", "110px", "110px", "110px", "100px", "110px", "220px", "100px",
-)
+# Pixel widths on the page.  Model ... Consistency check add up to 1,000 px: inside the 1,216 px a
+# 1280 px window leaves the table.  The first PINNED_COLUMNS (Model, Total) stay put when scrolling sideways.
+_WIDTHS = {
+    "Model": "210px", "Total": "72px", "Text MCQ (P1)": "80px", "Image MCQ (P2)": "80px", "Closed QA": "76px",
+    "Report (P3)": "76px", "Published total": "96px", "Consistency check": "310px", "Type": "150px", "Size": "64px",
+    "Access": "76px", "Domain": "86px", "Level F1": "76px", "Level precision": "90px", "Level recall": "80px",
+    "Total 95% CI": "106px", "P1 95% CI": "100px", "P2 95% CI": "100px", "P3 95% CI": "100px", "Unanswered": "100px",
+    "Report status": "110px", "Benchmark": "220px", "Date": "100px",
+}
+COLUMN_WIDTHS = tuple(_WIDTHS[h] for h in HEADERS)
+PINNED_COLUMNS = 2
+# The table grows with its rows up to this height (about 25 wrapped rows) before it scrolls inside
+# the page; the paper's ten rows plus a few submissions never need the inner scroll bar.
+TABLE_MAX_HEIGHT = 1600
 
 
 def styled_frame(entries: Sequence[Entry]):
@@ -347,6 +359,10 @@ def styled_frame(entries: Sequence[Entry]):
 
 
 def _sort_value(e: Entry, column: str) -> Any:
+    if column == "Total" and e.scores.get("total") is None:
+        # No total (reports not judged, or none published): rank by closed QA rather than below every
+        # judged row, where unjudged submissions would all end up at the bottom of the page.
+        return e.scores.get("closed_qa")
     if column in _SCORE_COLUMNS:
         return e.scores.get(_SCORE_COLUMNS[column])
     return {
@@ -371,6 +387,9 @@ def filter_entries(
     descending: bool = True,
 ) -> list[Entry]:
     """Rows matching every filter, sorted by `sort_by` (rows without a value last).
+
+    Sorting by "Total" ranks a row without a total (its reports were not judged, or the paper
+    published no report score) by its closed-QA score instead; its Total cell stays empty.
 
     `search`: every whitespace-separated term must occur (case-insensitive) in the model name,
     type, access or domain.  A filter given as None keeps everything; an empty list keeps

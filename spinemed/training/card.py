@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TEMPLATE", "SUMMARY_NAME", "CARD_NAME", "render_model_card", "write_model_card", "load_eval_results"]
+__all__ = ["TEMPLATE", "SUMMARY_NAME", "CARD_NAME", "ForeignEvalError", "render_model_card", "write_model_card",
+           "load_eval_results", "check_eval_models"]
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "model_card" / "spinegpt.md"
 SUMMARY_NAME = "training_summary.json"
@@ -46,6 +47,45 @@ def load_eval_results(paths: Sequence[str | os.PathLike], *, allow_partial: bool
     return out
 
 
+class ForeignEvalError(ValueError):
+    """Evaluation results of a model other than the checkpoint the card describes."""
+
+
+def _is_this_model(results: Mapping[str, Any], output_dir: str | os.PathLike | None, repo_ids: set[str]) -> bool:
+    """Whether `results` evaluated this checkpoint: its Hub repo, or its output folder (the evaluation
+    runner records `hf:<folder>` as the folder path in `model.id` and resolved in `details.local_path`;
+    an OpenAI-compatible server started on the folder reports the path as the model name)."""
+    model = results.get("model") or {}
+    names = [str(v) for v in (model.get("id"), model.get("name"), (model.get("details") or {}).get("local_path")) if v]
+    if any(n.lower() in repo_ids for n in names):  # Hub ids are case-insensitive
+        return True
+    if output_dir is None:
+        return False
+    folder = Path(output_dir).expanduser().resolve()
+    return any(Path(n).expanduser().resolve() == folder for n in names)
+
+
+def check_eval_models(eval_results: Sequence[Mapping[str, Any]], *, output_dir: str | os.PathLike | None,
+                      repo_ids: Sequence[str | None] = (), allow_foreign: bool = False,
+                      sources: Sequence[str | os.PathLike] | None = None) -> list[bool]:
+    """Which results are of another model than this checkpoint (its `output_dir` or a Hub repo in
+    `repo_ids`, the stage's `hub_model_id`).  Such results would put a different model's scores into
+    this card's model-index, so they are refused (ForeignEvalError) unless `allow_foreign`, and the
+    card then says whose scores they are.  `sources` (the results files) only name them in the error."""
+    ids = {r.lower(): r for r in repo_ids if r}
+    foreign = [not _is_this_model(r, output_dir, set(ids)) for r in eval_results]
+    if any(foreign) and not allow_foreign:
+        this = ([f"the folder {str(output_dir)!r}"] if output_dir is not None else []) + [repr(r) for r in ids.values()]
+        bad = [f"{sources[i] if sources else f'results #{i + 1}'} (model {(r.get('model') or {}).get('id')!r})"
+               for i, (r, f) in enumerate(zip(eval_results, foreign)) if f]
+        raise ForeignEvalError(
+            f"evaluation results of another model: {', '.join(bad)}; this stage's card describes "
+            f"{' or '.join(this) or 'an unnamed checkpoint'}. Evaluate this checkpoint (spinemed eval --model "
+            "hf:<its folder or repo>), or pass --allow-foreign-eval to attach them anyway (the card then says "
+            "they are another model's scores)")
+    return foreign
+
+
 def _hub_dataset_ids(stages: Sequence[Mapping[str, Any]]) -> list[str]:
     """Hub dataset ids the checkpoint was trained on (local folders are not metadata)."""
     out: list[str] = []
@@ -57,9 +97,10 @@ def _hub_dataset_ids(stages: Sequence[Mapping[str, Any]]) -> list[str]:
     return out
 
 
-def _evaluation_rows(results: Mapping[str, Any], eval_results: Sequence[Any]) -> dict[str, Any]:
+def _evaluation_rows(results: Mapping[str, Any], eval_results: Sequence[Any], foreign: bool) -> dict[str, Any]:
     bench = results.get("benchmark") or {}
     return {
+        "foreign": foreign,
         "benchmark": bench.get("name") or "SpineBench", "version": bench.get("version") or "",
         "variant": bench.get("variant") or "", "model": (results.get("model") or {}).get("id") or "",
         "report_status": results.get("report_status") or "not_judged",
@@ -70,14 +111,18 @@ def _evaluation_rows(results: Mapping[str, Any], eval_results: Sequence[Any]) ->
 
 
 def render_model_card(summary: Mapping[str, Any], *, eval_results: Sequence[Mapping[str, Any]] = (),
-                      template: str | os.PathLike = TEMPLATE, allow_partial_eval: bool = False):
+                      template: str | os.PathLike = TEMPLATE, allow_partial_eval: bool = False,
+                      output_dir: str | os.PathLike | None = None, allow_foreign_eval: bool = False,
+                      eval_sources: Sequence[str | os.PathLike] | None = None):
     """A `huggingface_hub.ModelCard` for the checkpoint described by `summary`.
 
     `summary` is a stage's run summary (see `spinemed.training.trainer.stage_summary`):
     `stages` (every stage up to this one), `model_name`, `base_model`, `license`, `repo_id`,
     `n_stages`, `versions`.  `eval_results` are results dicts from `spinemed eval`; each
     becomes `model-index` entries through `results_to_model_index` (a partial run is refused
-    unless `allow_partial_eval`).
+    unless `allow_partial_eval`); results of another model than this checkpoint (`output_dir`,
+    the summary's `repo_id` / `hub_model_id`) are refused unless `allow_foreign_eval`, and then
+    marked as such in the card (see `check_eval_models`; `eval_sources` name the files in its error).
     """
     import jinja2
     from huggingface_hub import ModelCard, ModelCardData
@@ -91,15 +136,17 @@ def render_model_card(summary: Mapping[str, Any], *, eval_results: Sequence[Mapp
     if not base_model:
         raise ValueError("the summary has no base_model (the card must name the model it was fine-tuned from)")
 
+    foreign = check_eval_models(eval_results, output_dir=output_dir, allow_foreign=allow_foreign_eval,
+                                repo_ids=[summary.get("repo_id"), summary.get("hub_model_id")], sources=eval_sources)
     all_eval: list[Any] = []
     evaluations = []
-    for results in eval_results:
+    for results, is_foreign in zip(eval_results, foreign):
         from spinemed.evaluation.model_index import results_to_model_index
 
         model_index = results_to_model_index(results, model_name, allow_partial=allow_partial_eval)
         _, entries = model_index_to_eval_results(model_index)
         all_eval += entries
-        evaluations.append(_evaluation_rows(results, entries))
+        evaluations.append(_evaluation_rows(results, entries, is_foreign))
 
     card_data = ModelCardData(
         model_name=model_name,
@@ -134,15 +181,29 @@ def render_model_card(summary: Mapping[str, Any], *, eval_results: Sequence[Mapp
 
 
 def write_model_card(folder: str | os.PathLike, *, eval_results: Sequence[Mapping[str, Any]] = (),
-                     summary: Mapping[str, Any] | None = None, allow_partial_eval: bool = False) -> Path:
-    """Render the card of a stage output folder (from its `training_summary.json`) to README.md."""
+                     summary: Mapping[str, Any] | None = None, allow_partial_eval: bool = False,
+                     allow_foreign_eval: bool = False, eval_sources: Sequence[str | os.PathLike] | None = None,
+                     hub: Mapping[str, Any] | None = None) -> Path:
+    """Render the card of a stage output folder (from its `training_summary.json`) to README.md.
+
+    `hub` (``{"repo_id", "branch", "tag", ...}``, `HubTarget.describe()`) is where the folder is
+    about to be pushed (``--push-only``): the card's repo id, revision and this stage's "pushed to"
+    line then name that target, and `training_summary.json` records it, instead of what the
+    training run had (possibly nothing, i.e. a placeholder repo in the usage snippet)."""
     folder = Path(folder)
+    path = folder / SUMMARY_NAME
     if summary is None:
-        path = folder / SUMMARY_NAME
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: is {str(folder)!r} a finished training stage?")
         summary = json.loads(path.read_text(encoding="utf-8"))
-    card = render_model_card(summary, eval_results=eval_results, allow_partial_eval=allow_partial_eval)
+    if hub is not None:
+        stages = [dict(s) for s in summary["stages"]]
+        stages[-1]["hub"] = dict(hub)
+        summary = {**summary, "repo_id": hub["repo_id"], "hub_model_id": hub["repo_id"], "stages": stages}
+    card = render_model_card(summary, eval_results=eval_results, allow_partial_eval=allow_partial_eval,
+                             output_dir=folder, allow_foreign_eval=allow_foreign_eval, eval_sources=eval_sources)
+    if hub is not None:  # only once the card rendered: a refused render changes nothing
+        path.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     out = folder / CARD_NAME
     card.save(out)
     return out

@@ -20,6 +20,7 @@ from typing import Any
 __all__ = ["register", "build_parser", "main", "launch_command"]
 
 EXIT_CONTAMINATED = 3
+GPUS_PER_NODE = 8  # what the accelerate configs in training/accelerate/ assume for one node
 
 _EPILOG = """\
 examples:
@@ -29,10 +30,10 @@ examples:
 
   # the paper's curriculum, one stage at a time, on an 8-GPU node
   spinemed train --recipe training/recipes/spinegpt-7b --stage 1 --launch
-  # two nodes (run on each node, machine rank 0 and 1)
+  # two 8-GPU nodes = 16 processes (run on each node, machine rank 0 and 1; --gpus-per-node if not 8)
   spinemed train --recipe training/recipes/spinegpt-7b --stage 3 --launch \\
       --num-machines 2 --machine-rank 0 --main-process-ip 10.0.0.1 --main-process-port 29500
-  # or launch the entry script yourself
+  # or launch the entry script yourself (--num_processes is the total over all machines)
   accelerate launch --config_file training/accelerate/zero2.yaml training/sft.py \\
       --recipe training/recipes/spinegpt-7b/stage1.yaml
 
@@ -58,6 +59,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
                    help="resume from the last checkpoint in output_dir (auto, default), a given checkpoint, or no")
     p.add_argument("--eval-results", action="append", default=[], type=Path, metavar="RESULTS_JSON",
                    help="results JSON from `spinemed eval` for the card's model-index; repeatable")
+    p.add_argument("--allow-foreign-eval", action="store_true",
+                   help="attach --eval-results whose model is neither the stage's output folder nor its hub_model_id "
+                        "(refused otherwise); the card says they are another model's scores")
     p.add_argument("--overwrite-tag", action="store_true", help="move the stage's Hub tag if it exists")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="check the recipes and print the plan; train nothing")
@@ -68,8 +72,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--launch", action="store_true",
                       help="start each stage with `accelerate launch` and the recipe's accelerate_config")
     g = p.add_argument_group("with --launch (passed to accelerate launch)")
-    g.add_argument("--num-processes", type=int, help="total processes (default: the accelerate config's)")
-    g.add_argument("--num-machines", type=int)
+    g.add_argument("--num-processes", type=int,
+                   help="processes over ALL machines (accelerate's num_processes); default with --num-machines N: "
+                        "N x --gpus-per-node, otherwise the accelerate config's (8, one node)")
+    g.add_argument("--gpus-per-node", type=int, metavar="N",
+                   help=f"GPUs (processes) on each machine (default {GPUS_PER_NODE})")
+    g.add_argument("--num-machines", type=int, help="nodes taking part; run the same command on each")
     g.add_argument("--machine-rank", type=int)
     g.add_argument("--main-process-ip")
     g.add_argument("--main-process-port", type=int)
@@ -99,13 +107,38 @@ def register(subparsers) -> None:
     p.set_defaults(func=handle)
 
 
+def _num_processes(args: argparse.Namespace) -> int | None:
+    """accelerate's `num_processes`: the total over all machines (not per node).
+
+    The configs say 8 (one node); left alone, a 2-node launch would start 4 processes per node.
+    With `--num-machines` (or `--gpus-per-node`) and no `--num-processes` it is GPUs per node x
+    machines; None keeps the config's value."""
+    machines = 1 if args.num_machines is None else args.num_machines
+    per_node = args.gpus_per_node
+    if machines < 1 or (per_node is not None and per_node < 1):
+        raise ValueError("--num-machines and --gpus-per-node must be at least 1")
+    total = args.num_processes
+    if total is None:
+        if machines == 1 and per_node is None:
+            return None
+        return (per_node or GPUS_PER_NODE) * machines
+    if total % machines:
+        raise ValueError(f"--num-processes {total} is the total over all machines: it must be a multiple of "
+                         f"--num-machines {machines} (e.g. {GPUS_PER_NODE * machines}); leave it out to have it "
+                         "computed")
+    if per_node is not None and total != per_node * machines:
+        raise ValueError(f"--num-processes {total} contradicts --gpus-per-node {per_node} x --num-machines {machines} "
+                         f"= {per_node * machines}; give one of them")
+    return total
+
+
 def launch_command(recipe_path: Path, stage: int, args: argparse.Namespace, accelerate_config: str | None) -> list[str]:
     """The `accelerate launch` command line of one stage."""
     config = str(args.accelerate_config or accelerate_config or "")
     if not config:
         raise ValueError(f"{recipe_path}: no accelerate_config in the recipe; pass --accelerate-config")
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file", config]
-    for flag, value in (("--num_processes", args.num_processes), ("--num_machines", args.num_machines),
+    for flag, value in (("--num_processes", _num_processes(args)), ("--num_machines", args.num_machines),
                         ("--machine_rank", args.machine_rank), ("--main_process_ip", args.main_process_ip),
                         ("--main_process_port", args.main_process_port)):
         if value is not None:
@@ -120,6 +153,8 @@ def launch_command(recipe_path: Path, stage: int, args: argparse.Namespace, acce
         cmd += ["--eval-results", str(path)]
     if args.allow_contaminated:
         cmd.append("--allow-contaminated")
+    if args.allow_foreign_eval:
+        cmd.append("--allow-foreign-eval")
     if args.overwrite_tag:
         cmd.append("--overwrite-tag")
     return cmd
@@ -132,6 +167,16 @@ def _hub_target(recipe) -> Any:
     settings = SimpleNamespace(hub_model_id=ta.get("hub_model_id"), hub_revision=ta.get("hub_revision"),
                                hub_private_repo=ta.get("hub_private_repo"), hub_token=ta.get("hub_token"))
     return HubTarget.from_args(settings, tag=recipe.hub_tag, push_main=recipe.hub_push_main)
+
+
+def _record_push(folder: Path, done: dict[str, Any]) -> None:
+    """Write what --push-only did (commits, tag) into the stage's local summary, as training does."""
+    from .card import SUMMARY_NAME
+
+    path = Path(folder) / SUMMARY_NAME
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    summary["stages"][-1]["hub"] = done
+    path.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def _plan(recipe) -> str:
@@ -165,6 +210,13 @@ def handle(args: argparse.Namespace) -> int:
 
         eval_results = load_eval_results(args.eval_results)
 
+    if eval_results and not (args.card_only or args.push_only):
+        from .card import check_eval_models
+
+        for r in recipes:  # another model's scores: refused before training, not at the first checkpoint's card
+            check_eval_models(eval_results, output_dir=r.output_dir, repo_ids=[r.training_args.get("hub_model_id")],
+                              allow_foreign=args.allow_foreign_eval, sources=args.eval_results)
+
     if args.dry_run:
         for r in recipes:
             print(_plan(r))
@@ -176,16 +228,22 @@ def handle(args: argparse.Namespace) -> int:
         from .card import write_model_card
 
         for r in recipes:
-            card = write_model_card(r.output_dir, eval_results=eval_results)
-            print(f"{r.label()}: wrote {card}")
-            if args.push_only:
-                try:
-                    done = _hub_target(r).push_folder(r.output_dir, overwrite_tag=args.overwrite_tag,
-                                                      message=f"{r.name}: model card update")
-                except PushError as exc:
-                    print(f"error: {exc}", file=sys.stderr)
-                    return 2
-                print(f"{r.label()}: {json.dumps(done)}")
+            try:
+                # --push-only renders the card for where it is going (repo, branch, tag), which may not be
+                # where (or whether) the training run pushed.
+                target = _hub_target(r) if args.push_only else None
+                card = write_model_card(r.output_dir, eval_results=eval_results, eval_sources=args.eval_results,
+                                        allow_foreign_eval=args.allow_foreign_eval,
+                                        hub=target.describe() if target else None)
+                print(f"{r.label()}: wrote {card}")
+                if target is not None:
+                    done = target.push_folder(r.output_dir, overwrite_tag=args.overwrite_tag,
+                                              message=f"{r.name}: model card update")
+                    _record_push(r.output_dir, done)
+                    print(f"{r.label()}: {json.dumps(done)}")
+            except PushError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
         return 0
 
     if args.launch:
@@ -203,7 +261,7 @@ def handle(args: argparse.Namespace) -> int:
     for r in recipes:
         try:
             run_stage(r, allow_contaminated=args.allow_contaminated, resume=args.resume, eval_results=eval_results,
-                      overwrite_tag=args.overwrite_tag)
+                      allow_foreign_eval=args.allow_foreign_eval, overwrite_tag=args.overwrite_tag)
         except ContaminationError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_CONTAMINATED
@@ -217,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return handle(args)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # as `spinemed train`: missing folder, Hub unreachable, bad value
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

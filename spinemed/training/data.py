@@ -350,16 +350,41 @@ class DatasetSource:
         return f"{self.path}" + (f"[{self.name}]" if self.name else "") + f":{self.split}"
 
     def load(self) -> Dataset:
+        """The split, from a local folder or the Hub.
+
+        A path that exists is a local dataset.  One that does not and cannot be a Hub id (absolute,
+        ``./``, ``../``, ``~``, more than one ``/``) fails at once, without a Hub round trip; one that
+        could be either (``demo_out/spinebench`` reads like ``org/name``) is tried on the Hub, and if
+        that fails too (offline: `datasets` raises ConnectionError) the error says both."""
         import datasets
+        from datasets.exceptions import DatasetsError
 
         kwargs = {"split": self.split}
         for key in ("revision", "data_files", "data_dir"):
             if getattr(self, key) is not None:
                 kwargs[key] = getattr(self, key)
+        local = Path(self.path).expanduser()
+        if not local.exists() and _only_local(self.path):
+            raise FileNotFoundError(f"{self.label()}: {_no_such_folder(self.path)}")
         try:
             return datasets.load_dataset(self.path, self.name, **kwargs)
-        except (FileNotFoundError, ValueError) as exc:
+        except (ConnectionError, FileNotFoundError, ValueError, DatasetsError) as exc:
+            if not local.exists():
+                raise FileNotFoundError(f"{self.label()}: {_no_such_folder(self.path)}, and it cannot be loaded as a "
+                                        f"Hub dataset either ({type(exc).__name__}: {exc})") from None
             raise ValueError(f"{self.label()}: cannot load ({exc})") from exc
+
+
+def _only_local(path: str) -> bool:
+    """True for a path that cannot be a Hub dataset id (those are 'name' or 'org/name')."""
+    posix = path.replace("\\", "/")
+    return (Path(path).is_absolute() or posix.startswith(("./", "../", "~")) or posix in (".", "..")
+            or posix.count("/") > 1)
+
+
+def _no_such_folder(path: str) -> str:
+    where = "" if Path(path).expanduser().is_absolute() else f" (relative to the working directory {os.getcwd()})"
+    return f"no such folder {path!r}{where}"
 
 
 @dataclass

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,10 +100,13 @@ def check_training_data(config: Decontamination | None, selected: list[SelectedS
     try:
         index = load_bench_index(_bench_location(config), threshold=config.threshold)
     except (FileNotFoundError, ValueError) as exc:
+        reason = str(exc)
+        if not Path(config.bench).expanduser().is_absolute() and not Path(config.bench).exists():
+            reason += f"; a local bench path is relative to the working directory {os.getcwd()}"
         if not allow_contaminated:
             raise ContaminationError(f"refusing to train: cannot load SpineBench {config.bench!r} to check the "
-                                     f"training rows ({exc}). Fix the path, or pass --allow-contaminated.") from exc
-        _loud(log, f"WARNING: SpineBench {config.bench!r} could not be loaded ({exc}); training anyway because "
+                                     f"training rows ({reason}). Fix the path, or pass --allow-contaminated.") from exc
+        _loud(log, f"WARNING: SpineBench {config.bench!r} could not be loaded ({reason}); training anyway because "
                    "of --allow-contaminated.  The model card will say the data was NOT checked.")
         return DecontaminationResult(status="unchecked_allowed", bench={"source": config.bench},
                                      threshold=config.threshold)

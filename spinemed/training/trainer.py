@@ -27,7 +27,7 @@ from typing import Any
 
 from trl import SFTTrainer
 
-from .card import SUMMARY_NAME, render_model_card
+from .card import SUMMARY_NAME, check_eval_models, render_model_card
 from .data import prepare_mixture, select_source
 from .guards import DecontaminationResult, VisionKeepAlive, check_training_data, keepalive_enabled
 from .push import HubTarget, hub_api
@@ -35,10 +35,38 @@ from .recipe import TINY_MODEL, StageRecipe
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SpineSFTTrainer", "StageResult", "run_stage", "resolve_model", "resolve_resume", "stage_summary",
-           "N_STAGES"]
+__all__ = ["SpineSFTTrainer", "StageResult", "CheckpointWeightsError", "load_checkpoint_weights", "run_stage",
+           "resolve_model", "resolve_resume", "stage_summary", "N_STAGES"]
 
 N_STAGES = 3  # the paper's curriculum; only used to label intermediate checkpoints in the card
+
+
+class CheckpointWeightsError(ValueError):
+    """A checkpoint's weights do not cover the model being trained (or hold weights it lacks)."""
+
+
+def load_checkpoint_weights(model: Any, checkpoint: str | os.PathLike) -> None:
+    """Load every weight of a `save_pretrained` folder into `model` in place, or raise.
+
+    `Trainer._load_from_checkpoint` reads the safetensors file as it is and calls
+    `load_state_dict(strict=False)`.  transformers saves Qwen2.5-VL under its legacy weight names
+    (`model.layers.*`, `visual.*`) and maps them to the current ones (`model.language_model.*`,
+    `model.visual.*`) only inside `from_pretrained`, so there nothing matched and a resumed run
+    silently went on from the stage's starting weights.  Loading through `from_pretrained`
+    applies the model's own key mapping; then nothing may be missing, unexpected or mis-shaped,
+    neither in the checkpoint nor when copying into `model`.  The copy keeps `model`'s devices
+    and dtypes (and any hooks attached to it); the extra host copy is freed on return."""
+    loaded, info = type(model).from_pretrained(str(checkpoint), dtype=model.dtype, output_loading_info=True)
+    problems = {k: sorted(map(str, info.get(k) or ())) for k in ("missing_keys", "unexpected_keys", "mismatched_keys")}
+    if not any(problems.values()):
+        result = model.load_state_dict(loaded.state_dict(), strict=False)
+        problems = {"missing_keys": sorted(result.missing_keys), "unexpected_keys": sorted(result.unexpected_keys)}
+    del loaded
+    if any(problems.values()):
+        detail = "; ".join(f"{len(v)} {k.replace('_', ' ')} (e.g. {', '.join(v[:3])})"
+                           for k, v in problems.items() if v)
+        raise CheckpointWeightsError(f"checkpoint {str(checkpoint)!r} does not match {type(model).__name__}: {detail}. "
+                                     "Refusing to resume from partly loaded weights; pass --resume no to start over")
 
 
 class SpineSFTTrainer(SFTTrainer):
@@ -47,7 +75,9 @@ class SpineSFTTrainer(SFTTrainer):
     `vision_keepalive`: a `VisionKeepAlive`; batches without `pixel_values` run the vision tower
     on its dummy image inside the forward (train and eval), see `spinemed.training.guards`.
     `card_writer`: called with the trainer whenever the Trainer writes its model card (at each
-    checkpoint and in `push_to_hub`), so the pushed README is the SpineGPT card, not TRL's."""
+    checkpoint and in `push_to_hub`), so the pushed README is the SpineGPT card, not TRL's.
+    Resuming without DeepSpeed/FSDP loads the checkpoint weights with `load_checkpoint_weights`
+    (all of them, or an error); DeepSpeed and FSDP resume through their own loaders."""
 
     def __init__(self, *args, vision_keepalive: VisionKeepAlive | None = None,
                  card_writer: Callable[[SpineSFTTrainer], None] | None = None, **kwargs):
@@ -62,6 +92,25 @@ class SpineSFTTrainer(SFTTrainer):
             self.vision_keepalive.arm(self.vision_keepalive.needed(inputs))
         return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                     num_items_in_batch=num_items_in_batch)
+
+    def _plain_model(self) -> bool:
+        """A full, unwrapped transformers model this process holds entirely (no ZeRO/FSDP shards, no adapter)."""
+        from transformers import PreTrainedModel
+        from transformers.utils import is_sagemaker_mp_enabled
+
+        return (not (self.is_deepspeed_enabled or self.is_fsdp_enabled or is_sagemaker_mp_enabled())
+                and isinstance(self.model, PreTrainedModel) and not hasattr(self.model, "peft_config"))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
+        if model is not None or not self._plain_model():  # FSDP / SageMaker MP / adapters: the Trainer's loaders
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        logger.info("loading the model weights of %s", resume_from_checkpoint)
+        load_checkpoint_weights(self.model, resume_from_checkpoint)
+
+    def _load_best_model(self) -> None:  # load_best_model_at_end: same loader, same key mapping
+        if not self._plain_model():
+            return super()._load_best_model()
+        load_checkpoint_weights(self.model, self.state.best_model_checkpoint)
 
     def create_model_card(self, *args, **kwargs) -> None:
         if self.card_writer is None:
@@ -179,7 +228,8 @@ def stage_summary(recipe: StageRecipe, *, model_path: str, mixture: Mapping[str,
         "model_name": card.get("model_name") or (args.hub_model_id or "").split("/")[-1] or recipe.name,
         "base_model": recipe.base_model,
         "license": card.get("license"), "language": card.get("language"), "tags": card.get("tags"),
-        "repo_id": repo_id, "final": recipe.stage >= n_stages or bool(recipe.hub_push_main),
+        "repo_id": repo_id, "hub_model_id": args.hub_model_id,
+        "final": recipe.stage >= n_stages or bool(recipe.hub_push_main),
         "n_stages": max(n_stages, recipe.stage), "stages": stages, "versions": _versions(),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -203,17 +253,21 @@ def _runtime_zero_stage(args: Any) -> int | None:
 
 
 def run_stage(recipe: StageRecipe, *, allow_contaminated: bool = False, resume: str | bool | None = "auto",
-              eval_results: Sequence[Mapping[str, Any]] = (), overwrite_tag: bool = False,
+              eval_results: Sequence[Mapping[str, Any]] = (), allow_foreign_eval: bool = False,
+              overwrite_tag: bool = False,
               training_overrides: Mapping[str, Any] | None = None, api: Any = None,
               log: Callable[[str], None] = print) -> StageResult:
     """Train one stage as its recipe says and return where everything went.
 
     `training_overrides` are extra `SFTConfig` values (e.g. `max_steps` for a smoke run);
-    `eval_results` (results dicts from `spinemed eval`) go into the card's model-index."""
+    `eval_results` (results dicts from `spinemed eval`) go into the card's model-index; results of
+    another model than this stage are refused up front unless `allow_foreign_eval`."""
     from transformers import AutoProcessor
 
     t0 = time.time()
     args = recipe.sft_config(**dict(training_overrides or {}))
+    check_eval_models(eval_results, output_dir=args.output_dir, repo_ids=[args.hub_model_id],
+                      allow_foreign=allow_foreign_eval)  # before training, not at the first checkpoint's card
     if args.process_index != 0:
         log = lambda _msg: None  # noqa: E731  (one copy of the logs, not one per rank)
     log(f"== {recipe.label()}: {recipe.path}")
@@ -255,7 +309,8 @@ def run_stage(recipe: StageRecipe, *, allow_contaminated: bool = False, resume: 
         out = Path(args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
         (out / SUMMARY_NAME).write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        render_model_card(summary, eval_results=eval_results).save(out / "README.md")
+        render_model_card(summary, eval_results=eval_results, output_dir=out,
+                          allow_foreign_eval=allow_foreign_eval).save(out / "README.md")
 
     trainer = SpineSFTTrainer(model=model_path, args=args, train_dataset=mixture.dataset, processing_class=processor,
                               vision_keepalive=keepalive, card_writer=write_card)
