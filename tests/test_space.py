@@ -135,7 +135,15 @@ def test_filters_search_and_sort():
     assert models(access=[]) == []  # every box unticked: nothing, as in the page
     ranked = models()
     assert ranked[:3] == ["Gemini-2.5-Pro", "SpineGPT", "GPT5-mini"]
-    assert ranked[-2:] == ["Claude4", "GPT-4o"]  # no total: last, never ranked as 0
+    # No total (no report score): ranked by closed QA (GPT-4o 84.74, Claude4 79.67) among the totals, never as 0.
+    assert ranked == ["Gemini-2.5-Pro", "SpineGPT", "GPT5-mini", "GPT5", "GPT-4o", "GLM-4.5V", "Medgemma-27B",
+                      "Qwen2.5-VL-72B", "Claude4", "Qwen2.5-VL-7B"]
+    assert models(descending=False)[:2] == ["Qwen2.5-VL-7B", "Claude4"]
+    unjudged = lb.Entry(key="s", model="unjudged", source=lb.SOURCES[1], scores={"closed_qa": 86.0, "total": None})
+    nothing = lb.Entry(key="n", model="no scores", source=lb.SOURCES[2], scores={})
+    ranked = [e.model for e in lb.filter_entries([nothing, *entries, unjudged])]
+    assert ranked[3:5] == ["unjudged", "GPT5"] and ranked[-1] == "no scores"  # no total and no closed QA: last
+    assert lb.entries_frame([unjudged])["Total"][0] is None  # the cell stays empty
     assert models(sort_by="Report (P3)", descending=False)[:2] == ["Qwen2.5-VL-7B", "Qwen2.5-VL-72B"]
     assert models(sort_by="Model", descending=False)[0] == "Claude4"
     with pytest.raises(ValueError, match="sortable"):
@@ -149,6 +157,12 @@ def test_frame_has_every_score_column_and_empty_cells_for_missing_numbers():
         assert col in frame.columns
     row = frame[frame["Model"] == "Claude4"].iloc[0]
     assert row["Total"] is None and row["Closed QA"] == 79.67
+    # Model, the scores and the consistency check first, within the 1216 px a 1280 px window gives the table.
+    upto = lb.HEADERS.index("Consistency check") + 1
+    assert lb.HEADERS[:upto] == ("Model", "Total", "Text MCQ (P1)", "Image MCQ (P2)", "Closed QA", "Report (P3)",
+                                 "Published total", "Consistency check")
+    assert sum(int(w.removesuffix("px")) for w in lb.COLUMN_WIDTHS[:upto]) <= 1216
+    assert len(lb.COLUMN_WIDTHS) == len(lb.HEADERS) and lb.HEADERS[:lb.PINNED_COLUMNS] == ("Model", "Total")
 
 
 def test_chart_has_bars_per_model_and_a_dimension_panel_only_when_judged(bench):
@@ -640,5 +654,7 @@ def test_chart_picker_labels_are_unique(tmp_path, bench):
     assert "same-name [submission (rescored)]" in labels and "same-name [submission (rescored)] #2" in labels
     fig = state.chart(["same-name [submission (rescored)]", "same-name [submission (rescored)] #2"])
     assert len(fig.axes[0].patches) == 2 * 5
-    assert state.default_selection() == ["Gemini-2.5-Pro [paper (reported)]", "SpineGPT [paper (reported)]",
-                                         "GPT5-mini [paper (reported)]"]
+    # The chart starts with the top three of the ranking: the two unjudged submissions (no Total) rank by their
+    # closed QA, which the nearly all-correct sample predictions make higher than any paper total.
+    assert state.default_selection() == ["same-name [submission (rescored)]", "same-name [submission (rescored)] #2",
+                                         "Gemini-2.5-Pro [paper (reported)]"]
