@@ -140,6 +140,51 @@ def _means_over(report: Mapping[str, Any]) -> str:
     return "judged_and_floor_scored" if report.get("floor_scored") else "judged"
 
 
+def benchmark_warnings(bench: Any) -> list[str]:
+    """The notes every results file of `bench` starts with (sample build, unregistered, subset)."""
+    notes = []
+    if getattr(bench, "variant", None) == "sample":
+        notes.append("this is the sample SpineBench built from the shipped sample sources with simulated reviewers: "
+                     "for trying the tools, not for reporting a result")
+    if not bench.registered:
+        notes.append(f"benchmark {bench.name} {bench.version} (items hash {bench.items_hash[:16]}...) is not a "
+                     "registered SpineBench release: these scores are not comparable with the leaderboard")
+    return notes
+
+
+def assemble_results(metric: Mapping[str, Any], *, model: Mapping[str, Any], benchmark: Mapping[str, Any],
+                     prompt: Mapping[str, Any], generation: Mapping[str, Any], run: Mapping[str, Any],
+                     warnings: list[str], unanswered: list[dict], errors: list[dict],
+                     files: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """A results dict in the one schema, from `spinemed.scoring.score_predictions`' output.
+
+    The evaluation runner and the Space's rescoring both build their results here, so the
+    score blocks (report means, breakdowns, report status) are derived one way only."""
+    results = {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "kind": RESULTS_KIND,
+        "model": dict(model),
+        "benchmark": dict(benchmark),
+        "prompt": dict(prompt),
+        "generation": dict(generation),
+        "judge": metric["judge"],
+        "report_status": report_status(metric["report"], metric["counts"]["report"]),
+        **{k: metric[k] for k in ("scores", "counts", "weights", "ci", "answers", "levels")},
+        "report": report_block(metric["report"]),
+        "breakdowns": {key: {value: {**block, "report": report_block(block["report"])} if "report" in block else block
+                             for value, block in groups.items()}
+                       for key, groups in metric["breakdowns"].items()},
+        "scoring": metric["config"],
+        "warnings": list(warnings),
+        "unanswered": list(unanswered),
+        "errors": {"count": len(errors), "items": list(errors)},
+        "run": dict(run),
+        "files": dict(files),
+    }
+    results.update(extra)
+    return results
+
+
 # --------------------------------------------------------------------------------------
 # Validation
 # --------------------------------------------------------------------------------------

@@ -40,13 +40,7 @@ from spinemed.evaluation.predictions import (
     write_predictions,
 )
 from spinemed.evaluation.prompts import DEFAULT_PROMPT_VERSION, load_eval_prompts
-from spinemed.evaluation.results import (
-    RESULTS_KIND,
-    RESULTS_SCHEMA_VERSION,
-    report_block,
-    report_status,
-    write_results,
-)
+from spinemed.evaluation.results import assemble_results, benchmark_warnings, write_results
 from spinemed.scoring import score_items, score_predictions
 
 __all__ = ["EvalConfig", "EvalInterrupted", "EvalRun", "format_results", "run_eval"]
@@ -367,7 +361,6 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
     model = adapter.model_info()
     if cfg.name:
         model["name"] = cfg.name
-    status = report_status(metric["report"], metric["counts"]["report"])
     warnings = list(metric["warnings"])
     if metric["judge"] is None and metric["scores"]["report"] is None and metric["counts"]["report"]:
         # The scorer's note, plus why and how to judge.
@@ -382,12 +375,7 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
                                     f"at most {bench.subset['limit_per_kind']} per kind" if bench.subset["limit_per_kind"] else "") if p)
         warnings.insert(0, f"only a subset of the benchmark was evaluated ({len(bench.items)} of "
                            f"{sum(bench.total_counts.values())} items: {how}): not a benchmark score")
-    if not bench.registered:
-        warnings.insert(0, f"benchmark {bench.name} {bench.version} (items hash {bench.items_hash[:16]}...) is not a "
-                           "registered SpineBench release: these scores are not comparable with the leaderboard")
-    if bench.variant == "sample":
-        warnings.insert(0, "this is the sample SpineBench built from the shipped sample sources with simulated reviewers: "
-                           "for trying the tools, not for reporting a result")
+    warnings[:0] = benchmark_warnings(bench)
     errors = [{"id": r["id"], "kind": r["kind"], "error": r["error"] or ""} for r in ordered if r["status"] == "error"]
     if errors:
         warnings.append(f"{len(errors)} request(s) failed after all retries; they are scored as missing outputs "
@@ -418,33 +406,19 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
         "platform": platform.platform(terse=True),
         "command": list(cfg.command) if cfg.command is not None else None,
     }
-    return {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "kind": RESULTS_KIND,
-        "model": model,
-        "benchmark": bench.describe(),
-        "prompt": {"version": prompts.version, "hash": prompts.sha256},
-        "generation": {
+    return assemble_results(
+        metric, model=model, benchmark=bench.describe(),
+        prompt={"version": prompts.version, "hash": prompts.sha256},
+        generation={
             "max_new_tokens": cfg.max_new_tokens if adapter.backend != "baseline" else None,
             "temperature": 0.0,
             "decoding": "greedy" if adapter.backend != "baseline" else "not applicable (baseline)",
             "image_max_side": cfg.image_max_side,
         },
-        "judge": metric["judge"],
-        "report_status": status,
-        **{k: metric[k] for k in ("scores", "counts", "weights", "ci", "answers", "levels")},
-        "report": report_block(metric["report"]),
-        "breakdowns": {key: {value: {**block, "report": report_block(block["report"])} if "report" in block else block
-                             for value, block in groups.items()}
-                       for key, groups in metric["breakdowns"].items()},
-        "scoring": metric["config"],
-        "warnings": warnings,
-        "unanswered": unanswered,
-        "errors": {"count": len(errors), "items": errors},
-        "run": run,
-        "files": {"predictions": "predictions.jsonl", "plots": {}, "model_index": None,
-                  "judge": "judge.json" if metric["judge"] else None},
-    }
+        run=run, warnings=warnings, unanswered=unanswered, errors=errors,
+        files={"predictions": "predictions.jsonl", "plots": {}, "model_index": None,
+               "judge": "judge.json" if metric["judge"] else None},
+    )
 
 
 # --------------------------------------------------------------------------------------

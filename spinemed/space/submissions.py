@@ -27,7 +27,7 @@ from typing import Any
 
 import spinemed
 from spinemed.evaluation.predictions import PREDICTION_FIELDS, validate_prediction
-from spinemed.evaluation.results import RESULTS_KIND, RESULTS_SCHEMA_VERSION, report_status, validate_results
+from spinemed.evaluation.results import assemble_results, benchmark_warnings, validate_results
 from spinemed.llm.base import LLMError
 from spinemed.scoring import score_predictions
 
@@ -235,58 +235,29 @@ def rescore(
     errors = [{"id": r["id"], "kind": r.get("kind"), "error": str(r.get("error") or "")[:500]}
               for r in rows if r.get("output") is None]
     now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-    results = {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "kind": RESULTS_KIND,
-        "model": {
-            "id": meta.name,
-            "revision": None,
-            "name": meta.name,
-            "backend": "external",
-            "spec": "external:space-submission",
-            "baseline": False,
-            "details": {"params_b": meta.params_b, "access": meta.access, "domain": meta.domain},
-        },
-        "benchmark": bench.bench.describe(),
-        # The submitter's prompts and decoding are not known to the Space.
-        "prompt": {"version": "external", "hash": "unknown"},
-        "generation": {},
-        "judge": payload["judge"],
-        "report_status": report_status(payload["report"], payload["counts"]["report"]),
-        **{k: payload[k] for k in ("scores", "counts", "weights", "ci", "answers", "report", "levels", "breakdowns", "warnings")},
-        "scoring": payload["config"],
-        "unanswered": unanswered,
-        "errors": {"count": len(errors), "items": errors},
-        "run": {
-            "date": now,
-            "kit_version": spinemed.__version__,
-            "backend": "external",
-            "device": None,
-            "dtype": None,
-            "wall_time_s": round(time.perf_counter() - start, 3),
-            "rescored_by": "space",
-        },
-        "files": {"predictions": "predictions.jsonl"},
-        "submission": {
-            "id": submission_id,
-            "predictions_sha256": predictions_digest(rows),
-            "submitted_at": now,
-            "ignored_claims": ["extracted", "status"],
-        },
-    }
     # Same notes as `spinemed eval` writes, so a rescored submission reads like a local run.
-    warnings = results["warnings"]
+    warnings = list(payload["warnings"])
     if judge_run is None and payload["counts"]["report"]:
-        warnings[:] = [w for w in warnings if "not judged" not in w]
+        warnings = [w for w in warnings if "not judged" not in w]
         warnings.append(f"{payload['counts']['report']} report item(s) were not judged: this Space has no judge "
                         "configured, so P3 and the total are not computed (which is not a score of 0)")
-    b = bench.bench
-    if b.variant == "sample":
-        warnings.insert(0, "this is the sample SpineBench built from the shipped sample sources with simulated "
-                           "reviewers: for trying the tools, not for reporting a result")
-    if not b.registered:
-        warnings.insert(0, f"benchmark {b.name} {b.version} (items hash {b.items_hash[:16]}...) is not a registered "
-                           "SpineBench release: these scores are not comparable with the leaderboard")
+    warnings[:0] = benchmark_warnings(bench.bench)
+    results = assemble_results(
+        payload,
+        model={"id": meta.name, "revision": None, "name": meta.name, "backend": "external",
+               "spec": "external:space-submission", "baseline": False,
+               "details": {"params_b": meta.params_b, "access": meta.access, "domain": meta.domain}},
+        benchmark=bench.bench.describe(),
+        # The submitter's prompts and decoding are not known to the Space.
+        prompt={"version": "external", "hash": "unknown"},
+        generation={},
+        run={"date": now, "kit_version": spinemed.__version__, "backend": "external", "device": None, "dtype": None,
+             "wall_time_s": round(time.perf_counter() - start, 3), "rescored_by": "space"},
+        warnings=warnings, unanswered=unanswered, errors=errors,
+        files={"predictions": "predictions.jsonl"},
+        submission={"id": submission_id, "predictions_sha256": predictions_digest(rows), "submitted_at": now,
+                    "ignored_claims": ["extracted", "status"]},
+    )
     problems = validate_results(results)
     if problems:  # a bug here, not the submitter's fault: say so rather than store a bad file
         raise RuntimeError("rescored results do not follow the results schema: " + "; ".join(problems[:5]))
