@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from spinemed.build.dedup import Deduper, normalize_text
-from spinemed.build.dedup import _shingle_hashes, _tokens  # the dedup's tokens, so both checks read text alike
+from spinemed.build.dedup import shingle_hashes, tokens_of  # the dedup's tokens, so both checks read text alike
 from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
 from spinemed.schema import BENCH_CONFIGS, REPORT_PARTS, TASKS, features_for
 
@@ -209,8 +209,8 @@ def full_text(row: Mapping[str, Any]) -> str:
 def answer_grams(text: str) -> set[int]:
     """The 5-gram set answer-key containment is computed over: hashes of the dedup's CJK-aware
     token 5-grams (English words, Chinese characters); empty for a text of fewer than 5 tokens."""
-    tokens = _tokens(normalize_text(text))
-    return set(_shingle_hashes(tokens, ANSWER_NGRAM)) if len(tokens) >= ANSWER_NGRAM else set()
+    tokens = tokens_of(normalize_text(text))
+    return set(shingle_hashes(tokens, ANSWER_NGRAM)) if len(tokens) >= ANSWER_NGRAM else set()
 
 
 # --------------------------------------------------------------------------------------

@@ -108,11 +108,13 @@ def normalize_text(text: str) -> str:
     return text if text.isascii() else _SPACE_NEAR_CJK_RE.sub("", text)
 
 
-def _tokens(normalized: str) -> list[str]:
+def tokens_of(normalized: str) -> list[str]:
+    """CJK-aware tokens of `normalize_text` output: each CJK character alone, Latin/digit runs as
+    words.  Public so decontamination and the retrieval baseline read text exactly like dedup."""
     return _TOKEN_RE.findall(normalized)
 
 
-def _shingle_hashes(tokens: list[str], k: int) -> list[int]:
+def shingle_hashes(tokens: list[str], k: int) -> list[int]:
     """xxh32 of each space-joined k-gram (tokens contain no spaces, so the join is unambiguous)."""
     if len(tokens) <= k:
         grams = [" ".join(tokens)]
@@ -156,7 +158,7 @@ def shingles(text: str, k: int = 3) -> set[int]:
     gives the hash of the empty string), so every text has a non-empty shingle set.
     """
     _check_k(k)
-    return set(_shingle_hashes(_tokens(normalize_text(text)), k))
+    return set(shingle_hashes(tokens_of(normalize_text(text)), k))
 
 
 # --- MinHash -------------------------------------------------------------------------------
@@ -225,7 +227,7 @@ class MinHasher:
 
     def _sign_text(self, normalized: str, k: int) -> np.ndarray:
         # xxh32 values need no validation; shingle lists are never empty
-        return self._sign(np.array(_shingle_hashes(_tokens(normalized), k), dtype=np.uint64))
+        return self._sign(np.array(shingle_hashes(tokens_of(normalized), k), dtype=np.uint64))
 
     def signature_text(self, text: str, k: int = 3) -> np.ndarray:
         """Signature of ``shingles(text, k)``."""

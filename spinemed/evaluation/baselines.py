@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from scipy import sparse
 
-from spinemed.build.dedup import _tokens, normalize_text
+from spinemed.build.dedup import tokens_of, normalize_text
 from spinemed.hub import load_manifest
 from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
 
@@ -62,7 +62,7 @@ def _is_wide(token: str) -> bool:
 
 def tokenize(text: str) -> list[str]:
     """CJK-aware BM25 terms: the dedup tokens plus a bigram for every pair of adjacent Han/kana characters."""
-    toks = _tokens(normalize_text(text))
+    toks = tokens_of(normalize_text(text))
     out = list(toks)
     out += [a + b for a, b in zip(toks, toks[1:]) if _is_wide(a) and _is_wide(b)]
     return out
