@@ -1,0 +1,8 @@
+"""Chinese layer (filled in below)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+
+def candidates(text: str, *, literature: bool = False) -> Iterator[tuple[int, int, str, int]]:
+    return iter(())
