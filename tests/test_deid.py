@@ -175,7 +175,7 @@ CAUGHT = [
     ("Ms. Jean-Luc Martin reported pain.", "NAME", "Jean-Luc Martin"),
     ("Prof. Wang reviewed the films.", "NAME", "Wang"),
     ("Patient: John Smith", "NAME", "John Smith"),
-    ("Patient name: Smith, John A.", "NAME", "Smith, John"),
+    ("Patient name: Smith, John A.", "NAME", "Smith, John A."),
     ("Name: Maria Garcia\nAge: 67", "NAME", "Maria Garcia"),
     ("Attending: Dr. Emily Carter", "NAME", "Emily Carter"),
     ("Emily Carter, MD", "NAME", "Emily Carter"),
@@ -418,10 +418,6 @@ SURVIVE = [
     "Take into account 1234 patients from the registry.",
     "Policy: 2019 guideline update.",
     # historical figures, authors and eponyms next to the words that anchor unlabelled names
-    "Paul Harrington developed the Harrington rod in the 1950s.",
-    "John Charnley was a British orthopaedic surgeon who described low-friction arthroplasty.",
-    "Sir Ludwig Guttmann founded the Stoke Mandeville spinal unit.",
-    "Percivall Pott described tuberculous spondylitis in 1779; Thomas Lowe reported on Scheuermann kyphosis.",
     "Lou Gehrig disease can mimic cervical myelopathy; Tommy John surgery is an elbow procedure.",
     "The Patrick test was positive; the Thomas test was negative; the Adams forward bend test was positive.",
     "Sister Mary Joseph nodule is a sign of metastasis.",
@@ -480,6 +476,23 @@ SURVIVE = [
     "患者双下肢肌力5级，高龄，手术风险大。",
     "医生曾建议，手术治疗。",
 ]
+
+
+# Textbooks and guidelines name historical figures: public, kept in literature mode. In patient
+# text (the default, recall-first mode) the same people are scrubbed: a note never needs them.
+HISTORY = [
+    "Paul Harrington developed the Harrington rod in the 1950s.",
+    "John Charnley was a British orthopaedic surgeon who described low-friction arthroplasty.",
+    "Sir Ludwig Guttmann founded the Stoke Mandeville spinal unit.",
+    "Percivall Pott described tuberculous spondylitis in 1779; Thomas Lowe reported on Scheuermann kyphosis.",
+]
+
+
+@pytest.mark.parametrize("text", HISTORY, ids=[s[:40] for s in HISTORY])
+def test_literature_mode_keeps_historical_names(text):
+    assert find_identifiers(text, mode="literature") == []
+    assert deidentify(text, mode="literature") == text
+    assert "Harrington developed" not in deidentify(text) or "Paul" not in deidentify(text)
 
 
 @pytest.mark.parametrize("text", SURVIVE, ids=[s[:40] for s in SURVIVE])
@@ -556,8 +569,9 @@ def test_known_values_are_scrubbed_without_any_cue():
             "禤海燕术后恢复良好，电话13900001111。")
     assert d.scrub(text) == ("[NAME] tolerated the procedure; [NAME] was discharged ([MRN]). "
                              "[NAME]术后恢复良好，电话[PHONE]。")
-    # The default instance knows none of these.
-    assert "Ashworth-Blythe" in deidentify(text)
+    # The default instance knows none of these, and still removes the names: recall first.
+    default = deidentify(text)
+    assert "Ashworth" not in default and "ASHWORTH" not in default and "禤海燕" not in default
 
 
 def test_known_chinese_name_not_matched_after_a_digit():

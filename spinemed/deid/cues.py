@@ -870,8 +870,13 @@ def _zh_addresses(text: str, low: str) -> Iterator[_Cand]:
 # ---- Hospitals -------------------------------------------------------------------------
 
 _EN_HOSPITAL_SUFFIX = (
-    r"(?:Hospitals?|Medical\s+Cent(?:er|re)|Health\s+(?:System|Cent(?:er|re)|Care)|Healthcare|Infirmary|Clinic"
-    r"|Medical\s+College|Medical\s+Group|Cancer\s+Cent(?:er|re)|Rehabilitation\s+Cent(?:er|re)|Polyclinic)\b"
+    r"(?:Hospitals?|Medical\s+Cent(?:er|re)|Health\s+(?:System|Cent(?:er|re)|Care|Partners|Network|Trust)|Healthcare"
+    r"|Infirmary|Clinics?|Medical\s+College|Medical\s+Group|Cancer\s+Cent(?:er|re)|Rehabilitation\s+Cent(?:er|re)"
+    r"|Polyclinic|Institute|Spine\s+Cent(?:er|re)|Surgery\s+Cent(?:er|re)|Surgical\s+Cent(?:er|re)|Imaging\s+Cent(?:er|re)"
+    r"|Rehabilitation\s+Campus|Campus|Family\s+Practice|Associates|Partners|Medical\s+Associates|Medical\s+Group"
+    r"|Orthopaedic\s+Group|Orthopedic\s+Group|Spine\s+Group|Hospice|Sanatorium|Medical\s+Practice|Health\s+Services"
+    r"|Physical\s+Therapy\s+Cent(?:er|re)|Imaging\s+Services|Surgery\s+Centre|NHS\s+(?:Foundation\s+)?Trust|Foundation\s+Trust"
+    r"|Medical\s+Centre|Health\s+Centre|Care\s+Centre|Care\s+Center|Nursing\s+Home|Care\s+Home|Rehab)\b"
 )
 _EN_HOSPITAL_RE = _c(
     rf"(?P<pre>(?:(?:St\.|Saint|{_EN_TOKEN}(?:['’]s)?|[A-Z]{{2,5}})(?:[ \t]+|[ \t]*&[ \t]*)){{0,5}}?)"

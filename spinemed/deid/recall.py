@@ -1,8 +1,425 @@
-"""Recall-first English layer (filled in below)."""
+"""The recall-first English layer: scrub what is not known to be safe.
+
+The cue rules (``cues``) find a name next to a title, a label or a kinship word.  Notes do
+not always give one ("Henrietta Vossberg, 71, presented …", "Imre reports …"), so in
+patient-bearing text this layer treats every capitalised token run as a name candidate and
+lets it go only when vocabulary explains it (the Philter principle):
+
+* a token that English (SCOWL) or clinical vocabulary (eponyms, drugs, devices, anatomy,
+  medical morphology such as -ectomy, -itis, -plasty) explains is safe;
+* a token that no vocabulary explains ("Vossberg", "Imre") is a name wherever it stands;
+* a token that is both a common word and a census name ("Baker", "Grace", "Young") is a
+  name when it stands with another name token, after a comma-separated surname, mid-sentence
+  (not at a sentence start or in a heading), or at a sentence start before a reporting verb;
+* an eponym that is also a common surname ("Thomas", "Smith") is safe only as an eponym:
+  before a clinical head noun ("Thomas test", "Smith-Petersen osteotomy", "Baker's cyst").
+
+The same layer finds identifier-shaped numbers without a label (NPI, DEA, licence, passport,
+serial and accession numbers: a token with enough digits that no measurement, level, date or
+score explains), and the rarer date forms.  Precision is won back with clinical language,
+never by waiting for a cue.  In ``literature`` mode (textbooks, guidelines) the name scan is
+off: authors and citations are public; numbers and dates are still scanned.
+"""
+
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from functools import lru_cache
+
+from . import vocab
+from .cues import _EN_STOPWORDS, _P_CUE, _P_FORMAT, _Cand
+
+_L = "A-Za-zÀ-ÖØ-öø-ÿĀ-ɏ"
+_WORD_RE = re.compile(rf"[{_L}]+(?:['’\-][{_L}]+)*(?:['’]s?)?")
+_PARTICLES = frozenset("van von der den de del della dei da di du la le lo bin ibn al el ten ter st st. mac ní nic ó ua".split())
+_SAFE, _WORD, _COND, _WEAK, _STRONG = range(5)
+
+# Words that open a sentence about the patient when the subject is a first name.
+_REPORT_VERBS = frozenset("""
+reports reported states stated said says denies denied presents presented is was has had underwent undergoes
+complains complained notes noted describes described returned returns attended arrived lives lived works worked
+agrees agreed consented consents declined declines wishes wished wants wanted feels felt walked walks continues
+remains remained tolerated tolerates called calls asked asks came comes went goes will would can could did does
+""".split())
+
+# Morphology that marks a medical word the word lists lack (kept specific: "-ine" or "-ide"
+# would also explain names such as Christine or Adelaide).
+_MED_SUFFIXES = tuple("""
+ectomy ectomies otomy otomies ostomy plasty plasties pathy pathies itis itides osis oses algia aemia emia omas oma
+ology ologic ological ologist ography ographic ogram esthesia aesthesia plegia plegic paresis paretic lysis lytic
+desis rrhaphy scopy scopic trophy trophic penia cytosis genic genesis mycin cillin floxacin azole prazole olol pril
+sartan statin mab nib parin dronate oxetine triptyline azepam azolam profen fenac coxib codone morphone caine
+sone olone asone dipine tidine thiazide semide setron vir zumab ximab mumab tinib ctomy graphy gram metry meter
+phyte phytes cele celes plasia trophy ostosis desmophyte spinal vertebral discal foraminal pathic ization isation
+ational
+""".split())
+_PREFIXES = tuple("""
+post pre intra inter para peri sub supra trans anti non re un hyper hypo micro macro mini bi multi extra infra
+retro semi pseudo neuro osteo myelo spondylo over under mis co de dis in im ir il auto poly mono hemi tri uni
+patho antero postero spino lumbo thoraco cervico sacro ilio costo disco radio angio electro dorso ventro medio
+latero infero supero cranio cardio pneumo gastro hepato nephro uro immuno chondro arthro fibro myo
+""".split())
+_SUFFIXES = ("'s", "’s", "s", "es", "ed", "ing", "ly", "ally", "al", "ic", "ical", "ity", "ation", "ations", "ative",
+             "ive", "ous", "ness", "ment", "ments", "er", "ers", "ism", "ist", "ists", "ize", "ise", "ized", "ised")
 
 
-def candidates(text: str, low: str, *, literature: bool = False) -> Iterator[tuple[int, int, str, int]]:
-    return iter(())
+@lru_cache(maxsize=200_000)
+def _known_word(low: str) -> bool:
+    """An ordinary English or clinical word (possibly inflected or prefixed)."""
+    words = vocab.en_words()
+    safe, cond = vocab.clinical()
+    if low in words or low in safe or low in cond or low in _EN_STOPWORDS:
+        return True
+    if len(low) >= 7 and low.endswith(_MED_SUFFIXES):
+        return True
+    for suf in _SUFFIXES:
+        if low.endswith(suf) and len(low) - len(suf) >= 3:
+            stem = low[: -len(suf)]
+            if stem in words or stem + "e" in words or stem in safe or (len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in words):
+                return True
+    for pre in _PREFIXES:
+        if low.startswith(pre) and len(low) - len(pre) >= 4:
+            rest = low[len(pre):].lstrip("-")
+            if rest in words or rest in safe or (len(rest) >= 7 and rest.endswith(_MED_SUFFIXES)):
+                return True
+    return False
+
+
+@lru_cache(maxsize=200_000)
+def _classify(word: str) -> int:
+    """_SAFE (stop word, always-safe clinical word), _WORD (ordinary word), _COND (an eponym
+    that is also a common surname), _WEAK (a census name that is also an ordinary word) or
+    _STRONG (a name, or a word no vocabulary explains)."""
+    low = word.lower().replace("’", "'")
+    if low.endswith("'s"):
+        low = low[:-2]
+    elif low.endswith("'"):
+        low = low[:-1]
+    if not low:
+        return _SAFE
+    safe, cond = vocab.clinical()
+    if low in _EN_STOPWORDS or low in safe:
+        return _SAFE
+    if low in cond:
+        return _COND
+    if "-" in low or "'" in low:
+        parts = [p for p in re.split(r"[-']", low) if p]
+        if low.startswith(("o'", "d'")) or not parts:
+            return _STRONG  # O'Shaughnessy, D'Souza
+        classes = [_classify(p) if len(p) > 1 else _SAFE for p in parts]
+        if _STRONG in classes:
+            return _STRONG if all(_known_word(p) is False or c == _STRONG for p, c in zip(parts, classes)) else _WEAK
+        if _WEAK in classes:
+            return _WEAK
+        if _COND in classes:
+            return _COND
+        return _WORD
+    is_name = low in vocab.surnames() or low in vocab.given_names()
+    if _known_word(low):
+        return _WEAK if is_name else _WORD
+    return _STRONG
+
+
+_CAPTION_LABEL = re.compile(r"(?:Figure|Fig\.?|Table|Video|Panel|图|表)[ \t]*[\dA-Za-z.\-–]*[:.)]?[ \t]*$")
+
+
+def _sentence_start(text: str, start: int) -> bool:
+    if _CAPTION_LABEL.search(text, max(0, start - 16), start):
+        return True
+    i = start - 1
+    while i >= 0 and text[i] in " \t\"'“‘(«":
+        i -= 1
+    if i < 0 or text[i] in "\n\r.!?:;•*#>|=—–\u3002\uff1a\uff1b":
+        return True
+    # "1) Grace …", "- Grace …"
+    return text[i] in ")-" and (i == 0 or text[i - 1] in " \t\n0123456789")
+
+
+def _heading_line(text: str, start: int) -> bool:
+    """A Title Case or ALL CAPS line ("Discharge Summary", "HISTORY OF PRESENT ILLNESS")."""
+    lo = text.rfind("\n", 0, start) + 1
+    hi = text.find("\n", start)
+    line = text[lo: hi if hi >= 0 else len(text)]
+    words = _WORD_RE.findall(line)
+    if len(words) < 2 or len(words) > 12:
+        return False
+    caps = sum(1 for w in words if w[0].isupper() or w.lower() in ("of", "and", "the", "for", "to", "in", "on"))
+    return caps == len(words)
+
+
+def _next_words(text: str, end: int, n: int = 2) -> list[str]:
+    out = []
+    for m in _WORD_RE.finditer(text, end, min(len(text), end + 60)):
+        if "\n" in text[end: m.start()]:
+            break
+        out.append(m.group().lower())
+        if len(out) == n:
+            break
+    return out
+
+
+def _is_eponym(text: str, end: int, word: str = "", *, strict: bool = False) -> bool:
+    """A clinical head noun follows ("Chance fracture", "Thomas test", "Lou Gehrig disease",
+    "Anderson and D'Alonzo classification", "Adams forward bend test")."""
+    if "-" in word and _classify(word) != _STRONG:
+        return True  # a compound of eponyms: "Smith-Petersen", "Young-Burgess"
+    if _ZH_EPONYM_HEAD.match(text, end):
+        return True  # "Schober试验", "Babinski征"
+    seen = 0
+    for m in _WORD_RE.finditer(text, end, min(len(text), end + 60)):
+        if "\n" in text[end: m.start()] or re.search(r"[.;:!?()\[\]]", text[end: m.start()]):
+            return False
+        w = m.group().lower().replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if w in vocab.EPONYM_HEADS:
+            return True
+        seen += 1
+        if strict or seen >= 3 or (w in _EN_STOPWORDS and w not in ("and", "of")):
+            return False
+        end = m.end()
+    return False
+
+
+_ZH_EPONYM_HEAD = re.compile(r"[ \t]*(?:试验|实验|征|综合征|综合症|病|氏|分型|分级|分类|骨折|角|评分|量表|指数|手术|截骨|入路|结节|线)")
+
+# A citation, not a person in the record: "Smith et al.", "Jones and Brown (2020)", "Wang [12]".
+_CITATION_AFTER = re.compile(
+    rf"(?:,?[ \t]+et\.?[ \t]+al\b|[ \t]*\((?:19|20)\d\d[a-z]?\)|[ \t]*\[\d+(?:[,–-]\d+)*\]|,[ \t]+(?:19|20)\d\d\b"
+    rf"|[ \t]+(?:and|&)[ \t]+[{_L}'’\-]+(?:[ \t]+et\.?[ \t]+al\.?)?[ \t]*[(\[,][ \t]*(?:(?:19|20)\d\d|\d+\]))"
+)
+_CITATION_BEFORE = re.compile(rf"[{_L}]+[ \t]+(?:and|&)[ \t]+$")
+
+
+# Two or more capitals that no name pattern explains (McDonald, O'Brien, DeShawn, LaToya do).
+_ACRONYM_LIKE = re.compile(r"^(?:[A-Z]{2,}[a-z]{1,2}|(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von|Fitz)[A-Z])[A-Z][a-z]+[A-Z]\w*)$")
+_PREV_WORD = re.compile(rf"([{_L}]+)[ \t]+$")
+
+
+def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
+    """Runs of capitalised words, initials and name particles on one line, separated by single
+    spaces (an initial may carry its full stop: "J. Baker")."""
+    run: list[tuple[int, int, str]] = []
+    last_end = -1
+    for m in _WORD_RE.finditer(text):
+        word = m.group()
+        s, e = m.span()
+        is_initial = len(word) == 1 and word.isupper()
+        if is_initial and e < len(text) and text[e] == ".":
+            e += 1
+        capital = word[0].isupper()
+        particle = word.lower() in _PARTICLES
+        if not (capital or particle):
+            if run:
+                yield run
+            run, last_end = [], -1
+            continue
+        gap = text[last_end:s] if last_end >= 0 else None
+        if run and gap is not None and gap.strip() == "" and "\n" not in gap and len(gap) <= 2:
+            run.append((s, e, word))
+        else:
+            if run:
+                yield run
+            run = [(s, e, word)]
+        last_end = e
+    if run:
+        yield run
+
+
+def _name_spans(text: str) -> Iterator[_Cand]:
+    pending_surname: tuple[int, int] | None = None  # "VOSSBERG," / "Okonkwo-Bayliss," awaiting its given name
+    for run in _runs(text):
+        toks = []
+        for s, e, word in run:
+            if len(word.rstrip(".")) == 1 and word[0].isupper():
+                cls = "I"  # an initial
+            elif word.lower() in _PARTICLES and not word[0].isupper():
+                cls = "P"
+            elif _ACRONYM_LIKE.match(word):
+                cls = "A"  # NSAIDs, TNFi, HbA1c-like mixed capitals, SpineMed
+            elif word.isupper() and len(word) > 1:
+                base = _classify(word.title())
+                cls = "A" if len(word) <= 3 or base in (_SAFE, _WORD, _COND) else "C"  # acronym / capitals name
+            else:
+                cls = _classify(word)
+                if cls in (_COND, _WEAK) and _is_eponym(text, e, word):
+                    cls = _SAFE
+                cls = {_SAFE: "S", _WORD: "W", _COND: "w", _WEAK: "w", _STRONG: "N"}[cls]
+            toks.append((s, e, word, cls))
+        if any(t[3] == "N" for t in toks) and _is_eponym(text, toks[-1][1], strict=True):
+            continue  # "Lou Gehrig disease", "Tommy John surgery": the head noun right after the run
+        # Segments of name-ish tokens.
+        seg: list[tuple[int, int, str, str]] = []
+        segments = []
+        for t in toks:
+            if t[3] in "IPNwC":
+                seg.append(t)
+            else:
+                if seg:
+                    segments.append(seg)
+                seg = []
+        if seg:
+            segments.append(seg)
+        for seg in segments:
+            while seg and seg[-1][3] == "P":
+                seg = seg[:-1]
+            while seg and seg[0][3] == "I" and len(seg) == 1:
+                seg = seg[:-1]
+            if not seg:
+                continue
+            kinds = [t[3] for t in seg]
+            s, e = seg[0][0], seg[-1][1]
+            if seg[-1] is toks[-1] and _is_eponym(text, e):
+                continue  # "Lou Gehrig disease", "Tommy John surgery"
+            if _CITATION_AFTER.match(text, e) or (_CITATION_BEFORE.search(text, max(0, s - 40), s)
+                                                   and _CITATION_AFTER.match(text, e)):
+                continue
+            strong = "N" in kinds
+            named = sum(1 for k in kinds if k in "NwCI")
+            start_of_sentence = _sentence_start(text, s)
+            nxt_m = re.match(rf"[ \t]+([{_L}]+)", text[e: e + 30])
+            nxt = [nxt_m.group(1).lower()] if nxt_m else []
+            is_name = strong or named >= 2 and any(k in "NwC" for k in kinds)
+            if not is_name and kinds.count("w") == 1 and named == 1 and not any(t[3] == "W" for t in toks):
+                if not start_of_sentence and not _heading_line(text, s):
+                    is_name = True
+                elif start_of_sentence and (nxt and nxt[0] in _REPORT_VERBS or re.match(r",[ \t]*\d{1,3}\b", text[e: e + 6])):
+                    is_name = True
+            if not is_name and pending_surname and pending_surname[1] + 2 >= s and kinds[0] in "NwC":
+                is_name = True
+            if not is_name and kinds == ["C"] and text[e: e + 2] == ", ":
+                pending_surname = (s, e)  # decided when the next run turns out to be a name
+                continue
+            if is_name:
+                if pending_surname and text[pending_surname[1]: s] in (", ", ","):
+                    yield pending_surname[0], pending_surname[1], "NAME", _P_CUE
+                # Drop a leading particle that starts a sentence ("De …" is rare, "La" less so).
+                prev = _PREV_WORD.search(text, max(0, s - 20), s)
+                kind = "ADDRESS" if prev and prev.group(1).lower() in ("in", "from", "near") else "NAME"
+                yield s, e, kind, _P_CUE
+            pending_surname = None
+
+
+# ---- identifier-shaped numbers without a label ----------------------------------------
+
+_ID_TOKEN = re.compile(r"(?<![\w.\-/])(?=[A-Za-z\-]*\d)[A-Za-z0-9]+(?:[-–][A-Za-z0-9]+)*(?![\w])")
+_UNIT_AFTER = re.compile(
+    r"[ \t]*(?:%|‰|°|mm|cm|m\b|km|mg|g\b|kg|µg|ug|mcg|ng|pg|ml|mL|l\b|L\b|dl|dL|iu|IU|u\b|U\b|mmol|µmol|umol|mol|"
+    r"meq|mEq|mmhg|mmHg|hu|HU|bpm|/|x|×|s\b|sec|min|h\b|hr|hrs|hours?|days?|weeks?|months?|years?|y\b|cells|copies|"
+    r"cgy|cGy|gy|Gy|mgy|mGy|msv|mSv|kv|kV|ma|mA|hz|Hz|khz|mhz|MHz|tesla|T\b|units?|points?|patients|cases|items)",
+)
+# Public reference numbers: PubMed Central, PubMed, trial registrations, ISBN/ISSN, decades.
+_PUBLIC_ID = re.compile(r"(?i)^(?:PMC\d+|PMID\d*|NCT\d{8}|ChiCTR[-\w]+|ISRCTN\d+|ISBN[-\d]*|ISSN[-\d]*|(?:1[89]|20)\d0s)$")
+_LEVELISH = re.compile(r"(?i)^(?:[CTLS]\d{1,2}(?:[-–/][CTLS]?\d{1,2})*|T\dWI|SF-?36|EQ-?5D\w*|COVID-?19|HbA1c|[A-Z]{1,3}\d{1,2})$")
+
+
+def _id_numbers(text: str) -> Iterator[_Cand]:
+    for m in _ID_TOKEN.finditer(text):
+        tok = m.group()
+        digits = sum(c.isdigit() for c in tok)
+        letters = sum(c.isalpha() for c in tok)
+        if digits < 4 and not (digits >= 3 and letters >= 2 and len(tok) >= 6):
+            continue
+        if _LEVELISH.match(tok) or _PUBLIC_ID.match(tok):
+            continue
+        if letters == 0:
+            plain = tok.replace("-", "").replace("–", "")
+            if len(plain) < 5:
+                continue  # a year or a count
+            if re.fullmatch(r"(?:19|20)\d\d[-–](?:19|20)?\d\d", tok):
+                continue  # a range of years
+            if re.fullmatch(r"\d{1,4}[-–]\d{1,4}", tok):
+                continue  # a numeric range
+        if _UNIT_AFTER.match(text, m.end()):
+            continue
+        # an exponent or a decimal's tail ("10^9", "0.00012")
+        if m.start() > 0 and text[m.start() - 1] in "^.,":
+            continue
+        yield m.start(), m.end(), "ID", _P_CUE
+
+
+# ---- rarer date forms ----------------------------------------------------------------
+
+_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?"
+          r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_WEEKDAY = r"(?:Mon|Tues?|Wed(?:nes)?|Thu(?:rs)?|Fri|Sat(?:ur)?|Sun)(?:day)?\.?"
+_ORD = r"(?:[12]?\d|3[01])(?:st|nd|rd|th)?"
+_DATE_FORMS = re.compile(
+    "|".join([
+        rf"\b{_WEEKDAY},?[ \t]+(?:the[ \t]+)?{_ORD}(?:[ \t]+of)?[ \t]+{_MONTH}(?:,?[ \t]+(?:19|20)\d\d)?",
+        rf"\b{_WEEKDAY},?[ \t]+{_MONTH}[ \t]+{_ORD}(?:,?[ \t]+(?:19|20)\d\d)?",
+        rf"\b(?:the[ \t]+)?{_ORD}[ \t]+of[ \t]+{_MONTH}(?:,?[ \t]+(?:19|20)?\d\d)?",
+        rf"\b{_MONTH}[ \t]+(?:the[ \t]+)?{_ORD}(?:,?[ \t]+(?:19|20)\d\d)?\b",
+        rf"\b(?:[12]?\d|3[01])(?:st|nd|rd|th)[ \t]+{_MONTH}(?:,?[ \t]+(?:19|20)\d\d)?",
+        rf"\b{_MONTH}[ \t]*['’‘]\d\d\b",
+        rf"\b{_MONTH}[ \t]+(?:19|20)\d\d\b",
+        r"\b(?:19|20)\d\d-[01]\d-[0-3]\d[T ][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-][0-2]\d:?\d\d)?",
+        r"\b[0-3]?\d[./-][01]?\d[./-](?:19|20)?\d\d[ \t]+[0-2]?\d:[0-5]\d\b",
+    ]),
+    re.IGNORECASE,
+)
+_MAY_WORD = re.compile(r"(?i)^may\b")
+
+
+def _dates(text: str) -> Iterator[_Cand]:
+    for m in _DATE_FORMS.finditer(text):
+        tok = m.group()
+        if _MAY_WORD.match(tok) and not re.search(r"\d", tok):
+            continue
+        if tok[:3].lower() == "may" and not tok[0].isupper():
+            continue  # "may 2 …" is the verb
+        yield m.start(), m.end(), "DATE", _P_FORMAT
+
+
+# ---- ages over 89 in words ------------------------------------------------------------
+
+_TENS = {"ninety": 90, "one hundred": 100, "hundred": 100, "a hundred": 100}
+_AGE_WORDS = re.compile(
+    r"\b(?:ninety|(?:one|a)[ \t-]hundred(?:[ \t-]and)?)(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine|ten))?"
+    r"(?:[ \t-]+(?:years?|yrs?)(?:[ \t-]+old)?|[ \t-]year[ \t-]old|-year-old)",
+    re.IGNORECASE,
+)
+_AGE_WORDS_AGED = re.compile(
+    r"\b(?:aged|age)[ \t]+(?:ninety|(?:one|a)[ \t-]hundred)(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?\b",
+    re.IGNORECASE,
+)
+_AGE_NINETIES = re.compile(r"\b(?:in[ \t]+)?(?:(?:his|her|their)[ \t]+)?(?:late[ \t]+|early[ \t]+|mid[ \t-]+)?nineties\b", re.IGNORECASE)
+
+
+def _ages(text: str) -> Iterator[_Cand]:
+    for regex in (_AGE_WORDS, _AGE_WORDS_AGED, _AGE_NINETIES):
+        for m in regex.finditer(text):
+            yield m.start(), m.end(), "AGE", _P_FORMAT
+
+
+# ---- addresses the cue rules miss --------------------------------------------------------
+
+_ADDRESS_FORMS = re.compile(
+    "|".join([
+        r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post[ \t]Office[ \t]Box|PO[ \t]Box)[ \t]*#?\d+",
+        r"\b\d{5}-\d{4}\b",  # ZIP+4
+        r"\b(?:GIR[ \t]?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{2})\b",  # UK postcode
+        r"\b(?:Apt|Apartment|Suite|Ste|Unit|Flat|Room|Rm)\.?[ \t]*#?[ \t]*\d+[A-Z]?\b",
+    ])
+)
+
+
+def _addresses(text: str) -> Iterator[_Cand]:
+    for m in _ADDRESS_FORMS.finditer(text):
+        tok = m.group()
+        if re.fullmatch(r"[A-Z]{1,2}\d[A-Z\d]?[ \t]?\d[A-Z]{2}", tok) and not re.search(r"\d[A-Z]{2}$", tok):
+            continue
+        if re.fullmatch(r"[CTLS]\d{1,2}[ \t]?\d[A-Z]{2}", tok):
+            continue
+        yield m.start(), m.end(), "ADDRESS", _P_FORMAT
+
+
+def candidates(text: str, low: str, *, literature: bool = False) -> Iterator[_Cand]:
+    """Every candidate of this layer in `text` (`low` is its lower-cased copy)."""
+    if not literature:
+        yield from _name_spans(text)
+    yield from _id_numbers(text)
+    yield from _dates(text)
+    yield from _ages(text)
+    yield from _addresses(text)
