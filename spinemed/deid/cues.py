@@ -1179,7 +1179,10 @@ _LABEL_GROUPS: list[dict[str, _Label]] = [
     _labels(
         "ID",
         "ssn|vin|身份证号码|身份证号|身份证|公民身份号码|证件号码|证件号|护照号码|护照号|驾驶证号|军官证号|社会保障号码|社会保障号"
-        "|影像号|检查号|放射号|病理号|标本号|设备序列号|序列号|s/n|udi",
+        "|影像号|检查号|放射号|病理号|标本号|设备序列号|序列号|s/n|udi|床号|床位号|执业证书编号|执业证号|资格证书编号"
+        "|医师资格证号|工号|条码号|条形码|标本条码|检验号|样本号|申请单号|流水号|登记号|npi|dea|dea number|npi number"
+        "|accession number|accession no|accession #|specimen number|specimen no|specimen #|serial number|serial no"
+        "|driver's licence number|driver's license number|licence number|license number|passport number|passport no",
         _STRONG,
     ),
     _labels("ID", "车牌号码|车牌号|车牌|车号", _span_parser(_ZH_PLATE_VALUE)),

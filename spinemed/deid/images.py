@@ -805,7 +805,18 @@ def _rapidocr_text(img) -> str:
             lines[-1].append((top, bottom, left, text))
         else:
             lines.append([(top, bottom, left, text)])
-    return "\n".join(" ".join(t for *_, t in sorted(row, key=lambda b: b[2])) for row in lines)
+    return "\n".join(" ".join(_respace(t) for *_, t in sorted(row, key=lambda b: b[2])) for row in lines)
+
+
+_RUN_ON = re.compile(r"\S{9,}")
+_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
+
+
+def _respace(text: str) -> str:
+    """PP-OCR's recogniser often drops narrow spaces ("MRN20230314JohnSmith"): split long run-on
+    tokens at lower->upper case and letter<->digit changes.  Short tokens (L4, T12, C5-C6,
+    HLA-B27) are left alone."""
+    return _RUN_ON.sub(lambda m: _SPLIT.sub(" ", m.group(0)), text)
 
 
 def _tesseract_text(img) -> str:
