@@ -780,6 +780,11 @@ class _Ctx:
                                f"(01){_digits(rng, 14)}(21){_letters(rng, 2)}{_digits(rng, 6)}",
                                _digits(rng, 10, True)]), "ID", "id:device_serial")]
 
+    def s_lot(self):  # a production identifier of a device (Safe Harbor M)
+        rng = self.rng
+        return [_I(rng.choice([f"{_digits(rng, 2)}{_letters(rng, 1)}{_digits(rng, 3)}", f"LOT{_digits(rng, 6)}"]),
+                   "ID", "id:device_lot")]
+
     def s_ssn(self):
         rng = self.rng
         if self.locale == "en_GB":
@@ -1368,7 +1373,7 @@ def _en_operative(c: _Ctx) -> str:
     c.line("Scrub nurse: {nurse}")
     c.line("Pre-operative diagnosis: {dx} at {level}; {klass}.")
     c.line("Procedure: {level} decompression and instrumented fusion via a {approach}.")
-    c.line(c.rng.choice(["Implants: {dev} (SN {serial}); {dev}, lot 22H{n}1.", "Implants: {dev}. Device serial: {serial}.",
+    c.line(c.rng.choice(["Implants: {dev} (SN {serial}); {dev}, lot {lot}.", "Implants: {dev}. Device serial: {serial}.",
                          "Implant record: {dev}, UDI {serial}."]))
     c.add("Description: Positioned prone on a {table}; {dev} set up. ")
     c.add(c.rng.choice(["{Approach:cap} to {level}. ", "Midline incision from {level} to {level}. "]))
