@@ -22,3 +22,7 @@ __all__ = [
     "deidentify_fields",
     "find_identifiers",
 ]
+
+from .records import MODE_BY_SOURCE_TYPE, RecordReport, deidentify_record, mode_for  # noqa: E402
+
+__all__ += ["MODE_BY_SOURCE_TYPE", "RecordReport", "deidentify_record", "mode_for"]

@@ -197,6 +197,9 @@ _ACRONYM_LIKE = re.compile(r"^(?:[A-Z]{2,}[a-z]{1,2}|(?!(?:Mc|Mac|De|Di|Da|La|Le
 _PREV_WORD = re.compile(rf"([{_L}]+)[ \t]+$")
 
 
+_OPTION_LABEL = re.compile(r"(?:^|\n|[:：;]\s*|\s{2,})$")
+
+
 def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
     """Runs of capitalised words, initials and name particles on one line, separated by single
     spaces (an initial may carry its full stop: "J. Baker")."""
@@ -207,6 +210,13 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
         s, e = m.span()
         is_initial = len(word) == 1 and word.isupper()
         if is_initial and e < len(text) and text[e] == ".":
+            before = text[s - 1] if s else "\n"
+            if before not in " \t\n(\"'“" or (before in "\n" or _OPTION_LABEL.search(text, max(0, s - 3), s)):
+                # "mmol/L. Standing", an MCQ option "C. Start …": not an initial
+                if run:
+                    yield run
+                run, last_end = [], -1
+                continue
             e += 1
         capital = word[0].isupper()
         particle = word.lower() in _PARTICLES
@@ -249,6 +259,10 @@ def _name_spans(text: str) -> Iterator[_Cand]:
             toks.append((s, e, word, cls))
         if any(t[3] == "N" for t in toks) and _is_eponym(text, toks[-1][1], strict=True):
             continue  # "Lou Gehrig disease", "Tommy John surgery": the head noun right after the run
+        # A word right after an initial or a name particle is a surname ("M. de Wit", "J. Wood").
+        for i in range(1, len(toks)):
+            if toks[i][3] == "W" and toks[i - 1][3] in "IP":
+                toks[i] = (*toks[i][:3], "w")
         # Segments of name-ish tokens.
         seg: list[tuple[int, int, str, str]] = []
         segments = []
@@ -311,6 +325,8 @@ _UNIT_AFTER = re.compile(
 )
 # Public reference numbers: PubMed Central, PubMed, trial registrations, ISBN/ISSN, decades.
 _PUBLIC_ID = re.compile(r"(?i)^(?:PMC\d+|PMID\d*|NCT\d{8}|ChiCTR[-\w]+|ISRCTN\d+|ISBN[-\d]*|ISSN[-\d]*|(?:1[89]|20)\d0s)$")
+# Content hashes and the kit's own opaque ids ("a2bfea0b07a8afc7", "case-dcf56830169f"): lower-case hex.
+_HASH_LIKE = re.compile(r"^(?:[a-z]+-)?(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,64}$")
 _LEVELISH = re.compile(r"(?i)^(?:[CTLS]\d{1,2}(?:[-–/][CTLS]?\d{1,2})*|T\dWI|SF-?36|EQ-?5D\w*|COVID-?19|HbA1c|[A-Z]{1,3}\d{1,2})$")
 
 
@@ -319,9 +335,11 @@ def _id_numbers(text: str) -> Iterator[_Cand]:
         tok = m.group()
         digits = sum(c.isdigit() for c in tok)
         letters = sum(c.isalpha() for c in tok)
-        if digits < 4 and not (digits >= 3 and letters >= 2 and len(tok) >= 6):
+        if digits < 4 or (digits == 4 and letters == 0):
             continue
-        if _LEVELISH.match(tok) or _PUBLIC_ID.match(tok):
+        if re.search(r"[a-z]{3,}", tok) and digits < 6:
+            continue  # a word with a number ("SpineMed-450k", "draft2024")
+        if _LEVELISH.match(tok) or _PUBLIC_ID.match(tok) or _HASH_LIKE.match(tok):
             continue
         if letters == 0:
             plain = tok.replace("-", "").replace("–", "")
