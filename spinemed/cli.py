@@ -62,6 +62,9 @@ def _build_parser() -> argparse.ArgumentParser:
     b.add_argument("--version", help="dataset version tag, e.g. v1.0.0 (default: the builder's)")
     b.add_argument("--limit", type=int, help="stop after N source records (smoke runs)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
+    b.add_argument("--ocr-check", action="store_true",
+                   help="OCR every image and quarantine records whose images show identifier text (needs "
+                        "pip install 'spinemed[ocr]' or the tesseract binary; refuses to start without one)")
     _add_generation_args(b)
 
     p = sub.add_parser("publish", help="push a built dataset folder to the Hub and tag the version",
@@ -105,7 +108,7 @@ def _cmd_build(args) -> int:
     cfg = BuildConfig(out=args.out, builder=args.builder or DEFAULT_BUILDER, sources=args.sources,
                       work_dir=args.work_dir, version=args.version, backend=args.backend, model=args.model,
                       base_urls=args.base_urls, api_key=args.api_key, concurrency=args.concurrency,
-                      languages=args.languages, limit=args.limit)
+                      languages=args.languages, limit=args.limit, ocr_check=args.ocr_check)
     summary = run_build(cfg, progress=(lambda m: None) if args.json else print)
     print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else format_summary(summary))
     return 0

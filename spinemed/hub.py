@@ -196,7 +196,15 @@ def _embed_image(value: Any, where: str) -> dict[str, Any]:
             img.verify()
     except Exception as exc:
         raise _FieldError(where, f"not a readable image ({type(exc).__name__}: {exc})") from None
-    return {"bytes": bytes(data), "path": name}
+    from spinemed.deid.images import strip_metadata
+
+    try:  # no EXIF, XMP, text chunks, ICC or comments in a published image (docs/deid.md, Images)
+        data = strip_metadata(bytes(data))
+    except ValueError as exc:
+        raise _FieldError(where, f"not a readable image ({exc})") from None
+    if name and data.startswith(b"\x89PNG") and Path(name).suffix.lower() != ".png":
+        name = Path(name).stem + ".png"  # re-encoded as PNG (TIFF, WebP, rotated JPEG, ...)
+    return {"bytes": data, "path": name}
 
 
 def _conform(value: Any, feature: Any, where: str) -> tuple[Any, int, int]:

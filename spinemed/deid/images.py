@@ -625,7 +625,7 @@ def _png_text_chunks(data: bytes) -> Iterator[tuple[str, str]]:
                 yield key.decode("latin-1"), zlib.decompress(rest[1:]).decode("latin-1")
             elif ctype == b"iTXt":
                 key, _, rest = payload.partition(b"\x00")
-                compressed, _method, rest = rest[0], rest[1], rest[2:]
+                compressed, rest = rest[0], rest[2:]  # flag, method byte skipped
                 lang, _, rest = rest.partition(b"\x00")
                 tkey, _, value = rest.partition(b"\x00")
                 if compressed:
@@ -833,12 +833,27 @@ def _tesseract_text(img) -> str:
         img = img.resize((img.width * scale, img.height * scale))
     buf = io.BytesIO()
     img.save(buf, format="PNG")
-    proc = subprocess.run([exe, "stdin", "stdout", "-l", lang, "--psm", "11"], input=buf.getvalue(),
+    # --psm 11: sparse text (overlay labels in corners); tsv: per-word confidence, so the noise
+    # tesseract "reads" in textured regions (short nonsense words) can be dropped
+    proc = subprocess.run([exe, "stdin", "stdout", "-l", lang, "--psm", "11", "tsv"], input=buf.getvalue(),
                           capture_output=True, timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"tesseract failed ({proc.returncode}): {proc.stderr.decode('utf-8', 'replace')[-300:]}")
-    text = proc.stdout.decode("utf-8", "replace")
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+    lines: dict[tuple, list[tuple[int, str]]] = {}
+    for row in proc.stdout.decode("utf-8", "replace").splitlines()[1:]:
+        cols = row.split("\t")
+        if len(cols) != 12 or not cols[11].strip():
+            continue
+        try:
+            conf, left = float(cols[10]), int(cols[6])
+        except ValueError:
+            continue
+        if conf >= _TESSERACT_MIN_CONF:
+            lines.setdefault((int(cols[2]), int(cols[3]), int(cols[4])), []).append((left, cols[11].strip()))
+    return "\n".join(" ".join(w for _, w in sorted(words)) for _, words in sorted(lines.items()))
+
+
+_TESSERACT_MIN_CONF = 60.0
 
 
 def burned_in_identifiers(data: bytes, find: Callable[[str], list] | None = None, engine: str | None = None) -> list:
