@@ -32,7 +32,8 @@ from .cues import _EN_STOPWORDS, _P_CUE, _P_FORMAT, _Cand
 
 _L = "A-Za-zÀ-ÖØ-öø-ÿĀ-ɏ"
 _WORD_RE = re.compile(rf"[{_L}]+(?:['’\-][{_L}]+)*(?:['’]s?)?")
-_PARTICLES = frozenset("van von der den de del della dei da di du la le lo bin ibn al el ten ter st st. mac ní nic ó ua".split())
+_PARTICLES = frozenset("van von der den de del della dei da di du la le lo bin ibn al el ten ter st st. mac ní nic ó ua an ui"
+                       " dos das do".split())
 _SAFE, _WORD, _COND, _WEAK, _STRONG = range(5)
 
 # Words that open a sentence about the patient when the subject is a first name.
@@ -107,7 +108,9 @@ def _classify(word: str) -> int:
         parts = [p for p in re.split(r"[-']", low) if p]
         if low.startswith(("o'", "d'")) or not parts:
             return _STRONG  # O'Shaughnessy, D'Souza
-        classes = [_classify(p) if len(p) > 1 else _SAFE for p in parts]
+        if any(len(p) == 1 for p in parts):
+            return _WORD  # "K-line", "T-score", "X-ray", "B-cell": technical terms
+        classes = [_classify(p) for p in parts]
         if _STRONG in classes:
             return _STRONG if all(_known_word(p) is False or c == _STRONG for p, c in zip(parts, classes)) else _WEAK
         if _WEAK in classes:
@@ -162,8 +165,11 @@ def _next_words(text: str, end: int, n: int = 2) -> list[str]:
 def _is_eponym(text: str, end: int, word: str = "", *, strict: bool = False) -> bool:
     """A clinical head noun follows ("Chance fracture", "Thomas test", "Lou Gehrig disease",
     "Anderson and D'Alonzo classification", "Adams forward bend test")."""
-    if "-" in word and _classify(word) != _STRONG:
-        return True  # a compound of eponyms: "Smith-Petersen", "Young-Burgess"
+    if "-" in word:
+        safe, cond = vocab.clinical()
+        parts = [p for p in word.lower().replace("’", "'").split("-") if p]
+        if all(p.rstrip("'s") in safe or p.rstrip("'s") in cond for p in parts):
+            return True  # a compound of eponyms: "Smith-Petersen", "Young-Burgess", "Brown-Séquard"
     if _ZH_EPONYM_HEAD.match(text, end):
         return True  # "Schober试验", "Babinski征"
     seen = 0
@@ -194,6 +200,8 @@ _CITATION_BEFORE = re.compile(rf"[{_L}]+[ \t]+(?:and|&)[ \t]+$")
 
 # Two or more capitals that no name pattern explains (McDonald, O'Brien, DeShawn, LaToya do).
 _ACRONYM_LIKE = re.compile(r"^(?:[A-Z]{2,}[a-z]{1,2}|(?!(?:Mc|Mac|De|Di|Da|La|Le|Van|Von|Fitz)[A-Z])[A-Z][a-z]+[A-Z]\w*)$")
+_PLACE_LEADS = frozenset("north south east west new port lake mount mt saint st fort upper lower great little glen "
+                         "san santa los las el la le des".split())
 _PREV_WORD = re.compile(rf"([{_L}]+)[ \t]+$")
 
 
@@ -218,7 +226,8 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
                 run, last_end = [], -1
                 continue
             e += 1
-        capital = word[0].isupper()
+        # Irish eclipsis and h-prothesis keep the capital inside: "Mac an tSaoi", "Ó hUallacháin"
+        capital = word[0].isupper() or (len(word) > 2 and word[0] in "thn" and word[1].isupper())
         particle = word.lower() in _PARTICLES
         if not (capital or particle):
             if run:
@@ -306,6 +315,11 @@ def _name_spans(text: str) -> Iterator[_Cand]:
                 pending_surname = (s, e)  # decided when the next run turns out to be a name
                 continue
             if is_name:
+                # Place names keep their lead and tail words ("South Samuelhaven", "Port Michelle").
+                idx = toks.index(seg[0])
+                while idx > 0 and toks[idx - 1][2].lower() in _PLACE_LEADS:
+                    idx -= 1
+                    s = toks[idx][0]
                 if pending_surname and text[pending_surname[1]: s] in (", ", ","):
                     yield pending_surname[0], pending_surname[1], "NAME", _P_CUE
                 # Drop a leading particle that starts a sentence ("De …" is rare, "La" less so).
@@ -433,8 +447,142 @@ def _addresses(text: str) -> Iterator[_Cand]:
         yield m.start(), m.end(), "ADDRESS", _P_FORMAT
 
 
+# ---- more shapes, each a way notes write an identifier without the cue rules' labels ----
+
+_CAPW = r"[A-Z][A-Za-z'’\-]+"
+_EXTRA = [
+    # bed / bay / cot numbers: "Bed 7", "bed 12A", "Bay 3"
+    (re.compile(r"(?i:\b(?:bed|bay|cot|room)(?:[ \t]*(?:no\.?|number|#))?)(?![a-z])[ \t]*[:#]?[ \t]*(?P<v>\d{1,3}[A-Z]?)\b(?![ \t]*(?:mm|cm|%|days?|hours?|weeks?))"), "ID", _P_FORMAT),
+    # vehicle plates after a registration cue
+    (re.compile(r"(?i:\b(?:registered|reg\.|registration(?:[ \t]+(?:no\.?|number))?|(?:car|licence|license|number|vehicle)[ \t]+plate"
+                r"|plate[ \t]+(?:no\.?|number)|plate:))(?![a-z])"
+                r"[ \t]*[:#]?[ \t]*(?P<v>(?=[A-Z0-9 \-]*\d)[A-Z0-9]{1,4}(?:[ \-][A-Z0-9]{1,5}){0,2})\b"), "ID", _P_FORMAT),
+    # national and social numbers written with spaces
+    (re.compile(r"(?i)\b(?:tax[ \t]+file[ \t]+(?:number|no\.?)|tfn|national[ \t]+insurance(?:[ \t]+(?:number|no\.?))?|ni[ \t]+(?:number|no\.?)"
+                r"|nhs[ \t]+(?:number|no\.?)|social[ \t]+insurance[ \t]+(?:number|no\.?)|sin|ihi|ppsn?(?:[ \t]+(?:number|no\.?))?"
+                r"|(?:health[ \t]+fund[ \t]+)?member(?:ship)?[ \t]+(?:number|no\.?|id)|medicare(?:[ \t]+card)?(?:[ \t]+(?:number|no\.?))?"
+                r"|dl[ \t]+(?:no\.?|number|#)|driver'?s?[ \t]+licen[cs]e(?:[ \t]+(?:no\.?|number|#))?|passport(?:[ \t]+(?:no\.?|number|#))?)"
+                r"[ \t]*[:#]?[ \t]*(?P<v>(?=[A-Z0-9 \-/]*\d)[A-Z0-9][A-Z0-9 \-/]{3,22}[A-Z0-9])"), "ID", _P_FORMAT),
+    # GS1 device identifiers: "(01)07864836410925(21)JT701806"
+    (re.compile(r"(?P<v>(?:\(\d{2,4}\)[A-Za-z0-9\-]+){2,})"), "ID", _P_FORMAT),
+    # phone numbers in national formats: "(08) 5168-5724", "020 7495 5863", "001-548-732-0079x8076"
+    (re.compile(r"(?<![\w.,/])(?P<v>(?:\+\d{1,3}[ \t.\-]?)?(?:\(0?\d{1,4}\)[ \t.\-]?)?\d{2,5}(?:[ \t.\-]\d{2,5}){1,4}"
+                r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,5})?)(?![\w.,/]|[ \t]*(?:%|mm|cm|mg|ml|mL|kg|g\b|x10|×|/))"), "PHONE", _P_CUE),
+    # AU state + postcode, Irish Eircodes
+    (re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)[ \t]+(?P<v>\d{4})\b"), "ADDRESS", _P_FORMAT),
+    (re.compile(r"\b(?P<v>[ACDEFHKNPRTVWXY]\d{2}[ \t]?[0-9ACDEFHKNPRTVWXY]{4})\b"), "ADDRESS", _P_FORMAT),
+    (re.compile(r"(?i)\b(?P<v>(?:locked[ \t]+bag|private[ \t]+bag|gpo[ \t]+box|rmb|rsd)[ \t]+\d+)"), "ADDRESS", _P_FORMAT),
+    # a street line: number + capitalised words, then a comma or the line's end
+    (re.compile(rf"(?m)(?<![\w./\-])(?P<v>\d{{1,5}}[A-Za-z]?[ \t]+(?:{_CAPW}[ \t]+){{0,3}}{_CAPW}(?:,[ \t]*(?:Unit|Apt|Flat|Suite)[ \t]*\w+)?)(?=[ \t]*(?:,|$))"), "ADDRESS", _P_CUE),
+    # places after a residence cue: "lives in Pueblo", "home to New Conorhaven"
+    (re.compile(rf"(?i:\b(?:lives|living|lived|resides|residing|moved|relocated|home|returned|returning|returns|travel(?:l?ed)?|born|grew[ \t]+up|from[ \t]+the[ \t]+town[ \t]+of|visiting)"
+                rf"[ \t]+(?:(?:back|there|here|alone|together|with[ \t]+\w+)[ \t]+)?(?:to|in|at|near|from))[ \t]+(?P<v>(?:{_CAPW}[ \t]+){{0,3}}{_CAPW})"), "ADDRESS", _P_CUE),
+    # weekday + short numeric date: "Sat 25/08/2012", "Friday 12/4"
+    (re.compile(rf"(?i)\b(?P<v>{_WEEKDAY},?[ \t]+\d{{1,2}}[/.\-]\d{{1,2}}(?:[/.\-]\d{{2,4}})?)\b"), "DATE", _P_FORMAT),
+    # day-month-year with two-digit year, and compact yyyymmdd
+    (re.compile(r"(?<![\w./\-])(?P<v>(?:0?[1-9]|[12]\d|3[01])[/.\-](?:0?[1-9]|1[0-2])[/.\-]\d{2})(?![\w/.\-])"), "DATE", _P_FORMAT),
+    (re.compile(r"(?<![\w./\-])(?P<v>(?:0?[1-9]|1[0-2])[/.\-](?:0?[1-9]|[12]\d|3[01])[/.\-]\d{2})(?![\w/.\-])"), "DATE", _P_FORMAT),
+    (re.compile(r"(?<!\d)(?P<v>(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?!\d)"), "DATE", _P_FORMAT),
+    (re.compile(r"(?i)(?<![\w])(?P<v>\d{1,2}(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC)\d{2,4})\b"), "DATE", _P_FORMAT),
+    # nicknames: "Preferred name: Pip", "known as Skip", Aroha "Skip" McKenzie, "Sonny (prefers to be called so)"
+    (re.compile(rf"(?i:\b(?:preferred[ \t]+name|nickname|nick[ \t]+name|known[ \t]+as|goes[ \t]+by|aka|a\.k\.a\.|prefers[ \t]+to[ \t]+be[ \t]+called|called))"
+                rf"[ \t]*[:\-]?[ \t]*[\"“'‘]?(?P<v>{_CAPW}(?:[ \t]+{_CAPW})?)"), "NAME", _P_FORMAT),
+    (re.compile(rf"(?<=[A-Za-z][ \t])[\"“‘'](?P<v>{_CAPW})[\"”’'](?=[ \t]+[A-Z])"), "NAME", _P_FORMAT),
+    (re.compile(rf"(?P<v>{_CAPW})(?=[ \t]*\((?:prefers|likes|wishes)[ \t]+to[ \t]+be[ \t]+called)"), "NAME", _P_FORMAT),
+    # initials signing an entry: "— A.M.", "- OM", "(JD)"
+    (re.compile(r"(?m)(?:[—–]|[ \t]-|^-)[ \t]*(?P<v>(?:[A-Z]\.?[ \t]?){2,3})[ \t]*$"), "NAME", _P_FORMAT),
+    (re.compile(r"(?m)(?:signed|initials|by)[ \t]*:?[ \t]*(?P<v>(?:[A-Z]\.[ \t]?){2,3}|[A-Z]{2,3})(?=[ \t]*(?:$|[,;.)]))"), "NAME", _P_FORMAT),
+]
+# Facilities whose names end in an organisation word: "ZHANG MEDICAL GROUP", "Hancock Imaging",
+# "Martinez, Joseph and Partners", "Johnson-Young Physiotherapy", "Mercy Swindon Health".
+_ORG_TAIL = re.compile(
+    r"(?i)\b(?:group|associates|partners|health|healthcare|imaging|physiotherapy|physio|radiology|orthopaedics|orthopedics|"
+    r"clinic|clinics|practice|institute|cent(?:er|re)|hospital|hospitals|rehabilitation|rehab|campus|medical|surgery|surgical|"
+    r"spine|diagnostics|pathology|laboratories|labs|hospice|infirmary|physicians|specialists|consultants|chiropractic)\b"
+)
+_ORG_GENERIC = frozenset("""
+the a an of and & for at department dept division unit ward service services general regional community university
+county city state district national royal memorial children's childrens women's veterans st saint
+spine spinal orthopaedic orthopedic medical health surgical surgery rehabilitation pain imaging radiology
+physiotherapy physical therapy sports family primary care practice clinic clinics center centre hospital group
+associates partners institute campus diagnostics pathology specialists consultants healthcare trauma neurosurgery
+neurosurgical outpatient inpatient day emergency private public main north south east west central
+""".split())
+
+
+def _organisations(text: str) -> Iterator[_Cand]:
+    for m in _ORG_TAIL.finditer(text):
+        if not m.group()[0].isupper():
+            continue
+        # walk back over capitalised words, "&", "and", commas between names
+        i = m.start()
+        words = []
+        for w in reversed(list(re.finditer(r"[A-Za-zÀ-ÿ'’\-]+|&", text[max(0, i - 80): i]))):
+            tok = w.group()
+            gap = text[max(0, i - 80) + w.end(): i] if not words else text[max(0, i - 80) + w.end(): words[-1][0]]
+            if "\n" in gap or re.search(r"[.;:()]", gap):
+                break
+            if "," in gap and not re.match(r"(?i)partners|associates", m.group()):
+                break  # "Springfield General Hospital, Department of …": a list, not one name
+            if not (tok[0].isupper() or tok in ("&", "and", "of")):
+                break
+            words.append((max(0, i - 80) + w.start(), tok))
+        if not words:
+            continue
+        words.reverse()
+        while words and words[0][1].lower() in ("and", "&", "of", "the"):
+            words.pop(0)
+        named = [t for _, t in words if t.lower() not in _ORG_GENERIC and not (t.isupper() and len(t) <= 3)
+                 and (_classify(t.title() if t.isupper() else t) in (_STRONG, _WEAK, _COND) or t.isupper())]
+        if not named:
+            continue
+        start = words[0][0]
+        if text[start:m.end()].isupper() and all(_classify(t.title()) in (_SAFE, _WORD) for _, t in words):
+            continue
+        yield start, m.end(), "HOSPITAL", _P_FORMAT
+
+
+_PHONE_CUE_BEFORE = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|fax|contact|reached|ring|pager|ph)\b[^\n]{0,25}$")
+_SCORE_BEFORE = re.compile(r"(?i)(?:joa|vas|odi|ndi|nrs|score|scale|grade|sf-36|評分|评分)[^\n]{0,12}$")
+_STREET_WORDS = frozenset("""
+street st road rd avenue ave lane ln drive dr court ct place pl terrace crescent close way boulevard blvd highway hwy
+parade square grove gardens garden row walk mews circle parkway pike route trail plaza vista key stairs pocket glens
+crossroad crossing bridge view heights hill ridge park estate quay wharf esplanade
+""".split())
+
+
+def _extra(text: str) -> Iterator[_Cand]:
+    for regex, kind, priority in _EXTRA:
+        for m in regex.finditer(text):
+            v = m.group("v")
+            if not v or not v.strip():
+                continue
+            if kind == "PHONE":
+                if not 9 <= sum(c.isdigit() for c in v) <= 15:
+                    continue
+                if re.fullmatch(r"[1-9][\d \t]*", v) and not _PHONE_CUE_BEFORE.search(text, max(0, m.start() - 40), m.start()):
+                    continue  # "120 130 1400": a list of numbers, not a national-format phone
+            if kind == "DATE" and _SCORE_BEFORE.search(text, max(0, m.start() - 16), m.start()):
+                continue  # "mJOA 12/17/18": scores, not a date
+            if kind == "ADDRESS" and regex.pattern.startswith("(?m)(?<![") :
+                # a street line needs a word that is not clinical ("3 Gail Vista", not "2 Lumbar Levels")
+                words = re.findall(r"[A-Za-z'’\-]+", v)
+                line_start = text.rfind("\n", 0, m.start()) + 1
+                if re.match(r"[ \t]*(?:#|chapter|section|part|table|figure|fig\.|step|grade|type|stage)", text[line_start:m.start()], re.I):
+                    continue  # a heading or a numbered label, not a street
+                street = any(w.lower() in _STREET_WORDS for w in words)
+                strong = any(_classify(w) in (_STRONG, _COND) for w in words)
+                weak = any(_classify(w) == _WEAK for w in words)
+                comma = text[m.end("v"): m.end("v") + 1] == ","
+                if not (street or strong or (weak and comma)):
+                    continue
+            yield m.start("v"), m.end("v"), kind, priority
+
+
 def candidates(text: str, low: str, *, literature: bool = False) -> Iterator[_Cand]:
     """Every candidate of this layer in `text` (`low` is its lower-cased copy)."""
+    yield from _extra(text)
+    yield from _organisations(text)
     if not literature:
         yield from _name_spans(text)
     yield from _id_numbers(text)

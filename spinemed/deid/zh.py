@@ -47,7 +47,7 @@ _AMBIGUOUS_SURNAMES = frozenset(
     "敖訾辛简饶毋沙乜丰巢关蒯荆游竺权盖桓双曲封羊荣滑包房山车秋仰甘牧弓巴井松富巫乌焦谷班仲伊宫宁仇暴钭厉戎祖武符景"
     "詹束龙叶幸司韶蓟怀蒲邰从鄂索咸籍赖屠蒙池乔阴能闻莘翟贡逄申堵雍却璩桑桂濮牛通边扈燕浦农温别庄晏瞿充连习艾向古"
 )
-_NOT_GIVEN_CHARS = frozenset(_ZH_NOT_GIVEN) | frozenset("带陪送来去看找说讲问称叫帮替随签复查诉述请代")
+_NOT_GIVEN_CHARS = frozenset(_ZH_NOT_GIVEN) | frozenset("带陪送来去看找说讲问称叫帮替随签复查诉述请代医师护士授")
 # Drug and chemical names end like this; they start with surname characters often (利福平, 甲钴胺).
 _ZH_DRUG_TAIL = re.compile(r"(?:霉素|沙星|西林|膦酸|膦酸钠|单抗|替尼|洛芬|昔布|昔康|卡因|松|胺|醇|酮|酯|钠|钾|钙|平|肼|酰胺|丁醇|肽|素|酸|碱|芬|定|嗪|唑|泮|仑)$")
 _TITLE_TAILS = ("女士", "先生", "医生", "医师", "护士", "老师", "主任", "大夫", "师傅", "阿姨", "大爷", "奶奶", "爷爷", "小姐")
@@ -163,6 +163,21 @@ _RULES = [
     (re.compile(r"(?P<v>(?:九十[一二三四五六七八九]?|一百(?:零?[一二三四五六七八九十]+)?|百)(?:周)?岁)"), "AGE", _P_FORMAT),
     (re.compile(r"(?P<v>(?<!\d)(?:9\d|1[0-2]\d)(?:\.\d)?[ \t]*(?:周岁|岁))"), "AGE", _P_FORMAT),
     (re.compile(r"(?P<v>年逾九旬|九旬|耄耋之年|期颐之年)"), "AGE", _P_FORMAT),
+    # a weekday written after a date: "2017年6月2日 星期五"
+    (re.compile(r"(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号][ \t\u3000]*[（(]?(?P<v>(?:星期|礼拜|周)[一二三四五六日天])"), "DATE", _P_FORMAT),
+    # bed numbers with a label: "床号：35", "床位 12"
+    (re.compile(r"(?:床号|床位号|床位|床)[ \t]*[:：]?[ \t\u3000]*(?P<v>\+?\d{1,3}[A-Za-z]?)(?![\d.])"), "ID", _P_FORMAT),
+    # people named by a role label: "申请医生：谈成", "报告者：潘建国", "审核：左主任"
+    (re.compile(r"(?:申请医生|申请医师|报告者|报告人|报告医师|诊断医师|审核医师|审核者|审核人|审核|记录者|记录人|书写者|医师签名|护士签名|签名|签字"
+                r"|主刀|主刀医师|术者|一助|二助|助手|麻醉医师|麻醉师|器械护士|巡回护士|洗手护士|会诊医师|上级医师|主治医师|住院医师|经治医师"
+                r"|责任护士|护士|医师|医生|管床医生|值班医生|主任|联系人|陪护|家属|监护人)[ \t\u3000]*[:：][ \t\u3000]*"
+                rf"(?P<v>[{_CJK}·]{{1,6}}?)(?=[ \t\u3000]*(?:[，,。；;、／/）)\n]|$|主任|医师|医生|护士|老师|教授|大夫|[ \t\u3000]))"), "NAME", _P_FORMAT),
+    # a surname (any of the 百家姓) or a name before a title: "马主任", "古莉主任医师查房", "易主任"
+    (re.compile(rf"(?:^|(?<=[\n，,。；;：:、（(“”\"\s请由经令与和及同])|(?<=今日)|(?<=审核))(?P<v>{_SURNAME_ALT}[{_CJK}]?)"
+                r"(?=(?:副)?(?:主任医师|主任|医师|医生|大夫|教授|护士长|护士|老师))"), "NAME", _P_CUE),
+    # places a person lives in or comes from: "居住于辛集", "郑州市人"
+    (re.compile(rf"(?:居住于|居住在|住在|家住|来自|籍贯|原籍|出生于|出生在|迁居|定居)[ \t]*(?P<v>[{_CJK}]{{2,12}}?)(?=[，,。；;、\s]|与|和|的|$)"), "ADDRESS", _P_FORMAT),
+    (re.compile(rf"(?P<v>[{_CJK}]{{2,6}}[市县区镇乡村州])(?=人[，,。；;\s]|人$)"), "ADDRESS", _P_FORMAT),
     # Bed, outpatient and licence numbers written the Chinese way: "12床", "+3床"
     (re.compile(r"(?P<v>(?<![\d.])\+?\d{1,3}(?:加)?床)"), "ID", _P_CUE),
 ]
@@ -178,12 +193,37 @@ _FACILITY_GENERIC = re.compile(
 )
 
 
+# Words before a title that are roles, not names ("申请医生", "主治医师", "值班医生").
+_ROLE_WORDS = frozenset("""
+申请 主治 住院 上级 值班 管床 责任 实习 进修 规培 会诊 麻醉 器械 巡回 手术 门诊 急诊 专科 全科 康复 影像 病理 超声 放射 检验 护理
+临床 主管 带教 经治 诊断 报告 审核 科 院 该 此 本 我 贵 主 副 总 主刀 洗手 随访 接诊 首诊 转诊 签字 签名 家庭 社区 乡村 全 各 多 几
+""".split())
+
+
+_KIN_LEAD = re.compile(r"^(?:患者|病人)?(?:之)?(?:儿子|女儿|丈夫|妻子|爱人|老伴|父亲|母亲|哥哥|姐姐|弟弟|妹妹|孙子|孙女|儿媳|女婿|长子|次子|长女|次女|朋友|同事|邻居)")
+
+
+_PLACE_CUE_RULE = next(r for r, k, _ in _RULES if k == "ADDRESS" and "居住于" in r.pattern)
+
+
 def _rules(text: str) -> Iterator[_Cand]:
     for regex, kind, priority in _RULES:
         for m in regex.finditer(text):
             v = m.group("v")
             if not v or v in _ZH_SAFE:
                 continue
+            if kind == "ADDRESS" and regex is _PLACE_CUE_RULE:
+                tag = _jieba()[1].get(v) or ""
+                if not (re.search(r"[省市县区镇乡村州旗屯寨庄]$", v) or tag.startswith("ns") or not _jieba()[0].FREQ.get(v)):
+                    continue
+            if kind == "NAME":
+                kin = _KIN_LEAD.match(v)
+                if kin and len(v) > kin.end():
+                    yield m.start("v") + kin.end(), m.end("v"), kind, priority  # "儿子王磊" -> "王磊"
+                    continue
+                if v in _ROLE_WORDS or v[0] in "您你我他她它请谢好是的在该此其" or (
+                        len(v) >= 2 and (_jieba()[0].FREQ.get(v) or 0) >= 50 and (_jieba()[1].get(v) or "")[:2] != "nr"):
+                    continue  # a role, a pronoun or an ordinary word ("相关医生", "您好")
             yield m.start("v"), m.end("v"), kind, priority
     for m in _FACILITY.finditer(text):
         v = m.group("v")
