@@ -24,6 +24,7 @@ from .cues import (
     _CJK_SCANNERS,
     _HAS_CJK,
     _NULL_VALUES,
+    _P_CUE,
     _P_FORMAT,
     _P_KNOWN,
     _PLACEHOLDER_RE,
@@ -152,6 +153,16 @@ class Deidentifier:
             raise TypeError(f"expected the text as a str, got {type(text).__name__}")
         if not text:
             return []
+        candidates = set(self._candidates(text))
+        findings = self._resolve(text, candidates)
+        # A name found once is that person everywhere in the text: its parts ("Janice" of
+        # "Janice Hollis", "淑英" of "吴淑英") are scrubbed wherever they recur on their own.
+        extra = set(_name_part_candidates(text, findings)) - candidates
+        if extra:
+            findings = self._resolve(text, candidates | extra)
+        return findings
+
+    def _resolve(self, text: str, candidates: set) -> list[Finding]:
         # Taken spans, sorted and disjoint; kind None marks a placeholder, never reported.
         starts: list[int] = []
         ends: list[int] = []
@@ -163,7 +174,7 @@ class Deidentifier:
         # Strongest rule first, then longest span: a labelled MRN beats a date-shaped piece of
         # it, an address beats the city inside it. A candidate overlapping only findings of its
         # own kind widens them ("daughter Emily Lindqvist" over the known surname "Lindqvist").
-        for start, end, kind, _ in sorted(set(self._candidates(text)), key=_candidate_order):
+        for start, end, kind, _ in sorted(candidates, key=_candidate_order):
             lo = hi = bisect.bisect_right(starts, start)
             if lo and ends[lo - 1] > start:
                 lo -= 1
@@ -252,6 +263,39 @@ class Deidentifier:
             f"deidentify_fields: unsupported value of type {type(value).__name__} at {path}; "
             "expected dict, list, str, int, float, bool, None or a date"
         )
+
+
+_NAME_PART_RE = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿĀ-ɏ'’\-]{3,}")
+_CJK_NAME_RE = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
+
+
+def _name_part_candidates(text: str, findings: list[Finding]) -> Iterator[_Cand]:
+    """The parts of each found name, wherever they stand alone in `text`."""
+    from .recall import _CITATION_AFTER, _classify, _SAFE, _WORD  # a name part that is an ordinary word stays
+    from .zh import _starts_with_surname
+
+    parts: set[str] = set()
+    for f in findings:
+        if f.kind != "NAME":
+            continue
+        if _CJK_NAME_RE.match(f.text):
+            sl = _starts_with_surname(f.text)
+            if sl and len(f.text) - sl == 2:
+                parts.add(f.text[sl:])  # the given name: "淑英" of "吴淑英"
+            continue
+        for word in _NAME_PART_RE.findall(f.text):
+            if word[0].isupper() and _classify(word) not in (_SAFE, _WORD):
+                parts.add(word)
+            elif word.isupper() and _classify(word.title()) not in (_SAFE, _WORD):
+                parts.add(word)
+    for part in parts:
+        pattern = re.escape(part)
+        if part.isascii() or not _CJK_NAME_RE.match(part):
+            pattern = r"(?<![\w])" + pattern + r"(?![\w])"
+        for m in re.finditer(pattern, text):
+            if _CITATION_AFTER.match(text, m.end()):
+                continue  # "Smith et al., 2019" cites an author, whoever else is called Smith
+            yield m.start(), m.end(), "NAME", _P_CUE
 
 
 _DEFAULTS = {mode: Deidentifier(mode=mode) for mode in MODES}
