@@ -11,6 +11,7 @@ from PIL import Image
 from spinemed.build.generate import Generator, Job, load_criteria, plan_jobs
 from spinemed.build.prompts import OutputParseError, load_prompt, load_prompts, parse_json_object
 from spinemed.build.validate import detect_language, validate_row
+from spinemed.deid.provenance import stamp_record
 from spinemed.llm.base import ChatResult
 from spinemed.llm.client import LLMClient
 from spinemed.llm.offline import OfflineBackend, pcm_check
@@ -41,6 +42,7 @@ def _png(desc="Sagittal T2-weighted MRI of the lumbar spine"):
 
 
 def _run(gen, job):
+    stamp_record(job.record)  # what the pipeline's de-identification stage does before generation
     return asyncio.run(gen.run(job))
 
 
@@ -245,3 +247,27 @@ def test_offline_pcm_check_flags_region_and_modality_mismatch():
     assert pcm_check({"caption": "Figure 2 Sagittal T2 MRI of the lumbar spine", "image_description": "AP radiograph of the right knee"})["consistent"] is False
     assert pcm_check({"caption": "图3-1 腰椎MRI矢状位", "image_description": "Axial CT of the lumbar spine"})["consistent"] is False
     assert pcm_check({"caption": "Fig. 3.2: Lateral radiograph of the lumbar spine", "image_description": "Lateral X-ray of the lumbar spine"})["consistent"] is True
+
+
+def test_a_record_that_was_not_scrubbed_or_changed_since_is_never_sent():
+    """ask_json checks the de-identification stamp before it builds any request."""
+    from spinemed.deid.provenance import UnscrubbedRecordError
+
+    class Recording(OfflineBackend):
+        sent = 0
+
+        async def complete(self, request):
+            Recording.sent += 1
+            return await super().complete(request)
+
+    rec = _record(PASSAGE_EN)
+    with pytest.raises(UnscrubbedRecordError, match="no de-identification stamp"):
+        asyncio.run(_generator(Recording()).run(_job(rec, "mcq")))
+    stamp_record(rec)
+    rec.text += " Seen by Dr. Imre Okonkwo-Bayliss."  # changed after scrubbing
+    with pytest.raises(UnscrubbedRecordError, match="changed after de-identification"):
+        asyncio.run(_generator(Recording()).run(_job(rec, "mcq")))
+    assert Recording.sent == 0
+    stamp_record(rec)
+    out = asyncio.run(_generator(Recording()).run(_job(rec, "open_qa")))
+    assert Recording.sent >= 2 and out.job.record is rec

@@ -68,12 +68,15 @@ def test_side_files_report_each_defect_by_file_and_reason(demo):
     folder, _ = demo
     work = folder.parent / "spinemed-450k.work"
     issues = [json.loads(line) for line in (work / "source_issues.jsonl").read_text("utf-8").splitlines()]
-    files = {i["source_file"] for i in issues}
+    # work files name files by opaque id; the private provenance map resolves them
+    real = {e["id"]: e["value"] for e in map(json.loads, (work / "provenance_map.jsonl").read_text("utf-8").splitlines())}
+    files = {real[i["source_file"]] for i in issues}
     assert {"case_reports/PMC0000106.xml", "textbooks/images/ch12_fig2.png",
             "textbooks/en_ch09_spinal_cord_injury.md", "textbooks/en_ch07_spondylolisthesis_scoliosis.md"} == files
     quarantine = [json.loads(line) for line in (work / "quarantine.jsonl").read_text("utf-8").splitlines()]
     pcm = [q for q in quarantine if q["stage"] == "pcm"]
-    assert len(pcm) == 1 and "knee" in pcm[0]["reason"] and pcm[0]["source_file"].endswith("en_ch07_spondylolisthesis_scoliosis.md")
+    assert len(pcm) == 1 and "knee" in pcm[0]["reason"]
+    assert real[pcm[0]["source_file"]].endswith("en_ch07_spondylolisthesis_scoliosis.md")
     dups = [json.loads(line) for line in (work / "duplicates.jsonl").read_text("utf-8").splitlines()]
     assert sorted(d["status"] for d in dups) == ["exact", "near"] and all(d["duplicate_of"] for d in dups)
 
@@ -110,10 +113,12 @@ def test_rows_name_their_source_record_so_siblings_can_be_found(demo):
     """provenance.record_id is SourceRecord.record_id: every row generated from one passage or case
     (MCQ, open QA, consultation, report) carries the same id, which SpineBench decontamination uses."""
     from spinemed.build.sources import iter_sources
+    from spinemed.deid.provenance import ProvenanceIds, deidentify_provenance
     from spinemed.schema import SourceRecord
 
     folder, _ = demo
-    records = {r.record_id: r for r in iter_sources(SOURCES) if isinstance(r, SourceRecord)}
+    ids = ProvenanceIds()  # published provenance carries opaque ids (unkeyed: no secret is set here)
+    records = {r.record_id: deidentify_provenance(r, ids) for r in iter_sources(SOURCES) if isinstance(r, SourceRecord)}
     tasks_of: dict[str, set[str]] = {}
     for task in TASKS:
         for path in sorted((folder / "data" / task).glob("*.parquet")):
@@ -222,8 +227,8 @@ def test_kill_9_mid_generation_and_rerun_repeats_no_request(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with SimServer(latency_s=0.01, max_concurrency=8, responder=respond) as server:
         cmd = [sys.executable, "-m", "spinemed.cli", "build", "--out", str(out), "--backend", "openai",
-               "--model", "offline-rules-over-http", "--base-url", server.base_url, "--languages", "source",
-               "--concurrency", "4"]
+               "--model", "offline-rules-over-http", "--base-url", server.base_url, "--trusted-endpoint",
+               "--languages", "source", "--concurrency", "4"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 60
         while len(seen) < 150 and time.time() < deadline and proc.poll() is None:

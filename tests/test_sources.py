@@ -185,7 +185,8 @@ def test_verse_volumes(records):
         for img in r.images:
             assert img.data[:8] == b"\x89PNG\r\n\x1a\n"
             im = Image.open(io.BytesIO(img.data))
-            assert im.format == "PNG" and im.height == 384 and S.image_description(im) == r.text
+            assert im.format == "PNG" and im.height == 384 and img.description == r.text
+            assert S.image_description(im) == "" and not im.info  # no metadata: the subject id stays out of the bytes
     wedge = vols["sub-verse502"].fields["heights"]["L1"]
     assert wedge["anterior_mm"] < 0.75 * wedge["posterior_mm"] and wedge["genant_grade"] >= 2
     assert "L1 wedge compression" in vols["sub-verse502"].text

@@ -4,6 +4,12 @@ Every job renders a versioned prompt with the record's structured facts, asks th
 for a JSON draft, asks again for a revision against the criteria file, then assembles the
 published row.  Output that is not the requested JSON is re-asked with the parse error a
 bounded number of times, then quarantined; no item is invented by the pipeline itself.
+
+Every request is built from one source record by `Generator.ask_json`, which first checks the
+record's de-identification stamp (`spinemed.deid.provenance.verify_record`: raises
+`UnscrubbedRecordError` for a record that was never scrubbed or changed since) and tags the
+request with the record's source type (endpoint routing) and stamp.  The PCM check and the
+classification go through `ask_json` too, so no prompt text reaches a backend any other way.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from ..deid.provenance import verify_record
 from ..llm.base import ChatRequest, LLMError
 from ..llm.images import text_and_images_content
 from ..levels import parse_levels
@@ -141,13 +148,18 @@ class Generator:
         self.json_retries = json_retries
         self.max_tokens = max_tokens
 
-    async def ask_json(self, messages: list[dict], check=None) -> tuple[dict, str]:
-        """(parsed object, raw text).  Re-asks with the parse/shape error; raises OutputParseError."""
+    async def ask_json(self, messages: list[dict], check=None, *, record: SourceRecord) -> tuple[dict, str]:
+        """(parsed object, raw text).  Re-asks with the parse/shape error; raises OutputParseError.
+
+        `record` is the source record the messages were rendered from: its de-identification
+        stamp is verified before every request (`UnscrubbedRecordError` otherwise) and the
+        request carries its source type (for routing) and stamp."""
         messages = list(messages)
         last_error = ""
         for attempt in range(self.json_retries + 1):
+            stamp = verify_record(record)
             req = ChatRequest(messages=tuple(messages), temperature=0.0, max_tokens=self.max_tokens,
-                              response_format={"type": "json_object"})
+                              response_format={"type": "json_object"}, route=record.source_type, deid_stamp=stamp)
             result = await self.client.chat(req)
             try:
                 obj = parse_json_object(result.text)
@@ -165,6 +177,11 @@ class Generator:
             ]
         raise OutputParseError(f"no valid JSON after {self.json_retries + 1} attempts: {last_error}")
 
+    def backend_for(self, record: SourceRecord):
+        """The backend a record's requests go to (a routing backend answers per source type)."""
+        backend = self.client.backend
+        return backend.backend_for(record.source_type) if hasattr(backend, "backend_for") else backend
+
     def _messages(self, prompt: PromptTemplate, job: Job, **ctx) -> list[dict]:
         msgs = prompt.render(language_name=LANGUAGE_NAMES[job.language], modality=job.modality, task=job.task, **ctx)
         if job.images:
@@ -178,7 +195,7 @@ class Generator:
         revise_prompt = self.prompts["revise"]
         try:
             draft, draft_raw = await self.ask_json(self._messages(draft_prompt, job, facts_json=facts_json),
-                                                   check=lambda o: _check_shape(job.task, o))
+                                                   check=lambda o: _check_shape(job.task, o), record=job.record)
         except OutputParseError as exc:
             return JobOutcome(job, reason=f"draft: {exc}", stage="generate")
         except LLMError as exc:
@@ -190,16 +207,17 @@ class Generator:
             revised, _ = await self.ask_json(
                 self._messages(revise_prompt, job, facts_json=facts_json, draft_json=dumps_facts(draft),
                                criteria_json=json.dumps(criteria, ensure_ascii=False, indent=1)),
-                check=lambda o: _check_shape(job.task, o["item"]))
+                check=lambda o: _check_shape(job.task, o["item"]), record=job.record)
         except OutputParseError as exc:
             return JobOutcome(job, reason=f"revision: {exc}", stage="generate", detail={"draft": draft})
         except LLMError as exc:
             return JobOutcome(job, reason=f"revision: backend failed: {exc}", stage="generate", detail={"draft": draft})
         item = revised["item"]
         changes = [str(c.get("criterion", "")) for c in revised.get("changes", []) if isinstance(c, dict)]
+        backend = self.backend_for(job.record)
         generation = {
-            "backend": getattr(self.client.backend, "name", ""),
-            "model": getattr(self.client.backend, "model", ""),
+            "backend": getattr(backend, "name", ""),
+            "model": getattr(backend, "model", ""),
             "prompt_id": f"{draft_prompt.id}@{draft_prompt.version}",
             "prompt_hash": draft_prompt.hash,
             "revision_prompt_id": f"{revise_prompt.id}@{revise_prompt.version}",

@@ -372,7 +372,8 @@ def region_modality_conflict(caption: str, description: str) -> str:
 
 async def check_figure_consistency(generator, prompt, record, images: list[bytes]) -> tuple[bool, str]:
     """(consistent, reason) for one figure record, asked through `generator.ask_json`
-    (so invalid model output is re-asked and then raises like any other generation call)."""
+    (so invalid model output is re-asked and then raises like any other generation call, and
+    the record's de-identification stamp is checked before the request is sent)."""
     from ..llm.images import text_and_images_content
     from .prompts import dumps_facts
 
@@ -385,5 +386,5 @@ async def check_figure_consistency(generator, prompt, record, images: list[bytes
         if not isinstance(obj.get("consistent"), bool):
             raise TypeError("'consistent' must be true or false")
 
-    obj, _ = await generator.ask_json(msgs, check=check)
+    obj, _ = await generator.ask_json(msgs, check=check, record=record)
     return obj["consistent"], str(obj.get("reason", ""))

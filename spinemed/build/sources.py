@@ -15,7 +15,9 @@ Provenance (source id, license, redistributable) comes from the catalog; JATS fi
 the source id and license with their own `<article-id>` / `<license>`.  Every defect (broken or
 missing image, malformed XML, empty chapter, uncatalogued file, caption/image mismatch, ...) is
 yielded as a `SourceIssue` naming the file and the reason, and reading goes on.  Identifiers in
-inpatient records are left in place: de-identification is the next stage's job.
+inpatient records are left in place, and records carry real relative file names, case ids and
+imaging subjects: de-identification, including the opaque provenance ids
+(`spinemed.deid.provenance.deidentify_provenance`), is the next stage's job.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 
 import numpy as np
 import yaml
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from spinemed.build import pcm
 from spinemed.schema import SOURCE_TYPES, SUBFIELDS, ImageRef, SourceIssue, SourceRecord, stable_id
@@ -787,7 +789,8 @@ def read_inpatient(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> It
         if not isinstance(case, dict) or not case.get("case_id"):
             yield SourceIssue(rel, f"{where}: no case_id")
             continue
-        where = f"case {case['case_id']}"
+        # defects name the case by position, not by its id: a case id may be an MRN, and issue
+        # reasons end up in the build's work files and counts
         record = case.get("record") or {}
         notes = case.get("notes") or []
         if not isinstance(record, dict) or not isinstance(notes, list):
@@ -809,7 +812,7 @@ def read_inpatient(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> It
         if lang is None:
             lang = _language(entry, text + json.dumps(record, ensure_ascii=False))
         yield _record(
-            entry, path, kind="case", text=text, locator=where, source_id=str(case["case_id"]),
+            entry, path, kind="case", text=text, locator=f"case {case['case_id']}", source_id=str(case["case_id"]),
             id_parts=(json.dumps(record, ensure_ascii=False, sort_keys=True), text), language=lang,
             fields={**record, "notes": notes},
         )
@@ -835,14 +838,14 @@ def _genant(loss: float) -> int:
     return 0 if loss < 0.20 else 1 if loss < 0.25 else 2 if loss <= 0.40 else 3
 
 
-def _window_png(slab: np.ndarray, level: float, width: float, size: tuple[int, int], description: str) -> bytes:
+def _window_png(slab: np.ndarray, level: float, width: float, size: tuple[int, int]) -> bytes:
+    """The slab in a CT window as PNG bytes, without metadata (the description, which names
+    the subject, travels in `ImageRef.description`, where de-identification sees it)."""
     lo = level - width / 2
     arr = np.clip((slab.astype(np.float32) - lo) / width * 255.0, 0, 255).astype(np.uint8)
     img = Image.fromarray(arr, mode="L").resize(size, Image.BILINEAR)
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Description", description)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", pnginfo=info, optimize=True)
+    img.save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
@@ -878,7 +881,7 @@ def read_verse(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iter
                         der / f"{sub}_seg-subreg_ctd.json")
         missing = [p for p in (ct_path, msk_path, ctd_path) if not p.is_file()]
         if missing:
-            yield SourceIssue(_rel(missing[0], entry.root), f"{sub}: required file missing")
+            yield SourceIssue(_rel(missing[0], entry.root), "required file missing")
             continue
         try:
             ct_img, msk_img = nib.load(str(ct_path)), nib.load(str(msk_path))
@@ -891,14 +894,14 @@ def read_verse(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iter
             msk = nio.apply_orientation(np.asanyarray(msk_img.dataobj),
                                         nio.ornt_transform(nio.io_orientation(msk_img.affine), target))
         except Exception as exc:  # nibabel / json raise several types for corrupt inputs
-            yield SourceIssue(_rel(der, entry.root), f"{sub}: cannot read volume or centroids ({type(exc).__name__}: {exc})")
+            yield SourceIssue(_rel(der, entry.root), f"cannot read volume or centroids ({type(exc).__name__}: {exc})")
             continue
         zooms = _reoriented_zooms(ct_img, target)
         if ct.shape != msk.shape:
-            yield SourceIssue(_rel(msk_path, entry.root), f"{sub}: mask shape {msk.shape} != CT shape {ct.shape}")
+            yield SourceIssue(_rel(msk_path, entry.root), f"mask shape {msk.shape} != CT shape {ct.shape}")
             continue
         if direction != ("P", "I", "R"):
-            yield SourceIssue(_rel(ctd_path, entry.root), f"{sub}: centroid direction {direction} is not P,I,R")
+            yield SourceIssue(_rel(ctd_path, entry.root), f"centroid direction {direction} is not P,I,R")
             continue
         yield _verse_record(sub, ct, msk.astype(np.int16), points, zooms, dataset_id, ct_path, entry)
 
@@ -950,7 +953,7 @@ def _verse_record(sub: str, ct: np.ndarray, msk: np.ndarray, points: dict[int, t
     w_px = max(1, int(round(h_px * (slab_ct.shape[1] * dp) / (slab_ct.shape[0] * di))))
     images = [
         ImageRef(
-            data=_window_png(slab_ct, level, width, (w_px, h_px), description),
+            data=_window_png(slab_ct, level, width, (w_px, h_px)),
             label=f"{sub} sagittal x={x} ({name} window)",
             caption=f"Mid-sagittal CT, {name} window (W{width:.0f}/L{level:.0f}), anterior to the left.",
             description=description,

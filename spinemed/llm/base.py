@@ -16,6 +16,16 @@ class LLMError(RuntimeError):
     """A request that failed for good (after retries), with the reason."""
 
 
+class UntrustedEndpointError(RuntimeError):
+    """A request from a clinical source (inpatient record, imaging study) would go to an
+    endpoint not declared trusted.  Not an `LLMError`: a build stops on it, it never
+    quarantines the item and goes on."""
+
+
+class UnstampedRequestError(RuntimeError):
+    """A client that requires de-identification stamps got a request without one."""
+
+
 class RetryableError(LLMError):
     """A failure worth retrying (timeout, connection error, 408/409/429/5xx).
 
@@ -34,6 +44,8 @@ class ChatRequest:
 
     messages: OpenAI chat messages; `content` is a string or a list of parts
     ({"type": "text", "text": ...} / {"type": "image_url", "image_url": {"url": "data:..."}}).
+    `route` and `deid_stamp` travel with the request for routing and checks; `body()` (what is
+    sent) and `cache_key()` leave them out.
     """
 
     messages: tuple  # tuple of dicts (kept hashable-ish / immutable by convention)
@@ -42,6 +54,9 @@ class ChatRequest:
     max_tokens: int | None = None
     response_format: dict | None = None
     extra: dict = field(default_factory=dict)  # passed through to the endpoint body
+    # Where the request comes from; neither is part of the body or the cache key.
+    route: str = ""  # the source type of the record the prompt was built from (endpoint routing)
+    deid_stamp: str = ""  # that record's de-identification stamp (spinemed.deid.provenance)
 
     def body(self) -> dict[str, Any]:
         """The JSON body sent to POST {base_url}/chat/completions."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from spinemed.llm.base import Backend, ChatRequest, ChatResult, LLMError
+from spinemed.llm.base import Backend, ChatRequest, ChatResult, LLMError, UnstampedRequestError
 from spinemed.llm.cache import RequestCache
 from spinemed.llm.base import RetryableError
 from spinemed.llm.openai_compat import OpenAICompatBackend
@@ -68,6 +68,9 @@ class LLMClient:
     timeout_s: deadline for one request over all its attempts and waits, from the moment
       it gets a slot (time queued behind `concurrency` does not count); None: no deadline
       beyond the backend's own per-attempt timeout.
+    require_deid_stamp: refuse (`UnstampedRequestError`, before the cache is even looked at) any
+      request without a de-identification stamp; the corpus build sets it, so nothing it sends
+      can bypass the stamp check where prompts are built from records.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class LLMClient:
         backoff_s: float = 0.5,
         max_backoff_s: float = 30,
         timeout_s: float | None = None,
+        require_deid_stamp: bool = False,
     ):
         if not isinstance(backend, Backend):
             raise TypeError(
@@ -97,6 +101,7 @@ class LLMClient:
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.timeout_s = timeout_s
+        self.require_deid_stamp = require_deid_stamp
         self.stats = ClientStats()
         self._rng = random.Random()
         self._state: _LoopState | None = None
@@ -111,16 +116,24 @@ class LLMClient:
         return self._state
 
     def prepare(self, request: ChatRequest) -> ChatRequest:
-        """The request as it will be sent and cached: stamped with the backend's model if empty."""
+        """The request as it will be sent and cached: stamped with the backend's model if empty
+        (a routing backend's: the model of the endpoint the request's route goes to)."""
         if not isinstance(request, ChatRequest):
             raise TypeError(f"expected a ChatRequest, got {type(request).__name__}")
-        return request if request.model else dataclasses.replace(request, model=self.backend.model)
+        if request.model:
+            return request
+        backend = self.backend.backend_for(request.route) if hasattr(self.backend, "backend_for") else self.backend
+        return dataclasses.replace(request, model=backend.model)
 
     # -- single request ------------------------------------------------------------------
 
     async def chat(self, request: ChatRequest) -> ChatResult:
         """The result for `request`: from the cache, from an identical request in flight, or sent."""
         request = self.prepare(request)
+        if self.require_deid_stamp and not request.deid_stamp:
+            raise UnstampedRequestError(
+                "this client sends only requests built from de-identified, stamped records "
+                "(ChatRequest.deid_stamp is empty)")
         if self.cache is None:
             return await self._send(request)
         key = request.cache_key()
@@ -301,12 +314,14 @@ def build_client(
     cache_dir: str | Path | None = None,
     retries: int = 4,
     timeout_s: float = 120,
+    trusted: bool = False,
 ) -> LLMClient:
     """An `LLMClient` from command-line style settings.
 
     backend "offline": the deterministic rule-based backend (no server needed);
     "openai": any OpenAI-compatible server(s) at `base_urls`, `model` as the server names it.
-    timeout_s is the per-attempt HTTP timeout.  With `cache_dir` requests are cached in
+    timeout_s is the per-attempt HTTP timeout.  `trusted` declares an "openai" endpoint
+    on-premises (clinical sources may be sent to it; see `spinemed.llm.routing`).  With `cache_dir` requests are cached in
     `cache_dir/requests.sqlite`, which is what makes a rerun resume instead of repeat.
     """
     if backend == "offline":
@@ -327,6 +342,7 @@ def build_client(
             timeout_s=timeout_s,
             # Let the global bound, not the per-server one, decide; a lone server may get it all.
             max_concurrency_per_endpoint=max(1, concurrency),
+            trusted=trusted,
         )
     else:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

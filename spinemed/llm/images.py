@@ -1,7 +1,11 @@
 """Images as OpenAI `image_url` parts (base64 data URLs), the form every compatible server takes.
 
-Encoded PNG/JPEG bytes are passed through untouched unless they must be shrunk, so the
-request body (and with it the cache key) depends only on the image content.
+Encoded PNG/JPEG bytes are passed through unless they must be shrunk, so the request body (and
+with it the cache key) depends only on the image content, with one exception: metadata is
+removed first (`strip_image_metadata`, i.e. `spinemed.deid.images.strip_metadata`: PNG text,
+EXIF, ICC and time chunks, JPEG EXIF/XMP/ICC/comment segments, losslessly), because it can carry
+identifiers (a patient's name in a DICOM-derived comment) that must not leave the machine.
+Bytes without metadata are left as they are.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-__all__ = ["image_to_data_url", "text_and_images_content"]
+__all__ = ["image_to_data_url", "strip_image_metadata", "text_and_images_content"]
 
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _JPEG_MAGIC = b"\xff\xd8\xff"
@@ -26,6 +30,16 @@ def _sniff(data: bytes) -> str | None:
     if data.startswith(_JPEG_MAGIC):
         return "jpeg"
     return None
+
+
+def strip_image_metadata(data: bytes) -> bytes:
+    """`spinemed.deid.images.strip_metadata` (lossless for PNG/JPEG, EXIF orientation applied),
+    returning `data` itself when there was nothing to remove, so clean images keep their bytes
+    and cache keys."""
+    from spinemed.deid.images import strip_metadata  # late: the deid package loads its word lists
+
+    stripped = strip_metadata(data)
+    return data if stripped == data else stripped
 
 
 def _encode(img: Image.Image, fmt: str) -> bytes:
@@ -83,7 +97,8 @@ def _to_bytes(image: Any, what: str) -> bytes | Image.Image:
     raise TypeError(f"{what}: expected bytes, PIL.Image, path or data URL, got {type(image).__name__}")
 
 
-def image_to_data_url(image: bytes | Image.Image | str | Path, max_side: int | None = None) -> str:
+def image_to_data_url(image: bytes | Image.Image | str | Path, max_side: int | None = None,
+                      strip_metadata: bool = True) -> str:
     """`data:image/png|jpeg;base64,...` for encoded bytes, a PIL image, a file path or a data URL.
 
     PNG and JPEG bytes are kept as they are unless the longest side exceeds `max_side`, in
@@ -91,11 +106,12 @@ def image_to_data_url(image: bytes | Image.Image | str | Path, max_side: int | N
     encodings (WebP, GIF, BMP, TIFF, ...) and PIL images are encoded as PNG, or as JPEG when
     the PIL image came from a JPEG.  `max_side` caps vision-token cost on the server.
     Also accepted: a `datasets.Image` cell read with decode=False ({"bytes", "path"}).
+    With `strip_metadata` (the default) the encoded bytes go through `strip_image_metadata`.
     """
-    return _data_url(image, max_side, "image")
+    return _data_url(image, max_side, "image", strip_metadata)
 
 
-def _data_url(image: Any, max_side: int | None, what: str) -> str:
+def _data_url(image: Any, max_side: int | None, what: str, strip_metadata: bool = True) -> str:
     if max_side is not None and max_side < 1:
         raise ValueError(f"{what}: max_side must be >= 1, got {max_side}")
     data = _to_bytes(image, what)
@@ -118,19 +134,24 @@ def _data_url(image: Any, max_side: int | None, what: str) -> str:
             else:
                 fmt = fmt or "png"
                 encoded = _encode(smaller or img, fmt)
+    if strip_metadata:
+        encoded = strip_image_metadata(encoded)
+        fmt = _sniff(encoded) or fmt
     return f"data:image/{fmt};base64,{base64.b64encode(encoded).decode('ascii')}"
 
 
-def text_and_images_content(text: str, images: list, max_side: int | None = None) -> list[dict]:
+def text_and_images_content(text: str, images: list, max_side: int | None = None,
+                            strip_metadata: bool = True) -> list[dict]:
     """OpenAI multi-part content: the images (as data URLs) first, then the text.
 
     Images come first because Qwen-VL, GLM-V and most open VLMs are trained with the image
-    before the question.  An empty `text` adds no text part.
+    before the question.  An empty `text` adds no text part.  Image metadata is removed
+    unless `strip_metadata=False`.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     parts: list[dict] = [
-        {"type": "image_url", "image_url": {"url": _data_url(img, max_side, f"images[{i}]")}}
+        {"type": "image_url", "image_url": {"url": _data_url(img, max_side, f"images[{i}]", strip_metadata)}}
         for i, img in enumerate(images)
     ]
     if text:

@@ -34,6 +34,7 @@ DEFAULT_MODEL = "spinemed-offline-rules-v1"
 class OfflineBackend:
     name = "offline"
     can_translate = False
+    trusted = True  # runs in this process: nothing leaves the machine
 
     def __init__(self, model: str | None = None):
         self.model = model or DEFAULT_MODEL

@@ -57,9 +57,16 @@ class OpenAICompatBackend:
       no header when none is set (a local vLLM without --api-key).
     timeout_s: per-attempt HTTP timeout.
     max_concurrency_per_endpoint: requests in flight per endpoint; more wait for a free slot.
+    trusted: the endpoint is declared on-premises: clinical sources (inpatient records, imaging
+      studies) may be sent to it.  Never inferred (a loopback URL may be a tunnel to anywhere).
+
+    A request's de-identification stamp, when it has one, goes along as the
+    `X-SpineMed-Deid-Stamp` header (a hash of the scrubbed record: it carries no content), so a
+    server-side log or a capture proxy can check that every request came from a scrubbed record.
     """
 
     name = "openai"
+    STAMP_HEADER = "X-SpineMed-Deid-Stamp"
 
     def __init__(
         self,
@@ -69,7 +76,11 @@ class OpenAICompatBackend:
         timeout_s: float = 120,
         max_concurrency_per_endpoint: int = 16,
         headers: dict | None = None,
+        trusted: bool = False,
     ):
+        if not isinstance(trusted, bool):
+            raise TypeError(f"OpenAICompatBackend: trusted must be true or false, got {trusted!r}")
+        self.trusted = trusted
         urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
         if not urls:
             raise ValueError(
@@ -110,7 +121,7 @@ class OpenAICompatBackend:
         self._state: _LoopState | None = None
 
     def __repr__(self) -> str:
-        return f"OpenAICompatBackend(base_urls={self.base_urls!r}, model={self.model!r})"
+        return f"OpenAICompatBackend(base_urls={self.base_urls!r}, model={self.model!r}, trusted={self.trusted})"
 
     def _loop_state(self) -> _LoopState:
         # httpx connections and asyncio primitives belong to one loop; `chat_sync` runs a
@@ -159,7 +170,8 @@ class OpenAICompatBackend:
         url = self.base_urls[index]
         try:
             start = time.perf_counter()
-            response = await self._post(state.client, url, body)
+            extra_headers = {self.STAMP_HEADER: request.deid_stamp} if request.deid_stamp else None
+            response = await self._post(state.client, url, body, extra_headers)
             latency = time.perf_counter() - start
         except RetryableError as exc:
             if exc.status is None or exc.status >= 500:
@@ -186,10 +198,11 @@ class OpenAICompatBackend:
                 error,
             )
 
-    async def _post(self, client: httpx.AsyncClient, url: str, body: dict) -> httpx.Response:
+    async def _post(self, client: httpx.AsyncClient, url: str, body: dict,
+                    headers: dict | None = None) -> httpx.Response:
         target = f"{url}/chat/completions"
         try:
-            response = await client.post(target, json=body)
+            response = await client.post(target, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise RetryableError(f"{target}: timed out after {self.timeout_s:g}s ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:

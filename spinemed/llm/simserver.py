@@ -102,6 +102,9 @@ class SimServer:
     of requests sees the same failures on every run.
     api_key: when set, chat requests without `Authorization: Bearer <api_key>` get 401, as
     with `vllm serve --api-key`.
+    capture: keep every chat request in `captured` ({"headers": lowercased names -> values,
+    "raw": the body as sent (text), "body": the parsed JSON or None}), for tests that check what
+    a client sends (e.g. that no identifier leaves the machine).
 
     Counters (read from any thread): `requests` chat requests received (all outcomes),
     `in_flight_peak` most requests open at once *including queued ones* (what a client's
@@ -120,6 +123,7 @@ class SimServer:
         host: str = "127.0.0.1",
         port: int = 0,
         api_key: str | None = None,
+        capture: bool = False,
     ):
         if max_concurrency < 1:
             raise ValueError(f"SimServer: max_concurrency must be >= 1, got {max_concurrency}")
@@ -138,6 +142,8 @@ class SimServer:
         self.host = host
         self.port = port
         self.api_key = api_key
+        self.capture = capture
+        self.captured: list[dict] = []
         self._rng = random.Random(seed)
         self.requests = 0
         self.in_flight = 0
@@ -272,6 +278,13 @@ class SimServer:
     async def _route(self, method: str, path: str, raw: bytes, headers: dict) -> tuple[int, dict, dict]:
         path = path.rstrip("/")
         if path in ("/v1/chat/completions", "/chat/completions"):
+            if self.capture:
+                text = raw.decode("utf-8", "replace")
+                try:
+                    parsed = json.loads(text)
+                except json.JSONDecodeError:
+                    parsed = None
+                self.captured.append({"headers": dict(headers), "raw": text, "body": parsed})
             if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
                 self.requests += 1
                 return 401, _error("invalid or missing API key", "authentication_error"), {}
