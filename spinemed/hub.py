@@ -964,14 +964,40 @@ def scan_identifiers(
     return findings
 
 
+class ResidualRiskError(PublishError):
+    """The publish gate found possible identifiers; carries the gate's report."""
+
+    def __init__(self, report: Any):
+        self.report = report
+        super().__init__(report.summary())
+
+
 def deid_preflight(folder: str | os.PathLike) -> None:
-    """Default pre-publish check: refuse if the de-identification detector finds anything."""
-    findings = scan_identifiers(folder)
-    if findings:
-        listed = "; ".join(
-            f"{f['config']} row {f['row_id']!r} {f['field']}: {f['kind']} {f['text']!r}" for f in findings
-        )
-        raise PublishError(f"identifiers found in {str(folder)!r} (first {len(findings)}): {listed}")
+    """Default pre-publish check: the independent publish gate (`spinemed.deid.gate`) over every
+    row, the card, the manifest, image metadata and provenance; refuses on any finding."""
+    from spinemed.deid.gate import scan_folder
+
+    report = scan_folder(folder)
+    if not report.ok:
+        raise ResidualRiskError(report)
+
+
+def record_residual_risk(folder: str | os.PathLike, reason: str, report: Any) -> dict[str, Any]:
+    """Write an accepted residual risk into the manifest (who decided why, and what the gate saw)."""
+    import datetime as _dt
+
+    folder = Path(folder)
+    manifest = load_manifest(folder)
+    entry = {
+        "reason": reason,
+        "accepted_at": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **report.to_json(),
+    }
+    manifest["residual_risk_accepted"] = entry
+    tmp = folder / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", "utf-8")
+    os.replace(tmp, folder / MANIFEST_NAME)
+    return entry
 
 
 @dataclass
@@ -1018,6 +1044,7 @@ def publish_folder(
     preflight: Callable[[Path], None] | None = None,
     dry_run: bool = False,
     overwrite_tag: bool = False,
+    accept_residual_risk: str | None = None,
 ) -> PublishPlan:
     """Verify a built folder, run the pre-publish check, upload it and tag the commit `version`.
 
@@ -1047,6 +1074,15 @@ def publish_folder(
     check = deid_preflight if preflight is None else preflight
     try:
         check(folder)
+    except ResidualRiskError as exc:
+        if not (accept_residual_risk and accept_residual_risk.strip()):
+            raise PublishError(
+                f"publishing refused by the publish gate:\n{exc}\n"
+                "Remove the identifiers and rebuild, or, after a person has reviewed every finding, "
+                "publish with --accept-residual-risk REASON (recorded in manifest.json)."
+            ) from exc
+        if not dry_run:
+            record_residual_risk(folder, accept_residual_risk.strip(), exc.report)
     except Exception as exc:
         raise PublishError(f"publishing refused by the pre-publish check: {exc}") from exc
 

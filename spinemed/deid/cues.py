@@ -791,7 +791,8 @@ _URL_RE = _c(r"(?:https?|ftp)://[^\s<>\"'，。；、（）()\[\]{}]+|www\.[^\s<
 # Public reference hosts whose links identify a publication or licence, never a patient.
 DEFAULT_ALLOWED_URL_HOSTS = (
     "doi.org", "dx.doi.org", "europepmc.org", "ncbi.nlm.nih.gov", "pubmed.ncbi.nlm.nih.gov",
-    "creativecommons.org", "spdx.org", "clinicaltrials.gov", "who.int",
+    "creativecommons.org", "spdx.org", "clinicaltrials.gov", "who.int", "openreview.net", "arxiv.org",
+    "huggingface.co", "hf.co",
 )
 
 

@@ -178,7 +178,7 @@ def _name_hits(text: str, literature: bool) -> Iterator[tuple[int, int, str]]:
 # Public reference ids and the kit's own opaque ids inside a longer string ("case case-dcf5…",
 # "ISBN 978-7-117-…", "PMC0000101_f1.jpg"): blanked (same length) before the detectors run.
 _KNOWN_SAFE_TOKENS = re.compile(
-    r"(?:src|case|study|series|file|subject|img)-[0-9a-f]{8,64}|\bISBN[\s:-]*[\dX][\dX\s-]{8,20}[\dX]"
+    r"\b[a-z]{2,12}-(?=[0-9a-f]*\d)[0-9a-f]{8,64}\b|\bISBN[\s:-]*[\dX][\dX\s-]{8,20}[\dX]"
     r"|\bPMC\d+|\bPMID:?\s*\d+|\b10\.\d{4,9}/[^\s\"<>]+|\bNCT\d{8}\b"
 )
 
@@ -195,12 +195,31 @@ def scan_text(text: str, *, mode: str = "clinical", where: str = "") -> list[Gat
         hits.setdefault((s, e), (kind, "format"))
     for s, e, kind in _name_hits(text, mode == "literature"):
         hits.setdefault((s, e), (kind, "names"))
+    for m in _USER_PATH.finditer(text):
+        hits.setdefault((m.start(), m.end()), ("PATH", "provenance"))
     placeholders = [m.span() for m in _PLACEHOLDER_RE.finditer(text)]
-    out = []
-    for (s, e), (kind, detector) in sorted(hits.items()):
-        if any(ps <= s and e <= pe for ps, pe in placeholders):
+    kept = sorted((s, e, kind, det) for (s, e), (kind, det) in hits.items()
+                  if not any(ps <= s and e <= pe for ps, pe in placeholders))
+    if not kept:
+        return []
+    # Every hit masked in every context: a report must not echo one identifier beside another.
+    masked, last, offsets = [], 0, []
+    for s, e, kind, _ in sorted(kept):
+        if s < last:
             continue
-        out.append(GateFinding(where, kind, detector, _masked(text, s, e, kind)))
+        masked.append(text[last:s])
+        offsets.append((s, sum(map(len, masked))))
+        masked.append(f"[{kind}]")
+        last = e
+    masked.append(text[last:])
+    flat = "".join(masked)
+    pos = dict(offsets)
+    out = []
+    for s, e, kind, detector in kept:
+        at = pos.get(s)
+        if at is None:  # overlapped by an earlier hit: its context is that hit's
+            at = max((p for q, p in offsets if q <= s), default=0)
+        out.append(GateFinding(where, kind, detector, flat[max(0, at - 30): at + len(kind) + 32].replace("\n", " ")))
     return out
 
 

@@ -205,6 +205,9 @@ _PLACE_LEADS = frozenset("north south east west new port lake mount mt saint st 
 _PREV_WORD = re.compile(rf"([{_L}]+)[ \t]+$")
 
 
+# "Meyerding grade I. Power 4/5", "ASIA impairment scale B. Continue …": a grade, not an initial.
+_GRADE_WORDS = frozenset("grade type stage class scale level group phase zone part category score degree pattern "
+                         "lenke modic asia ais frankel meyerding pfirrmann genant option answer".split())
 _OPTION_LABEL = re.compile(r"(?:^|\n|[:：;]\s*|\s{2,})$")
 
 
@@ -219,7 +222,10 @@ def _runs(text: str) -> Iterator[list[tuple[int, int, str]]]:
         is_initial = len(word) == 1 and word.isupper()
         if is_initial and e < len(text) and text[e] == ".":
             before = text[s - 1] if s else "\n"
-            if before not in " \t\n(\"'“" or (before in "\n" or _OPTION_LABEL.search(text, max(0, s - 3), s)):
+            prev_word = _PREV_WORD.search(text, max(0, s - 24), s)
+            if (before not in " \t\n(\"'“" or before == "\n" or _OPTION_LABEL.search(text, max(0, s - 3), s)
+                    or (prev_word and prev_word.group(1).lower() in _GRADE_WORDS)
+                    or re.search(r"\d[ \t]*$", text[max(0, s - 4): s])):  # "38.6 C. Tenderness": a unit
                 # "mmol/L. Standing", an MCQ option "C. Start …": not an initial
                 if run:
                     yield run
@@ -340,7 +346,7 @@ _UNIT_AFTER = re.compile(
 # Public reference numbers: PubMed Central, PubMed, trial registrations, ISBN/ISSN, decades.
 _PUBLIC_ID = re.compile(r"(?i)^(?:PMC\d+|PMID\d*|NCT\d{8}|ChiCTR[-\w]+|ISRCTN\d+|ISBN[-\d]*|ISSN[-\d]*|(?:1[89]|20)\d0s)$")
 # Content hashes and the kit's own opaque ids ("a2bfea0b07a8afc7", "case-dcf56830169f"): lower-case hex.
-_HASH_LIKE = re.compile(r"^(?:[a-z]+-)?(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,64}$")
+_HASH_LIKE = re.compile(r"^(?:[a-z]+-)?(?=[0-9a-f]*[a-f])(?=[0-9a-f]*\d)[0-9a-f]{8,64}(?:[-_][0-9a-z]{1,4})*$")
 _LEVELISH = re.compile(r"(?i)^(?:[CTLS]\d{1,2}(?:[-–/][CTLS]?\d{1,2})*|T\dWI|SF-?36|EQ-?5D\w*|COVID-?19|HbA1c|[A-Z]{1,3}\d{1,2})$")
 
 
@@ -381,7 +387,7 @@ _DATE_FORMS = re.compile(
     "|".join([
         rf"\b{_WEEKDAY},?[ \t]+(?:the[ \t]+)?{_ORD}(?:[ \t]+of)?[ \t]+{_MONTH}(?:,?[ \t]+(?:19|20)\d\d)?",
         rf"\b{_WEEKDAY},?[ \t]+{_MONTH}[ \t]+{_ORD}(?:,?[ \t]+(?:19|20)\d\d)?",
-        rf"\b(?:the[ \t]+)?{_ORD}[ \t]+of[ \t]+{_MONTH}(?:,?[ \t]+(?:19|20)?\d\d)?",
+        rf"\b(?:the[ \t]+)?{_ORD}[ \t]+of[ \t]+{_MONTH}(?:,?[ \t]+(?:19|20)\d\d|[ \t]*['’]\d\d)?",
         rf"\b{_MONTH}[ \t]+(?:the[ \t]+)?{_ORD}(?:,?[ \t]+(?:19|20)\d\d)?\b",
         rf"\b(?:[12]?\d|3[01])(?:st|nd|rd|th)[ \t]+{_MONTH}(?:,?[ \t]+(?:19|20)\d\d)?",
         rf"\b{_MONTH}[ \t]*['’‘]\d\d\b",

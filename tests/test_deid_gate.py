@@ -1,0 +1,118 @@
+"""The publish gate: an identifier written into a built folder after the build is refused."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image, PngImagePlugin
+
+from spinemed.build.pipeline import BuildConfig, run_build
+from spinemed.cli import main as cli_main
+from spinemed.deid.gate import scan_folder, scan_text
+from spinemed.hub import PublishError, _content_hash, _sha256, load_manifest, publish_folder, verify_folder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gate") / "spinemed-450k"
+    run_build(BuildConfig(out=out), progress=None)
+    return out
+
+
+def _rewrite(folder, config, edit):
+    """Apply `edit(rows)` to the first shard of `config` and re-hash the manifest, as a person
+    editing a release by hand would (the folder still verifies)."""
+    shard = sorted((folder / "data" / config).glob("*.parquet"))[0]
+    table = pq.read_table(shard)
+    rows = table.to_pylist()
+    edit(rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), shard)
+    manifest = load_manifest(folder)
+    for s in manifest["shards"]:
+        path = folder / s["path"]
+        s["sha256"], s["num_bytes"] = _sha256(path), path.stat().st_size
+    manifest["content_hash"] = _content_hash(manifest["shards"])
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+    verify_folder(folder)
+
+
+def test_clean_build_passes_the_gate(built):
+    report = scan_folder(built)
+    assert report.ok, report.summary()
+    assert report.scanned["rows"] > 100 and report.scanned["images"] > 0 and report.scanned["files"] == 2
+    publish_folder(built, "spinemed/SpineMed-450k", "v1.0.0", endpoint="http://hub.invalid", dry_run=True)
+
+
+@pytest.mark.parametrize("planted", [
+    "Henrietta Vossberg, 71, presented with back pain.",
+    "Okonkwo-Bayliss, Imre was reviewed in clinic.",
+    "柴晓芸，女，42岁，因腰痛入院。",
+    "Call her daughter on 0412 555 019 or henrietta.v@example.org.",
+    "MRN RG-00482913, admitted 2023-11-04T09:12.",
+])
+def test_identifier_written_after_the_build_is_refused(built, tmp_path, planted):
+    folder = tmp_path / "edited"
+    shutil.copytree(built, folder)
+
+    def edit(rows):
+        rows[0]["question"] = planted + " " + rows[0]["question"]
+
+    _rewrite(folder, "mcq", edit)
+    report = scan_folder(folder)
+    assert not report.ok
+    hit = report.findings[0]
+    assert hit.where.startswith("mcq/") and hit.where.endswith("/question")
+    # the report masks the value: no planted identifier is echoed back
+    for token in ("Vossberg", "Imre", "柴晓芸", "0412", "RG-00482913", "henrietta"):
+        assert token not in report.summary()
+    with pytest.raises(PublishError, match="publish gate"):
+        publish_folder(folder, "spinemed/SpineMed-450k", "v1.0.0", endpoint="http://hub.invalid", dry_run=True)
+    assert cli_main(["publish", str(folder), "--repo", "spinemed/SpineMed-450k", "--version", "v1.0.0",
+                     "--dry-run"]) == 2
+
+
+def test_image_metadata_written_after_the_build_is_refused(built, tmp_path):
+    folder = tmp_path / "edited"
+    shutil.copytree(built, folder)
+
+    def edit(rows):
+        row = next(r for r in rows if r["images"])
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Author", "Henrietta Vossberg")
+        buf = io.BytesIO()
+        Image.new("L", (8, 8)).save(buf, format="PNG", pnginfo=info)
+        row["images"][0]["bytes"] = buf.getvalue()
+
+    _rewrite(folder, "mcq", edit)
+    kinds = {f.kind for f in scan_folder(folder).findings}
+    assert "IMAGE_METADATA" in kinds
+
+
+def test_accepted_residual_risk_is_recorded(built, tmp_path):
+    folder = tmp_path / "edited"
+    shutil.copytree(built, folder)
+    _rewrite(folder, "mcq", lambda rows: rows[0].update(question="Seen by Imre Vossberg. " + rows[0]["question"]))
+    from spinemed.hub import ResidualRiskError, deid_preflight, record_residual_risk
+
+    with pytest.raises(ResidualRiskError) as err:
+        deid_preflight(folder)
+    # a dry run with the override passes and writes nothing
+    publish_folder(folder, "spinemed/SpineMed-450k", "v1.0.0", endpoint="http://hub.invalid", dry_run=True,
+                   accept_residual_risk="reviewed: fictional name in a textbook vignette")
+    assert "residual_risk_accepted" not in load_manifest(folder)
+    entry = record_residual_risk(folder, "reviewed: fictional name", err.value.report)
+    manifest = load_manifest(folder)
+    assert manifest["residual_risk_accepted"]["reason"] == "reviewed: fictional name"
+    assert manifest["residual_risk_accepted"]["findings"] == entry["findings"] >= 1
+    verify_folder(folder)  # the record does not break the release's integrity check
+
+
+def test_gate_provenance_and_paths():
+    assert [f.kind for f in scan_text("see /home/alice/notes/smith_john.md", mode="literature")] != []
+    assert scan_text("case case-dcf56830169f, ISBN 978-7-117-12345-6, PMC0000101", mode="clinical") == []
+    assert scan_text("[NAME], [AGE>89], seen on [DATE].") == []
