@@ -86,8 +86,10 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_generation_args(b)
 
     p = sub.add_parser("publish", help="push a built dataset folder to the Hub and tag the version",
-                       description="Verify the folder (manifest hashes, card), re-run the de-identification "
-                                   "detector over every string (refuses on any finding), then create the repo, "
+                       description="Verify the folder (manifest hashes, card), run the independent publish gate "
+                                   "(spinemed.deid.gate: the scrubber's detector plus name-dictionary, format, "
+                                   "image-metadata and provenance checks over every row, the card and the manifest; "
+                                   "refuses on any finding unless --accept-residual-risk), then create the repo, "
                                    "upload and create the version tag with huggingface_hub.HfApi.")
     p.add_argument("folder", type=Path)
     p.add_argument("--repo", required=True, help="ORG/NAME of the dataset repo")
@@ -97,6 +99,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--private", action="store_true")
     p.add_argument("--overwrite-tag", action="store_true", help="move an existing tag (otherwise refused)")
     p.add_argument("--dry-run", action="store_true", help="print what would be sent and stop")
+    p.add_argument("--accept-residual-risk", metavar="REASON",
+                   help="publish although the publish gate reported findings, after a person reviewed each one; "
+                        "REASON is recorded in manifest.json (residual_risk_accepted)")
 
     d = sub.add_parser("demo", help="the main job on the embedded default: sample sources -> datasets -> benchmark -> scores",
                        description="Build the shipped sample sources into OUT/spinemed-450k with the offline "
@@ -145,7 +150,7 @@ def _cmd_publish(args) -> int:
     try:
         plan = publish_folder(args.folder, args.repo, args.version, endpoint=args.endpoint or os.environ.get("HF_ENDPOINT"),
                               token=args.token, private=args.private, dry_run=args.dry_run,
-                              overwrite_tag=args.overwrite_tag)
+                              overwrite_tag=args.overwrite_tag, accept_residual_risk=args.accept_residual_risk)
     except PublishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
