@@ -554,7 +554,7 @@ def test_bad_input_type():
 
 
 def test_version_is_recorded():
-    assert DEID_VERSION == "1.1.0"
+    assert DEID_VERSION == "2.0.0"
 
 
 # --------------------------------------------------------------------------------------

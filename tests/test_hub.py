@@ -549,31 +549,32 @@ def test_publish_refused_when_preflight_raises(built):
     assert api.calls == []
 
 
-def test_default_preflight_scans_every_string_cell(built, monkeypatch):
+def test_default_preflight_is_the_publish_gate_over_every_string_cell(built, monkeypatch):
+    from spinemed.deid import gate
+
     seen = []
+    real = gate.scan_text
 
-    def find_identifiers(text):
-        seen.append(text)
-        hits = []
+    def spy(text, *, mode="clinical", where=""):
+        seen.append((where, text))
+        found = real(text, mode=mode, where=where)
         if "question 2" in text:
-            hits.append(types.SimpleNamespace(kind="NAME", text="question 2"))
-        if text == "axial_t2.png":
-            hits.append(types.SimpleNamespace(kind="FILENAME", text=text))
-        return hits
+            found.append(gate.GateFinding(where, "NAME", "test", "[NAME]"))
+        return found
 
-    monkeypatch.setitem(sys.modules, "spinemed.deid", types.SimpleNamespace(find_identifiers=find_identifiers))
+    monkeypatch.setattr(gate, "scan_text", spy)
     api = FakeApi()
-    with pytest.raises(hub.PublishError) as err:
+    with pytest.raises(hub.PublishError, match="publish gate") as err:
         hub.publish_folder(built[0], "org/ds", "v1.0.0", api=api)
-    message = str(err.value)
-    assert "mcq row 'mcq-002' images[0].path: FILENAME 'axial_t2.png'" in message
-    assert "mcq row 'mcq-002' messages[0].content: NAME 'question 2'" in message
+    assert "mcq/mcq-002/messages[0].content: NAME (test)" in str(err.value)
+    assert "--accept-residual-risk" in str(err.value)
     assert api.calls == []
     # nested strings of every config were scanned, image bytes were not
-    assert "diagnostic_basis text" in seen and "CC-BY-4.0" in seen and "B" in seen
-    assert not any(isinstance(t, bytes) for t in seen)
+    texts = [t for _, t in seen]
+    assert "diagnostic_basis text" in texts and "CC-BY-4.0" in texts and "B" in texts
+    assert not any(isinstance(t, bytes) for t in texts)
 
-    monkeypatch.setitem(sys.modules, "spinemed.deid", types.SimpleNamespace(find_identifiers=lambda text: []))
+    monkeypatch.setattr(gate, "scan_text", real)
     assert hub.publish_folder(built[0], "org/ds", "v1.0.0", api=FakeApi(), dry_run=True).dry_run
 
 

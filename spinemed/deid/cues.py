@@ -28,6 +28,7 @@ Bump ``DEID_VERSION`` whenever a rule changes: it is recorded in every published
 from __future__ import annotations
 
 import bisect
+import functools
 import datetime as _dt
 import re
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ __all__ = [
     "find_identifiers",
 ]
 
-DEID_VERSION = "1.1.0"
+DEID_VERSION = "2.0.0"
 
 KINDS = (
     "NAME", "DATE", "MRN", "ID", "PHONE", "FAX", "EMAIL", "ADDRESS",
@@ -1458,6 +1459,7 @@ _ZH_KEY_SUFFIXES: tuple[tuple[str, str], ...] = (
 _AGE_KEYS = {"age", "patient_age", "age_years", "年龄", "患者年龄"}
 
 
+@functools.lru_cache(maxsize=4096)
 def _key_kind(key: str) -> str | None:
     """The identifier kind of a structured field key, or None for ordinary fields."""
     norm = _KEY_SEP.sub("_", _KEY_CAMEL.sub("_", key.strip())).lower().strip("_")

@@ -400,7 +400,12 @@ _DATE_FORMS = re.compile(
 _MAY_WORD = re.compile(r"(?i)^may\b")
 
 
-def _dates(text: str) -> Iterator[_Cand]:
+_DATE_TRIGGER = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|\d[t ][0-2]\d:|\d[ \t]+[0-2]?\d:")
+
+
+def _dates(text: str, low: str = "") -> Iterator[_Cand]:
+    if not _DATE_TRIGGER.search(low or text.lower()):
+        return
     for m in _DATE_FORMS.finditer(text):
         tok = m.group()
         if _MAY_WORD.match(tok) and not re.search(r"\d", tok):
@@ -425,7 +430,9 @@ _AGE_WORDS_AGED = re.compile(
 _AGE_NINETIES = re.compile(r"\b(?:in[ \t]+)?(?:(?:his|her|their)[ \t]+)?(?:late[ \t]+|early[ \t]+|mid[ \t-]+)?nineties\b", re.IGNORECASE)
 
 
-def _ages(text: str) -> Iterator[_Cand]:
+def _ages(text: str, low: str = "") -> Iterator[_Cand]:
+    if "ninet" not in (low or text.lower()) and "hundred" not in (low or text.lower()):
+        return
     for regex in (_AGE_WORDS, _AGE_WORDS_AGED, _AGE_NINETIES):
         for m in regex.finditer(text):
             yield m.start(), m.end(), "AGE", _P_FORMAT
@@ -557,8 +564,36 @@ crossroad crossing bridge view heights hill ridge park estate quay wharf esplana
 """.split())
 
 
-def _extra(text: str) -> Iterator[_Cand]:
-    for regex, kind, priority in _EXTRA:
+# A cheap test on the lower-cased text before each pattern of _EXTRA runs (same order): most
+# texts have no bed, plate or postcode at all, and a substring test costs far less than a scan.
+_EXTRA_TRIGGERS = [
+    re.compile(r"bed|bay|cot|room"),
+    re.compile(r"regist|reg\.|plate"),
+    re.compile(r"tax|tfn|insurance|ni |nhs|sin|ihi|pps|member|medicare|dl |driver|passport"),
+    re.compile(r"\(\d\d"),
+    re.compile(r"\d[ \t.\-]\d|\d\)[ \t.\-]?\d|\d{3}[ \t.\-]\d"),
+    re.compile(r"\b(?:nsw|vic|qld|sa|wa|tas|nt|act)[ \t]+\d{4}"),
+    re.compile(r"[acdefhknprtvwxy]\d\d[ \t]?[0-9a-z]{4}"),
+    re.compile(r"bag|gpo|rmb|rsd"),
+    re.compile(r"(?m)\d[a-z]?[ \t]+[a-z]"),
+    re.compile(r"live|living|reside|moved|relocated|home|return|travel|born|grew|town|visiting"),
+    re.compile(r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?[ \t]+\d"),
+    re.compile(r"\d[/.\-]\d{1,2}[/.\-]\d\d"),
+    re.compile(r"\d[/.\-]\d{1,2}[/.\-]\d\d"),
+    re.compile(r"(?:19|20)\d{6}"),
+    re.compile(r"\d(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\d"),
+    re.compile(r"name|known|goes by|aka|a\.k\.a|called"),
+    re.compile(r"[\"“‘']"),
+    re.compile(r"prefers|likes|wishes"),
+    re.compile(r"[—–-][ \t]*[a-z]\.?[ \t]?[a-z]"),
+    re.compile(r"signed|initials|by"),
+]
+
+
+def _extra(text: str, low: str) -> Iterator[_Cand]:
+    for (regex, kind, priority), trigger in zip(_EXTRA, _EXTRA_TRIGGERS, strict=True):
+        if not trigger.search(low):
+            continue
         for m in regex.finditer(text):
             v = m.group("v")
             if not v or not v.strip():
@@ -587,11 +622,12 @@ def _extra(text: str) -> Iterator[_Cand]:
 
 def candidates(text: str, low: str, *, literature: bool = False) -> Iterator[_Cand]:
     """Every candidate of this layer in `text` (`low` is its lower-cased copy)."""
-    yield from _extra(text)
-    yield from _organisations(text)
+    yield from _extra(text, low)
+    if _ORG_TAIL.search(text):
+        yield from _organisations(text)
     if not literature:
         yield from _name_spans(text)
     yield from _id_numbers(text)
-    yield from _dates(text)
-    yield from _ages(text)
+    yield from _dates(text, low)
+    yield from _ages(text, low)
     yield from _addresses(text)
