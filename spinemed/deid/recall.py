@@ -208,6 +208,7 @@ _PREV_WORD = re.compile(rf"([{_L}]+)[ \t]+$")
 # "Meyerding grade I. Power 4/5", "ASIA impairment scale B. Continue …": a grade, not an initial.
 _GRADE_WORDS = frozenset("grade type stage class scale level group phase zone part category score degree pattern "
                          "lenke modic asia ais frankel meyerding pfirrmann genant option answer".split())
+_MONTH_NAMES = frozenset("may june april august".split())
 _OPTION_LABEL = re.compile(r"(?:^|\n|[:：;]\s*|\s{2,})$")
 
 
@@ -259,8 +260,8 @@ def _name_spans(text: str) -> Iterator[_Cand]:
         for s, e, word in run:
             if len(word.rstrip(".")) == 1 and word[0].isupper():
                 cls = "I"  # an initial
-            elif word.lower() in _PARTICLES and not word[0].isupper():
-                cls = "P"
+            elif word.lower() in _PARTICLES and (not word[0].isupper() or (word.isupper() and len(word) <= 4)):
+                cls = "P"  # "van der Berg", "DE LA CRUZ"
             elif _ACRONYM_LIKE.match(word):
                 cls = "A"  # NSAIDs, TNFi, HbA1c-like mixed capitals, SpineMed
             elif word.isupper() and len(word) > 1:
@@ -274,9 +275,14 @@ def _name_spans(text: str) -> Iterator[_Cand]:
             toks.append((s, e, word, cls))
         if any(t[3] == "N" for t in toks) and _is_eponym(text, toks[-1][1], strict=True):
             continue  # "Lou Gehrig disease", "Tommy John surgery": the head noun right after the run
-        # A word right after an initial or a name particle is a surname ("M. de Wit", "J. Wood").
-        for i in range(1, len(toks)):
-            if toks[i][3] == "W" and toks[i - 1][3] in "IP":
+        # A word right after an initial or a name particle is a surname ("M. de Wit", "J. Wood"),
+        # and so is a month right after a given name ("Sean May", "June Bolton").
+        for i in range(len(toks)):
+            prev_cls = toks[i - 1][3] if i else ""
+            next_cls = toks[i + 1][3] if i + 1 < len(toks) else ""
+            if toks[i][3] == "W" and prev_cls in ("I", "P"):
+                toks[i] = (*toks[i][:3], "w")
+            elif toks[i][3] == "S" and toks[i][2].lower() in _MONTH_NAMES and (prev_cls in ("N", "w") or next_cls in ("N", "w")):
                 toks[i] = (*toks[i][:3], "w")
         # Segments of name-ish tokens.
         seg: list[tuple[int, int, str, str]] = []
@@ -392,7 +398,7 @@ _DATE_FORMS = re.compile(
         rf"\b(?:[12]?\d|3[01])(?:st|nd|rd|th)[ \t]+{_MONTH}(?:,?[ \t]+(?:19|20)\d\d)?",
         rf"\b{_MONTH}[ \t]*['’‘]\d\d\b",
         rf"\b{_MONTH}[ \t]+(?:19|20)\d\d\b",
-        r"\b(?:19|20)\d\d-[01]\d-[0-3]\d[T ][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-][0-2]\d:?\d\d)?",
+        r"(?<![\d\-])(?:19|20)\d\d-[01]\d-[0-3]\d[T ][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d+)?)?(?:Z|[+-][0-2]\d:?\d\d)?",
         r"\b[0-3]?\d[./-][01]?\d[./-](?:19|20)?\d\d[ \t]+[0-2]?\d:[0-5]\d\b",
     ]),
     re.IGNORECASE,
@@ -427,13 +433,18 @@ _AGE_WORDS_AGED = re.compile(
     r"\b(?:aged|age)[ \t]+(?:ninety|(?:one|a)[ \t-]hundred)(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?\b",
     re.IGNORECASE,
 )
+_AGE_WORDS_BARE = re.compile(
+    r"(?i)\b(?:ninety(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine))?|(?:one|a)[ \t-]hundred(?:[ \t-](?:and[ \t-])?"
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten))?)\b(?![ \t-]*(?:per|%|percent|degrees?|°|minutes?|mins?|seconds?|days?|hours?"
+    r"|weeks?|months?|mm|cm|ml|mg|metres?|meters?|patients?|cases?|times|beats|points?|units?|and|of|to|or))"
+)
 _AGE_NINETIES = re.compile(r"\b(?:in[ \t]+)?(?:(?:his|her|their)[ \t]+)?(?:late[ \t]+|early[ \t]+|mid[ \t-]+)?nineties\b", re.IGNORECASE)
 
 
 def _ages(text: str, low: str = "") -> Iterator[_Cand]:
     if "ninet" not in (low or text.lower()) and "hundred" not in (low or text.lower()):
         return
-    for regex in (_AGE_WORDS, _AGE_WORDS_AGED, _AGE_NINETIES):
+    for regex in (_AGE_WORDS, _AGE_WORDS_AGED, _AGE_NINETIES, _AGE_WORDS_BARE):
         for m in regex.finditer(text):
             yield m.start(), m.end(), "AGE", _P_FORMAT
 
@@ -469,21 +480,26 @@ _EXTRA = [
     # vehicle plates after a registration cue
     (re.compile(r"(?i:\b(?:registered|reg\.|registration(?:[ \t]+(?:no\.?|number))?|(?:car|licence|license|number|vehicle)[ \t]+plate"
                 r"|plate[ \t]+(?:no\.?|number)|plate:))(?![a-z])"
-                r"[ \t]*[:#]?[ \t]*(?P<v>(?=[A-Z0-9 \-]*\d)[A-Z0-9]{1,4}(?:[ \-][A-Z0-9]{1,5}){0,2})\b"), "ID", _P_FORMAT),
-    # national and social numbers written with spaces
-    (re.compile(r"(?i)\b(?:tax[ \t]+file[ \t]+(?:number|no\.?)|tfn|national[ \t]+insurance(?:[ \t]+(?:number|no\.?))?|ni[ \t]+(?:number|no\.?)"
+                r"[ \t]*[:#]?[ \t]*(?P<v>(?=[A-Z0-9 \-]*\d)[A-Z0-9]{1,8}(?:[ \-][A-Z0-9]{1,6}){0,2})\b"), "ID", _P_FORMAT),
+    # national and social numbers written with spaces; hospital, specimen and accession numbers
+    (re.compile(r"\b(?i:tax[ \t]+file[ \t]+(?:number|no\.?)|tfn|national[ \t]+insurance(?:[ \t]+(?:number|no\.?))?|ni[ \t]+(?:number|no\.?)"
                 r"|nhs[ \t]+(?:number|no\.?)|social[ \t]+insurance[ \t]+(?:number|no\.?)|sin|ihi|ppsn?(?:[ \t]+(?:number|no\.?))?"
-                r"|(?:health[ \t]+fund[ \t]+)?member(?:ship)?[ \t]+(?:number|no\.?|id)|medicare(?:[ \t]+card)?(?:[ \t]+(?:number|no\.?))?"
-                r"|dl[ \t]+(?:no\.?|number|#)|driver'?s?[ \t]+licen[cs]e(?:[ \t]+(?:no\.?|number|#))?|passport(?:[ \t]+(?:no\.?|number|#))?)"
-                r"[ \t]*[:#]?[ \t]*(?P<v>(?=[A-Z0-9 \-/]*\d)[A-Z0-9][A-Z0-9 \-/]{3,22}[A-Z0-9])"), "ID", _P_FORMAT),
+                r"|dl[ \t]+(?:no\.?|number|#)|driver'?s?[ \t]+licen[cs]e(?:[ \t]+(?:no\.?|number|#))?|passport(?:[ \t]+(?:no\.?|number|#))?"
+                r"|hosp(?:ital)?\.?[ \t]+(?:no|number|#)\.?|record[ \t]+(?:no|number)\.?|ur[ \t]+(?:no|number)\.?|urn|chi[ \t]+(?:no|number)\.?"
+                r"|specimen(?:[ \t]+(?:no|number|id|#))?\.?|accession(?:[ \t]+(?:no|number|#))?\.?|acc#|lab[ \t]+(?:no|number)\.?|sample[ \t]+(?:no|id)\.?"
+                r"|id(?=[ \t]*:))"
+                r"[ \t]*[:#]?[ \t]*(?P<v>(?=[A-Z0-9 \-/]*\d)[A-Z0-9][A-Z0-9\-/]*(?:[ ](?:\d[0-9A-Z\-/]*|[A-Z]{1,2}\b(?![a-z])))*)"), "ID", _P_FORMAT),
+    (re.compile(r"\b(?i:(?:health[ \t]+fund[ \t]+|insurance[ \t]+|insurer:?[ \t]+)?member(?:ship)?(?:[ \t]+(?:number|no\.?|id))?"
+                r"|medicare(?:[ \t]+card)?(?:[ \t]+(?:number|no\.?))?|(?:guarantor|billing)[ \t]+account|account[ \t]+(?:no|number)\.?|account(?=[ \t]*:))"
+                r"[ \t]*[:#]?[ \t]*(?P<v>(?=[A-Z0-9 \-/]*\d)[A-Z0-9][A-Z0-9\-/]*(?:[ ](?:\d[0-9A-Z\-/]*|[A-Z]{1,3}\b(?![a-z])))*)"), "ACCOUNT", _P_FORMAT),
     # GS1 device identifiers: "(01)07864836410925(21)JT701806"
     (re.compile(r"(?P<v>(?:\(\d{2,4}\)[A-Za-z0-9\-]+){2,})"), "ID", _P_FORMAT),
     # phone numbers in national formats: "(08) 5168-5724", "020 7495 5863", "001-548-732-0079x8076"
     (re.compile(r"(?<![\w.,/])(?P<v>(?:\+\d{1,3}[ \t.\-]?)?(?:\(0?\d{1,4}\)[ \t.\-]?)?\d{2,5}(?:[ \t.\-]\d{2,5}){1,4}"
-                r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,5})?)(?![\w.,/]|[ \t]*(?:%|mm|cm|mg|ml|mL|kg|g\b|x10|×|/))"), "PHONE", _P_CUE),
+                r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,5})?)(?!\w|[.,/]\d|[ \t]*(?:%|mm|cm|mg|ml|mL|kg|g\b|x10|×|/))"), "PHONE", _P_CUE),
     # AU state + postcode, Irish Eircodes
     (re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)[ \t]+(?P<v>\d{4})\b"), "ADDRESS", _P_FORMAT),
-    (re.compile(r"\b(?P<v>[ACDEFHKNPRTVWXY]\d{2}[ \t]?[0-9ACDEFHKNPRTVWXY]{4})\b"), "ADDRESS", _P_FORMAT),
+    (re.compile(r"(?:,[ \t]*|\b)(?P<v>[A-Z]\d{2}[ \t]?(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-Z]{4})\b"), "ADDRESS", _P_FORMAT),
     (re.compile(r"(?i)\b(?P<v>(?:locked[ \t]+bag|private[ \t]+bag|gpo[ \t]+box|rmb|rsd)[ \t]+\d+)"), "ADDRESS", _P_FORMAT),
     # a street line: number + capitalised words, then a comma or the line's end
     (re.compile(rf"(?m)(?<![\w./\-])(?P<v>\d{{1,5}}[A-Za-z]?[ \t]+(?:{_CAPW}[ \t]+){{0,3}}{_CAPW}(?:,[ \t]*(?:Unit|Apt|Flat|Suite)[ \t]*\w+)?)(?=[ \t]*(?:,|$))"), "ADDRESS", _P_CUE),
@@ -504,14 +520,20 @@ _EXTRA = [
     (re.compile(rf"(?P<v>{_CAPW})(?=[ \t]*\((?:prefers|likes|wishes)[ \t]+to[ \t]+be[ \t]+called)"), "NAME", _P_FORMAT),
     # initials signing an entry: "— A.M.", "- OM", "(JD)"
     (re.compile(r"(?m)(?:[—–]|[ \t]-|^-)[ \t]*(?P<v>(?:[A-Z]\.?[ \t]?){2,3})[ \t]*$"), "NAME", _P_FORMAT),
-    (re.compile(r"(?m)(?:signed|initials|by)[ \t]*:?[ \t]*(?P<v>(?:[A-Z]\.[ \t]?){2,3}|[A-Z]{2,3})(?=[ \t]*(?:$|[,;.)]))"), "NAME", _P_FORMAT),
+    (re.compile(r"(?m)(?:signed|initials|by)[ \t]*:?[ \t]*(?P<v>(?:[A-Z]\.[ \t]?){2,3}|[A-Z]{2,3})(?=[ \t]*(?:$|[,;.)]|\d|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)))"), "NAME", _P_FORMAT),
+    # a short record number in brackets right after a name: "Warner, Brenda (9957-029)"
+    (re.compile(r"[A-Za-z][ \t]*\((?P<v>(?!(?:19|20)\d\d[-–](?:19|20)?\d\d\))\d{3,5}[-–]\d{3,5})\)"), "ID", _P_FORMAT),
+    # ages over 89 in digits: "Mr Mcpherson, 92, is …", "(103 y)", "96 yrs"
+    (re.compile(r"(?<=[A-Za-z]),[ \t]*(?P<v>(?:9\d|1[01]\d))(?=[ \t]*[,)])"), "AGE", _P_FORMAT),
+    (re.compile(r"(?i)(?<![\d.])(?P<v>(?:9\d|1[01]\d)[ \t]*(?:y|yo|yrs?|years?)\b)(?![ \t-]*(?:ago|later|after|before|since|of\b|duration))"), "AGE", _P_FORMAT),
 ]
 # Facilities whose names end in an organisation word: "ZHANG MEDICAL GROUP", "Hancock Imaging",
 # "Martinez, Joseph and Partners", "Johnson-Young Physiotherapy", "Mercy Swindon Health".
 _ORG_TAIL = re.compile(
     r"(?i)\b(?:group|associates|partners|health|healthcare|imaging|physiotherapy|physio|radiology|orthopaedics|orthopedics|"
     r"clinic|clinics|practice|institute|cent(?:er|re)|hospital|hospitals|rehabilitation|rehab|campus|medical|surgery|surgical|"
-    r"spine|diagnostics|pathology|laboratories|labs|hospice|infirmary|physicians|specialists|consultants|chiropractic)\b"
+    r"spine|diagnostics|pathology|laboratories|labs|hospice|infirmary|physicians|specialists|consultants|chiropractic|"
+    r"nursing[ \t]+home|care[ \t]+home|residential[ \t]+home|lodge)\b"
 )
 _ORG_GENERIC = frozenset("""
 the a an of and & for at department dept division unit ward service services general regional community university
@@ -569,7 +591,8 @@ crossroad crossing bridge view heights hill ridge park estate quay wharf esplana
 _EXTRA_TRIGGERS = [
     re.compile(r"bed|bay|cot|room"),
     re.compile(r"regist|reg\.|plate"),
-    re.compile(r"tax|tfn|insurance|ni |nhs|sin|ihi|pps|member|medicare|dl |driver|passport"),
+    re.compile(r"tax|tfn|insurance|ni |nhs|sin|ihi|pps|dl |driver|passport|hosp|record|ur |urn|chi |specimen|accession|acc#|lab |sample|id"),
+    re.compile(r"member|medicare|insur|account"),
     re.compile(r"\(\d\d"),
     re.compile(r"\d[ \t.\-]\d|\d\)[ \t.\-]?\d|\d{3}[ \t.\-]\d"),
     re.compile(r"\b(?:nsw|vic|qld|sa|wa|tas|nt|act)[ \t]+\d{4}"),
@@ -587,6 +610,9 @@ _EXTRA_TRIGGERS = [
     re.compile(r"prefers|likes|wishes"),
     re.compile(r"[—–-][ \t]*[a-z]\.?[ \t]?[a-z]"),
     re.compile(r"signed|initials|by"),
+    re.compile(r"[a-z][ \t]*\(\d{3,5}[-–]\d"),
+    re.compile(r"[a-z],[ \t]*(?:9\d|1[01]\d)[ \t]*[,)]"),
+    re.compile(r"(?:9\d|1[01]\d)[ \t]*y"),
 ]
 
 
@@ -598,8 +624,10 @@ def _extra(text: str, low: str) -> Iterator[_Cand]:
             v = m.group("v")
             if not v or not v.strip():
                 continue
+            if kind in ("ID", "ACCOUNT") and (_LEVELISH.match(v) or re.fullmatch(r"(?:19|20)\d\d", v)):
+                continue  # "Specimen: T12 biopsy", a year
             if kind == "PHONE":
-                if not 9 <= sum(c.isdigit() for c in v) <= 15:
+                if not 9 <= sum(c.isdigit() for c in re.split(r"[ \t]?(?:x|ext)", v)[0]) <= 15:
                     continue
                 if re.fullmatch(r"[1-9][\d \t]*", v) and not _PHONE_CUE_BEFORE.search(text, max(0, m.start() - 40), m.start()):
                     continue  # "120 130 1400": a list of numbers, not a national-format phone

@@ -31,7 +31,7 @@ _SINGLE_SURNAMES = (
     "焦巴弓牧隗山谷车侯宓蓬全郗班仰秋仲伊宫宁仇栾暴甘钭厉戎祖武符刘景詹束龙叶幸司韶郜黎蓟薄印宿白怀蒲邰从鄂索咸籍赖"
     "卓蔺屠蒙池乔阴郁胥能苍双闻莘党翟谭贡劳逄姬申扶堵冉宰郦雍却璩桑桂濮牛寿通边扈燕冀郏浦尚农温别庄晏柴瞿阎充慕连"
     "茹习宦艾鱼容向古易慎戈廖庾终暨居衡步都耿满弘匡国文寇广禄阙东欧殳沃利蔚越夔隆师巩厍聂晁勾敖融冷訾辛阚那简饶空曾"
-    "毋沙乜养鞠须丰巢关蒯相查后荆红游竺权逯盖益桓公禤覃付仝佟闫栗谌粟冼亓逯鄢邸"
+    "毋沙乜养鞠须丰巢关蒯相查后荆红游竺权逯盖益桓公禤覃付仝佟闫栗谌粟冼亓逯鄢邸眭笪佘厍晏逄"
 )
 _COMPOUND_SURNAMES = (
     "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门 呼延 澹台 公冶 "
@@ -137,7 +137,15 @@ _RULES = [
     # A name opening a record or a line: "柴晓芸，女，42岁，…", "张三 男 52岁"
     (re.compile(rf"(?:^|(?<=[\n。；;：:]))[ \t\u3000]*(?P<v>{_NAME_SHAPE})(?=[ \t\u3000]*[，,、 ][ \t\u3000]*(?:男|女|性别|\d{{1,3}}[ \t]*岁))"), "NAME", _P_FORMAT),
     # Anywhere before ", 男/女, NN岁"
-    (re.compile(rf"(?P<v>{_NAME_SHAPE})(?=[，,、][ \t]*(?:男|女)[，,、][ \t]*\d{{1,3}}[ \t]*岁)"), "NAME", _P_FORMAT),
+    (re.compile(rf"(?P<v>{_NAME_SHAPE})(?=[”\"」』']?[，,、][ \t]*(?:男|女)(?:性)?[，,、][ \t]*(?:\d{{1,3}}|[一二三四五六七八九十百零]{{1,4}})[ \t]*岁)"), "NAME", _P_FORMAT),
+    # a person named right after a person word: "家属笪淑英诉…", "患者眭桂芳　女", "联系人：佘楠（女儿）"
+    (re.compile(rf"(?:家属|患者|病人|联系人|陪护|丈夫|妻子|儿子|女儿|父亲|母亲|姓名)[ \t\u3000]*[:：]?[ \t\u3000]*(?P<v>{_NAME_SHAPE})"
+                r"(?=诉|说|表示|代诉|陪|签|同意|要求|自述|[（(]|[，,。；;\s\u3000]|男|女|$)"), "NAME", _P_CUE),
+    # a name in brackets closing an entry: "…减轻。（项燕燕）"
+    (re.compile(rf"(?m)[。；;！!]?[ \t\u3000]*[（(](?P<v>{_NAME_SHAPE})[）)][ \t\u3000]*$"), "NAME", _P_CUE),
+    # a name before what a recorder does: "张教授主刀，刘桂花记录", "护士张红梅报告"
+    (re.compile(rf"(?:^|(?<=[\n，,。；;\s\u3000]))(?P<v>{_NAME_SHAPE})(?=记录|签名|报告|执笔|书写|主刀)"), "NAME", _P_CUE),
+    (re.compile(rf"(?:护士|医师|医生|主任|教授|记录者|签名)(?P<v>{_STRICT_NAME_SHAPE})(?=报告|记录|查房|签名|诉|[，,。；;\s\u3000])"), "NAME", _P_CUE),
     # Compound surnames are names with whatever follows ("司徒建国签名")
     (re.compile(r"(?P<v>(?:欧阳|司徒|端木|慕容|令狐|诸葛|上官|皇甫|尉迟|公孙|长孙|宇文|夏侯|轩辕|钟离|独孤|南宫|呼延|澹台|申屠"
                 rf"|万俟|闻人|赫连|拓跋|司马|鲜于|闾丘|淳于|濮阳|公冶|太史)[^{_NOT_GIVEN}]{{1,2}})"), "NAME", _P_FORMAT),
@@ -154,7 +162,10 @@ _RULES = [
     (re.compile(r"(?P<v>(?:[\d一二三四五六七八九十零〇]+(?:号楼|栋|幢|座|单元|层|楼|室|号|弄|巷|号院|组|排)[-—]?){1,5})"), "ADDRESS", _P_CUE),
     (re.compile(rf"(?P<v>[{_CJK}]{{2,8}}(?:小区|花园|公寓|大厦|新村|家园|苑|社区|村委会|居委会|街道|胡同)(?:[\d一二三四五六七八九十]+(?:号楼|栋|幢|单元|室|号))*)"), "ADDRESS", _P_CUE),
     # Lunar and Chinese-numeral dates: "农历八月十五", "二〇二三年十一月四日", "十一月初三"
-    (re.compile(r"(?P<v>(?:农历|阴历|旧历)(?:[\d〇零一二三四五六七八九十]{2,4}年)?(?:正|闰)?[一二三四五六七八九十冬腊\d]{1,3}月(?:初|廿|卅)?[一二三四五六七八九十\d]{0,3}(?:日|号)?)"), "DATE", _P_FORMAT),
+    (re.compile(r"(?:农历|阴历|旧历)(?P<v>(?:[\d〇零一二三四五六七八九十]{2,4}年|[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]年)?"
+                r"闰?(?:正|冬|腊|[一二三四五六七八九十\d]{1,3})月(?:初|廿|卅|二十|三十|十)?[一二三四五六七八九十\d]{0,3}(?:日|号)?)"), "DATE", _P_FORMAT),
+    (re.compile(r"(?P<v>[甲乙丙丁戊己庚辛壬癸][子丑寅卯辰巳午未申酉戌亥]年闰?(?:正|冬|腊|[一二三四五六七八九十]{1,3})月(?:初|廿|卅|二十|三十|十)?[一二三四五六七八九十]{0,3})"), "DATE", _P_FORMAT),
+    (re.compile(r"(?P<v>(?:正|冬|腊)月(?:初|廿|卅|二十|三十|十)[一二三四五六七八九十]?)"), "DATE", _P_FORMAT),
     (re.compile(r"(?P<v>[〇零一二三四五六七八九]{4}年[一二三四五六七八九十]{1,3}月(?:[一二三四五六七八九十]{1,3}[日号])?)"), "DATE", _P_FORMAT),
     (re.compile(r"(?P<v>(?<![\d年])[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}[日号])"), "DATE", _P_FORMAT),
     (re.compile(r"(?P<v>(?:19|20)\d{2}年\d{1,2}月(?:\d{1,2}[日号])?(?:[ \t]*\d{1,2}[时:：]\d{0,2}分?)?)"), "DATE", _P_FORMAT),
@@ -171,13 +182,14 @@ _RULES = [
     (re.compile(r"(?:申请医生|申请医师|报告者|报告人|报告医师|诊断医师|审核医师|审核者|审核人|审核|记录者|记录人|书写者|医师签名|护士签名|签名|签字"
                 r"|主刀|主刀医师|术者|一助|二助|助手|麻醉医师|麻醉师|器械护士|巡回护士|洗手护士|会诊医师|上级医师|主治医师|住院医师|经治医师"
                 r"|责任护士|护士|医师|医生|管床医生|值班医生|主任|联系人|陪护|家属|监护人)[ \t\u3000]*[:：][ \t\u3000]*"
-                rf"(?P<v>[{_CJK}·]{{1,6}}?)(?=[ \t\u3000]*(?:[，,。；;、／/）)\n]|$|主任|医师|医生|护士|老师|教授|大夫|[ \t\u3000]))"), "NAME", _P_FORMAT),
+                rf"(?P<v>[{_CJK}·]{{1,6}}?)(?=[ \t\u3000]*(?:[，,。；;、／/）)（(\n]|$|主任|医师|医生|护士|老师|教授|大夫|[ \t\u3000]))"), "NAME", _P_FORMAT),
     # a surname (any of the 百家姓) or a name before a title: "马主任", "古莉主任医师查房", "易主任"
     (re.compile(rf"(?:^|(?<=[\n，,。；;：:、（(“”\"\s请由经令与和及同])|(?<=今日)|(?<=审核))(?P<v>{_SURNAME_ALT}[{_CJK}]?)"
                 r"(?=(?:副)?(?:主任医师|主任|医师|医生|大夫|教授|护士长|护士|老师))"), "NAME", _P_CUE),
     # places a person lives in or comes from: "居住于辛集", "郑州市人"
     (re.compile(rf"(?:居住于|居住在|住在|家住|来自|籍贯|原籍|出生于|出生在|迁居|定居)[ \t]*(?P<v>[{_CJK}]{{2,12}}?)(?=[，,。；;、\s]|与|和|的|$)"), "ADDRESS", _P_FORMAT),
     (re.compile(rf"(?P<v>[{_CJK}]{{2,6}}[市县区镇乡村州])(?=人[，,。；;\s]|人$)"), "ADDRESS", _P_FORMAT),
+    (re.compile(rf"岁[，,][^。\n]{{0,14}}?[，,](?P<v>[{_CJK}]{{1,6}}?)(?=人[。，,；;])"), "ADDRESS", _P_CUE),
     # Bed, outpatient and licence numbers written the Chinese way: "12床", "+3床"
     (re.compile(r"(?P<v>(?<![\d.])\+?\d{1,3}(?:加)?床)"), "ID", _P_CUE),
 ]
@@ -203,7 +215,9 @@ _ROLE_WORDS = frozenset("""
 _KIN_LEAD = re.compile(r"^(?:患者|病人)?(?:之)?(?:儿子|女儿|丈夫|妻子|爱人|老伴|父亲|母亲|哥哥|姐姐|弟弟|妹妹|孙子|孙女|儿媳|女婿|长子|次子|长女|次女|朋友|同事|邻居)")
 
 
-_PLACE_CUE_RULE = next(r for r, k, _ in _RULES if k == "ADDRESS" and "居住于" in r.pattern)
+# Where someone lives that names no place.
+_GENERIC_PLACES = frozenset("本地 当地 家中 家里 农村 城市 城里 乡下 外地 老家 附近 养老院 敬老院 福利院 单位 宿舍 市区 郊区 县城 "
+                            "本市 外省 本省 国外 境外 省外 市外 北方 南方 山区 牧区 城镇 城区".split())
 
 
 def _rules(text: str) -> Iterator[_Cand]:
@@ -212,10 +226,8 @@ def _rules(text: str) -> Iterator[_Cand]:
             v = m.group("v")
             if not v or v in _ZH_SAFE:
                 continue
-            if kind == "ADDRESS" and regex is _PLACE_CUE_RULE:
-                tag = _jieba()[1].get(v) or ""
-                if not (re.search(r"[省市县区镇乡村州旗屯寨庄]$", v) or tag.startswith("ns") or not _jieba()[0].FREQ.get(v)):
-                    continue
+            if kind == "ADDRESS" and v in _GENERIC_PLACES:
+                continue
             if kind == "NAME":
                 kin = _KIN_LEAD.match(v)
                 if kin and len(v) > kin.end():
