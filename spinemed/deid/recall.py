@@ -106,8 +106,8 @@ def _classify(word: str) -> int:
         return _COND
     if "-" in low or "'" in low:
         parts = [p for p in re.split(r"[-']", low) if p]
-        if low.startswith(("o'", "d'")) or not parts:
-            return _STRONG  # O'Shaughnessy, D'Souza
+        if low.startswith(("o'", "d'", "n'", "l'")) or not parts:
+            return _STRONG  # O'Shaughnessy, D'Souza, N'Diaye
         if any(len(p) == 1 for p in parts):
             return _WORD  # "K-line", "T-score", "X-ray", "B-cell": technical terms
         classes = [_classify(p) for p in parts]
@@ -192,7 +192,7 @@ _ZH_EPONYM_HEAD = re.compile(r"[ \t]*(?:试验|实验|征|综合征|综合症|�
 
 # A citation, not a person in the record: "Smith et al.", "Jones and Brown (2020)", "Wang [12]".
 _CITATION_AFTER = re.compile(
-    rf"(?:,?[ \t]+et\.?[ \t]+al\b|[ \t]*\((?:19|20)\d\d[a-z]?\)|[ \t]*\[\d+(?:[,–-]\d+)*\]|,[ \t]+(?:19|20)\d\d\b"
+    rf"(?:,?[ \t]+et\.?[ \t]+al\b|[ \t]*\((?:19|20)\d\d[a-z]?\)|[ \t]*\[\d+(?:[,–-]\d+)*\]|,[ \t]+(?:19|20)\d\d\b(?![-/.:]\d)"
     rf"|[ \t]+(?:and|&)[ \t]+[{_L}'’\-]+(?:[ \t]+et\.?[ \t]+al\.?)?[ \t]*[(\[,][ \t]*(?:(?:19|20)\d\d|\d+\]))"
 )
 _CITATION_BEFORE = re.compile(rf"[{_L}]+[ \t]+(?:and|&)[ \t]+$")
@@ -208,6 +208,11 @@ _PREV_WORD = re.compile(rf"([{_L}]+)[ \t]+$")
 # "Meyerding grade I. Power 4/5", "ASIA impairment scale B. Continue …": a grade, not an initial.
 _GRADE_WORDS = frozenset("grade type stage class scale level group phase zone part category score degree pattern "
                          "lenke modic asia ais frankel meyerding pfirrmann genant option answer".split())
+# Safe words that are also common surnames after a given name ("Jacob Black", "Ann West").
+_SURNAME_WORDS = frozenset("""
+black white brown green gray grey north south east west young english french irish scott welsh england holland london
+washington georgia virginia carolina jersey kent york christian hope joy love may june april august rose hall thomas
+""".split())
 _MONTH_NAMES = frozenset("may june april august".split())
 _OPTION_LABEL = re.compile(r"(?:^|\n|[:：;]\s*|\s{2,})$")
 
@@ -267,6 +272,8 @@ def _name_spans(text: str) -> Iterator[_Cand]:
             elif word.isupper() and len(word) > 1:
                 base = _classify(word.title())
                 cls = "A" if len(word) <= 3 or base in (_SAFE, _WORD, _COND) else "C"  # acronym / capitals name
+                if word.lower() in vocab.given_names() and base != _SAFE:
+                    cls = "G"  # a given name in capitals: the next capitals word is the surname ("JASON WARD")
             else:
                 cls = _classify(word)
                 if cls in (_COND, _WEAK) and _is_eponym(text, e, word):
@@ -282,13 +289,19 @@ def _name_spans(text: str) -> Iterator[_Cand]:
             next_cls = toks[i + 1][3] if i + 1 < len(toks) else ""
             if toks[i][3] == "W" and prev_cls in ("I", "P"):
                 toks[i] = (*toks[i][:3], "w")
+            elif toks[i][3] in ("W", "S") and i and toks[i - 1][2].lower() in vocab.given_names() and prev_cls in ("N", "w") \
+                    and (toks[i][3] == "W" or toks[i][2].lower() in _SURNAME_WORDS):
+                toks[i] = (*toks[i][:3], "w")  # "Sandra Hearty", "Jacob Black": a given name, then its surname
+            elif toks[i][3] in ("A", "W", "w") and prev_cls == "G" and toks[i][2].isupper() and len(toks[i][2]) > 1 \
+                    and _classify(toks[i][2].title()) != _SAFE:
+                toks[i] = (*toks[i][:3], "C")
             elif toks[i][3] == "S" and toks[i][2].lower() in _MONTH_NAMES and (prev_cls in ("N", "w") or next_cls in ("N", "w")):
                 toks[i] = (*toks[i][:3], "w")
         # Segments of name-ish tokens.
         seg: list[tuple[int, int, str, str]] = []
         segments = []
         for t in toks:
-            if t[3] in "IPNwC":
+            if t[3] in "IPNwCG":
                 seg.append(t)
             else:
                 if seg:
@@ -311,11 +324,11 @@ def _name_spans(text: str) -> Iterator[_Cand]:
                                                    and _CITATION_AFTER.match(text, e)):
                 continue
             strong = "N" in kinds
-            named = sum(1 for k in kinds if k in "NwCI")
+            named = sum(1 for k in kinds if k in "NwCIG")
             start_of_sentence = _sentence_start(text, s)
             nxt_m = re.match(rf"[ \t]+([{_L}]+)", text[e: e + 30])
             nxt = [nxt_m.group(1).lower()] if nxt_m else []
-            is_name = strong or named >= 2 and any(k in "NwC" for k in kinds)
+            is_name = strong or named >= 2 and any(k in "NwCG" for k in kinds)
             if not is_name and kinds.count("w") == 1 and named == 1 and not any(t[3] == "W" for t in toks):
                 if not start_of_sentence and not _heading_line(text, s):
                     is_name = True
@@ -453,7 +466,7 @@ def _ages(text: str, low: str = "") -> Iterator[_Cand]:
 
 _ADDRESS_FORMS = re.compile(
     "|".join([
-        r"\b(?:P\.?[ \t]?O\.?[ \t]?Box|Post[ \t]Office[ \t]Box|PO[ \t]Box)[ \t]*#?\d+",
+        r"\b(?i:P\.?[ \t]?O\.?[ \t]?Box|Post[ \t]Office[ \t]Box)[ \t]*#?\d+",
         r"\b\d{5}-\d{4}\b",  # ZIP+4
         r"\b(?:GIR[ \t]?0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?[ \t]?\d[ABD-HJLNP-UW-Z]{2})\b",  # UK postcode
         r"\b(?:Apt|Apartment|Suite|Ste|Unit|Flat|Room|Rm)\.?[ \t]*#?[ \t]*\d+[A-Z]?\b",
@@ -502,7 +515,7 @@ _EXTRA = [
     (re.compile(r"(?:,[ \t]*|\b)(?P<v>[A-Z]\d{2}[ \t]?(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-Z]{4})\b"), "ADDRESS", _P_FORMAT),
     (re.compile(r"(?i)\b(?P<v>(?:locked[ \t]+bag|private[ \t]+bag|gpo[ \t]+box|rmb|rsd)[ \t]+\d+)"), "ADDRESS", _P_FORMAT),
     # a street line: number + capitalised words, then a comma or the line's end
-    (re.compile(rf"(?m)(?<![\w./\-])(?P<v>\d{{1,5}}[A-Za-z]?[ \t]+(?:{_CAPW}[ \t]+){{0,3}}{_CAPW}(?:,[ \t]*(?:Unit|Apt|Flat|Suite)[ \t]*\w+)?)(?=[ \t]*(?:,|$))"), "ADDRESS", _P_CUE),
+    (re.compile(rf"(?m)(?<![\w./\-])(?P<v>\d{{1,5}}[A-Za-z]?[ \t]+(?:{_CAPW}[ \t]+){{0,3}}{_CAPW}(?:[ \t]*#[ \t]*\w+)?(?:,[ \t]*(?:Unit|Apt|Flat|Suite)[ \t]*\w+)?)(?=[ \t]*(?:,|$))"), "ADDRESS", _P_FORMAT),
     # places after a residence cue: "lives in Pueblo", "home to New Conorhaven"
     (re.compile(rf"(?i:\b(?:lives|living|lived|resides|residing|moved|relocated|home|returned|returning|returns|travel(?:l?ed)?|born|grew[ \t]+up|from[ \t]+the[ \t]+town[ \t]+of|visiting)"
                 rf"[ \t]+(?:(?:back|there|here|alone|together|with[ \t]+\w+)[ \t]+)?(?:to|in|at|near|from))[ \t]+(?P<v>(?:{_CAPW}[ \t]+){{0,3}}{_CAPW})"), "ADDRESS", _P_CUE),
@@ -521,6 +534,12 @@ _EXTRA = [
     # initials signing an entry: "— A.M.", "- OM", "(JD)"
     (re.compile(r"(?m)(?:[—–]|[ \t]-|^-)[ \t]*(?P<v>(?:[A-Z]\.?[ \t]?){2,3})[ \t]*$"), "NAME", _P_FORMAT),
     (re.compile(r"(?m)(?:signed|initials|by)[ \t]*:?[ \t]*(?P<v>(?:[A-Z]\.[ \t]?){2,3}|[A-Z]{2,3})(?=[ \t]*(?:$|[,;.)]|\d|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)))"), "NAME", _P_FORMAT),
+    # an IP address after a machine cue: "Workstation 52.11.83.13", "AE title MR2 (10.84.60.39)"
+    (re.compile(r"(?i:workstation|terminal|host|ae[ \t]+title|sent[ \t]+from|device|modality|computer|\bpc\b|\bip\b|address)[^\n]{0,25}?"
+                r"(?<![\d.])(?P<v>(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d))(?![\d.]\d)"), "IP", _P_FORMAT),
+    # initials standing for a person: "Mrs. AÓB", "(A.Ó.S.)", "Ms S.M."
+    (re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.?[ \t]+(?P<v>[A-ZÀ-Þ]{2,4}\b|(?:[A-ZÀ-Þ]\.){2,4})"), "NAME", _P_FORMAT),
+    (re.compile(r"\((?P<v>(?:[A-ZÀ-Þ]\.){2,4})\)"), "NAME", _P_CUE),
     # a short record number in brackets right after a name: "Warner, Brenda (9957-029)"
     (re.compile(r"[A-Za-z][ \t]*\((?P<v>(?!(?:19|20)\d\d[-–](?:19|20)?\d\d\))\d{3,5}[-–]\d{3,5})\)"), "ID", _P_FORMAT),
     # ages over 89 in digits: "Mr Mcpherson, 92, is …", "(103 y)", "96 yrs"
@@ -555,7 +574,7 @@ def _organisations(text: str) -> Iterator[_Cand]:
         for w in reversed(list(re.finditer(r"[A-Za-zÀ-ÿ'’\-]+|&", text[max(0, i - 80): i]))):
             tok = w.group()
             gap = text[max(0, i - 80) + w.end(): i] if not words else text[max(0, i - 80) + w.end(): words[-1][0]]
-            if "\n" in gap or re.search(r"[.;:()]", gap):
+            if "\n" in gap or re.search(r"[.;:()]", gap) or re.search(r"[ \t]{2,}", gap):
                 break
             if "," in gap and not re.match(r"(?i)partners|associates", m.group()):
                 break  # "Springfield General Hospital, Department of …": a list, not one name
@@ -577,7 +596,8 @@ def _organisations(text: str) -> Iterator[_Cand]:
         yield start, m.end(), "HOSPITAL", _P_FORMAT
 
 
-_PHONE_CUE_BEFORE = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|fax|contact|reached|ring|pager|ph)\b[^\n]{0,25}$")
+_PHONE_CUE_BEFORE = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|fax|contact|reached|ring|pager|ph|\b[tfpmh])\b\.?[:]?[^\n]{0,25}$")
+_FAX_BEFORE = re.compile(r"(?i)(?:fax|facsimile|\bf)\b\.?[ \t]*[:#]?[ \t]*(?:no\.?|number)?[ \t]*[:#]?[ \t]*$")
 _SCORE_BEFORE = re.compile(r"(?i)(?:joa|vas|odi|ndi|nrs|score|scale|grade|sf-36|評分|评分)[^\n]{0,12}$")
 _STREET_WORDS = frozenset("""
 street st road rd avenue ave lane ln drive dr court ct place pl terrace crescent close way boulevard blvd highway hwy
@@ -610,6 +630,9 @@ _EXTRA_TRIGGERS = [
     re.compile(r"prefers|likes|wishes"),
     re.compile(r"[—–-][ \t]*[a-z]\.?[ \t]?[a-z]"),
     re.compile(r"signed|initials|by"),
+    re.compile(r"workstation|terminal|host|ae title|sent from|device|modality|computer|pc|ip|address"),
+    re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr)\.?[ \t]+[a-zà-þ]"),
+    re.compile(r"\([a-zà-þ]"),
     re.compile(r"[a-z][ \t]*\(\d{3,5}[-–]\d"),
     re.compile(r"[a-z],[ \t]*(?:9\d|1[01]\d)[ \t]*[,)]"),
     re.compile(r"(?:9\d|1[01]\d)[ \t]*y"),
@@ -617,11 +640,12 @@ _EXTRA_TRIGGERS = [
 
 
 def _extra(text: str, low: str) -> Iterator[_Cand]:
-    for (regex, kind, priority), trigger in zip(_EXTRA, _EXTRA_TRIGGERS, strict=True):
+    for (regex, base_kind, priority), trigger in zip(_EXTRA, _EXTRA_TRIGGERS, strict=True):
         if not trigger.search(low):
             continue
         for m in regex.finditer(text):
             v = m.group("v")
+            kind = base_kind
             if not v or not v.strip():
                 continue
             if kind in ("ID", "ACCOUNT") and (_LEVELISH.match(v) or re.fullmatch(r"(?:19|20)\d\d", v)):
@@ -631,6 +655,8 @@ def _extra(text: str, low: str) -> Iterator[_Cand]:
                     continue
                 if re.fullmatch(r"[1-9][\d \t]*", v) and not _PHONE_CUE_BEFORE.search(text, max(0, m.start() - 40), m.start()):
                     continue  # "120 130 1400": a list of numbers, not a national-format phone
+                if _FAX_BEFORE.search(text, max(0, m.start() - 20), m.start("v")):
+                    kind = "FAX"
             if kind == "DATE" and _SCORE_BEFORE.search(text, max(0, m.start() - 16), m.start()):
                 continue  # "mJOA 12/17/18": scores, not a date
             if kind == "ADDRESS" and regex.pattern.startswith("(?m)(?<![") :
@@ -648,6 +674,33 @@ def _extra(text: str, low: str) -> Iterator[_Cand]:
             yield m.start("v"), m.end("v"), kind, priority
 
 
+_LAST_FIRST = re.compile(
+    r"(?P<last>(?:(?:DE|LA|LE|VAN|VON|DER|DEN|DI|DA|DU|DEL|DOS|ST\.?|MAC|MC|O'|de|la|le|van|von|der|den|di|da|du|del|dos)[ \t]+)*"
+    r"[A-ZÀ-Þ][A-Za-zÀ-ÿ'’\-]+),[ \t]+(?P<first>[A-ZÀ-Þ][A-Za-zÀ-ÿ'’\-]+)\b"
+)
+
+
+def _last_first(text: str) -> Iterator[_Cand]:
+    """'Last, First' ("Smith, Stacey", "DE LA CRUZ, EMMA", "Bird-Johnson, Melanie"): a surname-shaped
+    word, a comma, then a given name (a census given name, or a word no vocabulary explains)."""
+    given_names = vocab.given_names()
+    for m in _LAST_FIRST.finditer(text):
+        if re.search(r"[A-Za-zÀ-ÿ][ \t]$", text[max(0, m.start() - 2): m.start()]):
+            continue  # the comma ends a longer run ("17 Gavin Glen, Anthonyside"): not a 'Last, First' pair
+        last, first = m.group("last"), m.group("first")
+        first_t = first.title() if first.isupper() else first
+        last_word = last.split()[-1]
+        last_t = last_word.title() if last_word.isupper() else last_word
+        first_cls, last_cls = _classify(first_t), _classify(last_t)
+        if first_cls == _SAFE or last_cls == _SAFE:
+            continue
+        if first_t.lower() not in given_names and first_cls != _STRONG:
+            continue
+        if last_cls == _WORD and first_cls == _WORD:
+            continue
+        yield m.start(), m.end(), "NAME", _P_CUE
+
+
 def candidates(text: str, low: str, *, literature: bool = False) -> Iterator[_Cand]:
     """Every candidate of this layer in `text` (`low` is its lower-cased copy)."""
     yield from _extra(text, low)
@@ -655,6 +708,8 @@ def candidates(text: str, low: str, *, literature: bool = False) -> Iterator[_Ca
         yield from _organisations(text)
     if not literature:
         yield from _name_spans(text)
+        if "," in text:
+            yield from _last_first(text)
     yield from _id_numbers(text)
     yield from _dates(text, low)
     yield from _ages(text, low)

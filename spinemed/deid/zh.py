@@ -146,11 +146,17 @@ _RULES = [
     # a name before what a recorder does: "张教授主刀，刘桂花记录", "护士张红梅报告"
     (re.compile(rf"(?:^|(?<=[\n，,。；;\s\u3000]))(?P<v>{_NAME_SHAPE})(?=记录|签名|报告|执笔|书写|主刀)"), "NAME", _P_CUE),
     (re.compile(rf"(?:护士|医师|医生|主任|教授|记录者|签名)(?P<v>{_STRICT_NAME_SHAPE})(?=报告|记录|查房|签名|诉|[，,。；;\s\u3000])"), "NAME", _P_CUE),
+    # a name heading a ward record: "雍萍　55床　住院号：…"
+    (re.compile(rf"(?m)^[ \t\u3000]*(?P<v>[{_CJK}·]{{2,8}})(?=[ \t\u3000]+(?:\+?\d{{1,3}}床|住院号|床号|男|女|\d{{1,3}}岁))"), "NAME", _P_FORMAT),
+    # after a colon, a name followed by sex and age, whatever its surname: "入院情况：植晶英，女，21岁"
+    (re.compile(rf"[：:][ \t\u3000]*[“\"「]?(?P<v>[{_CJK}·]{{2,8}}?)[”\"」]?(?=[，,、 \u3000][ \t]*(?:男|女)(?:性)?[，,、 \u3000])"), "NAME", _P_FORMAT),
+    # vehicle plates: "琼D-29284", "苏Z A8014"
+    (re.compile(r"(?P<v>[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼使领][A-Z][-·•\s]?[A-Z0-9]{4,6})(?![A-Za-z0-9])"), "ID", _P_FORMAT),
     # Compound surnames are names with whatever follows ("司徒建国签名")
     (re.compile(r"(?P<v>(?:欧阳|司徒|端木|慕容|令狐|诸葛|上官|皇甫|尉迟|公孙|长孙|宇文|夏侯|轩辕|钟离|独孤|南宫|呼延|澹台|申屠"
                 rf"|万俟|闻人|赫连|拓跋|司马|鲜于|闾丘|淳于|濮阳|公冶|太史)[^{_NOT_GIVEN}]{{1,2}})"), "NAME", _P_FORMAT),
     # A surname jieba split off, then a given name, then what a note says of a person: "禤海燕术后…"
-    (re.compile(rf"(?P<v>{_STRICT_NAME_SHAPE})(?=术后|自述|自诉|诉|入院|出院|签名|签字|陪同|同意|拒绝|家属|护士|医师|医生|主任|先生|女士"
+    (re.compile(rf"(?P<v>{_STRICT_NAME_SHAPE})(?=术后|自述|自诉|诉|说|表示|称|告诉|回忆|入院|出院|签名|签字|陪同|同意|拒绝|家属|护士|医师|医生|主任|先生|女士"
                 r"|[，,][ \t]*[男女]|[（(][男女]|查房|主刀|会诊)"), "NAME", _P_CUE),
     # Minority and transliterated names with a middle dot: "热依拉·阿不都", "买买提·艾力"
     (re.compile(rf"(?P<v>[{_CJK}]{{1,8}}[·•・][{_CJK}]{{1,8}}(?:[·•・][{_CJK}]{{1,8}})?)"), "NAME", _P_FORMAT),
@@ -187,7 +193,7 @@ _RULES = [
     (re.compile(rf"(?:^|(?<=[\n，,。；;：:、（(“”\"\s请由经令与和及同])|(?<=今日)|(?<=审核))(?P<v>{_SURNAME_ALT}[{_CJK}]?)"
                 r"(?=(?:副)?(?:主任医师|主任|医师|医生|大夫|教授|护士长|护士|老师))"), "NAME", _P_CUE),
     # places a person lives in or comes from: "居住于辛集", "郑州市人"
-    (re.compile(rf"(?:居住于|居住在|住在|家住|来自|籍贯|原籍|出生于|出生在|迁居|定居)[ \t]*(?P<v>[{_CJK}]{{2,12}}?)(?=[，,。；;、\s]|与|和|的|$)"), "ADDRESS", _P_FORMAT),
+    (re.compile(rf"(?:居住于|居住在|住在|家住|来自|籍贯|原籍|出生于|出生在|迁居|定居)[ \t]*(?P<v>[{_CJK}]{{1,12}}?)(?=[，,。；;、\s]|与|和|的|$)"), "ADDRESS", _P_FORMAT),
     (re.compile(rf"(?P<v>[{_CJK}]{{2,6}}[市县区镇乡村州])(?=人[，,。；;\s]|人$)"), "ADDRESS", _P_FORMAT),
     (re.compile(rf"岁[，,][^。\n]{{0,14}}?[，,](?P<v>[{_CJK}]{{1,6}}?)(?=人[。，,；;])"), "ADDRESS", _P_CUE),
     # Bed, outpatient and licence numbers written the Chinese way: "12床", "+3床"
@@ -215,6 +221,7 @@ _ROLE_WORDS = frozenset("""
 _KIN_LEAD = re.compile(r"^(?:患者|病人)?(?:之)?(?:儿子|女儿|丈夫|妻子|爱人|老伴|父亲|母亲|哥哥|姐姐|弟弟|妹妹|孙子|孙女|儿媳|女婿|长子|次子|长女|次女|朋友|同事|邻居)")
 
 
+_NICKNAME_RULES = frozenset(r for r, k, _ in _RULES if "小名" in r.pattern)
 # Where someone lives that names no place.
 _GENERIC_PLACES = frozenset("本地 当地 家中 家里 农村 城市 城里 乡下 外地 老家 附近 养老院 敬老院 福利院 单位 宿舍 市区 郊区 县城 "
                             "本市 外省 本省 国外 境外 省外 市外 北方 南方 山区 牧区 城镇 城区".split())
@@ -233,9 +240,11 @@ def _rules(text: str) -> Iterator[_Cand]:
                 if kin and len(v) > kin.end():
                     yield m.start("v") + kin.end(), m.end("v"), kind, priority  # "儿子王磊" -> "王磊"
                     continue
-                if v in _ROLE_WORDS or v[0] in "您你我他她它请谢好是的在该此其" or (
-                        len(v) >= 2 and (_jieba()[0].FREQ.get(v) or 0) >= 50 and (_jieba()[1].get(v) or "")[:2] != "nr"):
-                    continue  # a role, a pronoun or an ordinary word ("相关医生", "您好")
+                if v in _ROLE_WORDS or v[0] in "您你我他她它请谢好是的在该此其":
+                    continue  # a role or a pronoun ("值班医生", "您好")
+                if regex not in _NICKNAME_RULES and len(v) >= 2 and (_jieba()[0].FREQ.get(v) or 0) >= 50 \
+                        and (_jieba()[1].get(v) or "")[:2] != "nr":
+                    continue  # an ordinary word where a name was expected ("相关医生"); nicknames may be words
             yield m.start("v"), m.end("v"), kind, priority
     for m in _FACILITY.finditer(text):
         v = m.group("v")
