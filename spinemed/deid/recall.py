@@ -289,11 +289,13 @@ def _name_spans(text: str) -> Iterator[_Cand]:
             next_cls = toks[i + 1][3] if i + 1 < len(toks) else ""
             if toks[i][3] == "W" and prev_cls in ("I", "P"):
                 toks[i] = (*toks[i][:3], "w")
+            elif toks[i][3] == "A" and prev_cls == "P" and len(toks[i][2]) > 1:
+                toks[i] = (*toks[i][:3], "C")  # "ZOLTÁN DE WIT"
             elif toks[i][3] in ("W", "S") and i and toks[i - 1][2].lower() in vocab.given_names() and prev_cls in ("N", "w") \
                     and (toks[i][3] == "W" or toks[i][2].lower() in _SURNAME_WORDS):
                 toks[i] = (*toks[i][:3], "w")  # "Sandra Hearty", "Jacob Black": a given name, then its surname
-            elif toks[i][3] in ("A", "W", "w") and prev_cls == "G" and toks[i][2].isupper() and len(toks[i][2]) > 1 \
-                    and _classify(toks[i][2].title()) != _SAFE:
+            elif toks[i][3] in ("A", "W", "w") and prev_cls in ("G", "C") and toks[i][2].isupper() and len(toks[i][2]) > 1 \
+                    and (_classify(toks[i][2].title()) != _SAFE or toks[i][2].lower() in _SURNAME_WORDS):
                 toks[i] = (*toks[i][:3], "C")
             elif toks[i][3] == "S" and toks[i][2].lower() in _MONTH_NAMES and (prev_cls in ("N", "w") or next_cls in ("N", "w")):
                 toks[i] = (*toks[i][:3], "w")
@@ -511,7 +513,11 @@ _EXTRA = [
     (re.compile(r"(?<![\w.,/])(?P<v>(?:\+\d{1,3}[ \t.\-]?)?(?:\(0?\d{1,4}\)[ \t.\-]?)?\d{2,5}(?:[ \t.\-]\d{2,5}){1,4}"
                 r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,5})?)(?!\w|[.,/]\d|[ \t]*(?:%|mm|cm|mg|ml|mL|kg|g\b|x10|×|/))"), "PHONE", _P_CUE),
     # AU state + postcode, Irish Eircodes
-    (re.compile(r"\b(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)[ \t]+(?P<v>\d{4})\b"), "ADDRESS", _P_FORMAT),
+    (re.compile(r"(?P<v>(?:[A-Z][A-Za-z'’\-]+[ \t]+){0,3}(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)[ \t]+\d{4})\b"), "ADDRESS", _P_FORMAT),
+    # Irish and British counties: "Co. Cork", "County Down"
+    (re.compile(r"\b(?:Co\.|County)[ \t]+(?P<v>[A-Z][A-Za-z'’\-]+)"), "ADDRESS", _P_FORMAT),
+    # mid-sentence "from <Place>": "a nurse from Flagstaff", "a man (JWB) from Pueblo"
+    (re.compile(r"(?<=[a-z)] )from[ \t]+(?P<v>[A-Z][a-z][A-Za-z'’\-]*(?:[ \t]+[A-Z][a-z][A-Za-z'’\-]*){0,2})"), "ADDRESS", _P_CUE),
     (re.compile(r"(?:,[ \t]*|\b)(?P<v>[A-Z]\d{2}[ \t]?(?=[0-9A-Z]*\d)(?=[0-9A-Z]*[A-Z])[0-9A-Z]{4})\b"), "ADDRESS", _P_FORMAT),
     (re.compile(r"(?i)\b(?P<v>(?:locked[ \t]+bag|private[ \t]+bag|gpo[ \t]+box|rmb|rsd)[ \t]+\d+)"), "ADDRESS", _P_FORMAT),
     # a street line: number + capitalised words, then a comma or the line's end
@@ -532,8 +538,12 @@ _EXTRA = [
     (re.compile(rf"(?<=[A-Za-z][ \t])[\"“‘'](?P<v>{_CAPW})[\"”’'](?=[ \t]+[A-Z])"), "NAME", _P_FORMAT),
     (re.compile(rf"(?P<v>{_CAPW})(?=[ \t]*\((?:prefers|likes|wishes)[ \t]+to[ \t]+be[ \t]+called)"), "NAME", _P_FORMAT),
     # initials signing an entry: "— A.M.", "- OM", "(JD)"
-    (re.compile(r"(?m)(?:[—–]|[ \t]-|^-)[ \t]*(?P<v>(?:[A-Z]\.?[ \t]?){2,3})[ \t]*$"), "NAME", _P_FORMAT),
-    (re.compile(r"(?m)(?:signed|initials|by)[ \t]*:?[ \t]*(?P<v>(?:[A-Z]\.[ \t]?){2,3}|[A-Z]{2,3})(?=[ \t]*(?:$|[,;.)]|\d|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)))"), "NAME", _P_FORMAT),
+    (re.compile(r"(?m)(?:[—–]|[ \t]-|^-)[ \t]*(?P<v>(?:[A-Z]\.?[ \t]?){2,4})[ \t]*$"), "NAME", _P_FORMAT),
+    (re.compile(r"(?m)(?:signed|initials|by)[ \t]*:?[ \t]*(?P<v>(?:[A-Z]\.[ \t]?){2,4}|[A-Z]{2,4})(?=[ \t]*(?:$|[,;.)]|\d|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)))"), "NAME", _P_FORMAT),
+    # a title makes the next capitalised word a name, whatever the word ("Dr Ward", "Mrs Young")
+    (re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Professor)\.?[ \t]+(?P<v>[A-ZÀ-Þ][A-Za-zÀ-ÿ'’\-]+(?:[ \t]+[A-ZÀ-Þ][A-Za-zÀ-ÿ'’\-]+)?)"), "NAME", _P_CUE),
+    # initials for a patient in a case report: "A 25-year-old man (JWB)"
+    (re.compile(r"(?i:woman|man|patient|boy|girl|gentleman|lady|female|male|mother|father)[^()\n]{0,12}\((?P<v>[A-Z]{2,4})\)"), "NAME", _P_FORMAT),
     # an IP address after a machine cue: "Workstation 52.11.83.13", "AE title MR2 (10.84.60.39)"
     (re.compile(r"(?i:workstation|terminal|host|ae[ \t]+title|sent[ \t]+from|device|modality|computer|\bpc\b|\bip\b|address)[^\n]{0,25}?"
                 r"(?<![\d.])(?P<v>(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d))(?![\d.]\d)"), "IP", _P_FORMAT),
@@ -616,6 +626,8 @@ _EXTRA_TRIGGERS = [
     re.compile(r"\(\d\d"),
     re.compile(r"\d[ \t.\-]\d|\d\)[ \t.\-]?\d|\d{3}[ \t.\-]\d"),
     re.compile(r"\b(?:nsw|vic|qld|sa|wa|tas|nt|act)[ \t]+\d{4}"),
+    re.compile(r"\bco\.|county"),
+    re.compile(r"[a-z)] from[ \t]"),
     re.compile(r"[acdefhknprtvwxy]\d\d[ \t]?[0-9a-z]{4}"),
     re.compile(r"bag|gpo|rmb|rsd"),
     re.compile(r"(?m)\d[a-z]?[ \t]+[a-z]"),
@@ -630,6 +642,8 @@ _EXTRA_TRIGGERS = [
     re.compile(r"prefers|likes|wishes"),
     re.compile(r"[—–-][ \t]*[a-z]\.?[ \t]?[a-z]"),
     re.compile(r"signed|initials|by"),
+    re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|prof|professor)\.?[ \t]+[a-zà-þ]"),
+    re.compile(r"(?:woman|man|patient|boy|girl|gentleman|lady|female|male|mother|father)[^()\n]{0,12}\("),
     re.compile(r"workstation|terminal|host|ae title|sent from|device|modality|computer|pc|ip|address"),
     re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr)\.?[ \t]+[a-zà-þ]"),
     re.compile(r"\([a-zà-þ]"),
@@ -648,6 +662,9 @@ def _extra(text: str, low: str) -> Iterator[_Cand]:
             kind = base_kind
             if not v or not v.strip():
                 continue
+            if regex.pattern.startswith("(?<=[a-z)] )from") and all(
+                    _classify(w) in (_SAFE,) or w.lower() in _EN_STOPWORDS for w in v.split()):
+                continue  # "from Radiology", "from Monday"
             if kind in ("ID", "ACCOUNT") and (_LEVELISH.match(v) or re.fullmatch(r"(?:19|20)\d\d", v)):
                 continue  # "Specimen: T12 biopsy", a year
             if kind == "PHONE":
@@ -674,6 +691,8 @@ def _extra(text: str, low: str) -> Iterator[_Cand]:
             yield m.start("v"), m.end("v"), kind, priority
 
 
+_SENTENCE_OPENERS = frozenset("however yes no thanks thank dear hello hi well so and but also then now today meanwhile "
+                               "otherwise furthermore moreover additionally overall finally therefore thus".split())
 _LAST_FIRST = re.compile(
     r"(?P<last>(?:(?:DE|LA|LE|VAN|VON|DER|DEN|DI|DA|DU|DEL|DOS|ST\.?|MAC|MC|O'|de|la|le|van|von|der|den|di|da|du|del|dos)[ \t]+)*"
     r"[A-ZÀ-Þ][A-Za-zÀ-ÿ'’\-]+),[ \t]+(?P<first>[A-ZÀ-Þ][A-Za-zÀ-ÿ'’\-]+)\b"
@@ -692,8 +711,10 @@ def _last_first(text: str) -> Iterator[_Cand]:
         last_word = last.split()[-1]
         last_t = last_word.title() if last_word.isupper() else last_word
         first_cls, last_cls = _classify(first_t), _classify(last_t)
-        if first_cls == _SAFE or last_cls == _SAFE:
-            continue
+        field_start = re.search(r"(?:^|[\n:;(]|\s{2,})[ \t]*$", text[max(0, m.start() - 12): m.start()]) is not None
+        if first_cls == _SAFE or (last_cls == _SAFE and not (
+                field_start and first_t.lower() in given_names and last_t.lower() not in _SENTENCE_OPENERS)):
+            continue  # "However, John" is a sentence; "Name: WARD, SIMON" is a name
         if first_t.lower() not in given_names and first_cls != _STRONG:
             continue
         if last_cls == _WORD and first_cls == _WORD:

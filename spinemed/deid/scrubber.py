@@ -279,6 +279,7 @@ def _name_part_candidates(text: str, findings: list[Finding]) -> Iterator[_Cand]
         if f.kind != "NAME":
             continue
         if _CJK_NAME_RE.match(f.text):
+            parts.add(f.text)  # the full name again: "厍亮说…" after "患者厍亮，男性"
             sl = _starts_with_surname(f.text)
             if sl and len(f.text) - sl == 2:
                 parts.add(f.text[sl:])  # the given name: "淑英" of "吴淑英"
@@ -292,6 +293,8 @@ def _name_part_candidates(text: str, findings: list[Finding]) -> Iterator[_Cand]
         pattern = re.escape(part)
         if part.isascii() or not _CJK_NAME_RE.match(part):
             pattern = r"(?<![\w])" + pattern + r"(?![\w])"
+        else:
+            pattern = r"(?<![0-9])" + pattern  # "术后1周明显好转" holds no 周明
         for m in re.finditer(pattern, text):
             if _CITATION_AFTER.match(text, m.end()):
                 continue  # "Smith et al., 2019" cites an author, whoever else is called Smith

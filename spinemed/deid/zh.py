@@ -31,7 +31,7 @@ _SINGLE_SURNAMES = (
     "焦巴弓牧隗山谷车侯宓蓬全郗班仰秋仲伊宫宁仇栾暴甘钭厉戎祖武符刘景詹束龙叶幸司韶郜黎蓟薄印宿白怀蒲邰从鄂索咸籍赖"
     "卓蔺屠蒙池乔阴郁胥能苍双闻莘党翟谭贡劳逄姬申扶堵冉宰郦雍却璩桑桂濮牛寿通边扈燕冀郏浦尚农温别庄晏柴瞿阎充慕连"
     "茹习宦艾鱼容向古易慎戈廖庾终暨居衡步都耿满弘匡国文寇广禄阙东欧殳沃利蔚越夔隆师巩厍聂晁勾敖融冷訾辛阚那简饶空曾"
-    "毋沙乜养鞠须丰巢关蒯相查后荆红游竺权逯盖益桓公禤覃付仝佟闫栗谌粟冼亓逯鄢邸眭笪佘厍晏逄"
+    "毋沙乜养鞠须丰巢关蒯相查后荆红游竺权逯盖益桓公禤覃付仝佟闫栗谌粟冼亓逯鄢邸眭笪佘厍晏逄檀鲜"
 )
 _COMPOUND_SURNAMES = (
     "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门 呼延 澹台 公冶 "
@@ -140,12 +140,12 @@ _RULES = [
     (re.compile(rf"(?P<v>{_NAME_SHAPE})(?=[”\"」』']?[，,、][ \t]*(?:男|女)(?:性)?[，,、][ \t]*(?:\d{{1,3}}|[一二三四五六七八九十百零]{{1,4}})[ \t]*岁)"), "NAME", _P_FORMAT),
     # a person named right after a person word: "家属笪淑英诉…", "患者眭桂芳　女", "联系人：佘楠（女儿）"
     (re.compile(rf"(?:家属|患者|病人|联系人|陪护|丈夫|妻子|儿子|女儿|父亲|母亲|姓名)[ \t\u3000]*[:：]?[ \t\u3000]*(?P<v>{_NAME_SHAPE})"
-                r"(?=诉|说|表示|代诉|陪|签|同意|要求|自述|[（(]|[，,。；;\s\u3000]|男|女|$)"), "NAME", _P_CUE),
+                r"(?=诉|说|表示|代诉|陪|签|同意|知情|要求|自述|[（(]|[，,。；;\s\u3000]|男|女|$)"), "NAME", _P_CUE),
     # a name in brackets closing an entry: "…减轻。（项燕燕）"
     (re.compile(rf"(?m)[。；;！!]?[ \t\u3000]*[（(](?P<v>{_NAME_SHAPE})[）)][ \t\u3000]*$"), "NAME", _P_CUE),
     # a name before what a recorder does: "张教授主刀，刘桂花记录", "护士张红梅报告"
     (re.compile(rf"(?:^|(?<=[\n，,。；;\s\u3000]))(?P<v>{_NAME_SHAPE})(?=记录|签名|报告|执笔|书写|主刀)"), "NAME", _P_CUE),
-    (re.compile(rf"(?:护士|医师|医生|主任|教授|记录者|签名)(?P<v>{_STRICT_NAME_SHAPE})(?=报告|记录|查房|签名|诉|[，,。；;\s\u3000])"), "NAME", _P_CUE),
+    (re.compile(rf"(?:护士|医师|医生|主任|教授|记录者|签名)(?P<v>{_NAME_SHAPE})(?=报告|记录|查房|签名|诉|[，,。；;\s\u3000])"), "NAME", _P_CUE),
     # a name heading a ward record: "雍萍　55床　住院号：…"
     (re.compile(rf"(?m)^[ \t\u3000]*(?P<v>[{_CJK}·]{{2,8}})(?=[ \t\u3000]+(?:\+?\d{{1,3}}床|住院号|床号|男|女|\d{{1,3}}岁))"), "NAME", _P_FORMAT),
     # after a colon, a name followed by sex and age, whatever its surname: "入院情况：植晶英，女，21岁"
@@ -233,6 +233,14 @@ def _rules(text: str) -> Iterator[_Cand]:
             v = m.group("v")
             if not v or v in _ZH_SAFE:
                 continue
+            if "·" in v or "•" in v or "・" in v:
+                # a middle-dot name: drop a leading function word and what follows the name
+                lead = len(v) - len(v.lstrip("请由经令与和及同让给对向被把将在于从患者家属"))
+                tail = re.search(r"(?:主任|医师|医生|护士|教授|老师|大夫|先生|女士|说|诉|自述|表示|陪同|签名|进一步|查房|知情|同意)", v)
+                end = m.start("v") + (tail.start() if tail else len(v))
+                if end - (m.start("v") + lead) >= 3:
+                    yield m.start("v") + lead, end, kind, priority
+                continue
             if kind == "ADDRESS" and v in _GENERIC_PLACES:
                 continue
             if kind == "NAME":
@@ -240,8 +248,12 @@ def _rules(text: str) -> Iterator[_Cand]:
                 if kin and len(v) > kin.end():
                     yield m.start("v") + kin.end(), m.end("v"), kind, priority  # "儿子王磊" -> "王磊"
                     continue
-                if v in _ROLE_WORDS or v[0] in "您你我他她它请谢好是的在该此其":
-                    continue  # a role or a pronoun ("值班医生", "您好")
+                if v in _ROLE_WORDS or v[0] in "您你我他她它请谢好是的在该此其曾于将把被对从向为以及和与或":
+                    continue  # a role, a pronoun or a function word ("值班医生", "您好", "医生曾建议")
+                sl = _starts_with_surname(v)
+                if sl == 1 and v[0] in _AMBIGUOUS_SURNAMES and len(v) > sl and (_jieba()[0].FREQ.get(v[sl:]) or 0) >= 300 \
+                        and not (_jieba()[1].get(v[sl:]) or "").startswith("nr") and regex not in _NICKNAME_RULES:
+                    continue  # the "given name" is a common word ("曾建议")
                 if regex not in _NICKNAME_RULES and len(v) >= 2 and (_jieba()[0].FREQ.get(v) or 0) >= 50 \
                         and (_jieba()[1].get(v) or "")[:2] != "nr":
                     continue  # an ordinary word where a name was expected ("相关医生"); nicknames may be words
