@@ -54,9 +54,9 @@ def deidentify_record(rec: Any) -> RecordReport:
     report = RecordReport(mode)
     fields: dict[str, Any] = dict(rec.fields)
     known: dict[str, list[str]] = {}
-    # Raw clinical exports (inpatient records, imaging-study tables) pass the key allowlist; the
-    # fields of other records are made by the kit's own adapters (JATS sections, MCQ parts).
-    if rec.kind in ("case", "volume") and rec.source_type in ("inpatient", "open_dataset"):
+    # Raw clinical exports (inpatient case records) pass the key allowlist; the fields of other
+    # records are made by the kit's own adapters (JATS sections, MCQ parts, VerSe measurements).
+    if rec.kind == "case" and rec.source_type in ("inpatient", "open_dataset"):
         res = allowlist(fields, "case")
         fields, known = res.fields, res.identifiers
         report.dropped_keys = res.dropped

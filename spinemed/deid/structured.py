@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .cues import AGE_BUCKET, PLACEHOLDERS, _key_kind
+from .scrubber import find_identifiers
 
 # Clinical-content keys, EN and ZH, for the `case` kind (inpatient records, imaging studies).
 ALLOWED_KEYS: dict[str, frozenset[str]] = {
@@ -54,7 +55,9 @@ NESTED_KEYS: dict[str, frozenset[str]] = {
 }
 # Keys whose value maps analyte / score / vital names to values.
 MAP_KEYS = frozenset("labs laboratory lab_results scores vitals vital_signs 实验室检查 化验 检验 评分 生命体征".split())
-_ANALYTE_NAME = re.compile(r"^[^\d\n]{1,40}(?:\d[^\d\n]{0,12}){0,3}$")  # "25-OH vitamin D", "HbA1c", "T-SPOT.TB"
+# An analyte, score or vital name: short, one line, no long digit run, no e-mail ("25-OH vitamin D",
+# "HbA1c", "T-SPOT.TB", "空腹血糖"); the scrubber must find nothing in it either.
+_ANALYTE_NAME = re.compile(r"^(?!.*\d{5})[^\n@]{1,40}$")
 
 
 @dataclass
@@ -109,7 +112,8 @@ def allowlist(fields: Mapping[str, Any], kind: str = "case", *, path: str = "") 
             if isinstance(value, Mapping):
                 sub = {}
                 for k2, v2 in value.items():
-                    if isinstance(k2, str) and _ANALYTE_NAME.match(k2) and _key_kind(k2) is None:
+                    if isinstance(k2, str) and _ANALYTE_NAME.match(k2) and _key_kind(k2) is None \
+                            and not find_identifiers(k2):
                         sub[k2] = v2
                     else:
                         result.dropped.append(f"{where}.{k2}")
