@@ -514,6 +514,11 @@ _EXTRA = [
                 r"(?:[ \t]?(?:x|ext\.?)[ \t]?\d{1,5})?)(?!\w|[.,/]\d|[ \t]*(?:%|mm|cm|mg|ml|mL|kg|g\b|x10|×|/))"), "PHONE", _P_CUE),
     # AU state + postcode, Irish Eircodes
     (re.compile(r"(?P<v>(?:[A-Z][A-Za-z'’\-]+[ \t]+){0,3}(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT)[ \t]+\d{4})\b"), "ADDRESS", _P_FORMAT),
+    # parts of an address next to one already replaced (the scrubber's second pass): the house
+    # number and street before it, the unit, and the town after it
+    (re.compile(r"(?P<v>(?:\d{1,6}[A-Za-z]?[ \t]+)?(?:[A-Z][A-Za-z'’\-]+[ \t]+){0,3}[A-Z][A-Za-z'’\-]+|(?i:flat|apt|unit|suite|apartment|room)[ \t]*#?\w+)"
+                r"(?=,?[ \t]*\[ADDRESS\])"), "ADDRESS", _P_FORMAT),
+    (re.compile(r"\[ADDRESS\],?[ \t]+(?P<v>(?:[A-Z][A-Za-z'’\-]+[ \t]+){0,2}[A-Z][A-Za-z'’\-]+)(?=[ \t]*(?:[,(;.]|$))"), "ADDRESS", _P_FORMAT),
     # Irish and British counties: "Co. Cork", "County Down"
     (re.compile(r"\b(?:Co\.|County)[ \t]+(?P<v>[A-Z][A-Za-z'’\-]+)"), "ADDRESS", _P_FORMAT),
     # mid-sentence "from <Place>": "a nurse from Flagstaff", "a man (JWB) from Pueblo"
@@ -606,6 +611,8 @@ def _organisations(text: str) -> Iterator[_Cand]:
         yield start, m.end(), "HOSPITAL", _P_FORMAT
 
 
+_ADDRESS_LABELS = frozenset("zip zipcode postcode post code postal address addr home lives living at in of to from "
+                            "residence resides street".split())
 _PHONE_CUE_BEFORE = re.compile(r"(?i)(?:phone|tel|mobile|cell|call|fax|contact|reached|ring|pager|ph|\b[tfpmh])\b\.?[:]?[^\n]{0,25}$")
 _FAX_BEFORE = re.compile(r"(?i)(?:fax|facsimile|\bf)\b\.?[ \t]*[:#]?[ \t]*(?:no\.?|number)?[ \t]*[:#]?[ \t]*$")
 _SCORE_BEFORE = re.compile(r"(?i)(?:joa|vas|odi|ndi|nrs|score|scale|grade|sf-36|評分|评分)[^\n]{0,12}$")
@@ -626,6 +633,8 @@ _EXTRA_TRIGGERS = [
     re.compile(r"\(\d\d"),
     re.compile(r"\d[ \t.\-]\d|\d\)[ \t.\-]?\d|\d{3}[ \t.\-]\d"),
     re.compile(r"\b(?:nsw|vic|qld|sa|wa|tas|nt|act)[ \t]+\d{4}"),
+    re.compile(r"\[address\]"),
+    re.compile(r"\[address\]"),
     re.compile(r"\bco\.|county"),
     re.compile(r"[a-z)] from[ \t]"),
     re.compile(r"[acdefhknprtvwxy]\d\d[ \t]?[0-9a-z]{4}"),
@@ -665,6 +674,9 @@ def _extra(text: str, low: str) -> Iterator[_Cand]:
             if regex.pattern.startswith("(?<=[a-z)] )from") and all(
                     _classify(w) in (_SAFE,) or w.lower() in _EN_STOPWORDS for w in v.split()):
                 continue  # "from Radiology", "from Monday"
+            if "[ADDRESS]" in regex.pattern.replace("\\", "") and not re.search(r"\d", v) and all(
+                    _classify(w) == _SAFE or w.lower() in _ADDRESS_LABELS for w in re.findall(r"[A-Za-z'’\-]+", v)):
+                continue  # "the Clinic, [ADDRESS]": a clinical word, not part of the address
             if kind in ("ID", "ACCOUNT") and (_LEVELISH.match(v) or re.fullmatch(r"(?:19|20)\d\d", v)):
                 continue  # "Specimen: T12 biopsy", a year
             if kind == "PHONE":

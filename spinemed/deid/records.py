@@ -79,4 +79,7 @@ def deidentify_record(rec: Any) -> RecordReport:
         if key in clean:
             clean[key] = bucket_age(clean[key])
     rec.fields = {k: v for k, v in clean.items() if not (isinstance(v, str) and _PLACEHOLDER_ONLY.match(v))}
+    # The locator ("item EN-003-…", "page 12") is published: an item id may carry a name.
+    if rec.locator:
+        rec.locator = _DETECTORS["clinical"].scrub(rec.locator)
     return report

@@ -77,10 +77,11 @@ def clinical() -> tuple[frozenset[str], frozenset[str]]:
         for w in line.split():
             parts = {w.lower(), *(p for p in re.split(r"[-'’]", w.lower()) if len(p) > 1)}
             words |= parts
-            if "eponym" in section:
-                eponyms |= parts
+            if not any(k in section for k in ("nationalities", "states", "documents", "institutions")):
+                eponyms |= parts  # eponyms, devices, drugs: safe as such, a surname otherwise
     common_names = {s.lower() for s in _lines("us_census_surnames.txt.gz")[:30000]} | given_names()
-    # Only eponyms can be someone's surname in a note; the other sections are always safe.
+    # A clinical word that is also a common surname ("Andrews" frame, "Jackson" table) is safe only
+    # as an eponym; nationalities, states, document and institution words are always safe.
     conditional = frozenset(w for w in eponyms if w in common_names and w not in _UNIQUE_EPONYMS)
     return frozenset(words - conditional), conditional
 

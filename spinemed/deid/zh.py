@@ -143,8 +143,14 @@ _RULES = [
                 r"(?=诉|说|表示|代诉|陪|签|同意|知情|要求|自述|[（(]|[，,。；;\s\u3000]|男|女|$)"), "NAME", _P_CUE),
     # a name in brackets closing an entry: "…减轻。（项燕燕）"
     (re.compile(rf"(?m)[。；;！!]?[ \t\u3000]*[（(](?P<v>{_NAME_SHAPE})[）)][ \t\u3000]*$"), "NAME", _P_CUE),
-    # a name before what a recorder does: "张教授主刀，刘桂花记录", "护士张红梅报告"
-    (re.compile(rf"(?:^|(?<=[\n，,。；;\s\u3000]))(?P<v>{_NAME_SHAPE})(?=记录|签名|报告|执笔|书写|主刀)"), "NAME", _P_CUE),
+    # a name opening a clause before what a person does: "刘桂花记录", "晏建国查房", "李金凤接其回家"
+    (re.compile(rf"(?:^|(?<=[\n，,。；;\s\u3000]))(?P<v>{_NAME_SHAPE})(?=记录|签名|报告|执笔|书写|主刀|查房|接其|接患者|陪同|陪护|送其|来院|看望|探视|签字|代诉|诉|说|表示|同意|要求)"), "NAME", _P_CUE),
+    # a name opening a sentence before an age: "文建华，48岁，门诊就诊"
+    (re.compile(rf"(?:^|(?<=[\n。；;]))[“\"]?(?P<v>{_NAME_SHAPE})[”\"]?(?=[，,][ \t]*\d{{1,3}}[ \t]*岁)"), "NAME", _P_FORMAT),
+    # a name after "through / by / with" before what a person does: "经张平介绍来诊", "由李杨陪同"
+    (re.compile(rf"(?:经|由|请|让|被|给|向|找|托|通过|和|与|同|跟)(?P<v>{_NAME_SHAPE})(?=介绍|推荐|转诊|转介|陪同|陪|送|带其|带患者|联系|建议|一起|同意|签字)"), "NAME", _P_CUE),
+    # a name in brackets: "陪护（乔平）", "（乔玉兰建议）"
+    (re.compile(rf"[（(](?P<v>{_NAME_SHAPE})(?=[）)]|建议|医生|医师|陪同|签字|同意|代诉|说)"), "NAME", _P_CUE),
     (re.compile(rf"(?:护士|医师|医生|主任|教授|记录者|签名)(?P<v>{_NAME_SHAPE})(?=报告|记录|查房|签名|诉|[，,。；;\s\u3000])"), "NAME", _P_CUE),
     # a name heading a ward record: "雍萍　55床　住院号：…"
     (re.compile(rf"(?m)^[ \t\u3000]*(?P<v>[{_CJK}·]{{2,8}})(?=[ \t\u3000]+(?:\+?\d{{1,3}}床|住院号|床号|男|女|\d{{1,3}}岁))"), "NAME", _P_FORMAT),
@@ -215,6 +221,8 @@ _FACILITY_GENERIC = re.compile(
 _ROLE_WORDS = frozenset("""
 申请 主治 住院 上级 值班 管床 责任 实习 进修 规培 会诊 麻醉 器械 巡回 手术 门诊 急诊 专科 全科 康复 影像 病理 超声 放射 检验 护理
 临床 主管 带教 经治 诊断 报告 审核 科 院 该 此 本 我 贵 主 副 总 主刀 洗手 随访 接诊 首诊 转诊 签字 签名 家庭 社区 乡村 全 各 多 几
+查房 查体 查看 会诊 记录 交班 值班 手术 换药 复查 检查 治疗 处理 观察 指示 意见 建议 同意 安排 嘱咐 告知 解释 沟通 评估 讨论
+向患者 向家属 于术后 于今日 于次日 于入院
 """.split())
 
 
@@ -248,12 +256,11 @@ def _rules(text: str) -> Iterator[_Cand]:
                 if kin and len(v) > kin.end():
                     yield m.start("v") + kin.end(), m.end("v"), kind, priority  # "儿子王磊" -> "王磊"
                     continue
+                if regex not in _NICKNAME_RULES and "·" not in v and (_jieba()[0].FREQ.get(v) or 0) >= 500 \
+                        and not (_jieba()[1].get(v) or "").startswith("nr"):
+                    continue  # a common word, not a name ("王国", "高度")
                 if v in _ROLE_WORDS or v[0] in "您你我他她它请谢好是的在该此其曾于将把被对从向为以及和与或":
                     continue  # a role, a pronoun or a function word ("值班医生", "您好", "医生曾建议")
-                sl = _starts_with_surname(v)
-                if sl == 1 and v[0] in _AMBIGUOUS_SURNAMES and len(v) > sl and (_jieba()[0].FREQ.get(v[sl:]) or 0) >= 300 \
-                        and not (_jieba()[1].get(v[sl:]) or "").startswith("nr") and regex not in _NICKNAME_RULES:
-                    continue  # the "given name" is a common word ("曾建议")
                 if regex not in _NICKNAME_RULES and len(v) >= 2 and (_jieba()[0].FREQ.get(v) or 0) >= 50 \
                         and (_jieba()[1].get(v) or "")[:2] != "nr":
                     continue  # an ordinary word where a name was expected ("相关医生"); nicknames may be words
