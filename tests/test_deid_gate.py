@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import io
-import json
 import shutil
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from PIL import Image, PngImagePlugin
 
+from release_edit import rewrite_first_shard  # tests/ is on sys.path (pytest's rootdir-relative import)
 from spinemed.build.pipeline import BuildConfig, run_build
 from spinemed.cli import main as cli_main
 from spinemed.deid.gate import scan_folder, scan_text
-from spinemed.hub import PublishError, _content_hash, _sha256, load_manifest, publish_folder, verify_folder
+from spinemed.hub import PublishError, load_manifest, publish_folder, verify_folder
 
 
 @pytest.fixture(scope="module")
@@ -22,23 +20,6 @@ def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("gate") / "spinemed-450k"
     run_build(BuildConfig(out=out), progress=None)
     return out
-
-
-def _rewrite(folder, config, edit):
-    """Apply `edit(rows)` to the first shard of `config` and re-hash the manifest, as a person
-    editing a release by hand would (the folder still verifies)."""
-    shard = sorted((folder / "data" / config).glob("*.parquet"))[0]
-    table = pq.read_table(shard)
-    rows = table.to_pylist()
-    edit(rows)
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), shard)
-    manifest = load_manifest(folder)
-    for s in manifest["shards"]:
-        path = folder / s["path"]
-        s["sha256"], s["num_bytes"] = _sha256(path), path.stat().st_size
-    manifest["content_hash"] = _content_hash(manifest["shards"])
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-    verify_folder(folder)
 
 
 def test_clean_build_passes_the_gate(built):
@@ -62,7 +43,7 @@ def test_identifier_written_after_the_build_is_refused(built, tmp_path, planted)
     def edit(rows):
         rows[0]["question"] = planted + " " + rows[0]["question"]
 
-    _rewrite(folder, "mcq", edit)
+    rewrite_first_shard(folder, "mcq", edit)
     report = scan_folder(folder)
     assert not report.ok
     hit = report.findings[0]
@@ -88,7 +69,7 @@ def test_image_metadata_written_after_the_build_is_refused(built, tmp_path):
         Image.new("L", (8, 8)).save(buf, format="PNG", pnginfo=info)
         row["images"][0]["bytes"] = buf.getvalue()
 
-    _rewrite(folder, "mcq", edit)
+    rewrite_first_shard(folder, "mcq", edit)
     kinds = {f.kind for f in scan_folder(folder).findings}
     assert "IMAGE_METADATA" in kinds
 
@@ -96,7 +77,7 @@ def test_image_metadata_written_after_the_build_is_refused(built, tmp_path):
 def test_accepted_residual_risk_is_recorded(built, tmp_path):
     folder = tmp_path / "edited"
     shutil.copytree(built, folder)
-    _rewrite(folder, "mcq", lambda rows: rows[0].update(question="Seen by Imre Vossberg. " + rows[0]["question"]))
+    rewrite_first_shard(folder, "mcq", lambda rows: rows[0].update(question="Seen by Imre Vossberg. " + rows[0]["question"]))
     from spinemed.hub import ResidualRiskError, deid_preflight, record_residual_risk
 
     with pytest.raises(ResidualRiskError) as err:

@@ -50,17 +50,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from faker import Faker
 from PIL import Image, PngImagePlugin
 
+from release_edit import rewrite_first_shard  # tests/ is on sys.path (pytest's rootdir-relative import)
 from spinemed.build.pipeline import BuildConfig, run_build
 from spinemed.cli import main as cli_main
 from spinemed.deid.gate import scan_folder as gate_scan
 from spinemed.deid.images import metadata_text
-from spinemed.hub import _content_hash, _sha256, load_manifest, verify_folder
 from spinemed.llm.offline import OfflineBackend
 from spinemed.llm.simserver import SimServer
 
@@ -783,23 +782,6 @@ def test_work_folder_holds_no_planted_identifier(planted, offline_build, capture
     assert not leaks, "work folder: " + scanner.report()
 
 
-def _rewrite(folder: Path, config: str, edit) -> None:
-    """Apply `edit(rows)` to the first shard of `config` and re-hash the manifest (as in
-    tests/test_deid_gate.py): the folder still verifies."""
-    shard = sorted((folder / "data" / config).glob("*.parquet"))[0]
-    table = pq.read_table(shard)
-    rows = table.to_pylist()
-    edit(rows)
-    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), shard)
-    manifest = load_manifest(folder)
-    for s in manifest["shards"]:
-        path = folder / s["path"]
-        s["sha256"], s["num_bytes"] = _sha256(path), path.stat().st_size
-    manifest["content_hash"] = _content_hash(manifest["shards"])
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
-    verify_folder(folder)
-
-
 _PUBLISH = ["--repo", "org/x", "--version", "v1.0.0", "--dry-run"]
 
 
@@ -824,7 +806,7 @@ def test_publish_gate_refuses_a_planted_name_written_after_the_build(planted, of
         row["question"] = f"{name} was reviewed in clinic. " + row["question"]
         edited["where"] = f"mcq/{row['id']}/question"
 
-    _rewrite(folder, "mcq", edit)
+    rewrite_first_shard(folder, "mcq", edit)
     after = {f.where for f in gate_scan(folder).findings}
     assert edited["where"] in after, f"the gate does not see {name!r} written into {edited['where']}"
     assert cli_main(["publish", str(folder), *_PUBLISH]) == 2

@@ -1,4 +1,8 @@
-"""De-identification of English and Chinese clinical text (HIPAA Safe Harbor identifiers).
+"""The cue rules of the de-identification (see the package docstring and docs/deid.md).
+
+Originally the whole detector; the recall-first layers (recall.py, zh.py) now sit beside it
+and scrubber.py resolves all candidates.  What follows describes these rules.
+
 
 Two uses share one detector:
 
@@ -27,9 +31,7 @@ Bump ``DEID_VERSION`` whenever a rule changes: it is recorded in every published
 
 from __future__ import annotations
 
-import bisect
 import functools
-import datetime as _dt
 import re
 from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -41,11 +43,7 @@ __all__ = [
     "DEID_VERSION",
     "KINDS",
     "PLACEHOLDERS",
-    "Deidentifier",
     "Finding",
-    "deidentify",
-    "deidentify_fields",
-    "find_identifiers",
 ]
 
 DEID_VERSION = "2.0.0"
@@ -1486,7 +1484,7 @@ def _key_kind(key: str) -> str | None:
     return None
 
 
-def _scrub_age(value: Any, path: str, scrubber: Deidentifier) -> Any:
+def _scrub_age(value: Any, path: str, scrubber: Any) -> Any:  # scrubber: a scrubber.Deidentifier
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, (int, float)):

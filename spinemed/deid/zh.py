@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from .cues import _P_CUE, _P_FORMAT, _ZH_NOT_GIVEN, _ZH_SURNAMES_AMBIGUOUS, _Cand
+from .cues import _P_CUE, _P_FORMAT, _ZH_NOT_GIVEN, _Cand
 
 _CJK = "\u4e00-\u9fff\u3400-\u4dbf"
 _CJK_RUN = re.compile(f"[{_CJK}·•・]+")
@@ -208,8 +208,8 @@ _RULES = [
 
 # Facilities the Chinese hospital rule misses: "…骨科中心", "…康复医院分院", "…诊所".
 _FACILITY = re.compile(
-    rf"(?P<v>[^\s\d，,。；;、：:（）()“”\"'年月日号时分秒]{{2,16}}?(?:骨科中心|脊柱中心|康复中心|医疗中心|医学中心|体检中心|医院分院|分院|院区|门诊部|医务室"
-    rf"|卫生室|卫生站|卫生服务站|卫生服务中心|诊所|医疗集团|医疗机构|医学院|研究所|研究院|疗养院|康复院|护理院|养老院|敬老院))"
+    r"(?P<v>[^\s\d，,。；;、：:（）()“”\"'年月日号时分秒]{2,16}?(?:骨科中心|脊柱中心|康复中心|医疗中心|医学中心|体检中心|医院分院|分院|院区|门诊部|医务室"
+    r"|卫生室|卫生站|卫生服务站|卫生服务中心|诊所|医疗集团|医疗机构|医学院|研究所|研究院|疗养院|康复院|护理院|养老院|敬老院))"
 )
 _FACILITY_GENERIC = re.compile(
     r"^(?:我院|本院|外院|当地|上级|基层|该|某|附近|其他|其它|多家|各|一家|同一|私人|私立|社区|乡镇|县|市|省|区|我科|本科)?"

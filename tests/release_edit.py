@@ -1,0 +1,28 @@
+"""Test helper: edit a built release folder by hand, as a person would, and keep it verifiable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from spinemed.hub import _content_hash, _sha256, load_manifest, verify_folder
+
+
+def rewrite_first_shard(folder: Path, config: str, edit) -> None:
+    """Apply `edit(rows)` to the first shard of `config` and re-hash the manifest: the folder
+    still verifies, so only the publish gate stands between the edit and the Hub."""
+    shard = sorted((Path(folder) / "data" / config).glob("*.parquet"))[0]
+    table = pq.read_table(shard)
+    rows = table.to_pylist()
+    edit(rows)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), shard)
+    manifest = load_manifest(folder)
+    for s in manifest["shards"]:
+        path = Path(folder) / s["path"]
+        s["sha256"], s["num_bytes"] = _sha256(path), path.stat().st_size
+    manifest["content_hash"] = _content_hash(manifest["shards"])
+    (Path(folder) / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
+    verify_folder(folder)
