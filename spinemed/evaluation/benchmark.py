@@ -69,7 +69,7 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
     KnownBenchmark(
         name="spinebench",
         version="v1.0.0",
-        items_hash="ed488745bf3f0c2244492a06d9989fa5ce79d4d99bad77537018ea5c1b86438a",
+        items_hash="40ecfbf92566e506dc59354f28102876817ee9b7d2abdd792dfc5672083a3f59",
         counts={"text_mcq": 22, "image_mcq": 4, "report": 4},
         variant="sample",
         note="`spinemed demo`: the shipped sample sources, simulated reviewers (tests/test_eval.py checks it)",
