@@ -421,7 +421,12 @@ _DATE_FORMS = re.compile(
 _MAY_WORD = re.compile(r"(?i)^may\b")
 
 
-_DATE_TRIGGER = re.compile(r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun|\d[t ][0-2]\d:|\d[ \t]+[0-2]?\d:")
+# A month or weekday next to a number, or a date-time: most passages mention neither.
+_DATE_TRIGGER = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?[ \t]*(?:the[ \t]+)?['’‘]?\d"
+    r"|\d(?:st|nd|rd|th)?[ \t]+(?:of[ \t]+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"
+    r"|\d[t ][0-2]\d:|\d[ \t]+[0-2]?\d:"
+)
 
 
 def _dates(text: str, low: str = "") -> Iterator[_Cand]:
@@ -625,46 +630,68 @@ crossroad crossing bridge view heights hill ridge park estate quay wharf esplana
 
 # A cheap test on the lower-cased text before each pattern of _EXTRA runs (same order): most
 # texts have no bed, plate or postcode at all, and a substring test costs far less than a scan.
-_EXTRA_TRIGGERS = [
-    re.compile(r"bed|bay|cot|room"),
+def _words(*ws: str) -> frozenset[str]:
+    return frozenset(w for group in ws for w in group.split())
+
+
+# A cheap test on the lower-cased text before each pattern of _EXTRA runs (same order): a set
+# of words that must occur (checked against the text's word set, computed once), or a pattern.
+_EXTRA_TRIGGERS: list[frozenset[str] | re.Pattern] = [
+    _words("bed beds bay cot room"),
     re.compile(r"regist|reg\.|plate"),
-    re.compile(r"tax|tfn|insurance|ni |nhs|sin|ihi|pps|dl |driver|passport|hosp|record|ur |urn|chi |specimen|accession|acc#|lab |sample|id"),
-    re.compile(r"member|medicare|insur|account"),
+    _words("tax tfn insurance ni nhs sin ihi pps ppsn dl driver drivers driver's passport hosp hospital record ur urn chi "
+           "specimen accession acc acc# lab sample id"),
+    _words("member membership medicare insurer insurance account guarantor billing"),
     re.compile(r"\(\d\d"),
     re.compile(r"\d[ \t.\-]\d|\d\)[ \t.\-]?\d|\d{3}[ \t.\-]\d"),
     re.compile(r"\b(?:nsw|vic|qld|sa|wa|tas|nt|act)[ \t]+\d{4}"),
     re.compile(r"\[address\]"),
     re.compile(r"\[address\]"),
-    re.compile(r"\bco\.|county"),
+    _words("co county"),
     re.compile(r"[a-z)] from[ \t]"),
     re.compile(r"[acdefhknprtvwxy]\d\d[ \t]?[0-9a-z]{4}"),
-    re.compile(r"bag|gpo|rmb|rsd"),
+    _words("bag gpo rmb rsd"),
     re.compile(r"(?m)\d[a-z]?[ \t]+[a-z]"),
-    re.compile(r"live|living|reside|moved|relocated|home|return|travel|born|grew|town|visiting"),
+    _words("lives living lived live resides residing reside moved relocated home returned returning returns return "
+           "travelled traveled travel born grew town visiting"),
     re.compile(r"(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?[ \t]+\d"),
     re.compile(r"\d[/.\-]\d{1,2}[/.\-]\d\d"),
     re.compile(r"\d[/.\-]\d{1,2}[/.\-]\d\d"),
     re.compile(r"(?:19|20)\d{6}"),
     re.compile(r"\d(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\d"),
-    re.compile(r"name|known|goes by|aka|a\.k\.a|called"),
-    re.compile(r"[\"“‘']"),
-    re.compile(r"prefers|likes|wishes"),
+    _words("name names known goes aka a.k.a called nickname nick preferred prefers"),
+    re.compile(r"[a-z][ \t][\"“‘'][a-z]"),
+    _words("prefers likes wishes"),
     re.compile(r"[—–-][ \t]*[a-z]\.?[ \t]?[a-z]"),
-    re.compile(r"signed|initials|by"),
-    re.compile(r"\b(?:dr|mr|mrs|ms|miss|mx|prof|professor)\.?[ \t]+[a-zà-þ]"),
+    _words("signed initials by"),
+    _words("dr mr mrs ms miss mx prof professor"),
     re.compile(r"(?:woman|man|patient|boy|girl|gentleman|lady|female|male|mother|father)[^()\n]{0,12}\("),
-    re.compile(r"workstation|terminal|host|ae title|sent from|device|modality|computer|pc|ip|address"),
-    re.compile(r"\b(?:mr|mrs|ms|miss|mx|dr)\.?[ \t]+[a-zà-þ]"),
-    re.compile(r"\([a-zà-þ]"),
+    _words("workstation terminal host ae sent device modality computer pc ip address"),
+    _words("mr mrs ms miss mx dr"),
+    re.compile(r"\([a-zà-þ]\."),
     re.compile(r"[a-z][ \t]*\(\d{3,5}[-–]\d"),
     re.compile(r"[a-z],[ \t]*(?:9\d|1[01]\d)[ \t]*[,)]"),
     re.compile(r"(?:9\d|1[01]\d)[ \t]*y"),
 ]
+_WORD_SPLIT = re.compile(r"[a-z][a-z'.#]*")
+_DIGIT = re.compile(r"\d")
+# Rules whose value always holds a digit (numbers, dates, postcodes): skipped for text without one.
+_EXTRA_NEEDS_DIGIT = [
+    "\\d" in rx.pattern and kind in ("ID", "ACCOUNT", "PHONE", "DATE", "AGE", "IP") or i in (6, 11, 12, 13)
+    for i, (rx, kind, _) in enumerate(_EXTRA)
+]
 
 
-def _extra(text: str, low: str) -> Iterator[_Cand]:
-    for (regex, base_kind, priority), trigger in zip(_EXTRA, _EXTRA_TRIGGERS, strict=True):
-        if not trigger.search(low):
+def _extra(text: str, low: str, literature: bool = False) -> Iterator[_Cand]:
+    if len(text) < 3:
+        return
+    found = _WORD_SPLIT.findall(low)
+    words = {w.rstrip(".'") for w in found} | set(found)
+    has_digit = _DIGIT.search(text) is not None
+    for (regex, base_kind, priority), trigger, needs_digit in zip(_EXTRA, _EXTRA_TRIGGERS, _EXTRA_NEEDS_DIGIT, strict=True):
+        if (needs_digit and not has_digit) or (literature and base_kind == "NAME"):
+            continue  # literature keeps its names: authors, historical figures, eponyms
+        if trigger.isdisjoint(words) if isinstance(trigger, frozenset) else not trigger.search(low):
             continue
         for m in regex.finditer(text):
             v = m.group("v")
@@ -690,13 +717,13 @@ def _extra(text: str, low: str) -> Iterator[_Cand]:
                 continue  # "mJOA 12/17/18": scores, not a date
             if kind == "ADDRESS" and regex.pattern.startswith("(?m)(?<![") :
                 # a street line needs a word that is not clinical ("3 Gail Vista", not "2 Lumbar Levels")
-                words = re.findall(r"[A-Za-z'’\-]+", v)
+                line_words = re.findall(r"[A-Za-z'’\-]+", v)
                 line_start = text.rfind("\n", 0, m.start()) + 1
                 if re.match(r"[ \t]*(?:#|chapter|section|part|table|figure|fig\.|step|grade|type|stage)", text[line_start:m.start()], re.I):
                     continue  # a heading or a numbered label, not a street
-                street = any(w.lower() in _STREET_WORDS for w in words)
-                strong = any(_classify(w) in (_STRONG, _COND) for w in words)
-                weak = any(_classify(w) == _WEAK for w in words)
+                street = any(w.lower() in _STREET_WORDS for w in line_words)
+                strong = any(_classify(w) in (_STRONG, _COND) for w in line_words)
+                weak = any(_classify(w) == _WEAK for w in line_words)
                 comma = text[m.end("v"): m.end("v") + 1] == ","
                 if not (street or strong or (weak and comma)):
                     continue
@@ -736,9 +763,9 @@ def _last_first(text: str) -> Iterator[_Cand]:
 
 def candidates(text: str, low: str, *, literature: bool = False) -> Iterator[_Cand]:
     """Every candidate of this layer in `text` (`low` is its lower-cased copy)."""
-    yield from _extra(text, low)
-    if _ORG_TAIL.search(text):
-        yield from _organisations(text)
+    yield from _extra(text, low, literature)
+    if not literature and _ORG_TAIL.search(text):
+        yield from _organisations(text)  # literature names institutions publicly
     if not literature:
         yield from _name_spans(text)
         if "," in text:

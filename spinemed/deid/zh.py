@@ -235,8 +235,10 @@ _GENERIC_PLACES = frozenset("本地 当地 家中 家里 农村 城市 城里 �
                             "本市 外省 本省 国外 境外 省外 市外 北方 南方 山区 牧区 城镇 城区".split())
 
 
-def _rules(text: str) -> Iterator[_Cand]:
+def _rules(text: str, literature: bool = False) -> Iterator[_Cand]:
     for regex, kind, priority in _RULES:
+        if literature and kind == "NAME":
+            continue  # published literature: names are kept (cue-driven names are still found by cues.py)
         for m in regex.finditer(text):
             v = m.group("v")
             if not v or v in _ZH_SAFE:
@@ -279,6 +281,6 @@ def _rules(text: str) -> Iterator[_Cand]:
 
 def candidates(text: str, *, literature: bool = False) -> Iterator[_Cand]:
     """Candidates in the Chinese parts of `text`."""
-    yield from _rules(text)
+    yield from _rules(text, literature)
     if not literature:
         yield from _segmenter_names(text)
