@@ -208,10 +208,14 @@ _PREV_WORD = re.compile(rf"([{_L}]+)[ \t]+$")
 # "Meyerding grade I. Power 4/5", "ASIA impairment scale B. Continue …": a grade, not an initial.
 _GRADE_WORDS = frozenset("grade type stage class scale level group phase zone part category score degree pattern "
                          "lenke modic asia ais frankel meyerding pfirrmann genant option answer".split())
+# Labels that follow a name in capitals headers ("JASON WARD  DOB: …", "PATIENT: … MRN").
+_CAPS_LABELS = frozenset("mrn dob age sex acc nhs urn id ref re date dept department ward bed room unit of and the "
+                         "for to with report summary note letter".split()) - {"ward"}
 # Safe words that are also common surnames after a given name ("Jacob Black", "Ann West").
 _SURNAME_WORDS = frozenset("""
 black white brown green gray grey north south east west young english french irish scott welsh england holland london
 washington georgia virginia carolina jersey kent york christian hope joy love may june april august rose hall thomas
+ward golden georgia virginia carolina dakota montana indiana florida savannah austin dallas
 """.split())
 _MONTH_NAMES = frozenset("may june april august".split())
 _OPTION_LABEL = re.compile(r"(?:^|\n|[:：;]\s*|\s{2,})$")
@@ -294,10 +298,11 @@ def _name_spans(text: str) -> Iterator[_Cand]:
             elif toks[i][3] in ("W", "S") and i and toks[i - 1][2].lower() in vocab.given_names() and prev_cls in ("N", "w") \
                     and (toks[i][3] == "W" or toks[i][2].lower() in _SURNAME_WORDS):
                 toks[i] = (*toks[i][:3], "w")  # "Sandra Hearty", "Jacob Black": a given name, then its surname
-            elif toks[i][3] in ("A", "W", "w") and prev_cls in ("G", "C") and toks[i][2].isupper() and len(toks[i][2]) > 1 \
-                    and (_classify(toks[i][2].title()) != _SAFE or toks[i][2].lower() in _SURNAME_WORDS):
+            elif toks[i][3] in ("A", "W", "w", "S") and prev_cls in ("G", "C") and toks[i][2].isupper() and len(toks[i][2]) > 2 \
+                    and toks[i][2].lower() not in _CAPS_LABELS:
                 toks[i] = (*toks[i][:3], "C")
-            elif toks[i][3] == "S" and toks[i][2].lower() in _MONTH_NAMES and (prev_cls in ("N", "w") or next_cls in ("N", "w")):
+            elif toks[i][3] == "S" and (toks[i][2].lower() in _MONTH_NAMES or toks[i][2].lower() in _SURNAME_WORDS) \
+                    and (prev_cls in ("N", "w") or next_cls in ("N", "w")):
                 toks[i] = (*toks[i][:3], "w")
         # Segments of name-ish tokens.
         seg: list[tuple[int, int, str, str]] = []
@@ -550,6 +555,10 @@ _EXTRA = [
     # initials signing an entry: "— A.M.", "- OM", "(JD)"
     (re.compile(r"(?m)(?:[—–]|[ \t]-|^-)[ \t]*(?P<v>(?:[A-Z]\.?[ \t]?){2,4})[ \t]*$"), "NAME", _P_FORMAT),
     (re.compile(r"(?m)(?:signed|initials|by)[ \t]*:?[ \t]*(?P<v>(?:[A-Z]\.[ \t]?){2,4}|[A-Z]{2,4})(?=[ \t]*(?:$|[,;.)]|\d|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)))"), "NAME", _P_FORMAT),
+    # a nurse's name before her role: "Heather (RN)"
+    (re.compile(r"(?P<v>[A-Z][A-Za-z'’\-]+(?:[ \t]+[A-Z][A-Za-z'’\-]+)?)(?=[ \t]*\((?:RN|EN|RGN|HCA|NP|PA|CNS|RM|SN|LPN|CNA)\))"), "NAME", _P_FORMAT),
+    # the surname after a quoted nickname: 'Amy "Bubba" Taylor'
+    (re.compile(r"[A-Z][a-z]+[ \t][\"“‘'][A-Za-z]+[\"”’'][ \t]+(?P<v>[A-Z][A-Za-z'’\-]+)"), "NAME", _P_FORMAT),
     # a title makes the next capitalised word a name, whatever the word ("Dr Ward", "Mrs Young")
     (re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Miss|Mx|Prof|Professor)\.?[ \t]+(?P<v>[A-ZÀ-Þ][A-Za-zÀ-ÿ'’\-]+(?:[ \t]+[A-ZÀ-Þ][A-Za-zÀ-ÿ'’\-]+)?)"), "NAME", _P_CUE),
     # initials for a patient in a case report: "A 25-year-old man (JWB)"
@@ -606,8 +615,14 @@ def _organisations(text: str) -> Iterator[_Cand]:
         words.reverse()
         while words and words[0][1].lower() in ("and", "&", "of", "the"):
             words.pop(0)
+        if not words:
+            continue
+        line_lo = text.rfind("\n", 0, words[0][0]) + 1
+        line_hi = text.find("\n", m.end())
+        letterhead = not text[line_lo: words[0][0]].strip() and not text[m.end(): line_hi if line_hi >= 0 else None].strip()
         named = [t for _, t in words if t.lower() not in _ORG_GENERIC and not (t.isupper() and len(t) <= 3)
-                 and (_classify(t.title() if t.isupper() else t) in (_STRONG, _WEAK, _COND) or t.isupper())]
+                 and (_classify(t.title() if t.isupper() else t) in (_STRONG, _WEAK, _COND) or t.isupper()
+                      or t.lower() in _SURNAME_WORDS or (letterhead and _classify(t) == _WORD))]
         if not named:
             continue
         start = words[0][0]
@@ -664,6 +679,8 @@ _EXTRA_TRIGGERS: list[frozenset[str] | re.Pattern] = [
     _words("prefers likes wishes"),
     re.compile(r"[—–-][ \t]*[a-z]\.?[ \t]?[a-z]"),
     _words("signed initials by"),
+    re.compile(r"\((?:rn|en|rgn|hca|np|pa|cns|rm|sn|lpn|cna)\)"),
+    re.compile(r"[a-z][ \t][\"“‘'][a-z]+[\"”’'][ \t]"),
     _words("dr mr mrs ms miss mx prof professor"),
     re.compile(r"(?:woman|man|patient|boy|girl|gentleman|lady|female|male|mother|father)[^()\n]{0,12}\("),
     _words("workstation terminal host ae sent device modality computer pc ip address"),
@@ -751,10 +768,11 @@ def _last_first(text: str) -> Iterator[_Cand]:
         last_t = last_word.title() if last_word.isupper() else last_word
         first_cls, last_cls = _classify(first_t), _classify(last_t)
         field_start = re.search(r"(?:^|[\n:;(]|\s{2,})[ \t]*$", text[max(0, m.start() - 12): m.start()]) is not None
-        if first_cls == _SAFE or (last_cls == _SAFE and not (
-                field_start and first_t.lower() in given_names and last_t.lower() not in _SENTENCE_OPENERS)):
-            continue  # "However, John" is a sentence; "Name: WARD, SIMON" is a name
-        if first_t.lower() not in given_names and first_cls != _STRONG:
+        first_is_given = first_t.lower() in given_names or first_cls == _STRONG
+        if (first_cls == _SAFE and not (field_start and first_t.lower() in given_names)) or (last_cls == _SAFE and not (
+                field_start and first_is_given and last_t.lower() not in _SENTENCE_OPENERS)):
+            continue  # "However, John" is a sentence; "Name: WARD, SIMON", "O'Kieve, April" are names
+        if not first_is_given:
             continue
         if last_cls == _WORD and first_cls == _WORD:
             continue

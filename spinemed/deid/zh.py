@@ -31,7 +31,7 @@ _SINGLE_SURNAMES = (
     "焦巴弓牧隗山谷车侯宓蓬全郗班仰秋仲伊宫宁仇栾暴甘钭厉戎祖武符刘景詹束龙叶幸司韶郜黎蓟薄印宿白怀蒲邰从鄂索咸籍赖"
     "卓蔺屠蒙池乔阴郁胥能苍双闻莘党翟谭贡劳逄姬申扶堵冉宰郦雍却璩桑桂濮牛寿通边扈燕冀郏浦尚农温别庄晏柴瞿阎充慕连"
     "茹习宦艾鱼容向古易慎戈廖庾终暨居衡步都耿满弘匡国文寇广禄阙东欧殳沃利蔚越夔隆师巩厍聂晁勾敖融冷訾辛阚那简饶空曾"
-    "毋沙乜养鞠须丰巢关蒯相查后荆红游竺权逯盖益桓公禤覃付仝佟闫栗谌粟冼亓逯鄢邸眭笪佘厍晏逄檀鲜"
+    "毋沙乜养鞠须丰巢关蒯相查后荆红游竺权逯盖益桓公禤覃付仝佟闫栗谌粟冼亓逯鄢邸眭笪佘厍晏逄檀鲜迟兰"
 )
 _COMPOUND_SURNAMES = (
     "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 钟离 端木 独孤 南宫 西门 呼延 澹台 公冶 "
@@ -245,8 +245,13 @@ def _rules(text: str, literature: bool = False) -> Iterator[_Cand]:
                 continue
             if "·" in v or "•" in v or "・" in v:
                 # a middle-dot name: drop a leading function word and what follows the name
-                lead = len(v) - len(v.lstrip("请由经令与和及同让给对向被把将在于从患者家属"))
-                tail = re.search(r"(?:主任|医师|医生|护士|教授|老师|大夫|先生|女士|说|诉|自述|表示|陪同|签名|进一步|查房|知情|同意)", v)
+                role = re.match(r"^(?:.*?(?:医师|医生|护士|主任|教授|家属|患者|签名|记录者|审核|联系人|陪护))", v.split("·")[0])
+                if role:
+                    v = v[role.end():]
+                lead = (role.end() if role else 0) + len(v) - len(v.lstrip("请由经令与和及同让给对向被把将在于从患者家属"))
+                v = m.group("v")
+                dot = max(v.find("·"), v.find("•"), v.find("・"))
+                tail = re.compile(r"(?:主任|医师|医生|护士|教授|老师|大夫|先生|女士|说|诉|自述|表示|陪同|签名|进一步|查房|知情|同意|报告)").search(v, dot)
                 end = m.start("v") + (tail.start() if tail else len(v))
                 if end - (m.start("v") + lead) >= 3:
                     yield m.start("v") + lead, end, kind, priority
@@ -258,7 +263,7 @@ def _rules(text: str, literature: bool = False) -> Iterator[_Cand]:
                 if kin and len(v) > kin.end():
                     yield m.start("v") + kin.end(), m.end("v"), kind, priority  # "儿子王磊" -> "王磊"
                     continue
-                if regex not in _NICKNAME_RULES and "·" not in v and (_jieba()[0].FREQ.get(v) or 0) >= 500 \
+                if regex not in _NICKNAME_RULES and "·" not in v and len(v) >= 2 and (_jieba()[0].FREQ.get(v) or 0) >= 500 \
                         and not (_jieba()[1].get(v) or "").startswith("nr"):
                     continue  # a common word, not a name ("王国", "高度")
                 if v in _ROLE_WORDS or v[0] in "您你我他她它请谢好是的在该此其曾于将把被对从向为以及和与或":
