@@ -69,7 +69,7 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
     KnownBenchmark(
         name="spinebench",
         version="v1.0.0",
-        items_hash="40ecfbf92566e506dc59354f28102876817ee9b7d2abdd792dfc5672083a3f59",
+        items_hash="",
         counts={"text_mcq": 22, "image_mcq": 4, "report": 4},
         variant="sample",
         note="`spinemed demo`: the shipped sample sources, simulated reviewers (tests/test_eval.py checks it)",
