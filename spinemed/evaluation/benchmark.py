@@ -69,7 +69,7 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
     KnownBenchmark(
         name="spinebench",
         version="v1.0.0",
-        items_hash="",
+        items_hash="c946459d2df78ecc2a3940090267842a7d75972e6b333ff9a2707bdb9063de54",
         counts={"text_mcq": 22, "image_mcq": 4, "report": 4},
         variant="sample",
         note="`spinemed demo`: the shipped sample sources, simulated reviewers (tests/test_eval.py checks it)",
