@@ -24,13 +24,13 @@ from spinemed.deid import deidentify, find_identifiers  # noqa: E402
 
 SEED = 20_251_104
 N_DOCS = 400
-# The issue's target is 99.5% per Safe Harbor category. On the benchmark seed the kit reaches it
-# overall (99.53%) but not in every category (names 99.1%, places 99.3%; docs/deid.md has the
-# table), so this suite holds the measured level as a floor that a regression cannot pass under,
-# and reports every category still below the target (test_categories_below_the_issue_target).
+# The issue's target is 99.5% per Safe Harbor category. The benchmark seed meets it in every
+# category (docs/deid.md has the table); this seed's small counts (1 miss of 110 phones is 0.9%)
+# make a per-language 99.5% gate flaky, so the suite holds a floor a regression cannot pass
+# under and lists every category still below the target (test_categories_below_the_issue_target).
 RECALL_TARGET = 0.995
-RECALL_FLOOR = 0.975       # per category and language, 400 documents (small counts: 1 miss of 110 is 0.9%)
-OVERALL_FLOOR = 0.99       # all identifiers of all categories
+RECALL_FLOOR = 0.98        # per category and language, 400 documents (small counts: 1 miss of 110 is 0.9%)
+OVERALL_FLOOR = 0.995      # all identifiers of all categories
 NAME_LEAK_MAX = 0.006      # share of planted names that may survive deidentify() verbatim
 TERMS_TARGET = 0.95
 
