@@ -26,3 +26,18 @@ def rewrite_first_shard(folder: Path, config: str, edit) -> None:
     manifest["content_hash"] = _content_hash(manifest["shards"])
     (Path(folder) / "manifest.json").write_text(json.dumps(manifest, indent=2), "utf-8")
     verify_folder(folder)
+
+
+def request_text_and_images(body: dict) -> tuple[str, list[bytes]]:
+    """All the text of a captured chat request body (as JSON, non-ASCII unescaped) and its
+    decoded data-URL images: what left the machine."""
+    import base64
+
+    images = []
+    for message in body.get("messages", []):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
+            if url.startswith("data:"):
+                images.append(base64.b64decode(url.split(",", 1)[1]))
+    return json.dumps(body, ensure_ascii=False), images

@@ -38,7 +38,6 @@ planted name is written into a shard after the build.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -55,7 +54,7 @@ import pytest
 from faker import Faker
 from PIL import Image, PngImagePlugin
 
-from release_edit import rewrite_first_shard  # tests/ is on sys.path (pytest's rootdir-relative import)
+from release_edit import request_text_and_images, rewrite_first_shard  # tests/ is on sys.path (pytest's rootdir-relative import)
 from spinemed.build.pipeline import BuildConfig, run_build
 from spinemed.cli import main as cli_main
 from spinemed.deid.gate import scan_folder as gate_scan
@@ -638,17 +637,6 @@ def scan_folder(scanner: Scanner, folder: Path) -> int:
     return n
 
 
-def _body_parts(body: dict) -> tuple[str, list[bytes]]:
-    images = []
-    for message in body.get("messages", []):
-        content = message.get("content")
-        for part in content if isinstance(content, list) else []:
-            url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
-            if url.startswith("data:"):
-                images.append(base64.b64decode(url.split(",", 1)[1]))
-    return json.dumps(body, ensure_ascii=False), images
-
-
 # ---------------------------------------------------------------- fixtures
 
 
@@ -738,7 +726,7 @@ def test_no_planted_identifier_in_any_request_body(planted, capture_build):
     scanner = Scanner(plants)
     n_images = 0
     for n, req in enumerate(requests):
-        text, images = _body_parts(req["body"])
+        text, images = request_text_and_images(req["body"])
         scanner.text(f"request {n} body", text)
         scanner.text(f"request {n} raw", req["raw"])
         for i, data in enumerate(images):

@@ -15,13 +15,13 @@ http://127.0.0.1:PORT/v1 --trusted-endpoint` against a local OpenAI-compatible c
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from pathlib import Path
 
 import pytest
 
+from release_edit import request_text_and_images  # tests/ is on sys.path (pytest's rootdir-relative import)
 from spinemed.build.pipeline import deidentify_record
 from spinemed.build.sources import iter_sources
 from spinemed.cli import main as cli_main
@@ -70,18 +70,6 @@ def planted_identifiers() -> list[tuple[str, str, str]]:
     return out
 
 
-def _texts(body: dict) -> tuple[str, list[bytes]]:
-    """All the text of a request body (as JSON, non-ASCII unescaped) and its decoded images."""
-    images = []
-    for message in body.get("messages", []):
-        content = message.get("content")
-        for part in content if isinstance(content, list) else []:
-            url = (part.get("image_url") or {}).get("url", "") if isinstance(part, dict) else ""
-            if url.startswith("data:"):
-                images.append(base64.b64decode(url.split(",", 1)[1]))
-    return json.dumps(body, ensure_ascii=False), images
-
-
 def scrubbed_stamps() -> dict[str, str]:
     """stamp -> source type of every sample record after the build's de-identification stage."""
     ids = ProvenanceIds()
@@ -120,7 +108,7 @@ def test_no_planted_identifier_in_any_request_body(captured):
     planted = planted_identifiers()
     leaks: dict[str, set[str]] = {}
     for req in requests:
-        text, images = _texts(req["body"])
+        text, images = request_text_and_images(req["body"])
         for category, value, case in planted:
             hit = value in text or value in req["raw"]
             if not hit and images:
@@ -156,6 +144,6 @@ def test_no_request_names_a_real_file_case_or_subject(captured):
             if rec.kind == "volume":
                 real.add(rec.fields["subject"])
     for req in requests:
-        text, _ = _texts(req["body"])
+        text, _ = request_text_and_images(req["body"])
         found = sorted(v for v in real if v and v in text)
         assert not found, found
