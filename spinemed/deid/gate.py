@@ -24,14 +24,15 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from . import vocab
 from .cues import DEFAULT_ALLOWED_URL_HOSTS, _PLACEHOLDER_RE
 from .records import mode_for
+from .images import metadata_report, metadata_text
 from .scrubber import _DEFAULTS
+from .zh import _COMPOUND_SURNAMES, _SURNAME_SET, _ZH_SAFE, _jieba
 
 # Our own ids and hashes: content hashes, opaque provenance ids, row ids.
 _OWN_ID = re.compile(r"^(?:[a-z_]+-)?[0-9a-f]{8,64}$")
@@ -111,12 +112,8 @@ def _masked(text: str, start: int, end: int, kind: str, width: int = 30) -> str:
     return (left + f"[{kind}]" + right).replace("\n", " ")
 
 
-@lru_cache(maxsize=1)
 def _jieba_freq():
-    from .zh import _jieba
-
-    tokenizer, _ = _jieba()
-    return tokenizer.FREQ
+    return _jieba()[0].FREQ
 
 
 def _allowed_host(host: str) -> bool:
@@ -153,8 +150,6 @@ def _name_hits(text: str, literature: bool) -> Iterator[tuple[int, int, str]]:
                     continue  # a citation
                 yield m.start(), m.end(), "NAME"
     if re.search("[\u4e00-\u9fff]", text):
-        from .zh import _COMPOUND_SURNAMES, _SURNAME_SET, _ZH_SAFE
-
         freq = _jieba_freq()
         for i, ch in enumerate(text):
             sl = 2 if text[i: i + 2] in _COMPOUND_SURNAMES else 1 if ch in _SURNAME_SET else 0
@@ -268,10 +263,6 @@ def _check_provenance(prov: dict[str, Any], where: str) -> Iterator[GateFinding]
 
 
 def _check_image(cell: dict[str, Any], where: str, mode: str) -> Iterator[GateFinding]:
-    try:
-        from .images import metadata_report, metadata_text
-    except ImportError:  # pragma: no cover - the module ships with the package
-        return
     data = bytes(cell["bytes"])
     try:
         blocks = metadata_report(data)

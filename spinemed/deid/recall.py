@@ -448,7 +448,6 @@ def _dates(text: str, low: str = "") -> Iterator[_Cand]:
 
 # ---- ages over 89 in words ------------------------------------------------------------
 
-_TENS = {"ninety": 90, "one hundred": 100, "hundred": 100, "a hundred": 100}
 _AGE_WORDS = re.compile(
     r"\b(?:ninety|(?:one|a)[ \t-]hundred(?:[ \t-]and)?)(?:[ \t-](?:one|two|three|four|five|six|seven|eight|nine|ten))?"
     r"(?:[ \t-]+(?:years?|yrs?)(?:[ \t-]+old)?|[ \t-]year[ \t-]old|-year-old)",
@@ -692,10 +691,13 @@ _EXTRA_TRIGGERS: list[frozenset[str] | re.Pattern] = [
 ]
 _WORD_SPLIT = re.compile(r"[a-z][a-z'.#]*")
 _DIGIT = re.compile(r"\d")
-# Rules whose value always holds a digit (numbers, dates, postcodes): skipped for text without one.
+# Rules whose value always holds a digit (numbers, dates, postcodes, street lines): skipped for
+# text without one. Address rules are told apart by what their pattern requires.
+_DIGIT_ADDRESS_MARKS = ("NSW|VIC", "[A-Z]\\d{2}", "locked", "(?m)(?<![")
 _EXTRA_NEEDS_DIGIT = [
-    "\\d" in rx.pattern and kind in ("ID", "ACCOUNT", "PHONE", "DATE", "AGE", "IP") or i in (6, 11, 12, 13)
-    for i, (rx, kind, _) in enumerate(_EXTRA)
+    ("\\d" in rx.pattern and kind in ("ID", "ACCOUNT", "PHONE", "DATE", "AGE", "IP"))
+    or (kind == "ADDRESS" and any(mark in rx.pattern for mark in _DIGIT_ADDRESS_MARKS))
+    for rx, kind, _ in _EXTRA
 ]
 
 

@@ -271,23 +271,21 @@ _CJK_NAME_RE = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
 
 def _name_part_candidates(text: str, findings: list[Finding]) -> Iterator[_Cand]:
     """The parts of each found name, wherever they stand alone in `text`."""
-    from .recall import _CITATION_AFTER, _classify, _SAFE, _WORD  # a name part that is an ordinary word stays
-    from .zh import _starts_with_surname
-
     parts: set[str] = set()
     for f in findings:
         if f.kind != "NAME":
             continue
         if _CJK_NAME_RE.match(f.text):
             parts.add(f.text)  # the full name again: "厍亮说…" after "患者厍亮，男性"
-            sl = _starts_with_surname(f.text)
+            sl = zh._starts_with_surname(f.text)
             if sl and len(f.text) - sl == 2:
                 parts.add(f.text[sl:])  # the given name: "淑英" of "吴淑英"
             continue
         for word in _NAME_PART_RE.findall(f.text):
-            if word[0].isupper() and _classify(word) not in (_SAFE, _WORD):
+            # a name part that is an ordinary word ("Grace", "Baker" as words) is not chased
+            if word[0].isupper() and recall._classify(word) not in (recall._SAFE, recall._WORD):
                 parts.add(word)
-            elif word.isupper() and _classify(word.title()) not in (_SAFE, _WORD):
+            elif word.isupper() and recall._classify(word.title()) not in (recall._SAFE, recall._WORD):
                 parts.add(word)
     for part in parts:
         pattern = re.escape(part)
@@ -296,7 +294,7 @@ def _name_part_candidates(text: str, findings: list[Finding]) -> Iterator[_Cand]
         else:
             pattern = r"(?<![0-9])" + pattern  # "术后1周明显好转" holds no 周明
         for m in re.finditer(pattern, text):
-            if _CITATION_AFTER.match(text, m.end()):
+            if recall._CITATION_AFTER.match(text, m.end()):
                 continue  # "Smith et al., 2019" cites an author, whoever else is called Smith
             yield m.start(), m.end(), "NAME", _P_CUE
 
