@@ -1,4 +1,4 @@
-"""Throughput and memory of spinemed.build.dedup.Deduper on synthetic EN/ZH passages.
+"""Throughput and memory of spinemed.corpus.dedup.Deduper on synthetic EN/ZH passages.
 
 Synthesises ``--n`` passages (80-120 Zipf-distributed pseudo-words, or ~150 Han characters
 with CJK punctuation), of which ~5% are exact duplicates of an earlier passage with formatting
@@ -17,7 +17,7 @@ import random
 import resource
 import time
 
-from spinemed.build.dedup import Deduper, shingles
+from spinemed.corpus.dedup import Deduper, shingles
 
 _SYLLABLES = [c + v for c in "bcdfghklmnprstvz" for v in ("a", "e", "i", "o", "u", "ai", "ou")]
 _HAN = [chr(0x4E00 + i) for i in range(3500)]

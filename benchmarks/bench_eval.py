@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="spinemed-bench-eval-"))
     corpus = args.corpus
     if corpus is None:
-        from spinemed.build.pipeline import BuildConfig, run_build
+        from spinemed.corpus.pipeline import BuildConfig, run_build
 
         corpus = work / "spinemed-450k"
         run_build(BuildConfig(out=corpus), progress=None)

@@ -32,12 +32,12 @@ import yaml
 from PIL import Image
 
 from spinemed import deid
-from spinemed.build.classify import classification_text, keyword_classify
-from spinemed.build.dedup import Deduper
-from spinemed.build.generate import Job, assemble_row
-from spinemed.build.pipeline import dedup_text, deidentify_record, load_images
-from spinemed.build.sources import iter_sources
-from spinemed.build.validate import validate_row
+from spinemed.corpus.classify import classification_text, keyword_classify
+from spinemed.corpus.dedup import Deduper
+from spinemed.corpus.generate import Job, assemble_row
+from spinemed.corpus.pipeline import dedup_text, deidentify_record, load_images
+from spinemed.corpus.sources import iter_sources
+from spinemed.corpus.validate import validate_row
 from spinemed.hub import DatasetFolderWriter, write_manifest
 from spinemed.levels import parse_levels
 from spinemed.schema import PIPELINE_VERSION, SourceIssue, SourceRecord, features_for

@@ -1,6 +1,6 @@
 """`spinemed` command line: build | publish | demo, plus the subcommands other parts register.
 
-Every subcommand is a thin layer over the library (`spinemed.build`, `spinemed.hub`, ...);
+Every subcommand is a thin layer over the library (`spinemed.corpus`, `spinemed.hub`, ...);
 nothing here computes anything the library does not also expose.  A part of the kit adds its
 subcommand by exposing `register(subparsers)` in a module listed in `SUBCOMMAND_MODULES`;
 `register` adds a parser and sets `func=<handler(args) -> int>` as its default.
@@ -126,7 +126,7 @@ def _module_exists(name: str) -> bool:
 
 
 def _cmd_build(args) -> int:
-    from .build.pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
+    from .corpus.pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
 
     cfg = BuildConfig(out=args.out, builder=args.builder or DEFAULT_BUILDER, sources=args.sources,
                       work_dir=args.work_dir, version=args.version, backend=args.backend, model=args.model,
@@ -161,7 +161,7 @@ def _cmd_publish(args) -> int:
 def _cmd_demo(args) -> int:
     """The README's main job: sample sources -> SpineMed-450k -> SpineBench (+ decontaminated
     corpus release) -> scores.  Each step is the same library call its own subcommand makes."""
-    from .build.pipeline import BuildConfig, format_summary, run_build
+    from .corpus.pipeline import BuildConfig, format_summary, run_build
 
     out = Path(args.out)
     steps = [name for name, ok in (("bench", _module_exists("spinemed.bench.demo")),

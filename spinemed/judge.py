@@ -28,7 +28,7 @@ from typing import Any
 
 import jinja2
 
-from .build.prompts import resolve_prompt_root
+from .corpus.prompts import resolve_prompt_root
 from .llm.base import ChatRequest, LLMError
 from .scoring import DIMENSIONS, item_kind
 

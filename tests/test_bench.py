@@ -18,8 +18,8 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from spinemed import cli
-from spinemed.build.dedup import near_duplicate_pairs
-from spinemed.build.pipeline import BuildConfig, run_build
+from spinemed.corpus.dedup import near_duplicate_pairs
+from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.bench.agreement import cohen_kappa, decision_agreement, fleiss_kappa
 from spinemed.bench.decontam import BenchIndex, answer_key_text, check_overlap, full_text, overlap_text, probe_texts
 from spinemed.bench.demo import run_bench_demo

@@ -1,4 +1,4 @@
-"""Tests for spinemed.build.dedup: normalisation, CJK-aware shingles, MinHash, LSH dedup."""
+"""Tests for spinemed.corpus.dedup: normalisation, CJK-aware shingles, MinHash, LSH dedup."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xxhash
 
-from spinemed.build.dedup import (
+from spinemed.corpus.dedup import (
     Deduper,
     DedupResult,
     MinHasher,
@@ -147,7 +147,7 @@ def test_minhash_rejects_bad_input():
 def test_signatures_identical_across_processes():
     """Signatures must not depend on PYTHONHASHSEED (no built-in hash())."""
     code = (
-        "import json, sys; from spinemed.build.dedup import MinHasher; "
+        "import json, sys; from spinemed.corpus.dedup import MinHasher; "
         "print(json.dumps(MinHasher(64, seed=3).signature_text(sys.stdin.read()).tolist()))"
     )
     here = MinHasher(64, seed=3).signature_text(MIXED_A).tolist()

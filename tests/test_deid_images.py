@@ -310,7 +310,7 @@ def built(tmp_path_factory):
 
 
 def test_demo_build_publishes_no_image_metadata(built):
-    from spinemed.build.pipeline import DEFAULT_BUILDER
+    from spinemed.corpus.pipeline import DEFAULT_BUILDER
 
     sources = DEFAULT_BUILDER.parent / "sources"
     dirty = [p for p in sources.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg")
@@ -395,7 +395,7 @@ def test_without_an_engine_the_check_is_not_run_never_passed(monkeypatch):
 
 
 def test_build_refuses_ocr_check_without_an_engine(monkeypatch, tmp_path):
-    from spinemed.build.pipeline import BuildConfig, CorpusBuilder
+    from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder
 
     monkeypatch.setattr(deid_images, "_have_rapidocr", lambda: False)
     monkeypatch.setattr(deid_images, "_tesseract_path", lambda: None)
@@ -407,7 +407,7 @@ def test_build_ocr_check_quarantines_images_with_identifier_text(monkeypatch, tm
     """The wiring, with the OCR result faked: one picture 'shows' an MRN."""
     import json
 
-    from spinemed.build.pipeline import BuildConfig, run_build
+    from spinemed.corpus.pipeline import BuildConfig, run_build
     from spinemed.deid import Finding
 
     seen = []

@@ -55,7 +55,7 @@ from faker import Faker
 from PIL import Image, PngImagePlugin
 
 from release_edit import request_text_and_images, rewrite_first_shard  # tests/ is on sys.path (pytest's rootdir-relative import)
-from spinemed.build.pipeline import BuildConfig, run_build
+from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.cli import main as cli_main
 from spinemed.deid.gate import scan_folder as gate_scan
 from spinemed.deid.images import metadata_text

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from spinemed.build.pipeline import DEFAULT_BUILDER, BuildConfig, CorpusBuilder, run_build
+from spinemed.corpus.pipeline import DEFAULT_BUILDER, BuildConfig, CorpusBuilder, run_build
 from spinemed.cli import main as cli_main
 from spinemed.llm.base import ChatRequest, UnstampedRequestError, UntrustedEndpointError
 from spinemed.llm.client import LLMClient

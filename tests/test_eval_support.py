@@ -32,7 +32,7 @@ def session_dir(prefix: str) -> Path:
 @functools.lru_cache(maxsize=1)
 def sample_corpus() -> Path:
     """The sample SpineMed-450k corpus (built once per test session, ~3 s)."""
-    from spinemed.build.pipeline import BuildConfig, run_build
+    from spinemed.corpus.pipeline import BuildConfig, run_build
 
     out = session_dir("spinemed-eval-corpus-") / "spinemed-450k"
     run_build(BuildConfig(out=out), progress=None)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from spinemed.build.generate import Generator, Job, load_criteria, plan_jobs
-from spinemed.build.prompts import OutputParseError, load_prompt, load_prompts, parse_json_object
-from spinemed.build.validate import detect_language, validate_row
+from spinemed.corpus.generate import Generator, Job, load_criteria, plan_jobs
+from spinemed.corpus.prompts import OutputParseError, load_prompt, load_prompts, parse_json_object
+from spinemed.corpus.validate import detect_language, validate_row
 from spinemed.deid.provenance import stamp_record
 from spinemed.llm.base import ChatResult
 from spinemed.llm.client import LLMClient

@@ -27,7 +27,7 @@ from spinemed.schema import REPORT_PARTS, TASKS, features_for
 
 TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_cards" / "spinemed-450k.md"
 VERSIONS = {"pipeline": "1.0.0", "criteria": "criteria-2026.1", "deid": "deid-1.2"}
-EXTRA = {  # the shape spinemed.build.pipeline passes
+EXTRA = {  # the shape spinemed.corpus.pipeline passes
     "repo_id": "spinemed/SpineMed-450k",
     "name": "spinemed-450k",
     "version": "v1.0.0",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from spinemed.build import pcm
+from spinemed.corpus import pcm
 
 SOURCES = Path(__file__).resolve().parents[1] / "builders" / "spinemed_450k" / "sources"
 

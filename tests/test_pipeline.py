@@ -16,7 +16,7 @@ from datasets import load_dataset
 from huggingface_hub import DatasetCard
 
 from spinemed import deid
-from spinemed.build.pipeline import BuildConfig, CorpusBuilder, run_build
+from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder, run_build
 from spinemed.cli import main as cli_main
 from spinemed.hub import deid_preflight, load_manifest, publish_folder
 from spinemed.llm.client import LLMClient
@@ -112,7 +112,7 @@ def test_rows_carry_provenance_generation_and_versions(demo):
 def test_rows_name_their_source_record_so_siblings_can_be_found(demo):
     """provenance.record_id is SourceRecord.record_id: every row generated from one passage or case
     (MCQ, open QA, consultation, report) carries the same id, which SpineBench decontamination uses."""
-    from spinemed.build.sources import iter_sources
+    from spinemed.corpus.sources import iter_sources
     from spinemed.deid.provenance import ProvenanceIds, deidentify_provenance
     from spinemed.schema import SourceRecord
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from spinemed.build.pipeline import BuildConfig, run_build
-from spinemed.build.sources import iter_sources
+from spinemed.corpus.pipeline import BuildConfig, run_build
+from spinemed.corpus.sources import iter_sources
 from spinemed.deid.provenance import (ProvenanceIds, UnscrubbedRecordError, deidentify_provenance, is_opaque_id,
                                       is_public_id, opaque_id, stamp_record, verify_record)
 from spinemed.hub import load_manifest

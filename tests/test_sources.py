@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spinemed.build import sources as S
+from spinemed.corpus import sources as S
 from spinemed.schema import SOURCE_TYPES, SourceIssue, SourceRecord
 
 ROOT = Path(__file__).resolve().parents[1]

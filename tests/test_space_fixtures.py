@@ -22,7 +22,7 @@ BENCH_VERSION = "v1.0.0"
 
 
 def build_corpus(out: Path) -> Path:
-    from spinemed.build.pipeline import BuildConfig, run_build
+    from spinemed.corpus.pipeline import BuildConfig, run_build
 
     run_build(BuildConfig(out=out), progress=None)
     return out

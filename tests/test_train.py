@@ -15,7 +15,7 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 
-from spinemed.build.pipeline import BuildConfig, run_build
+from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.cli import main as cli_main
 from spinemed.training.data import DatasetSource, prepare_mixture, select_source
 from spinemed.training.guards import VisionKeepAlive, keepalive_enabled

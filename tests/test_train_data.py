@@ -10,7 +10,7 @@ from datasets import Dataset, List, load_dataset
 from datasets import Image as ImageFeature
 from PIL import Image
 
-from spinemed.build.pipeline import BuildConfig, run_build
+from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.schema import TASKS
 from spinemed.training.data import (
     TRL_FEATURES,

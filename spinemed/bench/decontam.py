@@ -6,7 +6,7 @@ A candidate row overlaps SpineBench when any of these holds (strongest first, th
 * ``exact`` / ``near``: its *input side* (:func:`overlap_text`: an MCQ's stem with its
   lettered options, the case of a report task; user turns or prompt columns of other
   datasets, :func:`probe_texts`) is an exact or near duplicate of a bench item's.  This is
-  the corpus dedup machinery (:class:`spinemed.build.dedup.Deduper`: normalised-text hash,
+  the corpus dedup machinery (:class:`spinemed.corpus.dedup.Deduper`: normalised-text hash,
   MinHash LSH over CJK-aware shingles) at a lower threshold (default 0.5 against the build's
   0.8).  The same function serves the bench index, the sampler (bench items must not be near
   duplicates of each other) and the candidates, so "overlap" means the same thing everywhere.
@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spinemed.build.dedup import Deduper, normalize_text
-from spinemed.build.dedup import shingle_hashes, tokens_of  # the dedup's tokens, so both checks read text alike
+from spinemed.corpus.dedup import Deduper, normalize_text
+from spinemed.corpus.dedup import shingle_hashes, tokens_of  # the dedup's tokens, so both checks read text alike
 from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
 from spinemed.schema import BENCH_CONFIGS, REPORT_PARTS, TASKS, features_for
 
@@ -91,7 +91,7 @@ def overlap_text(row: Mapping[str, Any]) -> str:
     """The text of a SpineMed / SpineBench row that decides overlap: what the model is shown.
 
     mcq: the stem and the lettered options, as the chat prompt renders them
-    (``spinemed.build.generate.render_messages``); open_qa: the question; consultation and
+    (``spinemed.corpus.generate.render_messages``); open_qa: the question; consultation and
     report: the case.  Raises ValueError for a row without a SpineMed task.
     """
     task = row.get("task")

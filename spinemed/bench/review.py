@@ -47,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from spinemed import deid
-from spinemed.build.generate import render_messages
-from spinemed.build.validate import row_text, validate_row
+from spinemed.corpus.generate import render_messages
+from spinemed.corpus.validate import row_text, validate_row
 from spinemed.levels import parse_levels
 from spinemed.schema import REPORT_PARTS, SUBFIELDS, bench_kind, subfield_group
 

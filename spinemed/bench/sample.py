@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from spinemed.build.dedup import Deduper
+from spinemed.corpus.dedup import Deduper
 
 from .decontam import DEFAULT_THRESHOLD, overlap_text
 from .folders import folder_configs, folder_manifest, read_folder_rows

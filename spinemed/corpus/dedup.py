@@ -34,7 +34,6 @@ import json
 import math
 import numbers
 import re
-import unicodedata
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,6 +43,8 @@ from typing import Literal
 
 import numpy as np
 import xxhash
+
+from ..text import normalize_text, tokens_of
 
 __all__ = [
     "DedupResult",
@@ -60,58 +61,8 @@ FORMAT = "spinemed-dedup/1"
 # with different hashing is refused instead of silently answering "unique" for everything.
 HASH_SCHEME = "nfkc-casefold-punct/cjk-char+word/xxh32/mas64-blake2b/1"
 
-# --- normalisation and tokenisation ------------------------------------------------------
-
-# Scripts written without spaces: a space next to one of these characters is formatting
-# (OCR, pangu spacing), not content.
-_NOSPACE = (
-    "\u2e80-\u2fdf"  # CJK radicals, Kangxi radicals
-    "\u3005\u3006\u3007\u3021-\u3029\u3038-\u303b"  # iteration marks, Hangzhou numerals
-    "\u3040-\u30ff\u31f0-\u31ff"  # hiragana, katakana (+ phonetic extensions)
-    "\u3100-\u312f\u31a0-\u31bf"  # bopomofo
-    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # Han: Ext A, URO, compatibility
-    "\U00020000-\U0003134f"  # Han: Ext B-G
-)
-# Every character of these scripts is its own token; hangul syllables are included (they are
-# close to one morpheme each) though Korean text keeps its spaces in normalize_text.
-_CJK = _NOSPACE + "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
-_TOKEN_RE = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+")
-_SPACE_NEAR_CJK_RE = re.compile(f"(?<=[{_NOSPACE}]) | (?=[{_NOSPACE}])")
-
-
-def _punctuation_table() -> dict[int, str]:
-    """str.translate table mapping every Unicode punctuation (P*) code point to a space.
-
-    Scans planes 0-1 once at import (~15 ms; all punctuation lives there, planes 2-3 are
-    ideographs), so normalisation does not depend on a hand-written list.  ``translate`` is
-    ~30x faster than a regex class of the same characters on ASCII text.
-    """
-    return {cp: " " for cp in range(0x20000) if unicodedata.category(chr(cp))[0] == "P"}
-
-
-_PUNCT_TABLE = _punctuation_table()
-
-
-def normalize_text(text: str) -> str:
-    """Canonical form for exact-duplicate detection.
-
-    NFKC (full-width -> ASCII, compatibility ideographs -> unified), casefold, Unicode
-    punctuation replaced by a space, whitespace collapsed to single spaces, and spaces next to
-    Han/kana characters removed (Chinese and Japanese do not use them).  Symbols such as
-    ``±``, ``≥``, ``°``, ``+`` and ``<`` are kept: they carry meaning in clinical text (``%`` and
-    ``/`` are Unicode punctuation and go).
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be str, got {type(text).__name__}")
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = " ".join(text.translate(_PUNCT_TABLE).split())
-    return text if text.isascii() else _SPACE_NEAR_CJK_RE.sub("", text)
-
-
-def tokens_of(normalized: str) -> list[str]:
-    """CJK-aware tokens of `normalize_text` output: each CJK character alone, Latin/digit runs as
-    words.  Public so decontamination and the retrieval baseline read text exactly like dedup."""
-    return _TOKEN_RE.findall(normalized)
+# --- normalisation and tokenisation: spinemed.text (one definition for dedup, decontamination
+# and the retrieval baseline; HASH_SCHEME above names it) -----------------------------------
 
 
 def shingle_hashes(tokens: list[str], k: int) -> list[int]:

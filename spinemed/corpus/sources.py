@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from spinemed.build import pcm
+from spinemed.corpus import pcm
 from spinemed.schema import SOURCE_TYPES, SUBFIELDS, ImageRef, SourceIssue, SourceRecord, stable_id
 
 __all__ = [

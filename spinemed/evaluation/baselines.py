@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from scipy import sparse
 
-from spinemed.build.dedup import tokens_of, normalize_text
+from spinemed.corpus.dedup import tokens_of, normalize_text
 from spinemed.hub import load_manifest
 from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
 

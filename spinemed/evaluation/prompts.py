@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from spinemed.build.prompts import resolve_prompt_root
+from spinemed.corpus.prompts import resolve_prompt_root
 from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
 
 __all__ = ["DEFAULT_PROMPT_DIR", "DEFAULT_PROMPT_VERSION", "PROMPT_DIR_ENV", "PROMPT_FILES", "EvalPrompts", "load_eval_prompts"]

@@ -21,9 +21,9 @@ import re
 import time
 from typing import Any
 
-from ..build.classify import keyword_classify
-from ..build.pcm import region_modality_conflict
-from ..build.prompts import extract_fenced_json, prompt_key_of
+from ..corpus.classify import keyword_classify
+from ..corpus.pcm import region_modality_conflict
+from ..corpus.prompts import extract_fenced_json, prompt_key_of
 from ..lexicon import Term, load_lexicon
 from ..schema import SUBFIELDS
 from .base import ChatRequest, ChatResult, LLMError
