@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from ..text import CJK_EXT_A, CJK_UNIFIED
+
 __all__ = [
     "AGE_BUCKET",
     "DEFAULT_ALLOWED_URL_HOSTS",
@@ -75,7 +77,7 @@ class Finding:
 # Shared vocabulary
 # ======================================================================================
 
-_CJK = "\u4e00-\u9fff\u3400-\u4dbf"
+_CJK = CJK_UNIFIED + CJK_EXT_A
 
 
 def _cjk_class_without(excluded: str) -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..text import CJK_UNIFIED
 from . import vocab
 from .cues import DEFAULT_ALLOWED_URL_HOSTS, _PLACEHOLDER_RE
 from .records import mode_for
@@ -149,7 +150,7 @@ def _name_hits(text: str, literature: bool) -> Iterator[tuple[int, int, str]]:
                 if re.match(r"[ \t]+(?:et\.?[ \t]+al|\(\d{4}\))", text[m.end(): m.end() + 12]):
                     continue  # a citation
                 yield m.start(), m.end(), "NAME"
-    if re.search("[\u4e00-\u9fff]", text):
+    if re.search(f"[{CJK_UNIFIED}]", text):
         freq = _jieba_freq()
         for i, ch in enumerate(text):
             sl = 2 if text[i: i + 2] in _COMPOUND_SURNAMES else 1 if ch in _SURNAME_SET else 0

@@ -54,6 +54,8 @@ import threading
 import zlib
 from typing import Any, Callable, Iterator
 
+from .scrubber import find_identifiers
+
 __all__ = [
     "OcrUnavailableError",
     "burned_in_identifiers",
@@ -865,5 +867,5 @@ def burned_in_identifiers(data: bytes, find: Callable[[str], list] | None = None
     if text is None:
         raise OcrUnavailableError(_NO_ENGINE)
     if find is None:
-        from spinemed.deid import find_identifiers as find
+        find = find_identifiers
     return list(find(text)) if text.strip() else []

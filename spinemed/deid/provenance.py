@@ -33,6 +33,8 @@ import json
 import re
 from typing import Any
 
+from .cues import DEID_VERSION
+
 __all__ = [
     "ID_KINDS",
     "ProvenanceIds",
@@ -220,9 +222,7 @@ def deidentify_provenance(rec, ids: ProvenanceIds):
 
 
 def _deid_version() -> str:
-    from spinemed import deid  # late: the scrubber package imports its data on first use
-
-    return str(deid.DEID_VERSION)
+    return str(DEID_VERSION)
 
 
 def record_digest(rec) -> str:

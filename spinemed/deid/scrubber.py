@@ -19,6 +19,7 @@ import datetime as _dt
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ..text import CJK_UNIFIED
 from . import recall, zh
 from .cues import (
     _CJK_SCANNERS,
@@ -266,7 +267,7 @@ class Deidentifier:
 
 
 _NAME_PART_RE = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿĀ-ɏ'’\-]{3,}")
-_CJK_NAME_RE = re.compile(r"^[\u4e00-\u9fff]{2,4}$")
+_CJK_NAME_RE = re.compile(f"^[{CJK_UNIFIED}]{{2,4}}$")
 
 
 def _name_part_candidates(text: str, findings: list[Finding]) -> Iterator[_Cand]:

@@ -17,9 +17,10 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
+from ..text import CJK_EXT_A, CJK_UNIFIED
 from .cues import _P_CUE, _P_FORMAT, _ZH_NOT_GIVEN, _Cand
 
-_CJK = "\u4e00-\u9fff\u3400-\u4dbf"
+_CJK = CJK_UNIFIED + CJK_EXT_A
 _CJK_RUN = re.compile(f"[{_CJK}·•・]+")
 
 # The whole 百家姓 and the common surnames outside it (single characters), and compound surnames.
