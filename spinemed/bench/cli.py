@@ -10,6 +10,8 @@ import json
 import sys
 from pathlib import Path
 
+from spinemed.fileio import atomic_write_json
+
 from .decontam import (
     DEFAULT_ANSWER_THRESHOLD,
     DEFAULT_THRESHOLD,
@@ -270,5 +272,5 @@ def _check_overlap(args):
     report = check_overlap(index, args.candidate, threshold=args.threshold, answer_threshold=args.answer_threshold,
                            configs=args.configs, splits=args.splits)
     if args.out:
-        args.out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        atomic_write_json(args.out, report.to_json(), indent=2)
     return report
