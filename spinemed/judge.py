@@ -100,7 +100,7 @@ class JudgePrompts:
     version: str
     system: str
     user_template: str
-    sha256: str  # over both files, so any edit changes it
+    sha256: str  # over both sections, so any edit changes it
 
     def render_user(self, *, case: str, reference: str, report: str, language: str = "") -> str:
         return compile_template(self.user_template).render(case=case, reference=reference, report=report, language=language)
