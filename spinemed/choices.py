@@ -65,6 +65,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .text import CJK_UNIFIED
+
 __all__ = ["STATUSES", "ChoiceResult", "extract_choice", "extract_choice_detailed"]
 
 STATUSES = ("answered", "refused", "empty", "unparsed")
@@ -88,6 +90,7 @@ _TRANSLATE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}  # full-width ASC
 _TRANSLATE.update({0x3000: " ", 0x00A0: " ", 0x200B: " ", 0x3010: "[", 0x3011: "]", 0x2019: "'"})
 _TRANSLATE.update({0x300C: "[", 0x300D: "]", 0xFE55: ":"})
 _EMPHASIS = str.maketrans({"*": " ", "`": " ", "_": " ", "$": " "})  # markdown / inline math
+_CJK_UNIFIED_RE = re.compile(f"[{CJK_UNIFIED}]")  # Chinese option text may be quoted shorter
 
 # Ascending runs of option letters that are abbreviations or words, not letter lists
 # ("The answer is ACE." is the drug class).  Runs that repeat a letter or are out of order
@@ -214,7 +217,7 @@ def _patterns(options: str) -> _Patterns:
     # a line end, a non-letter or a connective ("AC because ..."), never a word ("ACE inhibitor",
     # "the ABCDE rule"); order and the word list are checked in _letters.
     run_end = (
-        r"(?=[ \t]*(?:\r?\n|$|[^\sA-Za-z0-9\u4e00-\u9fff]|[项选为是均都和与及正]"
+        rf"(?=[ \t]*(?:\r?\n|$|[^\sA-Za-z0-9{CJK_UNIFIED}]|[项选为是均都和与及正]"
         r"|(?:because|since|as|and|but|is|are|was|were)\b))"
     )
     concat = rf"{stand_alone_before}(?-i:[{up}]{{2,{n}}}){stand_alone_after}{run_end}" if n > 1 else r"(?!x)x"
@@ -415,7 +418,7 @@ def _option_text_answer(text: str, option_texts: dict[str, str], options: str) -
             raise TypeError(f"option_texts must map letters to strings, got {letter!r}: {option!r}")
         key = " ".join(option.lower().split()).strip(" .。;；,，")
         letter = letter.strip().upper()
-        if letter not in options or len(key) < (2 if re.search(r"[\u4e00-\u9fff]", key) else 4):
+        if letter not in options or len(key) < (2 if _CJK_UNIFIED_RE.search(key) else 4):
             continue  # too short to quote unambiguously ("No", "CT")
         pattern = r"(?<![A-Za-z0-9])" + r"\s+".join(map(re.escape, key.split())) + r"(?![A-Za-z0-9])"
         for m in re.finditer(pattern, text, re.IGNORECASE):

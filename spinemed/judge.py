@@ -2,8 +2,8 @@
 
 The judge grades each model report 1-5 on the ten dimensions of
 :data:`spinemed.scoring.DIMENSIONS`.  Prompts are versioned files under
-``builders/spinebench/judge_prompts/<version>/`` (``system.md`` = rubric, ``user.md`` = Jinja2
-template); every run records the judge model, the prompt version and the prompt hash.
+``builders/spinebench/judge_prompts/<version>/judge.md`` (``## system`` = rubric, ``## user`` =
+Jinja2 template); every run records the judge model, the prompt version and the prompt hash.
 
 A judgement either parses strictly (exactly the ten dimensions, integer scores 1-5, a reason
 each) or is re-asked with the parse error, up to a bound; what still fails is counted and
@@ -18,18 +18,22 @@ cache work; temperature is always 0.  The judge sees text only (case, reference,
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
-from .corpus.prompts import resolve_prompt_root
 from .llm.base import ChatRequest, LLMError
+from .prompts import (
+    JUDGE_PROMPT_DIR,
+    JUDGE_PROMPT_ENV,
+    compile_template,
+    json_objects,
+    load_prompt_version,
+    prompt_set_digest,
+    resolve_prompt_root,
+)
 from .scoring import DIMENSIONS, item_kind
 
 __all__ = [
@@ -49,9 +53,9 @@ __all__ = [
 
 # The prompts are versioned files in the checkout, not package data: an installed kit (a wheel,
 # no checkout) finds them through $SPINEMED_JUDGE_PROMPTS or an explicit `prompt_dir`.
-DEFAULT_PROMPT_DIR = Path(__file__).resolve().parent.parent / "builders" / "spinebench" / "judge_prompts"
+DEFAULT_PROMPT_DIR = JUDGE_PROMPT_DIR
 DEFAULT_PROMPT_VERSION = "v1"
-PROMPT_DIR_ENV = "SPINEMED_JUDGE_PROMPTS"
+PROMPT_DIR_ENV = JUDGE_PROMPT_ENV
 
 _REASK = (
     "Attempt {attempt} of {max_attempts}. Your previous reply could not be used: {error}\n"
@@ -96,36 +100,29 @@ class JudgePrompts:
     version: str
     system: str
     user_template: str
-    sha256: str  # over both files, so any edit changes it
+    sha256: str  # over both sections, so any edit changes it
 
     def render_user(self, *, case: str, reference: str, report: str, language: str = "") -> str:
-        env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-        return env.from_string(self.user_template).render(case=case, reference=reference, report=report, language=language)
+        return compile_template(self.user_template).render(case=case, reference=reference, report=report, language=language)
 
 
 def load_prompts(version: str = DEFAULT_PROMPT_VERSION, prompt_dir: str | Path | None = None) -> JudgePrompts:
-    """Read ``<prompt_dir>/<version>/{system,user}.md`` and hash them.
+    """Read ``<prompt_dir>/<version>/judge.md`` (a ``## system`` rubric, sent as written, and a
+    ``## user`` template) and hash it.
 
     `prompt_dir` defaults to ``$SPINEMED_JUDGE_PROMPTS``, else the checkout's
     ``builders/spinebench/judge_prompts``.
     """
     root = resolve_prompt_root(prompt_dir, PROMPT_DIR_ENV, DEFAULT_PROMPT_DIR, what="judge prompt",
-                               layout="builders/spinebench/judge_prompts/<version>/{system,user}.md")
-    folder = root / version
-    files = {}
-    for name in ("system.md", "user.md"):
-        path = folder / name
-        if not path.is_file():
-            available = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-            raise FileNotFoundError(f"judge prompt {path} not found (prompt versions in {root}: {available or 'none'})")
-        files[name] = path.read_text(encoding="utf-8")
-    missing = [d for d in DIMENSIONS if d not in files["system.md"]]
+                               layout="builders/spinebench/judge_prompts/<version>/judge.md")
+    prompt = load_prompt_version(root, version, ["judge.md"], what="judge prompt")["judge.md"]
+    missing = [d for d in DIMENSIONS if d not in prompt.system]
     if missing:
-        raise ValueError(f"judge prompt {folder / 'system.md'} does not name dimension(s): {', '.join(missing)}")
-    digest = hashlib.sha256()
-    for name in ("system.md", "user.md"):
-        digest.update(name.encode() + b"\0" + files[name].encode("utf-8") + b"\0")
-    return JudgePrompts(version, files["system.md"], files["user.md"], digest.hexdigest())
+        raise ValueError(f"judge prompt {prompt.path} does not name dimension(s): {', '.join(missing)}")
+    # The hash of both turns under the names of the files they had before judge.md (system.md,
+    # user.md), so v1's hash is unchanged.
+    sha256 = prompt_set_digest([("system.md", prompt.system), ("user.md", prompt.user)])
+    return JudgePrompts(version, prompt.system, prompt.user, sha256)
 
 
 def _text(value: Any) -> str:
@@ -156,22 +153,6 @@ def build_messages(prompts: JudgePrompts, item: Mapping[str, Any], output: str) 
 # --------------------------------------------------------------------------------------
 
 
-def _json_objects(text: str) -> list[Any]:
-    """Every top-level JSON object embedded in `text` (fenced or inside prose)."""
-    decoder = json.JSONDecoder()
-    found, i = [], text.find("{")
-    while i != -1:
-        try:
-            obj, end = decoder.raw_decode(text, i)
-        except json.JSONDecodeError:
-            i = text.find("{", i + 1)
-            continue
-        if isinstance(obj, dict):
-            found.append(obj)
-        i = text.find("{", end)
-    return found
-
-
 def parse_judgement(text: str) -> tuple[dict[str, int], dict[str, str]]:
     """Parse a judge reply into ``(scores, reasons)`` or raise :class:`JudgeParseError`.
 
@@ -181,7 +162,7 @@ def parse_judgement(text: str) -> tuple[dict[str, int], dict[str, str]]:
     """
     if not isinstance(text, str) or not text.strip():
         raise JudgeParseError("the reply is empty")
-    objects = _json_objects(text)
+    objects = json_objects(text)
     if not objects:
         raise JudgeParseError("no JSON object found in the reply")
     if len(objects) > 1:

@@ -152,8 +152,14 @@ def test_prompts_render_per_kind_and_language(tmp_path):
     import shutil
 
     shutil.copytree(prompts.folder, tmp_path / "v9")
-    assert load_eval_prompts("v9", tmp_path).sha256 == prompts.sha256
-    (tmp_path / "v9" / "mcq.en.md").write_text("{{ question }}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"mcq.en.md:1: front matter says version 'v1' but the file is in folder 'v9'"):
+        load_eval_prompts("v9", tmp_path)  # a copied version must say its new version
+    for path in (tmp_path / "v9").glob("*.md"):
+        path.write_text(path.read_text(encoding="utf-8").replace("version: v1\n", "version: v9\n", 1), encoding="utf-8")
+    assert load_eval_prompts("v9", tmp_path).sha256 == prompts.sha256  # the hash covers the templates, not the front matter
+    # Pinned: the v1 hash recorded in predictions fingerprints and results files.
+    assert prompts.sha256 == "0ee847b570103ff29d2c343766a924f905b2766d3f0431c9be3e51c3ca41e962"
+    (tmp_path / "v9" / "mcq.en.md").write_text("---\nid: mcq.en\nversion: v9\n---\n## user\n{{ question }}\n", encoding="utf-8")
     assert load_eval_prompts("v9", tmp_path).sha256 != prompts.sha256
     (tmp_path / "v9" / "report.zh.md").unlink()
     with pytest.raises(FileNotFoundError, match="report.zh.md is missing"):

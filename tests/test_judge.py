@@ -90,13 +90,15 @@ def test_schema_matches_parser():
 # --------------------------------------------------------------------------------------
 
 
-def test_prompt_v1_hash_covers_both_files():
+def test_prompt_v1_hash_covers_both_turns():
     prompts = load_prompts("v1")
-    folder = DEFAULT_PROMPT_DIR / "v1"
     digest = hashlib.sha256()
-    for name in ("system.md", "user.md"):
-        digest.update(name.encode() + b"\0" + (folder / name).read_bytes() + b"\0")
+    for name, text in (("system.md", prompts.system), ("user.md", prompts.user_template)):
+        digest.update(name.encode() + b"\0" + text.encode("utf-8") + b"\0")
     assert prompts.version == "v1" and prompts.sha256 == digest.hexdigest()
+    # Recorded in judge runs and results made before the two files became v1/judge.md: pinned.
+    assert prompts.sha256 == "8f9affafce860432ac2b0ec159d2d3a62f35f1f89aeacefd6985335dd6e67479"
+    assert prompts.system.startswith("You are a senior spine surgeon") and prompts.user_template.startswith("## Case")
     for d in DIMENSIONS:
         assert d in prompts.system
 
@@ -121,10 +123,14 @@ def test_prompt_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"v9.*prompt versions in .*\['v1'\]"):
         load_prompts("v9")
     (tmp_path / "v2").mkdir()
-    (tmp_path / "v2" / "system.md").write_text("Grade imaging_report and diagnosis.")
-    (tmp_path / "v2" / "user.md").write_text("{{ report }}")
+    (tmp_path / "v2" / "judge.md").write_text("---\nid: judge\nversion: v2\n---\n## system\nGrade imaging_report and diagnosis.\n"
+                                             "## user\n{{ report }}")
     with pytest.raises(ValueError, match="does not name dimension.*patient_guidance"):
         load_prompts("v2", tmp_path)
+    (tmp_path / "v3").mkdir()
+    (tmp_path / "v3" / "judge.md").write_text((DEFAULT_PROMPT_DIR / "v1" / "judge.md").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"judge.md:1: front matter says version 'v1' but the file is in folder 'v3'"):
+        load_prompts("v3", tmp_path)
 
 
 # --------------------------------------------------------------------------------------

@@ -549,7 +549,7 @@ def test_push_space_uploads_app_and_library_in_one_commit():
     (commit,) = api.commits
     assert commit["repo_type"] == "space" and commit["paths"] == plan["files"]
     assert {"app.py", "README.md", "requirements.txt", "spinemed/scoring.py", "spinemed/space/app.py",
-            "builders/spinebench/judge_prompts/v1/system.md"} <= set(plan["files"])
+            "builders/spinebench/judge_prompts/v1/judge.md"} <= set(plan["files"])
     assert not any("__pycache__" in f or f.startswith("tests/") for f in plan["files"])
     assert api.variables == {"SPINEMED_BENCH": "org/SpineBench@v1.0.0"}
 

@@ -10,8 +10,19 @@ import json
 import sys
 from pathlib import Path
 
-from .decontam import DEFAULT_ANSWER_THRESHOLD, DEFAULT_THRESHOLD
-from .sample import DEFAULT_MAX_SHARE, DEFAULT_TARGETS
+from spinemed.fileio import atomic_write_json
+
+from .decontam import (
+    DEFAULT_ANSWER_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    check_overlap,
+    load_bench_index,
+    write_decontaminated_corpus,
+)
+from .release import build_spinebench, format_build
+from .review import Workspace, export_packets, format_resolution, import_packets, resolve
+from .sample import DEFAULT_MAX_SHARE, DEFAULT_TARGETS, format_sampling, sample_candidates
+from .simulate import simulate_review
 
 _WORKFLOW = """\
 workflow (WORK is the review workspace; it keeps the sample, the packets and the audit log):
@@ -158,9 +169,6 @@ def _print_json(obj) -> None:
 
 
 def _cmd_sample(args) -> int:
-    from .review import Workspace
-    from .sample import format_sampling, sample_candidates
-
     sample = sample_candidates(args.corpus, targets={"mcq": args.mcq, "report": args.report}, seed=args.seed,
                                max_share=args.max_share, threshold=args.threshold)
     path = Workspace(args.work).write_sample(sample)
@@ -173,8 +181,6 @@ def _cmd_sample(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from .review import export_packets
-
     if args.group_names or args.groups is not None:
         groups = args.group_names or args.groups
     else:  # round 1 goes to 3 groups; re-review rounds to one adjudication group
@@ -191,8 +197,6 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    from .review import format_resolution, import_packets
-
     result = import_packets(args.work, args.files, corpus=args.corpus)
     if args.json:
         _print_json({"files": result.files, "decisions": len(result.entries),
@@ -207,8 +211,6 @@ def _cmd_import(args) -> int:
 
 
 def _cmd_status(args) -> int:
-    from .review import format_resolution, resolve
-
     res = resolve(args.work)
     if args.json:
         _print_json(res)
@@ -218,9 +220,6 @@ def _cmd_status(args) -> int:
 
 
 def _cmd_simulate(args) -> int:
-    from .review import format_resolution
-    from .simulate import simulate_review
-
     files, result = simulate_review(args.work, seed=args.seed)
     print(f"SIMULATED reviewers filled {len(files)} packets (in {files[0].parent}); imported as mode=simulated")
     print(format_resolution(result.resolution))
@@ -228,8 +227,6 @@ def _cmd_simulate(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    from .release import build_spinebench, format_build
-
     summary = build_spinebench(args.work, args.out, version=args.version, repo_id=args.repo_id,
                                drop_pending=args.drop_pending, corpus=args.corpus)
     if args.json:
@@ -241,8 +238,6 @@ def _cmd_build(args) -> int:
 
 
 def _cmd_decontaminate(args) -> int:
-    from .decontam import write_decontaminated_corpus
-
     summary = write_decontaminated_corpus(args.bench, args.corpus, args.out, threshold=args.threshold,
                                           answer_threshold=args.answer_threshold, version=args.version, repo_id=args.repo_id,
                                           progress=None if args.json else print)
@@ -270,8 +265,6 @@ def _cmd_check_overlap(args) -> int:
 
 
 def _check_overlap(args):
-    from .decontam import check_overlap, load_bench_index
-
     index = load_bench_index(args.bench, threshold=args.threshold)
     if args.save_index:
         index.save(args.save_index)
@@ -279,5 +272,5 @@ def _check_overlap(args):
     report = check_overlap(index, args.candidate, threshold=args.threshold, answer_threshold=args.answer_threshold,
                            configs=args.configs, splits=args.splits)
     if args.out:
-        args.out.write_text(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        atomic_write_json(args.out, report.to_json(), indent=2)
     return report

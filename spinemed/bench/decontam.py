@@ -54,10 +54,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spinemed.corpus.dedup import Deduper, normalize_text
-from spinemed.corpus.dedup import shingle_hashes, tokens_of  # the dedup's tokens, so both checks read text alike
+from spinemed.corpus.dedup import Deduper, shingle_hashes
+from spinemed.fileio import atomic_write_json
 from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
+from spinemed.paths import checkout_path
 from spinemed.schema import BENCH_CONFIGS, REPORT_PARTS, TASKS, features_for
+from spinemed.text import normalize_text, tokens_of  # what the dedup reads text with, so both checks read alike
 
 from .folders import folder_configs, folder_manifest, iter_dataset_rows, read_folder_rows, row_image_digests
 
@@ -67,8 +69,7 @@ DEFAULT_ANSWER_THRESHOLD = 0.6
 ANSWER_NGRAM = 5
 INDEX_FORMAT = "spinebench-index/2"
 INDEX_FILE = "bench_index.json"
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS_CARD_TEMPLATE = _REPO_ROOT / "dataset_cards" / "spinemed-450k.md"
+CORPUS_CARD_TEMPLATE = checkout_path("dataset_cards", "spinemed-450k.md")
 
 # How an overlap was found, strongest first.
 STATUSES = ("exact", "near", "same_id", "same_source", "contains_answer", "same_image")
@@ -301,7 +302,7 @@ class BenchIndex:
         meta = {"format": INDEX_FORMAT, "info": {k: v for k, v in self.info.items() if k != "source"},
                 "ids": sorted(self.ids), "images": dict(sorted(self.images.items())),
                 "records": dict(sorted(self.records.items())), "answer_keys": dict(sorted(self.answer_keys.items()))}
-        (path / INDEX_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        atomic_write_json(path / INDEX_FILE, meta)
         return path
 
     @property

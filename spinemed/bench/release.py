@@ -33,6 +33,7 @@ from spinemed.hub import (
     write_dataset_card,
     write_manifest,
 )
+from spinemed.paths import checkout_path
 from spinemed.schema import BENCH_CONFIGS, BENCH_KINDS, bench_features_for, bench_kind
 from spinemed.scoring import SCORER_VERSION
 
@@ -43,7 +44,7 @@ BUILDER_VERSION = "1.0.0"
 DEFAULT_VERSION = "v1.0.0"
 DEFAULT_REPO_ID = "spinemed/SpineBench"
 AUDIT_NAME = "audit.jsonl"
-CARD_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_cards" / "spinebench.md"
+CARD_TEMPLATE = checkout_path("dataset_cards", "spinebench.md")
 BREAKDOWNS = {**DEFAULT_BREAKDOWNS, "kind": "kind", "verification_status": "verification.status"}
 
 

@@ -26,7 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .review import ImportResult, Workspace, _unescape, import_packets, read_packet_csv, write_packet_csv
+from .review import ImportResult, Workspace, import_packets, read_packet_csv, write_packet_csv
+from .review.packets import _unescape
 
 SIM_NOTE = {
     "en": " (Edited in a simulated review: no clinician has checked this item.)",

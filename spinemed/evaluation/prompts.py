@@ -1,16 +1,13 @@
-"""Versioned evaluation prompts: one Jinja2 template per task kind and language.
+"""Versioned evaluation prompts: one prompt file per task kind and language.
 
 Templates live in ``builders/spinebench/eval_prompts/<version>/{mcq,report}.{en,zh}.md``
-(their README documents the variables).  A version is loaded as a whole and hashed, and the
-version name plus the hash go into every results file, so two results are comparable only
-when both match.
+(`spinemed.prompts` format, one ``## user`` section each; their README documents the
+variables).  A version is loaded as a whole and hashed, and the version name plus the hash
+go into every results file, so two results are comparable only when both match.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,24 +15,25 @@ from typing import Any
 
 import jinja2
 
-from spinemed.corpus.prompts import resolve_prompt_root
+from spinemed.prompts import (
+    EVAL_PROMPT_DIR,
+    EVAL_PROMPT_ENV,
+    compile_template,
+    load_prompt_version,
+    prompt_set_digest,
+    resolve_prompt_root,
+)
 from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
 
 __all__ = ["DEFAULT_PROMPT_DIR", "DEFAULT_PROMPT_VERSION", "PROMPT_DIR_ENV", "PROMPT_FILES", "EvalPrompts", "load_eval_prompts"]
 
-DEFAULT_PROMPT_DIR = Path(__file__).resolve().parents[2] / "builders" / "spinebench" / "eval_prompts"
+DEFAULT_PROMPT_DIR = EVAL_PROMPT_DIR
 # The prompts are versioned files in the checkout, not package data: an installed kit (a wheel,
 # no checkout) finds them through $SPINEMED_EVAL_PROMPTS or an explicit `prompt_dir`.
-PROMPT_DIR_ENV = "SPINEMED_EVAL_PROMPTS"
+PROMPT_DIR_ENV = EVAL_PROMPT_ENV
 DEFAULT_PROMPT_VERSION = "v1"
 # (template name, language) -> file name; template "mcq" serves both MCQ kinds.
 PROMPT_FILES = {(task, lang): f"{task}.{lang}.md" for task in ("mcq", "report") for lang in LANGUAGES}
-
-
-@functools.lru_cache(maxsize=64)
-def _compile(source: str) -> jinja2.Template:
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
-    return env.from_string(source)
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,7 @@ class EvalPrompts:
 
     def _template(self, task: str, language: str) -> jinja2.Template:
         lang = language if language in LANGUAGES else "en"  # an unknown language gets the English prompt
-        return _compile(self.templates[(task, lang)])
+        return compile_template(self.templates[(task, lang)])
 
     def render(self, item: Mapping[str, Any], n_images: int) -> str:
         """The user turn for one SpineBench item (a row of config ``mcq`` or ``report``)."""
@@ -76,22 +74,8 @@ def load_eval_prompts(version: str = DEFAULT_PROMPT_VERSION, prompt_dir: str | P
     """
     root = resolve_prompt_root(prompt_dir, PROMPT_DIR_ENV, DEFAULT_PROMPT_DIR, what="evaluation prompt",
                                layout="builders/spinebench/eval_prompts/<version>/")
-    folder = root / version
-    if not folder.is_dir():
-        available = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-        raise FileNotFoundError(f"evaluation prompt version {version!r} not found in {root} (available: {available or 'none'})")
-    templates: dict[tuple[str, str], str] = {}
-    digest = hashlib.sha256()
-    env = jinja2.Environment()
-    for key, name in sorted(PROMPT_FILES.items(), key=lambda kv: kv[1]):
-        path = folder / name
-        if not path.is_file():
-            raise FileNotFoundError(f"evaluation prompt {path} is missing (a version needs {', '.join(sorted(PROMPT_FILES.values()))})")
-        text = path.read_text(encoding="utf-8")
-        try:
-            env.parse(text)
-        except jinja2.TemplateSyntaxError as exc:
-            raise ValueError(f"evaluation prompt {path}, line {exc.lineno}: {exc.message}") from None
-        templates[key] = text
-        digest.update(name.encode() + b"\0" + text.encode("utf-8") + b"\0")
-    return EvalPrompts(version, digest.hexdigest(), folder, templates)
+    files = load_prompt_version(root, version, PROMPT_FILES.values(), what="evaluation prompt", sections=("user",))
+    templates = {key: files[name].user for key, name in PROMPT_FILES.items()}
+    # The hash covers the template text of every file (front matter aside), by file name.
+    sha256 = prompt_set_digest((name, files[name].user) for name in sorted(files))
+    return EvalPrompts(version, sha256, root / version, templates)

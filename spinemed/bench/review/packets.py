@@ -1,0 +1,201 @@
+"""Review packets: their columns, the cells of one item, corrections, and the CSV files.
+
+Packets are CSV files in UTF-8 with a byte-order mark (Excel then opens Chinese text
+correctly; LibreOffice and Numbers do too), one per reviewer group and config.  Each row is
+one item: read-only columns (ids, metadata, the item's content, its images as paths relative
+to the packet) and the reviewer's columns ``reviewer_id``, ``decision``, ``corrected_<field>``
+and ``comment``.  Cells a spreadsheet would turn into a formula, a number or a date are written
+with a leading apostrophe; import removes it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from spinemed.corpus.generate import render_messages
+from spinemed.corpus.validate import row_text
+from spinemed.levels import parse_levels
+from spinemed.schema import REPORT_PARTS, SUBFIELDS, bench_kind, subfield_group
+
+OPTION_LABELS = "ABCDE"
+_ID_COLUMNS = ["packet_id", "item_id", "kind", "language", "subfield", "source", "images"]
+_CONTENT = {
+    "mcq": ["question", *(f"option_{x}" for x in OPTION_LABELS), "answer", "explanation"],
+    "report": ["case", *REPORT_PARTS],
+}
+CORRECTABLE = {config: [*fields, "subfield"] for config, fields in _CONTENT.items()}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_LIKE = re.compile(r"^\s*[\d.,/:%-][\d.,/:%\s-]*$")  # numbers, fractions, dates, times, percentages
+
+
+def packet_columns(config: str) -> list[str]:
+    """The columns of a `config` packet, in order."""
+    return [*_ID_COLUMNS, *_CONTENT[config], "reviewer_id", "decision",
+            *(f"corrected_{f}" for f in CORRECTABLE[config]), "comment"]
+
+
+def read_only_columns(config: str) -> list[str]:
+    return [*_ID_COLUMNS, *_CONTENT[config]]
+
+
+class PacketError(ValueError):
+    """A filled packet was refused; `problems` lists every problem as 'file row N, column C: ...'."""
+
+    def __init__(self, problems: Sequence[str], total: int | None = None):
+        self.problems = list(problems)
+        total = len(self.problems) if total is None else total
+        more = f"\n  ... and {total - len(self.problems)} more" if total > len(self.problems) else ""
+        super().__init__(f"{total} problem(s) in the filled packet(s); nothing was imported:\n  "
+                         + "\n  ".join(self.problems) + more)
+
+
+def _needs_guard(value: str) -> bool:
+    """Would a spreadsheet turn this cell into a formula, a number or a date ("3/4", "1-2")?"""
+    return value.startswith(_FORMULA_START) or bool(_NUMBER_LIKE.match(value))
+
+
+def _escape(value: str) -> str:
+    return "'" + value if _needs_guard(value) else value
+
+
+def _unescape(value: str) -> str:
+    """Drop the apostrophe `_escape` added (the reviewer's spreadsheet may have kept it)."""
+    return value[1:] if value.startswith("'") and _needs_guard(value[1:]) else value
+
+
+def _norm(value: str) -> str:
+    """Cell text as compared on import: spreadsheet line endings and edge whitespace ignored."""
+    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def image_names(row: Mapping[str, Any]) -> list[str]:
+    """File names an item's images get next to the packet (format from the bytes)."""
+    from PIL import Image
+
+    names = []
+    for i, img in enumerate(row.get("images") or []):
+        try:
+            with Image.open(io.BytesIO(img["bytes"])) as im:
+                ext = (im.format or "png").lower().replace("jpeg", "jpg")
+        except Exception:  # published rows decode (validated); keep a name anyway
+            ext = "bin"
+        names.append(f"images/{row['id']}-{i}.{ext}")
+    return names
+
+
+def packet_cells(row: Mapping[str, Any], config: str, packet_id: str) -> dict[str, str]:
+    """The read-only cells of one item (unescaped); what import compares the filled file against."""
+    prov = row.get("provenance") or {}
+    cells = {
+        "packet_id": packet_id,
+        "item_id": row["id"],
+        "kind": bench_kind(row),
+        "language": row["language"],
+        "subfield": row["subfield"],
+        "source": " | ".join(prov.get(k, "") for k in ("source_type", "source_id", "locator") if prov.get(k)),
+        "images": " ; ".join(image_names(row)),
+    }
+    if config == "mcq":
+        options = {o["label"]: o["text"] for o in row["options"]}
+        cells["question"] = row["question"]
+        for x in OPTION_LABELS:
+            cells[f"option_{x}"] = options.get(x, "")
+        cells["answer"] = row["answer"]
+        cells["explanation"] = row["explanation"]
+    else:
+        cells["case"] = row["case"]
+        for part in REPORT_PARTS:
+            cells[part] = row["report"][part]
+    return cells
+
+
+def field_value(row: Mapping[str, Any], config: str, name: str) -> str:
+    """Current value of a correctable field of a row."""
+    if name.startswith("option_"):
+        return next((o["text"] for o in row["options"] if o["label"] == name[-1]), "")
+    if config == "report" and name in REPORT_PARTS:
+        return row["report"][name]
+    return str(row[name])
+
+
+def apply_changes(row: Mapping[str, Any], config: str, changes: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of `row` with corrected fields applied, `levels`, `subfield_group` and `messages`
+    re-derived the way the corpus build derives them."""
+    out = json.loads(json.dumps({k: v for k, v in row.items() if k != "images"}, ensure_ascii=False))
+    out["images"] = row.get("images") or []
+    for name, value in changes.items():
+        if name == "subfield":
+            out["subfield"] = value
+            out["subfield_group"] = subfield_group(value)
+        elif name.startswith("option_"):
+            options = {o["label"]: o["text"] for o in out["options"]}
+            options[name[-1]] = value
+            out["options"] = [{"label": k, "text": v} for k, v in sorted(options.items())]
+        elif config == "report" and name in REPORT_PARTS:
+            out["report"][name] = value
+        else:
+            out[name] = value
+    out["levels"] = parse_levels(row_text(out))
+    out["messages"] = render_messages(out)
+    return out
+
+
+def _normalize_correction(config: str, name: str, value: str) -> str:
+    if name == "answer":
+        return "".join(sorted(set(value.upper().replace(",", "").replace(" ", "").replace("，", ""))))
+    if name == "subfield":
+        for slug, (en, zh) in SUBFIELDS.items():
+            if value in (slug, en, zh) or value.casefold() == en.casefold():
+                return slug
+        raise ValueError(f"unknown sub-field {value!r}; use a slug such as {next(iter(SUBFIELDS))!r} "
+                         "(the dataset card lists all 21)")
+    return value
+
+
+
+def write_packet_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> None:
+    """CSV as Excel writes "CSV UTF-8": BOM, comma, CRLF, quoted where needed; formula-safe."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, dialect="excel")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_escape(str(row.get(c, ""))) for c in columns])
+
+
+def read_packet_csv(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str]]], str]:
+    """(header, [(spreadsheet row number, cells)], encoding) of a filled packet.
+
+    UTF-8 (with or without BOM) is expected; a file re-saved by a Chinese-locale Excel as
+    plain "CSV" is GB18030 and is read as such (the read-only cells then prove the decoding).
+    Comma, semicolon and tab delimiters are accepted (Excel uses ; in some locales).
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise PacketError([f"{path.name}: not a UTF-8 text file; save it as 'CSV UTF-8 (Comma delimited)'"])
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records = []
+    try:
+        records.extend(reader)
+    except csv.Error as exc:
+        raise PacketError([f"{path.name} near line {reader.line_num}: not readable as CSV ({exc})"]) from None
+    if not records:
+        raise PacketError([f"{path.name}: empty file"])
+    # spreadsheet row numbers count records (a cell may hold line breaks): header = row 1
+    return [h.strip() for h in records[0]], [(n, cells) for n, cells in enumerate(records[1:], 2)], encoding
+
