@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from email.utils import formatdate
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from spinemed.llm.cache import CacheError, RequestCache
 from spinemed.llm.client import LLMClient, build_client
 from spinemed.llm.images import image_to_data_url, text_and_images_content
 from spinemed.llm.openai_compat import OpenAICompatBackend, RetryableError, _parse_response, parse_retry_after
-from spinemed.llm.simserver import SimHTTPError, SimServer
+from tools.simserver import SimHTTPError, SimServer
 
 MODEL = "sim-model"
 
@@ -492,8 +493,7 @@ def test_throughput_scales_with_server_processes():
         subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "spinemed.llm.simserver",
+                str(Path(__file__).parent / "tools" / "simserver.py"),
                 "--port",
                 str(port),
                 "--latency",

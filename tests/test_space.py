@@ -341,7 +341,7 @@ def test_failed_hub_commit_is_kept_locally_and_retried(tmp_path, bench):
 
 def test_reports_are_judged_by_the_spaces_own_judge(tmp_path, bench):
     from spinemed.llm.client import build_client
-    from spinemed.llm.simserver import SimServer
+    from tools.simserver import SimServer
 
     def judge_responder(body):
         return json.dumps({d: {"score": 4, "reason": "adequate"} for d in DIMENSIONS})
@@ -641,7 +641,7 @@ def test_space_app_file_builds_the_demo_from_environment_variables(tmp_path, mon
 
 def test_a_failing_judge_stores_nothing(tmp_path, bench):
     from spinemed.llm.client import build_client
-    from spinemed.llm.simserver import SimServer
+    from tools.simserver import SimServer
 
     with SimServer(latency_s=0.0, responder=lambda body: "I refuse to grade this.") as server:
         client = build_client("openai", "judge-sim", base_urls=[server.base_url], retries=0)
