@@ -26,6 +26,7 @@ from spinemed.space.chat import (  # noqa: E402
     NotConfiguredBackend,
     OpenAIChatBackend,
     Turn,
+    build_chat_backend,
     turns_from_gradio,
 )
 from spinemed.space.config import JUDGE_KINDS, Judge, SpaceConfig  # noqa: E402
@@ -438,6 +439,9 @@ def test_language_detection_and_model_specs():
     for bad in ("gpt4", "openai:model", "hf:", "baseline:random"):
         with pytest.raises(ValueError, match="expected hf:PATH_OR_REPO"):
             chat(bad)
+    multi = build_chat_backend("openai:m@http://a:8000/v1,http://b:8000/v1/")  # nothing is sent or loaded yet
+    assert multi.base_urls == ["http://a:8000/v1", "http://b:8000/v1"]
+    assert build_chat_backend("hf:org/SpineGPT-7B@v1.1").revision == "v1.1"
     judge = functools.partial(parse_model_spec, kinds=JUDGE_KINDS, what="judge")
     assert (judge("openai:j@https://x/v1").model, judge("openai:j@https://x/v1").urls) == ("j", ("https://x/v1",))
     with pytest.raises(ValueError, match="openai:MODEL@URL"):
@@ -514,8 +518,6 @@ def test_respond_streams_the_growing_answer_and_shows_backend_errors(tmp_path, b
 
 def test_tiny_transformers_model_streams_with_an_image(tmp_path):
     pytest.importorskip("torch")
-    from spinemed.space.chat import build_chat_backend
-
     backend = build_chat_backend("tiny", cache_dir=tmp_path)
     assert backend.name == "transformers" and "noise" in backend.description
     pieces = list(backend.stream([Turn("user", "Which level? 哪个节段？", [_png(tmp_path / "i.png")])], "en"))
