@@ -3,7 +3,7 @@
 1. Throughput: a SpineBench with the paper's counts (294 text MCQ, 193 image MCQ with their
    images, 87 reports = 574 items; ``--items N`` scales the three counts to N items in the same
    proportions; rows cycled from the sample corpus) is evaluated through
-   ``openai:MODEL@URL`` against :class:`spinemed.llm.simserver.SimServer` with a fixed latency
+   ``openai:MODEL@URL`` against the simulated server ``tests/tools/simserver.py`` with a fixed latency
    and a concurrency limit.  Capacity = max_concurrency / latency requests per second; the
    target is >= 90% of it, measured over the generation phase (``run.generation_time_s``:
    requests, cache writes, extraction and predictions lines included; model loading and
@@ -33,8 +33,11 @@ from spinemed.evaluation.predictions import read_predictions
 from spinemed.evaluation.runner import EvalConfig, run_eval
 from spinemed.hub import DatasetFolderWriter, card_metadata, load_manifest, write_manifest
 from spinemed.llm.cache import RequestCache
-from spinemed.llm.simserver import SimServer
 from spinemed.schema import bench_features_for, bench_kind
+
+SIMSERVER = Path(__file__).resolve().parents[1] / "tests" / "tools" / "simserver.py"
+sys.path.insert(0, str(SIMSERVER.parent))  # the simulated server is a test tool, not part of the library
+from simserver import SimServer  # noqa: E402
 
 PAPER_COUNTS = {"text_mcq": 294, "image_mcq": 193, "report": 87}
 
@@ -96,11 +99,11 @@ def build_bench(corpus: Path, out: Path, counts: dict[str, int]) -> Path:
 
 
 class SimServerProcess:
-    """``python -m spinemed.llm.simserver`` in its own process, as a real server would be (no GIL shared
+    """``python tests/tools/simserver.py`` in its own process, as a real server would be (no GIL shared
     with the client being measured).  ``requests`` is read from its exit line after stop()."""
 
     def __init__(self, latency: float, max_concurrency: int):
-        self.args = [sys.executable, "-m", "spinemed.llm.simserver", "--port", "0", "--latency", str(latency),
+        self.args = [sys.executable, str(SIMSERVER), "--port", "0", "--latency", str(latency),
                      "--max-concurrency", str(max_concurrency)]
         self.requests: int | None = None
         self.peak: int | None = None

@@ -60,7 +60,7 @@ from spinemed.cli import main as cli_main
 from spinemed.deid.gate import scan_folder as gate_scan
 from spinemed.deid.images import metadata_text
 from spinemed.llm.offline import OfflineBackend
-from spinemed.llm.simserver import SimServer
+from tools.simserver import SimServer
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILDER = ROOT / "builders" / "spinemed_450k"

@@ -28,7 +28,7 @@ from spinemed.cli import main as cli_main
 from spinemed.deid.provenance import ProvenanceIds, deidentify_provenance, stamp_record
 from spinemed.llm.offline import OfflineBackend
 from spinemed.llm.openai_compat import OpenAICompatBackend
-from spinemed.llm.simserver import SimServer
+from tools.simserver import SimServer
 from spinemed.schema import SourceRecord
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ from spinemed.llm.client import LLMClient
 from spinemed.llm.offline import OfflineBackend
 from spinemed.llm.openai_compat import OpenAICompatBackend
 from spinemed.llm.routing import CLINICAL_SOURCE_TYPES, RoutingBackend, check_routing, resolve_endpoints
-from spinemed.llm.simserver import SimServer
+from tools.simserver import SimServer
 from spinemed.schema import TASKS
 
 from test_deid_requests import scrubbed_stamps

@@ -14,7 +14,7 @@ from spinemed.evaluation.models import EvalError
 from spinemed.evaluation.predictions import PredictionWriter, read_predictions
 from spinemed.evaluation.runner import EvalConfig, EvalInterrupted, format_results, run_eval
 from spinemed.llm.cache import RequestCache
-from spinemed.llm.simserver import SimHTTPError, SimServer
+from tools.simserver import SimHTTPError, SimServer
 from spinemed.scoring import DIMENSIONS
 from test_eval_support import sample_bench
 

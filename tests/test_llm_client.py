@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from email.utils import formatdate
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from spinemed.llm.cache import CacheError, RequestCache
 from spinemed.llm.client import LLMClient, build_client
 from spinemed.llm.images import image_to_data_url, text_and_images_content
 from spinemed.llm.openai_compat import OpenAICompatBackend, RetryableError, _parse_response, parse_retry_after
-from spinemed.llm.simserver import SimHTTPError, SimServer
+from tools.simserver import SimHTTPError, SimServer
 
 MODEL = "sim-model"
 
@@ -492,8 +493,7 @@ def test_throughput_scales_with_server_processes():
         subprocess.Popen(
             [
                 sys.executable,
-                "-m",
-                "spinemed.llm.simserver",
+                str(Path(__file__).parent / "tools" / "simserver.py"),
                 "--port",
                 str(port),
                 "--latency",
@@ -535,3 +535,60 @@ def test_throughput_scales_with_server_processes():
     assert rates[1] > 0.8 * 32
     assert rates[2] > 1.7 * rates[1]
     assert rates[4] > 2.5 * rates[1]  # 4 server processes share the test machine's cores
+
+
+# --------------------------------------------------------------------------------------
+# Streaming (the Space chat's path)
+# --------------------------------------------------------------------------------------
+
+
+def _sse_body(*pieces: str) -> bytes:
+    chunks = [{"choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+    return b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+
+
+def _streaming_backend(handler, urls=("http://a/v1",)) -> OpenAICompatBackend:
+    from spinemed.llm.openai_compat import httpx as client_httpx  # httpx2 when installed
+
+    def respond(request):
+        status, headers, content = handler(request)
+        return client_httpx.Response(status, headers=headers, content=content)
+
+    return OpenAICompatBackend(list(urls), MODEL, transport=client_httpx.MockTransport(respond))
+
+
+def test_stream_yields_pieces_spreads_endpoints_and_retries_before_the_first_piece():
+    seen, failures = [], {"left": 1}
+
+    def handler(request):
+        body = json.loads(request.content)
+        seen.append((str(request.url), body["stream"], request.headers.get("accept")))
+        if failures["left"]:
+            failures["left"] -= 1
+            return 503, {"content-type": "application/json"}, b'{"error": {"message": "busy"}}'
+        return 200, {"content-type": "text/event-stream"}, _sse_body("L4", "-L5")
+
+    client = LLMClient(_streaming_backend(handler, ("http://a/v1", "http://b/v1")), retries=2, backoff_s=0.01)
+    assert list(client.stream_sync(req("which level?"))) == ["L4", "-L5"]
+    assert [s[1:] for s in seen] == [(True, "text/event-stream")] * 2
+    assert {s[0] for s in seen} == {"http://a/v1/chat/completions", "http://b/v1/chat/completions"}  # the retry moved
+    assert (client.stats.requests, client.stats.retries) == (2, 1)
+    assert list(client.stream_sync(req("again"))) == ["L4", "-L5"]  # the client's loop thread is reused
+
+
+def test_stream_errors_and_a_server_that_ignores_stream():
+    whole = json.dumps({"choices": [{"message": {"role": "assistant", "content": "whole"}}]}).encode()
+    client = LLMClient(_streaming_backend(lambda r: (200, {"content-type": "application/json"}, whole)), retries=0)
+    assert list(client.stream_sync(req("q"))) == ["whole"]
+
+    broken = b'data: {"choices": [{"delta": {"content": "a"}}]}\n\ndata: {"error": {"message": "model crashed"}}\n\n'
+    client = LLMClient(_streaming_backend(lambda r: (200, {"content-type": "text/event-stream"}, broken)), retries=3)
+    pieces = client.stream_sync(req("q"))
+    assert next(pieces) == "a"
+    with pytest.raises(LLMError, match="model crashed"):
+        next(pieces)
+
+    client = LLMClient(_streaming_backend(lambda r: (400, {}, b'{"error": {"message": "bad image"}}')), retries=3)
+    with pytest.raises(LLMError, match="HTTP 400 \\(not retried\\): bad image"):
+        list(client.stream_sync(req("q")))
+    assert client.stats.requests == 1

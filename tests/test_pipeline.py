@@ -21,7 +21,7 @@ from spinemed.cli import main as cli_main
 from spinemed.hub import deid_preflight, load_manifest, publish_folder
 from spinemed.llm.client import LLMClient
 from spinemed.llm.offline import OfflineBackend
-from spinemed.llm.simserver import SimServer
+from tools.simserver import SimServer
 from spinemed.schema import LANGUAGES, TASKS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -14,20 +14,23 @@ from test_space_fixtures import FakeHubApi, prediction_lines, sample_dirs, write
 
 from spinemed.evaluation.results import validate_results  # noqa: E402
 from spinemed.llm.base import LLMError  # noqa: E402
+from spinemed.llm.openai_compat import httpx  # noqa: E402  (the shared client's httpx: httpx2 when installed)
+from spinemed.models.spec import ModelSpec, parse_model_spec  # noqa: E402
 from spinemed.scoring import DIMENSIONS, score_predictions  # noqa: E402
 from spinemed.space import leaderboard as lb  # noqa: E402
 from spinemed.space.bench import SpaceBench  # noqa: E402
 from spinemed.space.chat import (  # noqa: E402
+    CHAT_KINDS,
     MAX_IMAGES,
     ChatInputError,
     NotConfiguredBackend,
     OpenAIChatBackend,
     Turn,
-    detect_language,
-    parse_model_spec,
+    build_chat_backend,
     turns_from_gradio,
 )
-from spinemed.space.config import Judge, SpaceConfig, parse_judge_spec  # noqa: E402
+from spinemed.space.config import JUDGE_KINDS, Judge, SpaceConfig  # noqa: E402
+from spinemed.text import detect_language  # noqa: E402
 from spinemed.space.safety import cell_text, md_escape, validate_model_name  # noqa: E402
 from spinemed.space.store import ResultsStore  # noqa: E402
 from spinemed.space.submissions import (  # noqa: E402
@@ -339,7 +342,7 @@ def test_failed_hub_commit_is_kept_locally_and_retried(tmp_path, bench):
 
 def test_reports_are_judged_by_the_spaces_own_judge(tmp_path, bench):
     from spinemed.llm.client import build_client
-    from spinemed.llm.simserver import SimServer
+    from tools.simserver import SimServer
 
     def judge_responder(body):
         return json.dumps({d: {"score": 4, "reason": "adequate"} for d in DIMENSIONS})
@@ -426,15 +429,23 @@ def test_turns_from_gradio_history_with_files(tmp_path):
 
 def test_language_detection_and_model_specs():
     assert detect_language("腰椎间盘突出症最常见于哪个节段？") == "zh" and detect_language("Which level? L4-L5") == "en"
-    assert parse_model_spec(None) == ("none", "", "") and parse_model_spec("tiny") == ("tiny", "", "")
-    assert parse_model_spec("hf:org/SpineGPT-7B") == ("hf", "org/SpineGPT-7B", "")
-    assert parse_model_spec("openai:Qwen/Qwen2.5-VL@http://h:8000/v1") == ("openai", "Qwen/Qwen2.5-VL", "http://h:8000/v1")
-    for bad in ("gpt4", "openai:model", "hf:"):
+    # The Space takes the eval runner's grammar (spinemed.models.spec): @REV and several URLs included.
+    chat = functools.partial(parse_model_spec, kinds=CHAT_KINDS, what="chat model")
+    assert chat(None).kind == "none" and chat("tiny").kind == "tiny"
+    assert chat("hf:org/SpineGPT-7B") == ModelSpec("hf", "org/SpineGPT-7B", text="hf:org/SpineGPT-7B")
+    assert chat("hf:org/SpineGPT-7B@v1.1").revision == "v1.1"
+    s = chat("openai:Qwen/Qwen2.5-VL@http://h:8000/v1,http://g:8000/v1")
+    assert (s.kind, s.model, s.urls) == ("openai", "Qwen/Qwen2.5-VL", ("http://h:8000/v1", "http://g:8000/v1"))
+    for bad in ("gpt4", "openai:model", "hf:", "baseline:random"):
         with pytest.raises(ValueError, match="expected hf:PATH_OR_REPO"):
-            parse_model_spec(bad)
-    assert parse_judge_spec("openai:j@https://x/v1") == ("j", "https://x/v1")
+            chat(bad)
+    multi = build_chat_backend("openai:m@http://a:8000/v1,http://b:8000/v1/")  # nothing is sent or loaded yet
+    assert multi.base_urls == ["http://a:8000/v1", "http://b:8000/v1"]
+    assert build_chat_backend("hf:org/SpineGPT-7B@v1.1").revision == "v1.1"
+    judge = functools.partial(parse_model_spec, kinds=JUDGE_KINDS, what="judge")
+    assert (judge("openai:j@https://x/v1").model, judge("openai:j@https://x/v1").urls) == ("j", ("https://x/v1",))
     with pytest.raises(ValueError, match="openai:MODEL@URL"):
-        parse_judge_spec("j")
+        judge("j")
 
 
 def test_unconfigured_chat_explains_how_to_configure(tmp_path, bench):
@@ -507,8 +518,6 @@ def test_respond_streams_the_growing_answer_and_shows_backend_errors(tmp_path, b
 
 def test_tiny_transformers_model_streams_with_an_image(tmp_path):
     pytest.importorskip("torch")
-    from spinemed.space.chat import build_chat_backend
-
     backend = build_chat_backend("tiny", cache_dir=tmp_path)
     assert backend.name == "transformers" and "noise" in backend.description
     pieces = list(backend.stream([Turn("user", "Which level? 哪个节段？", [_png(tmp_path / "i.png")])], "en"))
@@ -634,7 +643,7 @@ def test_space_app_file_builds_the_demo_from_environment_variables(tmp_path, mon
 
 def test_a_failing_judge_stores_nothing(tmp_path, bench):
     from spinemed.llm.client import build_client
-    from spinemed.llm.simserver import SimServer
+    from tools.simserver import SimServer
 
     with SimServer(latency_s=0.0, responder=lambda body: "I refuse to grade this.") as server:
         client = build_client("openai", "judge-sim", base_urls=[server.base_url], retries=0)

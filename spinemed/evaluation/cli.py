@@ -10,9 +10,9 @@ from pathlib import Path
 from spinemed.schema import BENCH_KINDS
 
 _EPILOG = """\
-models (--model):
-  hf:Qwen/Qwen2.5-VL-7B-Instruct          local transformers model: Hub id (@REVISION optional) or folder
-  openai:MODEL@URL[,URL]                  OpenAI-compatible endpoint(s): vLLM, TGI, hosted APIs
+models (--model; the one spec grammar of spinemed.models.spec, also the Space's --model/--judge):
+  hf:PATH_OR_REPO[@REV]                   local transformers model: Hub id (@REV: branch, tag or commit) or folder
+  openai:MODEL@URL[,URL...]               OpenAI-compatible endpoint(s): vLLM, TGI, hosted APIs
   baseline:retrieval|random|majority      offline baselines (need --corpus; random needs it for reports)
 
 examples:
@@ -55,7 +55,7 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--bench", required=True, help="SpineBench dataset folder, or Hub dataset repo ORG/NAME[@REVISION]")
-    p.add_argument("--model", required=True, metavar="SPEC", help="hf:PATH_OR_ID[@REV] | openai:MODEL@URL[,URL] | baseline:NAME")
+    p.add_argument("--model", required=True, metavar="SPEC", help="hf:PATH_OR_REPO[@REV] | openai:MODEL@URL[,URL...] | baseline:NAME")
     p.add_argument("--out", required=True, type=Path, help="output folder for this run (reused to resume)")
 
     b = p.add_argument_group("benchmark")

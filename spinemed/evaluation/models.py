@@ -6,7 +6,8 @@ as they arrive whatever produced them.  ``load()`` does everything that can fail
 first item (weights, processor, endpoint reachability, corpus), so a model that cannot load is
 a clear error before any work starts.
 
-Model specs (the CLI's ``--model``)::
+Model specs (the CLI's ``--model``; the grammar is :mod:`spinemed.models.spec`, the models and
+clients come from :mod:`spinemed.models.loader`)::
 
     hf:Qwen/Qwen2.5-VL-7B-Instruct        a Hub model id (optionally @REVISION) or a local folder
     openai:MODEL@URL[,URL...]             an OpenAI-compatible endpoint (vLLM, TGI, hosted APIs)
@@ -16,20 +17,26 @@ Model specs (the CLI's ``--model``)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
-import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spinemed.evaluation.baselines import BASELINES, corpus_fingerprint, load_training_corpus, make_baseline
 from spinemed.llm.base import ChatRequest, LLMError
+from spinemed.llm.images import text_and_images_content
+from spinemed.models import loader
+from spinemed.models.spec import ModelError, ModelSpec
+from spinemed.models.spec import parse_model_spec as parse_spec
 
 __all__ = [
+    "EVAL_KINDS",
     "Adapter",
     "BaselineAdapter",
     "EvalError",
@@ -49,6 +56,15 @@ log = logging.getLogger(__name__)
 
 class EvalError(RuntimeError):
     """An evaluation that cannot start or go on (the message says what to fix)."""
+
+
+@contextlib.contextmanager
+def _eval_errors() -> Iterator[None]:
+    """The model layer's errors (a bad spec, a model or endpoint that cannot load) as EvalError."""
+    try:
+        yield
+    except ModelError as exc:
+        raise EvalError(str(exc)) from None
 
 
 @dataclass
@@ -114,45 +130,13 @@ class Adapter:
 # --------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModelSpec:
-    kind: str  # "hf" | "openai" | "baseline"
-    model: str  # model id / path, endpoint model name, or baseline name
-    revision: str | None = None
-    urls: tuple[str, ...] = ()
-    text: str = ""
+EVAL_KINDS = ("hf", "openai", "baseline")  # the model specs the runner takes
 
 
 def parse_model_spec(text: str) -> ModelSpec:
     """Parse ``hf:ID[@REV]``, ``openai:MODEL@URL[,URL]`` or ``baseline:NAME`` (errors say the form)."""
-    from spinemed.evaluation.baselines import BASELINES
-
-    scheme, sep, rest = str(text).partition(":")
-    if not sep or not rest:
-        raise EvalError(f"model spec {text!r}: expected hf:PATH_OR_ID, openai:MODEL@URL[,URL] or baseline:{'|'.join(BASELINES)}")
-    if scheme == "hf":
-        model, revision = rest, None
-        if "@" in rest and not Path(rest).expanduser().exists():
-            model, _, revision = rest.rpartition("@")
-            if not model or not revision:
-                raise EvalError(f"model spec {text!r}: expected hf:ID@REVISION, e.g. hf:Qwen/Qwen2.5-VL-7B-Instruct@main")
-        return ModelSpec("hf", model, revision, text=text)
-    if scheme == "openai":
-        m = re.match(r"^(?P<model>.+?)@(?P<urls>https?://.+)$", rest)
-        if not m:
-            raise EvalError(
-                f"model spec {text!r}: expected openai:MODEL@URL[,URL], e.g. openai:Qwen/Qwen2.5-VL-72B-Instruct@http://localhost:8000/v1"
-            )
-        urls = tuple(u.strip() for u in m["urls"].split(",") if u.strip())
-        bad = [u for u in urls if not u.startswith(("http://", "https://"))]
-        if bad:
-            raise EvalError(f"model spec {text!r}: endpoint URL(s) {bad} must start with http:// or https://")
-        return ModelSpec("openai", m["model"], urls=urls, text=text)
-    if scheme == "baseline":
-        if rest not in BASELINES:
-            raise EvalError(f"model spec {text!r}: unknown baseline {rest!r}; choose one of {', '.join(BASELINES)}")
-        return ModelSpec("baseline", rest, text=text)
-    raise EvalError(f"model spec {text!r}: unknown scheme {scheme!r}; use hf:, openai: or baseline:")
+    with _eval_errors():
+        return parse_spec(text, kinds=EVAL_KINDS, baselines=BASELINES)
 
 
 # --------------------------------------------------------------------------------------
@@ -177,8 +161,6 @@ class BaselineAdapter(Adapter):
         self.baseline = None
 
     def load(self, benchmark) -> None:
-        from spinemed.evaluation.baselines import load_training_corpus, make_baseline
-
         has_reports = any(i["kind"] == "report" for i in benchmark.items)
         if self.corpus_source is None and (self.name != "random" or has_reports):
             need = "report items" if self.name == "random" else "its answers"
@@ -214,8 +196,6 @@ class BaselineAdapter(Adapter):
         return {"device": "cpu", "dtype": None, "concurrency": 1, "batch_size": 1}
 
     def fingerprint(self) -> dict[str, Any]:
-        from spinemed.evaluation.baselines import corpus_fingerprint
-
         return {"spec": self.spec, "seed": self.seed, "corpus": corpus_fingerprint(self.baseline.corpus if self.baseline else None)}
 
     async def generate(self, jobs: Sequence[Job], emit: Emit) -> None:
@@ -232,32 +212,9 @@ class BaselineAdapter(Adapter):
 
 
 def check_endpoint(url: str, model: str | None, api_key: str | None, timeout_s: float = 30.0, what: str = "endpoint") -> None:
-    """GET {url}/models: the server is reachable, accepts the key and (when it lists models) serves `model`.
-
-    Servers without a /models route (some gateways) pass with a logged warning."""
-    import httpx
-
-    from spinemed.llm.openai_compat import API_KEY_ENV_VARS
-
-    key = api_key or next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    try:
-        response = httpx.get(f"{url}/models", headers=headers, timeout=min(timeout_s, 30.0))
-    except httpx.HTTPError as exc:
-        raise EvalError(f"{what} {url} is not reachable ({type(exc).__name__}: {exc}); is the server running? "
-                        "(--no-preflight skips this check)") from None
-    if response.status_code in (401, 403):
-        raise EvalError(f"{what} {url} refused the API key (HTTP {response.status_code}); pass the key "
-                        "(--api-key / --judge-api-key) or set SPINEMED_API_KEY / OPENAI_API_KEY")
-    if response.status_code != 200:
-        log.warning("%s %s: GET /models answered HTTP %d; not checking the model name", what, url, response.status_code)
-        return
-    try:
-        served = [str(m.get("id")) for m in response.json().get("data", []) if isinstance(m, dict)]
-    except (ValueError, AttributeError):
-        return
-    if model and served and model not in served:
-        raise EvalError(f"{what} {url} does not serve model {model!r} (it serves: {', '.join(served[:10])})")
+    """:func:`spinemed.models.loader.check_endpoint`, failing with EvalError."""
+    with _eval_errors():
+        loader.check_endpoint(url, model, api_key, timeout_s, what)
 
 
 _AUTH_ERROR = re.compile(r"HTTP (401|403)\b")
@@ -313,25 +270,12 @@ class OpenAIAdapter(Adapter):
         self.served_model = ""
 
     def load(self, benchmark) -> None:
-        from spinemed.llm.cache import CacheError, RequestCache
-        from spinemed.llm.client import LLMClient
-        from spinemed.llm.openai_compat import OpenAICompatBackend
-
-        try:
-            backend = OpenAICompatBackend(
-                self.base_urls, self.model, api_key=self.api_key, timeout_s=self.timeout_s,
-                max_concurrency_per_endpoint=self.concurrency,
+        with _eval_errors():
+            self.client = loader.openai_client(
+                ModelSpec("openai", self.model, urls=tuple(self.base_urls)), api_key=self.api_key,
+                concurrency=self.concurrency, timeout_s=self.timeout_s, retries=self.retries, backoff_s=self.backoff_s,
+                cache_dir=self.cache_dir, preflight=self.preflight,
             )
-        except ValueError as exc:
-            raise EvalError(str(exc)) from None
-        if self.preflight:
-            for url in backend.base_urls:
-                check_endpoint(url, self.model, self.api_key, self.timeout_s)
-        try:
-            cache = RequestCache(self.cache_dir / "requests.sqlite") if self.cache_dir is not None else None
-        except CacheError as exc:
-            raise EvalError(str(exc)) from None
-        self.client = LLMClient(backend, cache=cache, concurrency=self.concurrency, retries=self.retries, backoff_s=self.backoff_s)
 
     def model_info(self) -> dict[str, Any]:
         return {
@@ -360,8 +304,6 @@ class OpenAIAdapter(Adapter):
         return {"requests_sent": s.requests, "cache_hits": s.cache_hits, "retries": s.retries, "failures": s.failures}
 
     def request(self, job: Job) -> ChatRequest:
-        from spinemed.llm.images import text_and_images_content
-
         content: Any = text_and_images_content(job.prompt, job.images, self.image_max_side) if job.images else job.prompt
         return ChatRequest(
             messages=({"role": "user", "content": content},),
@@ -408,26 +350,9 @@ class OpenAIAdapter(Adapter):
 
 
 def select_device_dtype(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
-    """``(device, dtype)``: cuda with bfloat16 (float16 where bf16 is unsupported) > mps float16 > cpu float32."""
-    import torch
-
-    if device == "auto":
-        if torch.cuda.is_available():
-            device = "cuda"
-        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            device = "mps"
-        else:
-            device = "cpu"
-    if dtype == "auto":
-        if device.startswith("cuda"):
-            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
-        elif device == "mps":
-            dtype = "float16"
-        else:
-            dtype = "float32"
-    if dtype not in ("bfloat16", "float16", "float32"):
-        raise EvalError(f"dtype {dtype!r}: choose auto, bfloat16, float16 or float32")
-    return device, dtype
+    """:func:`spinemed.models.loader.select_device_dtype`, failing with EvalError."""
+    with _eval_errors():
+        return loader.select_device_dtype(device, dtype)
 
 
 class TransformersAdapter(Adapter):
@@ -471,29 +396,11 @@ class TransformersAdapter(Adapter):
         self.batches = 0
 
     def load(self, benchmark) -> None:
-        try:
-            import torch
-            from transformers import AutoModelForImageTextToText, AutoProcessor
-        except ImportError as exc:
-            raise EvalError(f"hf: models need torch and transformers ({exc}); pip install torch torchvision transformers") from None
-        if self.model_id.startswith(("/", "./", "../", "~")) and not Path(self.model_id).expanduser().is_dir():
-            raise EvalError(f"cannot load model {self.model_id!r}: no such folder")
-        self.device, self.dtype = select_device_dtype(self.device_arg, self.dtype_arg)
-        kwargs: dict[str, Any] = {"revision": self.revision, "trust_remote_code": self.trust_remote_code}
-        try:
-            self.processor = AutoProcessor.from_pretrained(self.model_id, **kwargs)
-            model_kwargs = {**kwargs, "dtype": getattr(torch, self.dtype)}
-            if self.attn_implementation:
-                model_kwargs["attn_implementation"] = self.attn_implementation
-            if self.device_map:
-                model_kwargs["device_map"] = self.device_map
-            model = AutoModelForImageTextToText.from_pretrained(self.model_id, **model_kwargs)
-            if not self.device_map:
-                model = model.to(self.device)
-        except Exception as exc:  # OSError (not found / no weights), ValueError (not an image-text model), ...
-            raise EvalError(f"cannot load model {self.model_id!r}{f' at {self.revision}' if self.revision else ''}: "
-                            f"{type(exc).__name__}: {exc}") from None
-        self.model = model.eval()
+        with _eval_errors():
+            vlm = loader.load_vlm(self.model_id, revision=self.revision, device=self.device_arg, dtype=self.dtype_arg,
+                                  device_map=self.device_map, trust_remote_code=self.trust_remote_code,
+                                  attn_implementation=self.attn_implementation)
+        self.model, self.processor, self.device, self.dtype = vlm.model, vlm.processor, vlm.device, vlm.dtype
         tokenizer = getattr(self.processor, "tokenizer", None)
         template = getattr(self.processor, "chat_template", None) or getattr(tokenizer, "chat_template", None)
         if tokenizer is None or template is None:

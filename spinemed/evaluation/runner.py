@@ -41,6 +41,8 @@ from spinemed.evaluation.predictions import (
 )
 from spinemed.evaluation.prompts import DEFAULT_PROMPT_VERSION, load_eval_prompts
 from spinemed.evaluation.results import assemble_results, benchmark_warnings, write_results
+from spinemed.models.loader import openai_client
+from spinemed.models.spec import ModelError, ModelSpec, ModelSpecError
 from spinemed.scoring import score_items, score_predictions
 
 __all__ = ["EvalConfig", "EvalInterrupted", "EvalRun", "format_results", "run_eval"]
@@ -143,20 +145,17 @@ def _finalize(rec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _judge_client(cfg: EvalConfig, cache_dir: Path):
-    from spinemed.evaluation.models import check_endpoint
-    from spinemed.llm.client import build_client
-
+    """The judge's client through the model layer's one endpoint loader (checked first unless --no-preflight)."""
     if not cfg.judge_urls:
         raise EvalError("--judge-model needs --judge-url (the judge's OpenAI-compatible endpoint)")
-    if cfg.preflight:
-        for url in cfg.judge_urls:
-            check_endpoint(url.rstrip("/").removesuffix("/chat/completions"), cfg.judge_model, cfg.judge_api_key,
-                           cfg.timeout_s, what="judge endpoint")
+    spec = ModelSpec("openai", cfg.judge_model, urls=tuple(cfg.judge_urls))
     try:
-        return build_client("openai", model=cfg.judge_model, base_urls=list(cfg.judge_urls), api_key=cfg.judge_api_key,
-                            concurrency=cfg.judge_concurrency, cache_dir=cache_dir, retries=cfg.retries, timeout_s=cfg.timeout_s)
-    except ValueError as exc:
+        return openai_client(spec, api_key=cfg.judge_api_key, concurrency=cfg.judge_concurrency, timeout_s=cfg.timeout_s,
+                             retries=cfg.retries, cache_dir=cache_dir, preflight=cfg.preflight, what="judge endpoint")
+    except ModelSpecError as exc:
         raise EvalError(f"judge: {exc}") from None
+    except ModelError as exc:
+        raise EvalError(str(exc)) from None
 
 
 class _Progress:

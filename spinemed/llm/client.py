@@ -4,6 +4,7 @@ The corpus pipeline, the benchmark runner and the LLM judge all talk to models t
 class.  A request whose result is in the cache is never sent again, so a crashed build
 rerun with the same cache repeats no request; identical requests in flight at the same time
 are sent once (when a cache is set, the second would be a cache hit a moment later anyway).
+`stream` / `stream_sync` yield an answer's text as it arrives (the Space chat), uncached.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ import asyncio
 import dataclasses
 import logging
 import random
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +107,8 @@ class LLMClient:
         self.stats = ClientStats()
         self._rng = random.Random()
         self._state: _LoopState | None = None
+        self._sync_lock = threading.Lock()
+        self._sync_loop: asyncio.AbstractEventLoop | None = None  # stream_sync's event-loop thread
 
     def __repr__(self) -> str:
         return f"LLMClient(backend={self.backend!r}, cache={self.cache!r}, concurrency={self.concurrency})"
@@ -229,6 +233,81 @@ class LLMClient:
             return min(self.max_backoff_s, retry_after)
         base = min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
         return base * (0.5 + 0.5 * self._rng.random())
+
+    # -- streaming -----------------------------------------------------------------------
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """The answer's text pieces as the backend streams them (a backend without `stream`
+        yields the whole answer as one piece).  Not cached: a streamed answer is read as it
+        comes.  A `RetryableError` before the first piece is retried like in `chat`; one after
+        it ends the stream with an `LLMError`."""
+        request = self.prepare(request)
+        if self.require_deid_stamp and not request.deid_stamp:
+            raise UnstampedRequestError(
+                "this client sends only requests built from de-identified, stamped records "
+                "(ChatRequest.deid_stamp is empty)")
+        stream = getattr(self.backend, "stream", None)
+        if stream is None:
+            yield (await self._send(request)).text
+            return
+        state = self._loop_state()
+        async with state.semaphore:
+            attempt = 0
+            while True:
+                attempt += 1
+                self.stats.requests += 1
+                started = False
+                start = time.perf_counter()
+                try:
+                    async for piece in stream(request):
+                        started = True
+                        yield piece
+                    return
+                except RetryableError as exc:
+                    if started:
+                        self.stats.failures += 1
+                        raise LLMError(f"{self.backend.name}: the stream broke off: {exc}") from exc
+                    if attempt > self.retries:
+                        self.stats.failures += 1
+                        raise LLMError(f"{self.backend.name}: failed after {attempt} attempt(s): {exc}") from exc
+                    error = exc
+                except Exception:
+                    self.stats.failures += 1
+                    raise
+                finally:
+                    self.stats.total_latency_s += time.perf_counter() - start
+                delay = self._backoff(attempt, error.retry_after)
+                log.info("retry %d/%d in %.2fs: %s", attempt, self.retries, delay, error)
+                self.stats.retries += 1
+                await asyncio.sleep(delay)
+
+    def stream_sync(self, request: ChatRequest) -> Iterator[str]:
+        """`stream` for synchronous code (a Gradio handler).  It runs on this client's own
+        event-loop thread, so callers in many threads share one connection pool and one
+        concurrency bound; closing the iterator early closes the stream."""
+        loop = self._stream_loop()
+        pieces = self.stream(request)
+
+        async def next_piece() -> str:
+            return await pieces.__anext__()
+
+        try:
+            while True:
+                try:
+                    piece = asyncio.run_coroutine_threadsafe(next_piece(), loop).result()
+                except StopAsyncIteration:
+                    return
+                yield piece
+        finally:
+            asyncio.run_coroutine_threadsafe(pieces.aclose(), loop).result()
+
+    def _stream_loop(self) -> asyncio.AbstractEventLoop:
+        with self._sync_lock:
+            if self._sync_loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="spinemed-llm-stream", daemon=True).start()
+                self._sync_loop = loop
+            return self._sync_loop
 
     # -- many requests -------------------------------------------------------------------
 

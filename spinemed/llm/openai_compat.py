@@ -7,6 +7,10 @@ that just failed (connection error, timeout, 5xx) is avoided for a cooldown that
 consecutive failure (1 s .. 30 s); otherwise a dead server, always the least busy, would
 attract every new request and every retry.  The backend makes one attempt per call;
 `LLMClient` adds retries, caching and the global concurrency bound.
+
+`stream` sends the same request with ``"stream": true`` and yields the answer's text as the
+server-sent events arrive (the Space chat); a server that ignores ``stream`` and answers with one
+JSON body yields the whole answer as one piece.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import AsyncIterator
 
 try:
     # httpx2, pydantic's httpx fork that huggingface_hub already depends on, has the same API
@@ -59,6 +64,7 @@ class OpenAICompatBackend:
     max_concurrency_per_endpoint: requests in flight per endpoint; more wait for a free slot.
     trusted: the endpoint is declared on-premises: clinical sources (inpatient records, imaging
       studies) may be sent to it.  Never inferred (a loopback URL may be a tunnel to anywhere).
+    transport: an httpx transport for tests (e.g. ``httpx.MockTransport``; the `httpx` of this module).
 
     A request's de-identification stamp, when it has one, goes along as the
     `X-SpineMed-Deid-Stamp` header (a hash of the scrubbed record: it carries no content), so a
@@ -77,6 +83,7 @@ class OpenAICompatBackend:
         max_concurrency_per_endpoint: int = 16,
         headers: dict | None = None,
         trusted: bool = False,
+        transport: httpx.AsyncBaseTransport | None = None,
     ):
         if not isinstance(trusted, bool):
             raise TypeError(f"OpenAICompatBackend: trusted must be true or false, got {trusted!r}")
@@ -118,6 +125,7 @@ class OpenAICompatBackend:
         self._failures = [0] * len(self.base_urls)  # consecutive failures per endpoint
         self._down_until = [0.0] * len(self.base_urls)  # time.monotonic() when usable again
         self._next = 0  # round-robin pointer for ties
+        self._transport = transport
         self._state: _LoopState | None = None
 
     def __repr__(self) -> str:
@@ -133,6 +141,7 @@ class OpenAICompatBackend:
                 headers=self._headers,
                 timeout=httpx.Timeout(self.timeout_s),
                 limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+                transport=self._transport,
             )
             self._state = _LoopState(loop, client)
             self.in_flight = [0] * len(self.base_urls)
@@ -204,19 +213,59 @@ class OpenAICompatBackend:
         try:
             response = await client.post(target, json=body, headers=headers)
         except httpx.TimeoutException as exc:
-            raise RetryableError(f"{target}: timed out after {self.timeout_s:g}s ({type(exc).__name__})") from exc
+            raise self._timed_out(target, exc) from exc
         except httpx.TransportError as exc:
             raise RetryableError(f"{target}: connection failed ({type(exc).__name__}: {exc})") from exc
-        status = response.status_code
-        if status in RETRYABLE_STATUS or status >= 500:
-            raise RetryableError(
-                f"{target}: HTTP {status}: {_error_text(response)}",
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                status=status,
-            )
-        if status >= 400:
-            raise LLMError(f"{target}: HTTP {status} (not retried): {_error_text(response)}")
+        _raise_for_status(response, target)
         return response
+
+    def _timed_out(self, target: str, exc: Exception) -> RetryableError:
+        return RetryableError(f"{target}: timed out after {self.timeout_s:g}s ({type(exc).__name__})")
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """The answer's text pieces as the server streams them (one attempt, like `complete`).
+
+        Errors before the first piece are `complete`'s (RetryableError for timeouts, connection
+        errors, 408/409/429/5xx; LLMError otherwise); an error chunk or a broken stream later is
+        an LLMError (or RetryableError for a dropped connection)."""
+        body = {**request.body(), "stream": True}
+        if not body.get("model"):
+            body["model"] = self.model
+        state = self._loop_state()
+        index = await self._acquire_endpoint(state)
+        url = self.base_urls[index]
+        target = f"{url}/chat/completions"
+        headers = {"Accept": "text/event-stream"}
+        if request.deid_stamp:
+            headers[self.STAMP_HEADER] = request.deid_stamp
+        try:
+            async with state.client.stream("POST", target, json=body, headers=headers) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    _raise_for_status(response, target)
+                if "text/event-stream" in response.headers.get("content-type", ""):
+                    async for piece in _sse_deltas(response.aiter_lines(), target):
+                        yield piece
+                else:
+                    await response.aread()
+                    yield _parse_response(response, url, body["model"], 0.0).text
+        except httpx.TimeoutException as exc:
+            error = self._timed_out(target, exc)
+            self._mark_down(index, error)
+            raise error from exc
+        except httpx.TransportError as exc:
+            error = RetryableError(f"{target}: connection failed ({type(exc).__name__}: {exc})")
+            self._mark_down(index, error)
+            raise error from exc
+        except RetryableError as exc:
+            if exc.status is None or exc.status >= 500:
+                self._mark_down(index, exc)
+            raise
+        else:
+            self._failures[index] = 0
+            self._down_until[index] = 0.0
+        finally:
+            await asyncio.shield(self._release_endpoint(state, index))
 
     async def aclose(self) -> None:
         """Close pooled connections; the backend stays usable and reconnects on next use."""
@@ -262,6 +311,42 @@ def _parse_response(response: httpx.Response, url: str, model: str, latency: flo
         latency_s=latency,
         usage=usage,
     )
+
+
+def _raise_for_status(response: httpx.Response, target: str) -> None:
+    status = response.status_code
+    if status in RETRYABLE_STATUS or status >= 500:
+        raise RetryableError(
+            f"{target}: HTTP {status}: {_error_text(response)}",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            status=status,
+        )
+    if status >= 400:
+        raise LLMError(f"{target}: HTTP {status} (not retried): {_error_text(response)}")
+
+
+async def _sse_deltas(lines: AsyncIterator[str], target: str) -> AsyncIterator[str]:
+    """The text deltas of an OpenAI chat-completions event stream, up to ``data: [DONE]``."""
+    async for line in lines:
+        if not line.startswith("data:"):
+            continue  # comments, event names, keep-alives
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise LLMError(f"{target}: malformed stream chunk {data[:120]!r}") from None
+        if isinstance(obj, dict) and obj.get("error"):
+            err = obj["error"]
+            raise LLMError(f"{target}: {str(err.get('message', err) if isinstance(err, dict) else err)[:300]}")
+        try:
+            delta = obj["choices"][0].get("delta") or {}
+        except (KeyError, IndexError, TypeError, AttributeError):
+            continue  # usage-only chunks have no choices
+        piece = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(piece, str) and piece:
+            yield piece
 
 
 def _error_text(response: httpx.Response) -> str:

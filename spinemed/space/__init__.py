@@ -6,5 +6,5 @@ without a browser.
 Modules: `config` (settings from flags / environment), `bench` (the served SpineBench),
 `leaderboard` (rows, filters, chart), `submissions` (upload validation and rescoring),
 `store` (results folder + Hub mirror), `chat` (streaming backends), `safety` (escaping),
-`app` (the Gradio layout), `push` (uploading the Space).
+`app` (the Gradio layout), `push` (uploading the Space), `cli` (`spinemed space`).
 """

@@ -20,10 +20,11 @@ import gradio as gr
 
 from spinemed.llm.base import LLMError
 from spinemed.scoring import BENCHMARK_COUNTS, SCORER_VERSION
+from spinemed.text import detect_language
 
 from . import leaderboard as lb
 from .bench import KIND_LABELS, LANGUAGE_LABELS, MODALITY_LABELS, BenchmarkError, SpaceBench, subfield_label
-from .chat import NOT_FOR_CLINICAL_USE, ChatBackend, ChatInputError, NotConfiguredBackend, build_chat_backend, detect_language, turns_from_gradio
+from .chat import NOT_FOR_CLINICAL_USE, ChatBackend, ChatInputError, NotConfiguredBackend, build_chat_backend, turns_from_gradio
 from .config import Judge, SpaceConfig
 from .safety import cell_text, md_escape
 from .store import ResultsStore
@@ -297,7 +298,7 @@ def _slug(name: str) -> str:
 def _about_md(state: SpaceState) -> str:
     n = BENCHMARK_COUNTS
     bench = md_escape(state.bench.label) if state.bench else "none loaded"
-    judge = md_escape(f"{state.judge.model} at {state.judge.url}") if getattr(state.judge, "model", None) else (
+    judge = md_escape(f"{state.judge.model} at {', '.join(state.judge.urls)}") if getattr(state.judge, "model", None) else (
         "configured" if state.judge else "none: submitted reports are listed as *not judged*")
     hub = md_escape(state.store.hub_repo) + f" ({md_escape(state.store.hub_status)})" if state.store.hub_repo else "none (local results folder only)"
     return f"""

@@ -1,13 +1,15 @@
 """Chat backends for the Space's demo: a local transformers model or an OpenAI-compatible endpoint.
 
 Both stream: :meth:`stream` yields text pieces as the model produces them.  A model is chosen
-with the same spec syntax as ``spinemed eval --model``:
+with the spec grammar of ``spinemed eval --model`` (:mod:`spinemed.models.spec`) and built by
+:mod:`spinemed.models.loader`:
 
-* ``hf:PATH_OR_REPO`` — a local folder or Hub model id loaded with transformers
-  (``AutoModelForImageTextToText`` + ``AutoProcessor``; SpineGPT / Qwen2.5-VL); downloaded
-  only because the operator named it;
-* ``openai:MODEL@URL`` — any OpenAI-compatible server (vLLM, TGI, hosted APIs); images are sent
-  as data URLs (:func:`spinemed.llm.images.text_and_images_content`), the key comes from
+* ``hf:PATH_OR_REPO[@REV]`` — a local folder or Hub model id loaded with transformers
+  (:func:`spinemed.models.loader.load_vlm`; SpineGPT / Qwen2.5-VL); downloaded only because the
+  operator named it;
+* ``openai:MODEL@URL[,URL...]`` — any OpenAI-compatible server(s) (vLLM, TGI, hosted APIs),
+  streamed by the shared client (:meth:`spinemed.llm.client.LLMClient.stream_sync`); images are
+  sent as data URLs (:func:`spinemed.llm.images.text_and_images_content`), the key comes from
   ``SPINEMED_API_KEY`` / ``OPENAI_API_KEY`` like everywhere in the kit;
 * ``tiny`` — the random-weight tiny Qwen2.5-VL (:func:`spinemed.models.tiny.build_tiny_qwen25vl`),
   built offline: its answers are noise, it only proves the plumbing (images in, tokens out);
@@ -17,16 +19,17 @@ with the same spec syntax as ``spinemed eval --model``:
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from spinemed.llm.base import LLMError
+from spinemed.llm.base import ChatRequest, LLMError
+from spinemed.llm.images import text_and_images_content
+from spinemed.models.loader import load_vlm, openai_client, tiny_model_folder
+from spinemed.models.spec import ModelError, ModelSpec, parse_model_spec
 
 __all__ = [
     "NOT_FOR_CLINICAL_USE",
@@ -36,9 +39,8 @@ __all__ = [
     "OpenAIChatBackend",
     "TransformersChatBackend",
     "Turn",
+    "CHAT_KINDS",
     "build_chat_backend",
-    "detect_language",
-    "parse_model_spec",
     "turns_from_gradio",
 ]
 
@@ -57,7 +59,7 @@ SYSTEM_PROMPTS = {
 MAX_IMAGES = 4  # per request (most recent first): bounds vision tokens and upload work
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CHAT_KINDS = ("hf", "openai", "tiny", "none")  # the model specs the chat takes
 
 
 class ChatInputError(ValueError):
@@ -69,14 +71,6 @@ class Turn:
     role: str  # "user" | "assistant"
     text: str = ""
     images: list[str] = field(default_factory=list)  # file paths
-
-
-def detect_language(text: str) -> str:
-    """'zh' when the text is mostly Chinese characters, else 'en'."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return "en"
-    return "zh" if sum(bool(_CJK.match(c)) for c in letters) / len(letters) >= 0.3 else "en"
 
 
 def _file_path(part: Any) -> str | None:
@@ -223,111 +217,44 @@ class NotConfiguredBackend:
 
 
 class OpenAIChatBackend:
-    """Streams ``POST {base_url}/chat/completions`` with ``"stream": true`` (server-sent events).
+    """Streams the answer of OpenAI-compatible endpoint(s) through the shared client
+    (:meth:`spinemed.llm.client.LLMClient.stream_sync`: ``"stream": true``, server-sent events).
 
     A server that ignores ``stream`` and answers with one JSON body still works (the whole
-    answer arrives as one piece).  `transport` is for tests (an ``httpx`` transport).
+    answer arrives as one piece).  Several URLs share the visitors (fewest requests in flight
+    first).  One attempt per message: a visitor sees the error at once and can resend.
+    `transport` is for tests (a transport of :mod:`spinemed.llm.openai_compat`'s ``httpx``).
     """
 
     name = "openai"
 
-    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, timeout_s: float = 120.0,
-                 max_tokens: int = 1024, temperature: float = 0.2, max_side: int = 1024, transport: Any = None):
-        from spinemed.llm.openai_compat import API_KEY_ENV_VARS
-
-        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"chat endpoint URL {base_url!r} must start with http:// or https://")
+    def __init__(self, base_url: str | Sequence[str], model: str, *, api_key: str | None = None,
+                 timeout_s: float = 120.0, max_tokens: int = 1024, temperature: float = 0.2, max_side: int = 1024,
+                 concurrency: int = 32, transport: Any = None):
         if not model:
             raise ValueError("chat endpoint: the model name is required (openai:MODEL@URL)")
-        self.base_url = base_url.rstrip("/").removesuffix("/chat/completions")
+        urls = (base_url,) if isinstance(base_url, str) else tuple(base_url)
+        self.client = openai_client(ModelSpec("openai", model, urls=urls), api_key=api_key, concurrency=concurrency,
+                                    timeout_s=timeout_s, retries=0, transport=transport)
+        self.base_urls = self.client.backend.base_urls
         self.model = model
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.max_side = max_side
-        self.timeout_s = timeout_s
-        if api_key is None:
-            api_key = next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
-        self._headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
-        if api_key:
-            self._headers["Authorization"] = f"Bearer {api_key}"
-        self._transport = transport
-        self.description = f"{model} at {self.base_url}"
+        self.description = f"{model} at {', '.join(self.base_urls)}"
 
-    def request_body(self, turns: list[Turn], language: str) -> dict[str, Any]:
-        from spinemed.llm.images import text_and_images_content
-
+    def request(self, turns: list[Turn], language: str) -> ChatRequest:
         messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM_PROMPTS[language]}]
         for t in turns:
             if t.role == "user" and t.images:
                 messages.append({"role": "user", "content": text_and_images_content(t.text, t.images, max_side=self.max_side)})
             else:
                 messages.append({"role": t.role, "content": t.text})
-        return {"model": self.model, "messages": messages, "stream": True, "max_tokens": self.max_tokens,
-                "temperature": self.temperature}
+        return ChatRequest(messages=tuple(messages), model=self.model, temperature=self.temperature,
+                           max_tokens=self.max_tokens)
 
     def stream(self, turns: list[Turn], language: str) -> Iterator[str]:
-        import httpx
-
-        body = self.request_body(turns, language)
-        url = f"{self.base_url}/chat/completions"
-        try:
-            with httpx.Client(timeout=httpx.Timeout(self.timeout_s), transport=self._transport) as client:
-                with client.stream("POST", url, json=body, headers=self._headers) as resp:
-                    if resp.status_code >= 400:
-                        resp.read()
-                        raise LLMError(f"{url}: HTTP {resp.status_code}: {_error_text(resp.text)}")
-                    if "text/event-stream" in resp.headers.get("content-type", ""):
-                        yield from _sse_deltas(resp.iter_lines(), url)
-                    else:
-                        resp.read()
-                        yield _whole_message(resp.text, url)
-        except httpx.TimeoutException as exc:
-            raise LLMError(f"{url}: no answer within {self.timeout_s:g}s ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise LLMError(f"{url}: connection failed ({type(exc).__name__}: {exc})") from exc
-
-
-def _error_text(text: str) -> str:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return text[:300].strip() or "(empty body)"
-    err = data.get("error", data) if isinstance(data, dict) else data
-    if isinstance(err, dict):
-        err = err.get("message", err)
-    return str(err)[:300]
-
-
-def _sse_deltas(lines: Iterator[str], url: str) -> Iterator[str]:
-    for line in lines:
-        if not line.startswith("data:"):
-            continue  # comments, event names, keep-alives
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        try:
-            obj = json.loads(data)
-        except ValueError:
-            raise LLMError(f"{url}: malformed stream chunk {data[:120]!r}") from None
-        if isinstance(obj, dict) and obj.get("error"):
-            raise LLMError(f"{url}: {_error_text(json.dumps(obj))}")
-        try:
-            delta = obj["choices"][0].get("delta") or {}
-        except (KeyError, IndexError, TypeError, AttributeError):
-            continue  # usage-only chunks have no choices
-        piece = delta.get("content") if isinstance(delta, dict) else None
-        if isinstance(piece, str) and piece:
-            yield piece
-
-
-def _whole_message(text: str, url: str) -> str:
-    try:
-        content = json.loads(text)["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise LLMError(f"{url}: response has no choices[0].message.content: {text[:200]!r}") from None
-    if isinstance(content, list):
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return str(content or "")
+        yield from self.client.stream_sync(self.request(turns, language))
 
 
 # --------------------------------------------------------------------------------------
@@ -338,16 +265,17 @@ def _whole_message(text: str, url: str) -> str:
 class TransformersChatBackend:
     """A vision-language model loaded with transformers, streamed with ``TextIteratorStreamer``.
 
-    Loaded on first use (so the Space starts at once); one generation at a time (a second
-    request waits), since one model copy serves all visitors.  cuda bf16 when available, else
-    CPU float32.
+    Loaded on first use (so the Space starts at once) by :func:`spinemed.models.loader.load_vlm`
+    (device and dtype as in ``spinemed eval``: cuda bfloat16 > mps float16 > cpu float32); one
+    generation at a time (a second request waits), since one model copy serves all visitors.
     """
 
     name = "transformers"
 
-    def __init__(self, model: str | os.PathLike, *, max_new_tokens: int = 1024, label: str | None = None,
-                 device: str | None = None):
+    def __init__(self, model: str | os.PathLike, *, revision: str | None = None, max_new_tokens: int = 1024,
+                 label: str | None = None, device: str | None = None):
         self.model_id = str(model)
+        self.revision = revision
         self.max_new_tokens = max_new_tokens
         self.description = label or self.model_id
         self.device = device
@@ -360,17 +288,11 @@ class TransformersChatBackend:
         with self._load_lock:
             if self._model is not None:
                 return
-            import torch
-            from transformers import AutoModelForImageTextToText, AutoProcessor
-
-            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
             try:
-                processor = AutoProcessor.from_pretrained(self.model_id)
-                model = AutoModelForImageTextToText.from_pretrained(self.model_id, dtype=dtype)
-            except Exception as exc:
-                raise LLMError(f"cannot load chat model {self.model_id!r}: {type(exc).__name__}: {exc}") from exc
-            self._processor, self._model, self.device = processor, model.to(device).eval(), device
+                vlm = load_vlm(self.model_id, revision=self.revision, device=self.device or "auto")
+            except ModelError as exc:
+                raise LLMError(f"chat model: {exc}") from exc
+            self._processor, self._model, self.device = vlm.processor, vlm.model, vlm.device
 
     def build_messages(self, turns: list[Turn], language: str) -> list[dict[str, Any]]:
         from PIL import Image
@@ -421,39 +343,16 @@ class TransformersChatBackend:
 # --------------------------------------------------------------------------------------
 
 
-def parse_model_spec(spec: str | None) -> tuple[str, str, str]:
-    """``(kind, target, extra)``: ("none", "", ""), ("tiny", "", ""), ("hf", path_or_id, ""),
-    ("openai", model, url).  Raises ValueError with the accepted forms."""
-    text = (spec or "").strip()
-    if not text or text.lower() == "none":
-        return "none", "", ""
-    if text == "tiny":
-        return "tiny", "", ""
-    if text.startswith("hf:") and len(text) > 3:
-        return "hf", text[3:], ""
-    if text.startswith("openai:"):
-        model, sep, url = text[len("openai:"):].rpartition("@")
-        if sep and model and url.startswith(("http://", "https://")):
-            return "openai", model, url
-    raise ValueError(
-        f"chat model {text!r}: expected hf:PATH_OR_REPO (transformers), openai:MODEL@URL "
-        "(OpenAI-compatible endpoint), tiny (offline random-weight test model) or none"
-    )
-
-
 def build_chat_backend(spec: str | None, *, cache_dir: str | os.PathLike | None = None, max_new_tokens: int = 1024) -> ChatBackend:
-    """A backend for a model spec (see :func:`parse_model_spec`); nothing is loaded yet."""
-    kind, target, url = parse_model_spec(spec)
-    if kind == "none":
+    """A backend for a chat model spec (one of :data:`CHAT_KINDS`, see :mod:`spinemed.models.spec`);
+    nothing is loaded yet.  Raises ValueError for a spec the chat does not take."""
+    s = parse_model_spec(spec, kinds=CHAT_KINDS, what="chat model")
+    if s.kind == "none":
         return NotConfiguredBackend()
-    if kind == "openai":
-        return OpenAIChatBackend(url, target, max_tokens=max_new_tokens)
-    if kind == "hf":
-        return TransformersChatBackend(target, max_new_tokens=max_new_tokens)
-    from spinemed.models.tiny import build_tiny_qwen25vl
-
-    folder = Path(cache_dir or Path.home() / ".cache" / "spinemed") / "tiny-qwen25vl"
-    if not (folder / "config.json").is_file():
-        build_tiny_qwen25vl(folder)
-    return TransformersChatBackend(folder, max_new_tokens=min(max_new_tokens, 48),
+    if s.kind == "openai":
+        return OpenAIChatBackend(s.urls, s.model, max_tokens=max_new_tokens)
+    if s.kind == "hf":
+        return TransformersChatBackend(s.model, revision=s.revision, max_new_tokens=max_new_tokens,
+                                       label=s.model + (f"@{s.revision}" if s.revision else ""))
+    return TransformersChatBackend(tiny_model_folder(cache_dir), max_new_tokens=min(max_new_tokens, 48),
                                    label="tiny random-weight Qwen2.5-VL (test model: its answers are noise)")

@@ -7,7 +7,7 @@
 | results folder | ``--results`` | ``SPINEMED_RESULTS_DIR`` | ``space_results`` |
 | Hub dataset repo for results | ``--results-repo`` | ``SPINEMED_RESULTS_REPO`` | none (local only) |
 | chat model | ``--model`` | ``SPINEMED_CHAT_MODEL`` | none (the chat says how to set one) |
-| report judge | ``--judge`` | ``SPINEMED_JUDGE`` | none (reports "not judged") |
+| report judge (``openai:MODEL@URL[,URL...]``) | ``--judge`` | ``SPINEMED_JUDGE`` | none (reports "not judged") |
 | upload limit (MB) | ``--max-upload-mb`` | ``SPINEMED_MAX_UPLOAD_MB`` | 25 |
 
 Hub access uses ``HF_TOKEN`` (a Space secret); endpoints use ``SPINEMED_API_KEY`` / ``OPENAI_API_KEY``.
@@ -21,19 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Judge", "SpaceConfig", "parse_judge_spec"]
+from spinemed.judge import judge_reports_sync
+from spinemed.models.loader import openai_client
+from spinemed.models.spec import parse_model_spec
+
+__all__ = ["JUDGE_KINDS", "Judge", "SpaceConfig"]
 
 _TRUE = {"1", "true", "yes", "on"}
 
 
-def parse_judge_spec(spec: str) -> tuple[str, str]:
-    """``openai:MODEL@URL`` -> (model, url); the judge is an OpenAI-compatible endpoint."""
-    text = (spec or "").strip()
-    if text.startswith("openai:"):
-        model, sep, url = text[len("openai:"):].rpartition("@")
-        if sep and model and url.startswith(("http://", "https://")):
-            return model, url
-    raise ValueError(f"judge {text!r}: expected openai:MODEL@URL, e.g. openai:Qwen/Qwen2.5-72B-Instruct@http://localhost:8000/v1")
+JUDGE_KINDS = ("openai",)  # the judge is an OpenAI-compatible endpoint
 
 
 class Judge:
@@ -44,16 +41,13 @@ class Judge:
     """
 
     def __init__(self, spec: str, *, client: Any = None, concurrency: int = 8, cache_dir: str | os.PathLike | None = None):
-        self.model, self.url = parse_judge_spec(spec)
+        self.spec = parse_model_spec(spec, kinds=JUDGE_KINDS, what="judge")
+        self.model, self.urls = self.spec.model, self.spec.urls
         if client is None:
-            from spinemed.llm.client import build_client
-
-            client = build_client("openai", self.model, base_urls=[self.url], concurrency=concurrency, cache_dir=cache_dir)
+            client = openai_client(self.spec, concurrency=concurrency, cache_dir=cache_dir)
         self.client = client
 
     def judge(self, items: Sequence[Mapping[str, Any]], outputs: Sequence[str | None]):
-        from spinemed.judge import judge_reports_sync
-
         return judge_reports_sync(items, outputs, self.client, model=self.model)
 
 

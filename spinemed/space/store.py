@@ -29,6 +29,7 @@ from typing import Any
 
 from spinemed.evaluation.predictions import PREDICTION_FIELDS
 from spinemed.evaluation.results import RESULTS_KIND, ResultsError, load_results
+from spinemed.fileio import atomic_write_lines, atomic_write_text
 
 __all__ = ["ResultsStore", "SaveOutcome"]
 
@@ -160,12 +161,10 @@ class ResultsStore:
             staging = self.root / SUBMISSIONS / f".tmp-{uuid.uuid4().hex[:12]}"
             staging.mkdir()
             try:
-                (staging / PREDICTIONS_NAME).write_text(
-                    "".join(json.dumps({k: r.get(k) for k in PREDICTION_FIELDS}, ensure_ascii=False) + "\n" for r in rows),
-                    encoding="utf-8",
-                )
-                (staging / RESULTS_NAME).write_text(json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
-                                                    encoding="utf-8")
+                atomic_write_lines(staging / PREDICTIONS_NAME,
+                                   (json.dumps({k: r.get(k) for k in PREDICTION_FIELDS}, ensure_ascii=False) + "\n"
+                                    for r in rows))
+                atomic_write_text(staging / RESULTS_NAME, json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
                 os.replace(staging, final)
             except BaseException:
                 shutil.rmtree(staging, ignore_errors=True)

@@ -1,4 +1,6 @@
-"""`spinemed space`: run the Space locally (leaderboard, submissions, explorer, chat) or push it."""
+"""`spinemed space`: run the Space locally (leaderboard, submissions, explorer, chat) or push it
+(registered by `spinemed.cli`).  The Space's modules load only when the command runs, so
+`spinemed --help` does not import gradio."""
 
 from __future__ import annotations
 
@@ -13,12 +15,18 @@ examples:
   spinemed space --bench ORG/SpineBench@v1.0.0 --model hf:ORG/SpineGPT-7B
   spinemed space --model openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1 \\
                  --judge openai:Qwen/Qwen2.5-72B-Instruct@http://localhost:8001/v1
+  spinemed space --model openai:MODEL@http://node1:8000/v1,http://node2:8000/v1   # visitors shared by two servers
   spinemed space --model tiny                           # offline random-weight test model (answers are noise)
   spinemed space --push ORG/SpineMed --dry-run          # list what would be uploaded to the Space
 
 Every flag has an environment variable (SPINEMED_BENCH, SPINEMED_RESULTS_DIR, SPINEMED_RESULTS_REPO,
 SPINEMED_CHAT_MODEL, SPINEMED_JUDGE, SPINEMED_ALLOW_UNREGISTERED, SPINEMED_MAX_UPLOAD_MB): that is how
-the pushed Space is configured.  Nothing is downloaded unless a Hub id is named."""
+the pushed Space is configured.  Nothing is downloaded unless a Hub id is named.
+
+model specs (the grammar of `spinemed eval --model`, spinemed.models.spec):
+  hf:PATH_OR_REPO[@REV]        transformers model: local folder or Hub id (@REV: branch, tag or commit)
+  openai:MODEL@URL[,URL...]    OpenAI-compatible server(s); key from SPINEMED_API_KEY / OPENAI_API_KEY
+  tiny | none                  the offline random-weight test model | no chat model (--model only)"""
 
 
 def register(subparsers) -> None:
@@ -33,8 +41,10 @@ def register(subparsers) -> None:
                    help="serve a SpineBench that is not a registered release (a local or sample build)")
     p.add_argument("--results", type=Path, dest="results_dir", help="results folder (default: space_results)")
     p.add_argument("--results-repo", help="Hub dataset repo that mirrors accepted submissions (needs HF_TOKEN)")
-    p.add_argument("--model", help="chat model: hf:PATH_OR_REPO | openai:MODEL@URL | tiny | none (default: none)")
-    p.add_argument("--judge", help="report judge for submissions: openai:MODEL@URL (default: reports not judged)")
+    p.add_argument("--model", metavar="SPEC",
+                   help="chat model: hf:PATH_OR_REPO[@REV] | openai:MODEL@URL[,URL...] | tiny | none (default: none)")
+    p.add_argument("--judge", metavar="SPEC",
+                   help="report judge for submissions: openai:MODEL@URL[,URL...] (default: reports not judged)")
     p.add_argument("--max-upload-mb", type=float, help="largest predictions file accepted (default: 25)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 to expose it)")
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")

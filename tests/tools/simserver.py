@@ -6,7 +6,10 @@ scheduler it runs at most `max_concurrency` requests at a time and *queues* the 
 (`overload="queue"`, the default); `overload="reject"` answers 429 with Retry-After instead,
 as rate-limited hosted APIs do, and counts those in `rejected`.
 
-    python -m spinemed.llm.simserver --port 8011 --latency 0.1 --max-concurrency 16
+A test and benchmark tool, not part of the library: tests and benchmarks put ``tests/tools`` on
+``sys.path`` and ``import simserver``.  As a script::
+
+    python tests/tools/simserver.py --port 8011 --latency 0.1 --max-concurrency 16
 """
 
 from __future__ import annotations
@@ -358,7 +361,7 @@ def _error(message: str, kind: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spinemed.llm.simserver", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python tests/tools/simserver.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8011)
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per request")

@@ -1,0 +1,181 @@
+"""From a model spec to something that answers: one transformers VLM loader, one OpenAI-compatible
+client builder.  The eval runner's adapters, the Space chat and the Space judge all go through here.
+
+* :func:`load_vlm` — ``AutoProcessor`` + ``AutoModelForImageTextToText`` at a revision, on a
+  device in a dtype (:func:`select_device_dtype` picks them when "auto");
+* :func:`openai_client` — an :class:`~spinemed.llm.client.LLMClient` over the spec's endpoints
+  (optionally checked first with :func:`check_endpoint`);
+* :func:`tiny_model_folder` — the offline tiny Qwen2.5-VL behind the ``tiny`` spec.
+
+Failures raise :class:`~spinemed.models.spec.ModelError` with what to fix; callers turn it into
+their own error type (``EvalError`` in the runner, a chat message in the Space).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from spinemed.llm.cache import CacheError, RequestCache
+from spinemed.llm.client import LLMClient
+from spinemed.llm.openai_compat import API_KEY_ENV_VARS, OpenAICompatBackend
+from spinemed.models.spec import ModelError, ModelSpec, ModelSpecError
+from spinemed.models.tiny import build_tiny_qwen25vl
+
+__all__ = ["LoadedVLM", "check_endpoint", "load_vlm", "openai_client", "select_device_dtype", "tiny_model_folder"]
+
+log = logging.getLogger(__name__)
+
+DTYPES = ("bfloat16", "float16", "float32")
+
+
+# --------------------------------------------------------------------------------------
+# Local transformers VLMs
+# --------------------------------------------------------------------------------------
+
+
+def select_device_dtype(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
+    """``(device, dtype)``: cuda with bfloat16 (float16 where bf16 is unsupported) > mps float16 > cpu float32."""
+    import torch
+
+    if device == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        elif device == "mps":
+            dtype = "float16"
+        else:
+            dtype = "float32"
+    if dtype not in DTYPES:
+        raise ModelError(f"dtype {dtype!r}: choose auto, {', '.join(DTYPES[:-1])} or {DTYPES[-1]}")
+    return device, dtype
+
+
+@dataclass
+class LoadedVLM:
+    model: Any  # in eval mode, on `device` (or spread by `device_map`)
+    processor: Any
+    device: str
+    dtype: str
+
+
+def load_vlm(
+    model_id: str | os.PathLike,
+    *,
+    revision: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    device_map: str | None = None,
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+) -> LoadedVLM:
+    """A vision-language model and its processor (Hub id or local folder), ready to generate."""
+    try:
+        import torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+    except ImportError as exc:
+        raise ModelError(f"hf: models need torch and transformers ({exc}); pip install torch torchvision transformers") from None
+    model_id = str(model_id)
+    if model_id.startswith(("/", "./", "../", "~")) and not Path(model_id).expanduser().is_dir():
+        raise ModelError(f"cannot load model {model_id!r}: no such folder")
+    device, dtype = select_device_dtype(device, dtype)
+    kwargs: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    try:
+        processor = AutoProcessor.from_pretrained(model_id, **kwargs)
+        model_kwargs = {**kwargs, "dtype": getattr(torch, dtype)}
+        if attn_implementation:
+            model_kwargs["attn_implementation"] = attn_implementation
+        if device_map:
+            model_kwargs["device_map"] = device_map
+        model = AutoModelForImageTextToText.from_pretrained(model_id, **model_kwargs)
+        if not device_map:
+            model = model.to(device)
+    except Exception as exc:  # OSError (not found / no weights), ValueError (not an image-text model), ...
+        raise ModelError(f"cannot load model {model_id!r}{f' at {revision}' if revision else ''}: "
+                         f"{type(exc).__name__}: {exc}") from None
+    return LoadedVLM(model.eval(), processor, device, dtype)
+
+
+def tiny_model_folder(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The ``tiny`` spec's model: built offline into ``cache_dir/tiny-qwen25vl`` on first use."""
+    folder = Path(cache_dir or Path.home() / ".cache" / "spinemed") / "tiny-qwen25vl"
+    if not (folder / "config.json").is_file():
+        build_tiny_qwen25vl(folder)
+    return folder
+
+
+# --------------------------------------------------------------------------------------
+# OpenAI-compatible endpoints
+# --------------------------------------------------------------------------------------
+
+
+def check_endpoint(url: str, model: str | None, api_key: str | None, timeout_s: float = 30.0, what: str = "endpoint") -> None:
+    """GET {url}/models: the server is reachable, accepts the key and (when it lists models) serves `model`.
+
+    Servers without a /models route (some gateways) pass with a logged warning."""
+    key = api_key or next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(f"{url}/models", headers=headers, timeout=min(timeout_s, 30.0))
+    except httpx.HTTPError as exc:
+        raise ModelError(f"{what} {url} is not reachable ({type(exc).__name__}: {exc}); is the server running? "
+                         "(--no-preflight skips this check)") from None
+    if response.status_code in (401, 403):
+        raise ModelError(f"{what} {url} refused the API key (HTTP {response.status_code}); pass the key "
+                         "(--api-key / --judge-api-key) or set SPINEMED_API_KEY / OPENAI_API_KEY")
+    if response.status_code != 200:
+        log.warning("%s %s: GET /models answered HTTP %d; not checking the model name", what, url, response.status_code)
+        return
+    try:
+        served = [str(m.get("id")) for m in response.json().get("data", []) if isinstance(m, dict)]
+    except (ValueError, AttributeError):
+        return
+    if model and served and model not in served:
+        raise ModelError(f"{what} {url} does not serve model {model!r} (it serves: {', '.join(served[:10])})")
+
+
+def openai_client(
+    spec: ModelSpec,
+    *,
+    api_key: str | None = None,
+    concurrency: int = 8,
+    timeout_s: float = 120.0,
+    retries: int = 4,
+    backoff_s: float = 0.5,
+    cache_dir: str | os.PathLike | None = None,
+    preflight: bool = False,
+    what: str = "endpoint",
+    transport: Any = None,
+) -> LLMClient:
+    """An :class:`LLMClient` for an ``openai:MODEL@URL[,URL...]`` spec.
+
+    `concurrency` bounds the requests in flight (all endpoints together; a lone server may get
+    them all); with `cache_dir` requests are cached in ``cache_dir/requests.sqlite`` (a rerun
+    resumes); with `preflight` every endpoint is checked (:func:`check_endpoint`) before the cache
+    is opened.  `transport` is for tests (an httpx transport)."""
+    if spec.kind != "openai":
+        raise ModelSpecError(f"{spec.text or spec.kind!r} is not an OpenAI-compatible endpoint spec (openai:MODEL@URL)")
+    try:
+        backend = OpenAICompatBackend(list(spec.urls), spec.model, api_key=api_key, timeout_s=timeout_s,
+                                      max_concurrency_per_endpoint=max(1, concurrency), transport=transport)
+    except ValueError as exc:  # a malformed URL, no model name: the spec's fault
+        raise ModelSpecError(str(exc)) from None
+    if preflight:
+        for url in backend.base_urls:
+            check_endpoint(url, spec.model, api_key, timeout_s, what=what)
+    try:
+        cache = RequestCache(Path(cache_dir) / "requests.sqlite") if cache_dir is not None else None
+    except CacheError as exc:
+        raise ModelError(str(exc)) from None
+    return LLMClient(backend, cache=cache, concurrency=concurrency, retries=retries, backoff_s=backoff_s)
