@@ -179,11 +179,23 @@ class CorpusBuilder:
             self.ocr_engine = ocr_engine()
             if self.ocr_engine is None:
                 raise ValueError(f"--ocr-check cannot run: {_NO_ENGINE}")
-        langs = gen.get("languages", "auto")
-        if langs not in ("auto", "source", "both"):
-            raise ValueError(f"generation.languages must be auto, source or both, not {langs!r}")
-        self.languages = langs
-        if langs == "both":
+        # the steps; Generate checks the languages setting
+        cfg = self.cfg
+        self.read = ReadSources(cfg["sources"], window=config.window, limit=config.limit)
+        self.generate = Generate(self.generator, cfg["plan"], gen.get("languages", "auto"))
+        self.write_rows = WriteRows()  # its dataset writer is opened by run_async
+        self.steps: list[PipelineStep] = [
+            self.read,
+            Deidentify(self.ids, cfg["sources"], ocr_engine=self.ocr_engine),
+            PictureContextCheck(self.generator, self.prompts["pcm_check"], enabled=cfg["pcm_check"]),
+            Deduplicate(self.deduper),
+            Classify(self.generator, self.prompts["classify"]),
+            self.generate,
+            Validate(),
+            self.write_rows,
+        ]
+        self.languages = self.generate.languages
+        if self.languages == "both":
             for st in sorted(self.source_types) or [""]:
                 backend = self.client.backend
                 backend = backend.backend_for(st) if hasattr(backend, "backend_for") else backend
@@ -191,29 +203,15 @@ class CorpusBuilder:
                     raise ValueError(f"backend {backend.name!r}{f' (for {st} sources)' if st else ''} cannot "
                                      "translate; use languages=source or auto")
         self.log: WorkLog | None = None
-        self.write_rows = WriteRows()  # its dataset writer is opened by run_async
-        self.steps = self.make_steps()
-
-    def make_steps(self) -> list[PipelineStep]:
-        """The build as a chain of steps (stage logic lives in each step's module)."""
-        cfg = self.cfg
-        return [
-            ReadSources(cfg["sources"], window=self.config.window, limit=self.config.limit),
-            Deidentify(self.ids, cfg["sources"], ocr_engine=self.ocr_engine),
-            PictureContextCheck(self.generator, self.prompts["pcm_check"], enabled=cfg["pcm_check"]),
-            Deduplicate(self.deduper),
-            Classify(self.generator, self.prompts["classify"]),
-            Generate(self.generator, cfg["plan"], self.languages),
-            Validate(),
-            self.write_rows,
-        ]
 
     @property
     def counts(self) -> dict[str, Counter]:
         """The accounting of the work log and every step's counters, summed by name."""
         return merged_stats(self.steps, self.log.counts if self.log is not None else {})
 
-    async def run_async(self) -> dict[str, Any]:
+    async def run_async(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+        """Build the dataset folder; `rank`/`world_size` build one shard of the sources (their
+        files split by `step.shard_of`; dedup then runs within the shard only)."""
         cfg = self.cfg
         start = time.perf_counter()
         out: Path = cfg["out"]
@@ -225,7 +223,7 @@ class CorpusBuilder:
                                      default_config=cfg["default_config"])
         self.write_rows.writer = writer
         try:
-            async for _window in run_steps(self.steps, log, rank=0, world_size=1):
+            async for _window in run_steps(self.steps, log, rank=rank, world_size=world_size):
                 log.flush_ids()
             writer_result = writer.close()
         except BaseException:
@@ -234,7 +232,7 @@ class CorpusBuilder:
         finally:
             log.close()
             await self.client.aclose()
-        n_records = self.steps[0].stats["sources"]["records"]
+        n_records = self.read.stats["sources"]["records"]
         summary = self._summary(n_records, writer, writer_result, time.perf_counter() - start)
         atomic_write_text(cfg["work_dir"] / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
         generation = {"backend": self.client.backend.name, "model": self.client.backend.model}
@@ -253,8 +251,8 @@ class CorpusBuilder:
                                              stats=writer.stats(), extra={"accounting": summary["accounting"]})
         return summary
 
-    def run(self) -> dict[str, Any]:
-        return asyncio.run(self.run_async())
+    def run(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+        return asyncio.run(self.run_async(rank, world_size))
 
     def _summary(self, n_records: int, writer, writer_result, seconds: float) -> dict[str, Any]:
         c = self.counts
