@@ -37,7 +37,7 @@ from typing import Any, Callable
 import yaml
 
 from .. import deid
-from ..deid.images import _NO_ENGINE, ocr_engine
+from ..deid import images as deid_images
 from ..deid.provenance import ProvenanceIds
 from ..fileio import atomic_write_text
 from ..hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
@@ -176,9 +176,9 @@ class CorpusBuilder:
         self.progress = progress or (lambda _msg: None)
         self.ocr_engine = None  # the optional burned-in-text check (deid/images.py); never on silently
         if self.cfg["ocr_check"]:
-            self.ocr_engine = ocr_engine()
+            self.ocr_engine = deid_images.ocr_engine()
             if self.ocr_engine is None:
-                raise ValueError(f"--ocr-check cannot run: {_NO_ENGINE}")
+                raise ValueError(f"--ocr-check cannot run: {deid_images._NO_ENGINE}")
         # the steps; Generate checks the languages setting
         cfg = self.cfg
         self.read = ReadSources(cfg["sources"], window=config.window, limit=config.limit)
