@@ -10,8 +10,8 @@ whose images carry burned-in identifier text is dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from .. import deid
 from ..deid import images as deid_images

@@ -24,9 +24,9 @@ from typing import Any
 import yaml
 
 from ..deid.provenance import verify_record
+from ..levels import parse_levels
 from ..llm.base import ChatRequest, LLMError
 from ..llm.images import text_and_images_content
-from ..levels import parse_levels
 from ..schema import PIPELINE_VERSION, REPORT_PARTS, REPORT_SECTION_TITLES, SUBFIELDS, SourceRecord, stable_id, subfield_group
 from .classify import classification_text
 from .prompts import LANGUAGE_NAMES, OutputParseError, PromptTemplate, dumps_facts, parse_json_object

@@ -30,9 +30,10 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -45,8 +46,15 @@ from ..lexicon import load_lexicon
 from ..llm.base import UntrustedEndpointError
 from ..llm.cache import RequestCache
 from ..llm.client import LLMClient
-from ..llm.routing import (CLINICAL_SOURCE_TYPES, DEFAULT_ENDPOINT, RoutingBackend, build_backend, check_routing,
-                           is_trusted, resolve_endpoints)
+from ..llm.routing import (
+    CLINICAL_SOURCE_TYPES,
+    DEFAULT_ENDPOINT,
+    RoutingBackend,
+    build_backend,
+    check_routing,
+    is_trusted,
+    resolve_endpoints,
+)
 from ..paths import checkout_path
 from ..schema import PIPELINE_VERSION, TASKS, features_for
 from .classify import Classify

@@ -10,7 +10,7 @@ they are given and never translate (`can_translate = False`).
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ..corpus import offline_rules
 from .base import ChatRequest, ChatResult, LLMError

@@ -15,7 +15,6 @@ from .markdown import read_markdown_document
 from .question_bank import read_question_bank
 from .verse import read_verse
 
-
 _READERS = {
     "textbook": read_markdown_document,
     "guideline": read_markdown_document,

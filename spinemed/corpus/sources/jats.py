@@ -14,7 +14,6 @@ from spinemed.schema import ImageRef, SourceIssue, SourceRecord
 from .catalog import CatalogEntry, _as_entry, _rel
 from .common import _check_image, _language, _record, _resolve_asset
 
-
 _XLINK = "{http://www.w3.org/1999/xlink}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _CC_URL_RE = re.compile(

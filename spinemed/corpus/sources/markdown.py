@@ -14,7 +14,6 @@ from spinemed.text import HAN_RE
 from .catalog import CatalogEntry, _as_entry, _rel
 from .common import _MIN_CHARS, _check_image, _read_text, _record, _resolve_asset, _split_long, clean_ocr_text
 
-
 _TERMINAL = tuple(".!?。！？:：;；)）\"”|")
 
 

@@ -15,7 +15,6 @@ from spinemed.schema import ImageRef, SourceIssue, SourceRecord
 from .catalog import CatalogEntry, _as_entry, _rel
 from .common import _check_image, _read_text, _record, _resolve_asset
 
-
 _LETTERS = "ABCDEFGH"
 
 

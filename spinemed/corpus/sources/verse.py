@@ -16,7 +16,6 @@ from spinemed.schema import ImageRef, SourceIssue, SourceRecord
 from .catalog import CatalogEntry, _as_entry, _rel
 from .common import _record
 
-
 VERSE_LABELS = {
     **{i: f"C{i}" for i in range(1, 8)},
     **{i + 7: f"T{i}" for i in range(1, 13)},
