@@ -33,9 +33,9 @@ from PIL import Image
 
 from spinemed import deid
 from spinemed.corpus.classify import classification_text, keyword_classify
-from spinemed.corpus.dedup import Deduper
+from spinemed.corpus.dedup import Deduper, dedup_text
+from spinemed.corpus.deidentify import deidentify_record, load_images
 from spinemed.corpus.generate import Job, assemble_row
-from spinemed.corpus.pipeline import dedup_text, deidentify_record, load_images
 from spinemed.corpus.sources import iter_sources
 from spinemed.corpus.validate import validate_row
 from spinemed.hub import DatasetFolderWriter, write_manifest

@@ -1,4 +1,4 @@
-"""`spinemed` command line: build | publish | demo, plus the subcommands other parts register.
+"""`spinemed` command line: publish | demo, plus the subcommands the parts register (build, bench, ...).
 
 Every subcommand is a thin layer over the library (`spinemed.corpus`, `spinemed.hub`, ...);
 nothing here computes anything the library does not also expose.  A part of the kit adds its
@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import json
 import os
 import sys
 from pathlib import Path
 
 SUBCOMMAND_MODULES = (
+    "spinemed.corpus.cli",      # spinemed build
     "spinemed.bench.cli",       # spinemed bench ...
     "spinemed.evaluation.cli",  # spinemed eval ...
     "spinemed.training.cli",    # spinemed train ...
@@ -24,66 +24,9 @@ SUBCOMMAND_MODULES = (
     "spinemed.metric_cli",      # spinemed metric prepare|publish (the evaluate metric as a Hub Space)
 )
 
-_VLLM_HELP = """\
-Point the build at OpenAI-compatible servers (vLLM, TGI, hosted APIs):
-  vllm serve Qwen/Qwen2.5-VL-72B-Instruct --port 8000      # on each inference node
-  spinemed build --out spinemed-450k --backend openai --model Qwen/Qwen2.5-VL-72B-Instruct \\
-      --base-url http://node1:8000/v1 --base-url http://node2:8000/v1 --concurrency 64 \\
-      --trusted-endpoint                                     # the nodes are on-premises
-Requests fan out to the least-busy server; the API key comes from --api-key or
-SPINEMED_API_KEY / OPENAI_API_KEY.  Every answer is cached in <out>.work/cache, so a
-killed build rerun with the same arguments resumes without repeating a request.
-
-Trusted endpoints: inpatient records and imaging studies (source types inpatient,
-open_dataset) are only ever sent to an endpoint declared trusted (on-premises).  The offline
-backend is trusted; an OpenAI-compatible endpoint only with --trusted-endpoint or
-`trusted: true` in the builder YAML (a loopback URL is not trusted by itself).  A build whose
-clinical sources would reach an untrusted endpoint refuses to start and names both.  To send
-textbooks to a hosted model and clinical records to a local one, name endpoints and route
-source types in the builder YAML (generation.endpoints / generation.routing, see README);
---backend/--model/--base-url/--trusted-endpoint define the endpoint named "default", which
-gets every source type the routing does not name.
-
-Every request is built from a de-identified record and checked for its de-identification
-stamp.  File names and case ids are published as opaque ids (set SPINEMED_PROVENANCE_SECRET
-to key them); the map back to real names is <out>.work/provenance_map.jsonl (private)."""
-
-
-def _add_generation_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("generation backend (defaults come from the builder YAML)")
-    g.add_argument("--backend", choices=["offline", "openai"], help="offline rules (default) or an OpenAI-compatible endpoint")
-    g.add_argument("--model", help="model name as the endpoint knows it")
-    g.add_argument("--base-url", dest="base_urls", action="append", default=[], metavar="URL",
-                   help="OpenAI-compatible base URL, e.g. http://node1:8000/v1 (repeat to fan out over several servers)")
-    g.add_argument("--api-key", help="API key (default: $SPINEMED_API_KEY or $OPENAI_API_KEY)")
-    g.add_argument("--trusted-endpoint", action="store_true", default=None,
-                   help="declare the default endpoint (--backend/--base-url) on-premises, so inpatient records "
-                        "and imaging studies may be sent to it (never inferred from the URL; offline is always trusted)")
-    g.add_argument("--concurrency", type=int, help="requests in flight at once, over all endpoints")
-    g.add_argument("--languages", choices=["auto", "source", "both"],
-                   help="item languages: the source's, both EN and ZH, or auto (both when the backend can translate)")
-
-
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spinemed", description="SpineMed release kit: build, publish and evaluate SpineMed-450k / SpineBench.")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    b = sub.add_parser("build", help="build SpineMed-450k as a Hub-layout dataset folder",
-                       description="Run the corpus pipeline (sources -> deid -> PCM -> dedup -> classify -> "
-                                   "draft/revise generation -> validation) and write a dataset folder that "
-                                   "loads with datasets.load_dataset(OUT, config).",
-                       epilog=_VLLM_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    b.add_argument("--out", required=True, type=Path, help="dataset folder to write (e.g. out/spinemed-450k)")
-    b.add_argument("--sources", type=Path, help="raw sources folder with a catalog.yaml (default: the shipped samples)")
-    b.add_argument("--builder", type=Path, help="builder YAML (default: builders/spinemed_450k/builder.yaml)")
-    b.add_argument("--work-dir", type=Path, help="cache, quarantine and logs (default: OUT.work next to OUT)")
-    b.add_argument("--version", help="dataset version tag, e.g. v1.0.0 (default: the builder's)")
-    b.add_argument("--limit", type=int, help="stop after N source records (smoke runs)")
-    b.add_argument("--json", action="store_true", help="print the summary as JSON")
-    b.add_argument("--ocr-check", action="store_true",
-                   help="OCR every image and quarantine records whose images show identifier text (needs "
-                        "pip install 'spinemed[ocr]' or the tesseract binary; refuses to start without one)")
-    _add_generation_args(b)
 
     p = sub.add_parser("publish", help="push a built dataset folder to the Hub and tag the version",
                        description="Verify the folder (manifest hashes, card), run the independent publish gate "
@@ -123,25 +66,6 @@ def _module_exists(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:  # a parent package is missing
         return False
-
-
-def _cmd_build(args) -> int:
-    from .corpus.pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
-
-    cfg = BuildConfig(out=args.out, builder=args.builder or DEFAULT_BUILDER, sources=args.sources,
-                      work_dir=args.work_dir, version=args.version, backend=args.backend, model=args.model,
-                      base_urls=args.base_urls, api_key=args.api_key, concurrency=args.concurrency,
-                      languages=args.languages, limit=args.limit, ocr_check=args.ocr_check,
-                      trusted=args.trusted_endpoint)
-    from .llm.base import UntrustedEndpointError
-
-    try:
-        summary = run_build(cfg, progress=(lambda m: None) if args.json else print)
-    except UntrustedEndpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else format_summary(summary))
-    return 0
 
 
 def _cmd_publish(args) -> int:
@@ -217,7 +141,7 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    handler = {"build": _cmd_build, "publish": _cmd_publish, "demo": _cmd_demo}.get(args.command) or args.func
+    handler = {"publish": _cmd_publish, "demo": _cmd_demo}.get(args.command) or args.func
     try:
         return handler(args)
     except _input_errors() as exc:

@@ -19,7 +19,6 @@ from huggingface_hub import DatasetCard
 
 from spinemed import cli
 from spinemed.corpus.dedup import near_duplicate_pairs
-from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.bench.agreement import cohen_kappa, decision_agreement, fleiss_kappa
 from spinemed.bench.decontam import BenchIndex, answer_key_text, check_overlap, full_text, overlap_text, probe_texts
 from spinemed.bench.demo import run_bench_demo
@@ -32,10 +31,8 @@ from spinemed.schema import BENCH_KINDS
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("corpus") / "spinemed-450k"
-    run_build(BuildConfig(out=out), progress=None)
-    return out
+def corpus(sample_corpus) -> Path:
+    return sample_corpus  # read only here
 
 
 def new_workspace(corpus: Path, tmp: Path, **export_kw) -> Path:

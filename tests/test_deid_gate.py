@@ -9,17 +9,14 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from release_edit import rewrite_first_shard  # tests/ is on sys.path (pytest's rootdir-relative import)
-from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.cli import main as cli_main
 from spinemed.deid.gate import scan_folder, scan_text
 from spinemed.hub import PublishError, load_manifest, publish_folder, verify_folder
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("gate") / "spinemed-450k"
-    run_build(BuildConfig(out=out), progress=None)
-    return out
+def built(sample_corpus):
+    return sample_corpus  # the tests that edit it edit a copy
 
 
 def test_clean_build_passes_the_gate(built):

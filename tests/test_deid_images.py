@@ -301,12 +301,8 @@ def test_the_hub_writer_publishes_stripped_images(tmp_path, png_with_metadata, t
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    from spinemed.cli import main as cli_main
-
-    out = tmp_path_factory.mktemp("images") / "spinemed-450k"
-    assert cli_main(["build", "--out", str(out)]) == 0
-    return out
+def built(sample_corpus):
+    return sample_corpus  # read only here
 
 
 def test_demo_build_publishes_no_image_metadata(built):

@@ -640,15 +640,13 @@ def scan_folder(scanner: Scanner, folder: Path) -> int:
 # ---------------------------------------------------------------- fixtures
 
 
-def _corpus(tmp: Path) -> str:
-    """Text of the unmodified samples, the builder's prompts and an unmodified build: a planted
-    value must occur in none of them, or a hit would prove nothing."""
+def _corpus(out: Path) -> str:
+    """Text of the unmodified samples, the builder's prompts and an unmodified build (`out`): a
+    planted value must occur in none of them, or a hit would prove nothing."""
     parts = []
     for path in BUILDER.rglob("*"):
         if path.is_file() and path.suffix in _TEXT_SUFFIXES:
             parts.append(path.read_text("utf-8", errors="ignore"))
-    out = tmp / "baseline" / "spinemed-450k"
-    run_build(BuildConfig(out=out), progress=None)
     for shard in out.glob("data/*/*.parquet"):
         for row in pq.read_table(shard).to_pylist():
             parts += [v for _, v in _walk(row, "") if isinstance(v, str)]
@@ -657,9 +655,9 @@ def _corpus(tmp: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def planted(tmp_path_factory):
+def planted(tmp_path_factory, sample_corpus):
     tmp = tmp_path_factory.mktemp("planted")
-    src, plants, renames = plant_sources(tmp, _corpus(tmp))
+    src, plants, renames = plant_sources(tmp, _corpus(sample_corpus))
     return tmp, src, plants, renames
 
 

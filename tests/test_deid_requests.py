@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from release_edit import request_text_and_images  # tests/ is on sys.path (pytest's rootdir-relative import)
-from spinemed.corpus.pipeline import deidentify_record
+from spinemed.corpus.deidentify import deidentify_record
 from spinemed.corpus.sources import iter_sources
 from spinemed.cli import main as cli_main
 from spinemed.deid.provenance import ProvenanceIds, deidentify_provenance, stamp_record

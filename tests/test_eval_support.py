@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from conftest import build_sample_corpus  # tests/ is on sys.path
 from huggingface_hub import DatasetCardData
 
 from spinemed.hub import DatasetFolderWriter, card_metadata, dataset_info_yaml, load_manifest, write_manifest
@@ -29,14 +30,9 @@ def session_dir(prefix: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=1)
 def sample_corpus() -> Path:
-    """The sample SpineMed-450k corpus (built once per test session, ~3 s)."""
-    from spinemed.corpus.pipeline import BuildConfig, run_build
-
-    out = session_dir("spinemed-eval-corpus-") / "spinemed-450k"
-    run_build(BuildConfig(out=out), progress=None)
-    return out
+    """The sample SpineMed-450k corpus (conftest's session build; read only)."""
+    return build_sample_corpus()
 
 
 def corpus_rows(corpus: Path, config: str) -> list[dict]:

@@ -9,12 +9,13 @@ import pytest
 from PIL import Image
 
 from spinemed.corpus.generate import Generator, Job, load_criteria, plan_jobs
+from spinemed.corpus.offline_rules import pcm_check
 from spinemed.corpus.prompts import OutputParseError, load_prompt, load_prompts, parse_json_object
 from spinemed.corpus.validate import detect_language, validate_row
 from spinemed.deid.provenance import stamp_record
 from spinemed.llm.base import ChatResult
 from spinemed.llm.client import LLMClient
-from spinemed.llm.offline import OfflineBackend, pcm_check
+from spinemed.llm.offline import OfflineBackend
 from spinemed.schema import ImageRef, SourceRecord
 
 BUILDER = Path(__file__).resolve().parents[1] / "builders" / "spinemed_450k"

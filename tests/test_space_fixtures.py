@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
+import shutil
 import tempfile
 from pathlib import Path
 
+from conftest import build_sample_corpus  # tests/ is on sys.path
 from datasets import load_dataset
 from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -22,9 +24,8 @@ BENCH_VERSION = "v1.0.0"
 
 
 def build_corpus(out: Path) -> Path:
-    from spinemed.corpus.pipeline import BuildConfig, run_build
-
-    run_build(BuildConfig(out=out), progress=None)
+    """The sample corpus at `out` (a copy of conftest's session build)."""
+    shutil.copytree(build_sample_corpus(), out)
     return out
 
 

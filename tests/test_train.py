@@ -15,7 +15,6 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 
-from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.cli import main as cli_main
 from spinemed.training.data import DatasetSource, prepare_mixture, select_source
 from spinemed.training.guards import VisionKeepAlive, keepalive_enabled
@@ -26,12 +25,12 @@ SMOKE = ROOT / "training" / "recipes" / "smoke"
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
+def workspace(tmp_path_factory, sample_corpus):
     """A folder laid out like the README's main job: demo_out/{spinemed-450k, spinebench, spinemed-450k-release}."""
     from spinemed.bench.demo import run_bench_demo
 
     root = tmp_path_factory.mktemp("train")
-    run_build(BuildConfig(out=root / "demo_out" / "spinemed-450k"), progress=None)
+    shutil.copytree(sample_corpus, root / "demo_out" / "spinemed-450k")
     run_bench_demo(root / "demo_out" / "spinemed-450k", root / "demo_out")
     return root
 

@@ -10,7 +10,6 @@ from datasets import Dataset, List, load_dataset
 from datasets import Image as ImageFeature
 from PIL import Image
 
-from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.schema import TASKS
 from spinemed.training.data import (
     TRL_FEATURES,
@@ -27,10 +26,8 @@ UNDECODED = List(ImageFeature(decode=False))
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    out = tmp_path_factory.mktemp("corpus") / "spinemed-450k"
-    run_build(BuildConfig(out=out), progress=None)
-    return out
+def corpus(sample_corpus):
+    return sample_corpus  # read only here
 
 
 @pytest.fixture(scope="module")

@@ -1,1 +1,2 @@
-"""Pipeline stages: sources -> pcm -> deid -> dedup -> classify -> generate -> validate."""
+"""The corpus build as a chain of steps (step.py): sources -> deidentify -> pcm -> dedup -> classify ->
+generate -> validate, composed by pipeline.py."""

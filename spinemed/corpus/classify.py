@@ -10,11 +10,15 @@ unclassifiable (never guessed).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 
 from ..lexicon import load_lexicon
+from ..llm.base import LLMError
 from ..schema import SUBFIELDS
+from .prompts import OutputParseError, dumps_facts
+from .step import PipelineStep, Window
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,45 @@ def _flatten(obj) -> str:
 
 def valid_subfield(value) -> str | None:
     return value if isinstance(value, str) and value in SUBFIELDS else None
+
+
+async def classify_record(generator, prompt, rec) -> tuple[str | None, str]:
+    """(sub-field slug or None, method): the backend's answer when it is a known slug, else the
+    keyword fallback, else the catalog's sub-field for the whole source."""
+    text = classification_text(rec)
+    msgs = prompt.render(taxonomy={k: v for k, v in SUBFIELDS.items()}, facts_json=dumps_facts({"text": text[:6000]}))
+    try:
+        obj, _ = await generator.ask_json(msgs, check=lambda o: o["subfield"], record=rec)
+        slug = valid_subfield(obj.get("subfield"))
+        if slug:
+            return slug, "llm"
+    except (OutputParseError, LLMError):
+        pass
+    fallback = keyword_classify(text)
+    if fallback.subfield is None and rec.subfield_hint:
+        return rec.subfield_hint, "catalog"
+    return fallback.subfield, fallback.method
+
+
+class Classify(PipelineStep):
+    """Assigns each record its sub-field (a window's requests run concurrently); drops the
+    unclassifiable.  Stats: `classification` (by method)."""
+
+    name = "classify"
+
+    def __init__(self, generator, prompt):
+        super().__init__()
+        self.generator = generator
+        self.prompt = prompt
+
+    async def process(self, window: Window) -> Window:
+        classes = await asyncio.gather(*(classify_record(self.generator, self.prompt, d.record) for d in window))
+        kept = []
+        for doc, (slug, method) in zip(window, classes):
+            self.stats["classification"][method] += 1
+            if slug is None:
+                self.drop(doc, "unclassifiable: no sub-field could be assigned")
+                continue
+            doc.subfield = slug
+            kept.append(doc)
+        return kept

@@ -33,7 +33,6 @@ import hashlib
 import json
 import math
 import numbers
-import re
 from array import array
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,12 +43,16 @@ from typing import Literal
 import numpy as np
 import xxhash
 
+from ..schema import SourceRecord
 from ..text import normalize_text, tokens_of
+from .step import PipelineStep, Window
 
 __all__ = [
     "DedupResult",
     "Deduper",
+    "Deduplicate",
     "MinHasher",
+    "dedup_text",
     "near_duplicate_pairs",
     "normalize_text",
     "optimal_lsh_params",
@@ -606,3 +609,46 @@ def near_duplicate_pairs(
         index.add(sig, band_keys)
         names.append(key)
     return pairs
+
+
+# --------------------------------------------------------------------------------------
+# The build's dedup step
+# --------------------------------------------------------------------------------------
+
+
+def dedup_text(rec: SourceRecord) -> str:
+    """What two records must share to count as duplicates."""
+    if rec.kind == "figure":
+        # the image itself is part of the identity: one caption over two different pictures
+        # is two figures
+        img = rec.images[0] if rec.images else None
+        ident = hashlib.sha256(img.data).hexdigest()[:16] if img is not None and img.data else (img.path if img else "")
+        return " ".join([ident, img.caption if img else "", *rec.context])
+    if rec.kind == "mcq":
+        opts = rec.fields.get("options") or {}
+        opts_text = " ".join(str(v) for _, v in sorted(opts.items())) if isinstance(opts, dict) else str(opts)
+        return f"{rec.fields.get('question', '')} {opts_text}"
+    if rec.kind in ("case", "volume"):
+        return "\n".join([rec.text, json.dumps(rec.fields, ensure_ascii=False, sort_keys=True, default=str)])
+    return rec.text
+
+
+class Deduplicate(PipelineStep):
+    """Removes exact and near duplicates, in record order, so the first occurrence is the one
+    kept (the removed ones go to the duplicates work file, not the quarantine)."""
+
+    name = "dedup"
+
+    def __init__(self, deduper: Deduper):
+        super().__init__()
+        self.deduper = deduper
+
+    async def process(self, window: Window) -> Window:
+        kept = []
+        for doc in window:
+            res = self.deduper.check(doc.record.record_id, dedup_text(doc.record))
+            if res.status != "unique":
+                self.quarantine.duplicate(doc.record, res)
+                continue
+            kept.append(doc)
+        return kept

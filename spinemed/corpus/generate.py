@@ -14,6 +14,7 @@ classification go through `ask_json` too, so no prompt text reaches a backend an
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -23,12 +24,14 @@ from typing import Any
 import yaml
 
 from ..deid.provenance import verify_record
+from ..levels import parse_levels
 from ..llm.base import ChatRequest, LLMError
 from ..llm.images import text_and_images_content
-from ..levels import parse_levels
 from ..schema import PIPELINE_VERSION, REPORT_PARTS, REPORT_SECTION_TITLES, SUBFIELDS, SourceRecord, stable_id, subfield_group
+from .classify import classification_text
 from .prompts import LANGUAGE_NAMES, OutputParseError, PromptTemplate, dumps_facts, parse_json_object
-from .validate import validate_row
+from .step import PipelineStep, Window
+from .validate import row_text, validate_row
 
 # Which tasks each kind of source record yields (modality follows the record: figures and
 # volumes are image items; question-bank items are image items when they carry an image).
@@ -303,8 +306,6 @@ def assemble_row(job: Job, item: dict, generation: dict) -> dict:
     elif job.task == "report":
         rep = item["report"]
         row.update(case=str(item["case"]).strip(), report={p: str(rep.get(p, "") or "").strip() for p in REPORT_PARTS})
-    from .validate import row_text
-
     row["levels"] = parse_levels(row_text(row)) if job.task != "consultation" else parse_levels(
         "\n".join(m["content"] for m in row["_dialogue"]))
     row["messages"] = render_messages(row)
@@ -314,3 +315,45 @@ def assemble_row(job: Job, item: dict, generation: dict) -> dict:
     row["pipeline_version"] = PIPELINE_VERSION
     row["deid_version"] = ""  # set by the pipeline (it owns the de-identification stage)
     return row
+
+
+class Generate(PipelineStep):
+    """Plans each classified record's jobs (task x language x modality) and runs all jobs of a
+    window concurrently through draft -> revision -> validation; `doc.outcomes` holds one
+    outcome per job, in job order.  Stats: `items` (planned)."""
+
+    name = "plan"
+
+    def __init__(self, generator: Generator, plan: dict | None = None, languages: str = "auto"):
+        super().__init__()
+        if languages not in ("auto", "source", "both"):
+            raise ValueError(f"generation.languages must be auto, source or both, not {languages!r}")
+        self.generator = generator
+        self.plan = plan or DEFAULT_PLAN
+        self.languages = languages
+
+    def languages_for(self, rec: SourceRecord) -> list[str]:
+        """Both languages when asked for, or (auto) when the record's endpoint can translate."""
+        if self.languages == "both" or (
+                self.languages == "auto" and getattr(self.generator.backend_for(rec), "can_translate", True)):
+            return ["en", "zh"]
+        return [rec.language]
+
+    async def process(self, window: Window) -> Window:
+        planned = []
+        for doc in window:
+            rec = doc.record
+            levels = parse_levels(classification_text(rec))
+            doc.jobs = plan_jobs(rec, doc.subfield, levels, doc.images, self.languages_for(rec), self.plan)
+            if not doc.jobs:
+                self.drop(doc, f"no task is planned for record kind {rec.kind!r}")
+                continue
+            planned.append(doc)
+        flat = [job for doc in planned for job in doc.jobs]
+        self.stats["items"]["planned"] += len(flat)
+        outcomes = await asyncio.gather(*(self.generator.run(j) for j in flat))
+        pos = 0
+        for doc in planned:
+            doc.outcomes = list(outcomes[pos:pos + len(doc.jobs)])
+            pos += len(doc.jobs)
+        return planned

@@ -17,8 +17,15 @@ shipped description (caption names the lumbar spine and MRI, the image is a knee
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
+
+from ..llm.base import LLMError
+from ..llm.images import text_and_images_content
+from ..text import CJK_UNIFIED
+from .prompts import OutputParseError, dumps_facts
+from .step import PipelineStep, Window
 
 __all__ = [
     "FIGURE_LABEL_RE",
@@ -64,7 +71,7 @@ _PAGE_RE = re.compile(r"^<!--\s*page\s+(?P<page>\d+)\s*-->$", re.IGNORECASE)
 _HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+(?P<text>.+?)\s*#*$")
 # Caption-styled: a block that opens with a figure label, optionally in bold/italic.
 _CAPTION_START_RE = re.compile(
-    rf"^[*_]{{0,3}}\s*(?P<label>(?:{_EN_WORD}|{_ZH_WORD})\s*{_NUM}{_PANEL})\s*[*_]{{0,3}}(?P<sep>[\s:：.．、|—-]|$|(?=[\u4e00-\u9fff]))",
+    rf"^[*_]{{0,3}}\s*(?P<label>(?:{_EN_WORD}|{_ZH_WORD})\s*{_NUM}{_PANEL})\s*[*_]{{0,3}}(?P<sep>[\s:：.．、|—-]|$|(?=[{CJK_UNIFIED}]))",
     re.IGNORECASE,
 )
 # Captions are short; a long block opening with "Figure 3-2 shows ..." is a paragraph.
@@ -374,9 +381,6 @@ async def check_figure_consistency(generator, prompt, record, images: list[bytes
     """(consistent, reason) for one figure record, asked through `generator.ask_json`
     (so invalid model output is re-asked and then raises like any other generation call, and
     the record's de-identification stamp is checked before the request is sent)."""
-    from ..llm.images import text_and_images_content
-    from .prompts import dumps_facts
-
     img = record.images[0]
     facts = {"label": img.label, "caption": img.caption, "context": record.context, "image_description": img.description}
     msgs = prompt.render(facts_json=dumps_facts(facts))
@@ -388,3 +392,37 @@ async def check_figure_consistency(generator, prompt, record, images: list[bytes
 
     obj, _ = await generator.ask_json(msgs, check=check, record=record)
     return obj["consistent"], str(obj.get("reason", ""))
+
+
+class PictureContextCheck(PipelineStep):
+    """Drops the figures the PCM-check model calls inconsistent with their caption and context
+    (the checks of a window run concurrently).  Stats: `pcm` (consistent / mismatch)."""
+
+    name = "pcm"
+
+    def __init__(self, generator, prompt, enabled: bool = True):
+        super().__init__()
+        self.generator = generator
+        self.prompt = prompt
+        self.enabled = enabled
+
+    async def _verdict(self, doc) -> tuple[bool, str]:
+        rec = doc.record
+        if rec.kind != "figure" or not self.enabled or not doc.images:
+            return True, ""
+        try:
+            return await check_figure_consistency(self.generator, self.prompt, rec, [i["bytes"] for i in doc.images])
+        except (OutputParseError, LLMError) as exc:
+            return False, f"check failed: {exc}"
+
+    async def process(self, window: Window) -> Window:
+        verdicts = await asyncio.gather(*(self._verdict(d) for d in window))
+        kept = []
+        for doc, (ok, reason) in zip(window, verdicts):
+            if doc.record.kind == "figure" and self.enabled:
+                self.stats["pcm"]["consistent" if ok else "mismatch"] += 1
+            if not ok:
+                self.drop(doc, f"picture-context mismatch: {reason}")
+                continue
+            kept.append(doc)
+        return kept

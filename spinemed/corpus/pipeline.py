@@ -6,6 +6,12 @@ deterministic.  Every input record ends in exactly one bucket (published / quara
 reason / duplicate) and every planned item in one (published / quarantined), and the summary
 checks that the buckets add up.
 
+The build is a chain of steps (`spinemed.corpus.step`): `ReadSources` (sources/) ->
+`Deidentify` (deidentify.py) -> `PictureContextCheck` (pcm.py) -> `Deduplicate` (dedup.py) ->
+`Classify` (classify.py) -> `Generate` (generate.py: plan, draft, revise) -> `Validate`
+(validate.py) -> `WriteRows`; each stage's logic lives in its module, this one only sets them
+up and composes them.  The quarantine writer every step reports to is `worklog.WorkLog`.
+
 Order differs from the paper's (PCM before de-identification) on purpose: de-identification
 runs before the first LLM call, so no identifier ever reaches a generation endpoint.  The
 de-identification stage also replaces file names, case ids and imaging subjects with opaque ids
@@ -20,38 +26,49 @@ issues, summary) hold opaque ids and scrubbed text only.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
-import re
-import shutil
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import yaml
 
 from .. import deid
-from ..deid.provenance import ProvenanceIds, deidentify_provenance, opaque_id, stamp_record
+from ..deid import images as deid_images
+from ..deid.provenance import ProvenanceIds
+from ..fileio import atomic_write_text
 from ..hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
-from ..levels import parse_levels
 from ..lexicon import load_lexicon
-from ..llm.base import ChatRequest, LLMError, UntrustedEndpointError
+from ..llm.base import UntrustedEndpointError
+from ..llm.cache import RequestCache
 from ..llm.client import LLMClient
-from ..llm.routing import (CLINICAL_SOURCE_TYPES, DEFAULT_ENDPOINT, RoutingBackend, build_backend, check_routing,
-                           is_trusted, resolve_endpoints)
-from ..schema import PIPELINE_VERSION, SUBFIELDS, TASKS, ImageRef, SourceIssue, SourceRecord, features_for
-from .classify import classification_text, keyword_classify, valid_subfield
-from .dedup import Deduper
-from .pcm import check_figure_consistency
-from .generate import DEFAULT_PLAN, Generator, JobOutcome, load_criteria, plan_jobs
-from .prompts import OutputParseError, dumps_facts, load_prompts
-from .sources import CATALOG_FILE, iter_sources, load_catalog
+from ..llm.routing import (
+    CLINICAL_SOURCE_TYPES,
+    DEFAULT_ENDPOINT,
+    RoutingBackend,
+    build_backend,
+    check_routing,
+    is_trusted,
+    resolve_endpoints,
+)
+from ..paths import checkout_path
+from ..schema import PIPELINE_VERSION, TASKS, features_for
+from .classify import Classify
+from .dedup import Deduper, Deduplicate
+from .deidentify import Deidentify
+from .generate import DEFAULT_PLAN, Generate, Generator, load_criteria
+from .pcm import PictureContextCheck
+from .prompts import load_prompts
+from .sources import ReadSources, load_catalog
+from .step import PipelineStep, Window, merged_stats, run_steps
+from .validate import Validate
+from .worklog import PROVENANCE_MAP, WorkLog
 
-DEFAULT_BUILDER = Path(__file__).resolve().parents[2] / "builders" / "spinemed_450k" / "builder.yaml"
-_PLACEHOLDER_ONLY = re.compile(r"^\s*(\[[A-Z>0-9]+\]\s*)+$")
+DEFAULT_BUILDER = checkout_path("builders", "spinemed_450k", "builder.yaml")
 PROVENANCE_SECRET_ENV = "SPINEMED_PROVENANCE_SECRET"
 
 
@@ -111,129 +128,25 @@ class BuildConfig:
         }
 
 
-PROVENANCE_MAP = "provenance_map.jsonl"
-# Keys of work-file entries that hold ids, enums and numbers (never free text): left as they are.
-_ID_KEYS = {"level", "stage", "record_id", "item_id", "source_file", "kind", "task", "language", "status",
-            "duplicate_of", "similarity"}
+class WriteRows(PipelineStep):
+    """The sink: each window's published rows into the dataset folder, in input order.
+    Stats: `items` (published, per task), `record_outcome` (published)."""
 
+    name = "write"
 
-class _Log:
-    """JSONL side files of the build (quarantine, duplicates, source issues), and the private
-    provenance map (opaque id -> real file name / case id), the one work file that holds real
-    names: it is created readable by its owner only and is never published."""
+    def __init__(self, writer: DatasetFolderWriter | None = None):
+        super().__init__()
+        self.writer = writer
 
-    def __init__(self, work_dir: Path, ids: ProvenanceIds | None = None, sources_root: Path | None = None):
-        work_dir.mkdir(parents=True, exist_ok=True)
-        self.ids = ids if ids is not None else ProvenanceIds()
-        self.roots = _root_spellings(sources_root)
-        self.files = {name: open(work_dir / f"{name}.jsonl", "w", encoding="utf-8")
-                      for name in ("quarantine", "duplicates", "source_issues")}
-        map_path = work_dir / PROVENANCE_MAP
-        fd = os.open(map_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.chmod(map_path, 0o600)  # also when the file existed with wider permissions
-        self.files["provenance_map"] = os.fdopen(fd, "w", encoding="utf-8")
-
-    def write(self, name: str, entry: dict, scrubbed: bool = False) -> None:
-        """One JSONL entry; its free-text values go through `_scrub_value` unless the caller
-        already scrubbed them (`scrubbed=True`)."""
-        if name != "provenance_map" and not scrubbed:
-            entry = {k: v if k in _ID_KEYS else _scrub_value(v, self.ids, self.roots) for k, v in entry.items()}
-        self.files[name].write(json.dumps(entry, ensure_ascii=False, default=str) + "\n")
-
-    def flush_ids(self) -> None:
-        """Append the opaque ids made since the last call to the private provenance map."""
-        for entry in self.ids.drain():
-            self.write("provenance_map", entry)
-
-    def close(self) -> None:
-        self.flush_ids()
-        for f in self.files.values():
-            f.close()
-
-
-_ABS_PATH = re.compile(r"(?:(?<![\w.])/|~/|\b[A-Za-z]:\\)[^\s'\"]+")
-_REL_PATH = re.compile(r"[^\s'\"():,;]+/[^\s'\"():,;]+\.[A-Za-z0-9]{1,5}\b")
-_KEEP_OR_PATH = re.compile(r"\b(?:src|case|subj)-[0-9a-f]{12}\b|" + _REL_PATH.pattern)
-
-
-def _root_spellings(root: Path | None) -> list[str]:
-    if root is None:
-        return []
-    spellings = {str(root), str(Path(root).absolute()), str(Path(root).resolve())}
-    return sorted((s.rstrip("/") + "/" for s in spellings if s not in ("", ".")), key=len, reverse=True)
-
-
-def _scrub_text(text: str, ids: ProvenanceIds, roots: list[str]) -> str:
-    """Free text for a work file: paths under the sources root become opaque ids, other
-    absolute paths `<path>`, and the rest goes through the de-identification scrubber."""
-    for root in roots:
-        text = text.replace(root, "")
-    out, pos = [], 0
-    for m in _KEEP_OR_PATH.finditer(text):
-        out.append(deid.deidentify(text[pos:m.start()]) if m.start() > pos else "")
-        token = m.group(0)
-        if _OPAQUE.fullmatch(token):
-            out.append(token)  # already opaque (a reason written from opaque ids)
-        else:
-            out.append("<path>" if _ABS_PATH.match(token) else ids.opaque(token, "src"))
-        pos = m.end()
-    tail = text[pos:]
-    out.append(deid.deidentify(_ABS_PATH.sub("<path>", tail)) if tail else "")
-    return "".join(out)
-
-
-def _scrub_value(value: Any, ids: ProvenanceIds, roots: list[str]) -> Any:
-    if isinstance(value, str):
-        return _scrub_text(value, ids, roots) if value.strip() else value
-    if isinstance(value, dict):
-        return {k: _scrub_value(v, ids, roots) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub_value(v, ids, roots) for v in value]
-    return value
-
-
-def deidentify_record(rec: SourceRecord, on_dropped: Callable[[str], None] | None = None) -> SourceRecord:
-    """Scrub every free-text and structured field of a record (`spinemed.deid.records`):
-    the source type picks the mode (clinical / literature), structured case records pass the
-    key allowlist, and each dropped unknown key is reported through `on_dropped` (path only)."""
-    report = deid.deidentify_record(rec)
-    if on_dropped is not None:
-        for path in report.dropped_keys:
-            on_dropped(path)
-    return rec
-
-
-def dedup_text(rec: SourceRecord) -> str:
-    """What two records must share to count as duplicates."""
-    if rec.kind == "figure":
-        # the image itself is part of the identity: one caption over two different pictures
-        # is two figures
-        img = rec.images[0] if rec.images else None
-        ident = hashlib.sha256(img.data).hexdigest()[:16] if img is not None and img.data else (img.path if img else "")
-        return " ".join([ident, img.caption if img else "", *rec.context])
-    if rec.kind == "mcq":
-        opts = rec.fields.get("options") or {}
-        opts_text = " ".join(str(v) for _, v in sorted(opts.items())) if isinstance(opts, dict) else str(opts)
-        return f"{rec.fields.get('question', '')} {opts_text}"
-    if rec.kind in ("case", "volume"):
-        return "\n".join([rec.text, json.dumps(rec.fields, ensure_ascii=False, sort_keys=True, default=str)])
-    return rec.text
-
-
-def load_images(rec: SourceRecord, sources_root: Path, ids: ProvenanceIds | None = None) -> list[dict]:
-    """Encoded bytes of a record's images ({"bytes", "path"} as datasets.Image stores them).
-
-    The stored file name is opaque (the record id for images an adapter made, the file's
-    opaque id for image files): a source file name may carry a patient's name."""
-    out = []
-    for i, img in enumerate(rec.images):
-        if img.data is not None:
-            out.append({"bytes": img.data, "path": f"{rec.record_id}-{i}.png"})
-        elif img.path:
-            path = sources_root / img.path
-            name = ids.opaque(img.path, "src") if ids is not None else opaque_id(img.path, "src")
-            out.append({"bytes": path.read_bytes(), "path": name + Path(img.path).suffix.lower()})
-    return out
+    async def process(self, window: Window) -> Window:
+        for doc in window:
+            for outcome in doc.outcomes:
+                if outcome.row is not None:
+                    self.writer.add(outcome.job.task, outcome.row)
+                    self.stats["items"]["published"] += 1
+                    self.stats["items"][f"published:{outcome.job.task}"] += 1
+            self.stats["record_outcome"]["published"] += 1
+        return window
 
 
 class CorpusBuilder:
@@ -252,8 +165,6 @@ class CorpusBuilder:
             concurrency = int(gen.get("concurrency", 8))
             backends = {name: build_backend(self.endpoints[name], concurrency=concurrency)
                         for name in dict.fromkeys(self.routing.values())}
-            from ..llm.cache import RequestCache
-
             client = LLMClient(RoutingBackend(backends, self.routing),
                                cache=RequestCache(self.cfg["work_dir"] / "cache" / "requests.sqlite"),
                                concurrency=concurrency, retries=4, require_deid_stamp=True)
@@ -273,199 +184,55 @@ class CorpusBuilder:
         self.progress = progress or (lambda _msg: None)
         self.ocr_engine = None  # the optional burned-in-text check (deid/images.py); never on silently
         if self.cfg["ocr_check"]:
-            from ..deid.images import _NO_ENGINE, ocr_engine
-
-            self.ocr_engine = ocr_engine()
+            self.ocr_engine = deid_images.ocr_engine()
             if self.ocr_engine is None:
-                raise ValueError(f"--ocr-check cannot run: {_NO_ENGINE}")
-        langs = gen.get("languages", "auto")
-        if langs not in ("auto", "source", "both"):
-            raise ValueError(f"generation.languages must be auto, source or both, not {langs!r}")
-        self.languages = langs
-        if langs == "both":
+                raise ValueError(f"--ocr-check cannot run: {deid_images._NO_ENGINE}")
+        # the steps; Generate checks the languages setting
+        cfg = self.cfg
+        self.read = ReadSources(cfg["sources"], window=config.window, limit=config.limit)
+        self.generate = Generate(self.generator, cfg["plan"], gen.get("languages", "auto"))
+        self.write_rows = WriteRows()  # its dataset writer is opened by run_async
+        self.steps: list[PipelineStep] = [
+            self.read,
+            Deidentify(self.ids, cfg["sources"], ocr_engine=self.ocr_engine),
+            PictureContextCheck(self.generator, self.prompts["pcm_check"], enabled=cfg["pcm_check"]),
+            Deduplicate(self.deduper),
+            Classify(self.generator, self.prompts["classify"]),
+            self.generate,
+            Validate(),
+            self.write_rows,
+        ]
+        self.languages = self.generate.languages
+        if self.languages == "both":
             for st in sorted(self.source_types) or [""]:
-                backend = self._backend_for(st)
+                backend = self.client.backend
+                backend = backend.backend_for(st) if hasattr(backend, "backend_for") else backend
                 if not getattr(backend, "can_translate", True):
                     raise ValueError(f"backend {backend.name!r}{f' (for {st} sources)' if st else ''} cannot "
                                      "translate; use languages=source or auto")
-        self.counts: dict[str, Counter] = {k: Counter() for k in (
-            "records", "record_outcome", "record_quarantine", "items", "item_quarantine", "duplicates",
-            "source_issues", "classification", "pcm", "deid_dropped_keys")}
+        self.log: WorkLog | None = None
 
-    def _count_dropped_key(self, path: str) -> None:
-        """A structured key outside the allowlist was dropped (counted by path, never by value)."""
-        self.counts["deid_dropped_keys"][re.sub(r"\[\d+\]", "[]", path)] += 1
+    @property
+    def counts(self) -> dict[str, Counter]:
+        """The accounting of the work log and every step's counters, summed by name."""
+        return merged_stats(self.steps, self.log.counts if self.log is not None else {})
 
-    def _backend_for(self, source_type: str):
-        backend = self.client.backend
-        return backend.backend_for(source_type) if hasattr(backend, "backend_for") else backend
-
-    def _languages(self, rec: SourceRecord) -> list[str]:
-        """Both languages when asked for, or (auto) when the record's endpoint can translate."""
-        if self.languages == "both" or (
-                self.languages == "auto" and getattr(self._backend_for(rec.source_type), "can_translate", True)):
-            return ["en", "zh"]
-        return [rec.language]
-
-    # -------------------------------------------------------------- LLM-backed record stages
-
-    async def pcm_check(self, rec: SourceRecord, images: list[dict]) -> tuple[bool, str]:
-        return await check_figure_consistency(self.generator, self.prompts["pcm_check"], rec, [i["bytes"] for i in images])
-
-    async def classify(self, rec: SourceRecord) -> tuple[str | None, str]:
-        text = classification_text(rec)
-        msgs = self.prompts["classify"].render(
-            taxonomy={k: v for k, v in SUBFIELDS.items()}, facts_json=dumps_facts({"text": text[:6000]}))
-        try:
-            obj, _ = await self.generator.ask_json(msgs, check=lambda o: o["subfield"], record=rec)
-            slug = valid_subfield(obj.get("subfield"))
-            if slug:
-                return slug, "llm"
-        except (OutputParseError, LLMError):
-            pass
-        fallback = keyword_classify(text)
-        if fallback.subfield is None and rec.subfield_hint:
-            return rec.subfield_hint, "catalog"
-        return fallback.subfield, fallback.method
-
-    # -------------------------------------------------------------- driver
-
-    async def _process_window(self, window: list[SourceRecord], writer: DatasetFolderWriter, log: _Log) -> None:
-        root = self.cfg["sources"]
-        # 1. deid (in order): provenance ids, text scrubber, stamp; load images
-        prepared = []
-        for rec in window:
-            self.counts["records"][rec.source_type] += 1
-            deidentify_provenance(rec, self.ids)
-            deidentify_record(rec, self._count_dropped_key)
-            stamp_record(rec)  # verified wherever a request is built from the record
-            try:
-                images = load_images(rec, root, self.ids)
-            except OSError as exc:
-                self._quarantine_record(log, rec, "sources", f"image unreadable: {exc}")
-                continue
-            if self.ocr_engine and images and _burned_in_kinds(images):
-                self._quarantine_record(log, rec, "deid", "burned-in identifier text")
-                continue
-            prepared.append((rec, images))
-
-        # 2. PCM consistency check for figures (concurrent)
-        async def pcm(rec, images):
-            if rec.kind != "figure" or not self.cfg["pcm_check"] or not images:
-                return True, ""
-            try:
-                return await self.pcm_check(rec, images)
-            except (OutputParseError, LLMError) as exc:
-                return False, f"check failed: {exc}"
-
-        verdicts = await asyncio.gather(*(pcm(r, i) for r, i in prepared))
-        kept = []
-        for (rec, images), (ok, reason) in zip(prepared, verdicts):
-            if rec.kind == "figure" and self.cfg["pcm_check"]:
-                self.counts["pcm"]["consistent" if ok else "mismatch"] += 1
-            if not ok:
-                self._quarantine_record(log, rec, "pcm", f"picture-context mismatch: {reason}")
-                continue
-            # 3. dedup (in order, so the first occurrence is the one kept)
-            res = self.deduper.check(rec.record_id, dedup_text(rec))
-            if res.status != "unique":
-                self.counts["duplicates"][res.status] += 1
-                self.counts["record_outcome"]["duplicate"] += 1
-                log.write("duplicates", {"record_id": rec.record_id, "status": res.status, "duplicate_of": res.duplicate_of,
-                                         "similarity": round(float(res.similarity), 4), "source_file": rec.source_file})
-                continue
-            kept.append((rec, images))
-
-        # 4. classification (concurrent)
-        classes = await asyncio.gather(*(self.classify(r) for r, _ in kept))
-        jobs_per_record = []
-        for (rec, images), (slug, method) in zip(kept, classes):
-            self.counts["classification"][method] += 1
-            if slug is None:
-                self._quarantine_record(log, rec, "classify", "unclassifiable: no sub-field could be assigned")
-                continue
-            levels = parse_levels(classification_text(rec))
-            languages = self._languages(rec)
-            jobs = plan_jobs(rec, slug, levels, images, languages, self.cfg["plan"])
-            if not jobs:
-                self._quarantine_record(log, rec, "plan", f"no task is planned for record kind {rec.kind!r}")
-                continue
-            jobs_per_record.append((rec, jobs))
-
-        # 5-7. generation + validation (concurrent), written in input order
-        flat = [job for _, jobs in jobs_per_record for job in jobs]
-        outcomes: list[JobOutcome] = await asyncio.gather(*(self.generator.run(j) for j in flat))
-        pos = 0
-        for rec, jobs in jobs_per_record:
-            published = 0
-            for outcome in outcomes[pos:pos + len(jobs)]:
-                self.counts["items"]["planned"] += 1
-                if outcome.row is not None:
-                    outcome.row["deid_version"] = deid.DEID_VERSION
-                    leftovers = _identifier_findings(outcome.row)
-                    if leftovers:
-                        outcome = JobOutcome(outcome.job, reason="validation: identifier found in generated output: "
-                                             + ", ".join(sorted(leftovers)), stage="validate")
-                if outcome.row is not None:
-                    writer.add(outcome.job.task, outcome.row)
-                    self.counts["items"]["published"] += 1
-                    self.counts["items"][f"published:{outcome.job.task}"] += 1
-                    published += 1
-                else:
-                    self.counts["items"]["quarantined"] += 1
-                    self.counts["item_quarantine"][_reason_key(outcome.reason)] += 1
-                    log.write("quarantine", {"level": "item", "stage": outcome.stage, "item_id": outcome.job.item_id,
-                                             "record_id": rec.record_id, "source_file": rec.source_file,
-                                             "task": outcome.job.task, "language": outcome.job.language,
-                                             "reason": outcome.reason, **outcome.detail})
-            pos += len(jobs)
-            if published:
-                self.counts["record_outcome"]["published"] += 1
-            else:
-                self.counts["record_outcome"]["quarantined"] += 1
-                self.counts["record_quarantine"]["all planned items quarantined"] += 1
-
-    def _quarantine_record(self, log: _Log, rec: SourceRecord, stage: str, reason: str) -> None:
-        reason = _scrub_text(reason, self.ids, log.roots)  # exception texts may quote paths
-        self.counts["record_outcome"]["quarantined"] += 1
-        self.counts["record_quarantine"][f"{stage}: {_reason_key(reason)}"] += 1
-        log.write("quarantine", {"level": "record", "stage": stage, "record_id": rec.record_id,
-                                 "source_file": rec.source_file, "kind": rec.kind, "reason": reason}, scrubbed=True)
-
-    async def run_async(self) -> dict[str, Any]:
+    async def run_async(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+        """Build the dataset folder; `rank`/`world_size` build one shard of the sources (their
+        files split by `step.shard_of`; dedup then runs within the shard only)."""
         cfg = self.cfg
         start = time.perf_counter()
         out: Path = cfg["out"]
         if not cfg["sources"].is_dir():
             raise FileNotFoundError(f"sources folder not found: {cfg['sources']}")
-        log = _Log(cfg["work_dir"], self.ids, cfg["sources"])
+        self.log = log = WorkLog(cfg["work_dir"], self.ids, cfg["sources"], progress=self.progress)
         configs = {t: features_for(t) for t in TASKS}
         writer = DatasetFolderWriter(out, configs, split="train", rows_per_shard=cfg["rows_per_shard"],
                                      default_config=cfg["default_config"])
-        n_records = 0
+        self.write_rows.writer = writer
         try:
-            window: list[SourceRecord] = []
-            for entry in iter_sources(cfg["sources"]):
-                if isinstance(entry, SourceIssue):
-                    # the console names the real file (for the person fixing it); the work file and
-                    # the counts (card, manifest) get its opaque id and the scrubbed reason
-                    reason = _scrub_text(entry.reason, self.ids, log.roots)
-                    self.counts["source_issues"][_reason_key(reason)] += 1
-                    where = entry.source_file if entry.source_file == CATALOG_FILE else self.ids.opaque(entry.source_file, "src")
-                    log.write("source_issues", {"source_file": where, "reason": reason,
-                                                "stage": entry.stage, "record_id": entry.record_id}, scrubbed=True)
-                    self.progress(f"  source defect: {entry.source_file}: {entry.reason}")
-                    continue
-                if self.config.limit is not None and n_records >= self.config.limit:
-                    break
-                n_records += 1
-                window.append(entry)
-                if len(window) >= self.config.window:
-                    await self._process_window(window, writer, log)
-                    log.flush_ids()
-                    window = []
-            if window:
-                await self._process_window(window, writer, log)
+            async for _window in run_steps(self.steps, log, rank=rank, world_size=world_size):
+                log.flush_ids()
             writer_result = writer.close()
         except BaseException:
             writer.abort()
@@ -473,8 +240,9 @@ class CorpusBuilder:
         finally:
             log.close()
             await self.client.aclose()
+        n_records = self.read.stats["sources"]["records"]
         summary = self._summary(n_records, writer, writer_result, time.perf_counter() - start)
-        (cfg["work_dir"] / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False), "utf-8")
+        atomic_write_text(cfg["work_dir"] / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
         generation = {"backend": self.client.backend.name, "model": self.client.backend.model}
         versions = {"pipeline": PIPELINE_VERSION, "criteria": self.criteria.version, "deid": deid.DEID_VERSION,
                     "lexicon": load_lexicon().version,
@@ -491,8 +259,8 @@ class CorpusBuilder:
                                              stats=writer.stats(), extra={"accounting": summary["accounting"]})
         return summary
 
-    def run(self) -> dict[str, Any]:
-        return asyncio.run(self.run_async())
+    def run(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+        return asyncio.run(self.run_async(rank, world_size))
 
     def _summary(self, n_records: int, writer, writer_result, seconds: float) -> dict[str, Any]:
         c = self.counts
@@ -551,41 +319,9 @@ class CorpusBuilder:
 
 def _stats_dict(stats) -> dict:
     try:
-        from dataclasses import asdict
-
         return asdict(stats)
     except TypeError:
         return dict(vars(stats))
-
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|“[^”]*”")
-_PATHLIKE = re.compile(r"\S+/\S+\.[A-Za-z0-9]{1,5}\b")
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-_OPAQUE = re.compile(r"\b(?:src|case|subj)-[0-9a-f]{12}\b")
-
-
-def _reason_key(reason: str) -> str:
-    """The reason with record-specific detail (quoted names, file paths, numbers) masked, so
-    counts group like reasons together; the full text stays in the JSONL side files."""
-    key = _OPAQUE.sub("<id>", reason)
-    key = _QUOTED.sub("'…'", key)
-    key = _PATHLIKE.sub("<file>", key)
-    key = _NUMBER.sub("N", key)
-    return re.sub(r"\s+", " ", key).strip()
-
-
-def _burned_in_kinds(images: list[dict]) -> set[str]:
-    """Identifier kinds found by OCR in the text burned into a record's images."""
-    from ..deid import images as deid_images
-
-    return {f.kind for img in images for f in deid_images.burned_in_identifiers(img["bytes"])}
-
-
-def _identifier_findings(row: dict) -> set[str]:
-    """The de-identification detector run again on generated text before anything is written."""
-    from .validate import row_text
-
-    return {f.kind for f in deid.find_identifiers(row_text(row))}
 
 
 def _catalog_source_types(sources: Path) -> set[str]:

@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import io
-import re
+from dataclasses import replace
 
 from PIL import Image
 
+from .. import deid
 from ..schema import LANGUAGES, MODALITIES, REPORT_PARTS, SUBFIELDS, TASKS
+from ..text import language_mix
+from .step import PipelineStep, Window
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
-_PLACEHOLDER = re.compile(r"\[[A-Z>0-9]+\]")
-
-
-def detect_language(text: str) -> str | None:
-    """'zh' when CJK characters make up a real share of the letters, else 'en'; None if no letters.
-
-    Latin inside Chinese text (L4-L5, MRI, HLA-B27) is normal, so the bar for zh is low and
-    the bar for en is "almost no CJK at all"."""
-    text = _PLACEHOLDER.sub("", text)
-    cjk, latin = len(_CJK.findall(text)), len(_LATIN.findall(text))
-    if cjk + latin == 0:
-        return None
-    share = cjk / (cjk + latin)
-    if share >= 0.2:
-        return "zh"
-    if share <= 0.02:
-        return "en"
-    return "mixed"
+# 'zh' / 'en' / 'mixed' / None: the validator's strict reading (an 'en' row has almost no Han)
+detect_language = language_mix
 
 
 def row_text(row: dict) -> str:
@@ -127,3 +112,38 @@ def _validate_mcq(row: dict) -> list[str]:
     elif any(a not in labels for a in answer) or len(set(answer)) != len(answer) or answer != "".join(sorted(answer)):
         problems.append(f"MCQ answer {answer!r} is not a sorted set of option letters {labels}")
     return problems
+
+
+def identifier_findings(row: dict) -> set[str]:
+    """The de-identification detector run again on generated text before anything is written."""
+    return {f.kind for f in deid.find_identifiers(row_text(row))}
+
+
+class Validate(PipelineStep):
+    """The last check before a row is written (rows are validated against the schema as they
+    are generated): the de-identification detector again on the generated text.  Each dropped
+    item goes to the quarantine; a record none of whose items is left is dropped."""
+
+    name = "validate"
+
+    async def process(self, window: Window) -> Window:
+        kept = []
+        for doc in window:
+            checked = []
+            for outcome in doc.outcomes:
+                if outcome.row is not None:
+                    outcome.row["deid_version"] = deid.DEID_VERSION
+                    leftovers = identifier_findings(outcome.row)
+                    if leftovers:
+                        outcome = replace(outcome, row=None, stage="validate", detail={},
+                                          reason="validation: identifier found in generated output: "
+                                          + ", ".join(sorted(leftovers)))
+                if outcome.row is None:
+                    self.quarantine.item(doc.record, outcome)
+                checked.append(outcome)
+            doc.outcomes = checked
+            if any(o.row is not None for o in checked):
+                kept.append(doc)
+            else:
+                self.quarantine.no_item_published(doc.record)
+        return kept
