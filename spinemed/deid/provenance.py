@@ -256,7 +256,7 @@ def verify_record(rec) -> str:
     if not stamp:
         raise UnscrubbedRecordError(
             f"{what} has no de-identification stamp: it did not go through the de-identification stage "
-            "(spinemed.corpus.pipeline: deidentify_provenance + deidentify_record + stamp_record), so it may "
+            "(spinemed.corpus.deidentify: deidentify_provenance + deidentify_record + stamp_record), so it may "
             "not be sent to an LLM endpoint")
     expected = f"deid-{_deid_version()}:{record_digest(rec)[:32]}"
     if stamp != expected:
