@@ -12,16 +12,16 @@ import argparse
 import importlib
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
 
 SUBCOMMAND_MODULES = (
+    "spinemed.hub.cli",         # spinemed publish (a built dataset folder to the Hub, tagged)
     "spinemed.bench.cli",       # spinemed bench ...
     "spinemed.evaluation.cli",  # spinemed eval ...
     "spinemed.training.cli",    # spinemed train ...
     "spinemed.space_cli",       # spinemed space
-    "spinemed.metric_cli",      # spinemed metric prepare|publish (the evaluate metric as a Hub Space)
+    "spinemed.metric.cli",      # spinemed metric prepare|publish (the evaluate metric as a Hub Space)
 )
 
 _VLLM_HELP = """\
@@ -85,24 +85,6 @@ def _build_parser() -> argparse.ArgumentParser:
                         "pip install 'spinemed[ocr]' or the tesseract binary; refuses to start without one)")
     _add_generation_args(b)
 
-    p = sub.add_parser("publish", help="push a built dataset folder to the Hub and tag the version",
-                       description="Verify the folder (manifest hashes, card), run the independent publish gate "
-                                   "(spinemed.deid.gate: the scrubber's detector plus name-dictionary, format, "
-                                   "image-metadata and provenance checks over every row, the card and the manifest; "
-                                   "refuses on any finding unless --accept-residual-risk), then create the repo, "
-                                   "upload and create the version tag with huggingface_hub.HfApi.")
-    p.add_argument("folder", type=Path)
-    p.add_argument("--repo", required=True, help="ORG/NAME of the dataset repo")
-    p.add_argument("--version", required=True, help="tag to create, vX.Y.Z (must match the built manifest)")
-    p.add_argument("--endpoint", help="Hub endpoint (default: $HF_ENDPOINT or huggingface.co)")
-    p.add_argument("--token", help="Hub token (default: the logged-in token / $HF_TOKEN)")
-    p.add_argument("--private", action="store_true")
-    p.add_argument("--overwrite-tag", action="store_true", help="move an existing tag (otherwise refused)")
-    p.add_argument("--dry-run", action="store_true", help="print what would be sent and stop")
-    p.add_argument("--accept-residual-risk", metavar="REASON",
-                   help="publish although the publish gate reported findings, after a person reviewed each one; "
-                        "REASON is recorded in manifest.json (residual_risk_accepted)")
-
     d = sub.add_parser("demo", help="the main job on the embedded default: sample sources -> datasets -> benchmark -> scores",
                        description="Build the shipped sample sources into OUT/spinemed-450k with the offline "
                                    "backend, sample and verify (with simulated reviewers) SpineBench into "
@@ -141,20 +123,6 @@ def _cmd_build(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else format_summary(summary))
-    return 0
-
-
-def _cmd_publish(args) -> int:
-    from .hub import PublishError, publish_folder
-
-    try:
-        plan = publish_folder(args.folder, args.repo, args.version, endpoint=args.endpoint or os.environ.get("HF_ENDPOINT"),
-                              token=args.token, private=args.private, dry_run=args.dry_run,
-                              overwrite_tag=args.overwrite_tag, accept_residual_risk=args.accept_residual_risk)
-    except PublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(plan.describe())
     return 0
 
 
@@ -217,7 +185,7 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    handler = {"build": _cmd_build, "publish": _cmd_publish, "demo": _cmd_demo}.get(args.command) or args.func
+    handler = {"build": _cmd_build, "demo": _cmd_demo}.get(args.command) or args.func
     try:
         return handler(args)
     except _input_errors() as exc:

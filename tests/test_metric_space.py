@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import spinemed.metric_space as metric_space
-from spinemed import metric_cli
-from spinemed.metric_space import MetricSpaceError, kit_root, prepare_metric_space, publish_metric_space
+import spinemed.metric.space as metric_space
+from spinemed.metric import cli as metric_cli
+from spinemed.metric.space import MetricSpaceError, kit_root, prepare_metric_space, publish_metric_space
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def test_prepared_folder_bundles_the_wheel_that_requirements_install(prepared):
         files = set(zf.namelist())
         meta = next(n for n in files if n.endswith(".dist-info/WHEEL"))
         assert "Root-Is-Purelib: true" in zf.read(meta).decode()
-    assert {"spinemed/scoring.py", "spinemed/choices.py", "spinemed/levels.py", "spinemed/metric_space.py"} <= files
+    assert {"spinemed/scoring.py", "spinemed/choices.py", "spinemed/levels.py", "spinemed/metric/space.py"} <= files
     assert not [n for n in files if "__pycache__" in n]
     for name in ("spinebench.py", "README.md", "app.py"):  # copied unchanged
         assert (prepared / name).read_bytes() == (ROOT / "evaluate_metric" / "spinebench" / name).read_bytes()
