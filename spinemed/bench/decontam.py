@@ -56,7 +56,7 @@ from typing import Any
 
 from spinemed.corpus.dedup import Deduper, normalize_text
 from spinemed.corpus.dedup import shingle_hashes, tokens_of  # the dedup's tokens, so both checks read text alike
-from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
+from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, is_repo_id, write_dataset_card, write_manifest
 from spinemed.schema import BENCH_CONFIGS, REPORT_PARTS, TASKS, features_for
 
 from .folders import folder_configs, folder_manifest, iter_dataset_rows, read_folder_rows, row_image_digests
@@ -378,7 +378,7 @@ def load_bench_index(bench: Any, *, threshold: float = DEFAULT_THRESHOLD) -> Ben
     if path.exists():
         raise ValueError(f"{str(path)!r} is neither a SpineBench folder (manifest.json) "
                          "nor a saved bench index (dedup.json)")
-    if isinstance(bench, str) and bench.count("/") == 1 and not bench.startswith((".", "/")):
+    if is_repo_id(bench):
         from huggingface_hub import snapshot_download
 
         try:

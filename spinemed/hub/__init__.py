@@ -28,8 +28,8 @@ from .card import (
 from .features import describe_feature
 from .manifest import (
     MANIFEST_FORMAT,
-    _content_hash,
-    _sha256,
+    _content_hash,  # noqa: F401  (tests/release_edit.py re-hashes edited releases)
+    _sha256,  # noqa: F401
     check_version,
     compare_manifests,
     load_manifest,
