@@ -1,9 +1,10 @@
-"""`spinemed` command line: publish | demo, plus the subcommands the parts register (build, bench, ...).
+"""`spinemed` command line: one entry point; every part registers its own subcommands.
 
 Every subcommand is a thin layer over the library (`spinemed.corpus`, `spinemed.hub`, ...);
 nothing here computes anything the library does not also expose.  A part of the kit adds its
-subcommand by exposing `register(subparsers)` in a module listed in `SUBCOMMAND_MODULES`;
-`register` adds a parser and sets `func=<handler(args) -> int>` as its default.
+subcommands by exposing `register(subparsers)` in its own `cli.py`, listed in
+`SUBCOMMAND_MODULES`; `register` adds a parser and sets `func=<handler(args) -> int>` as its
+default.  Only `demo`, which runs every part in turn, lives here.
 """
 
 from __future__ import annotations
@@ -11,40 +12,29 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
-import os
 import sys
 from pathlib import Path
 
+# In `spinemed --help` order.  Parts are imported only to build the parser: each cli.py keeps
+# heavy third-party imports (torch, gradio) inside its handlers.
 SUBCOMMAND_MODULES = (
     "spinemed.corpus.cli",      # spinemed build
+    "spinemed.hub.cli",         # spinemed publish (a built dataset folder to the Hub, tagged)
     "spinemed.bench.cli",       # spinemed bench ...
-    "spinemed.evaluation.cli",  # spinemed eval ...
+    "spinemed.evaluation.cli",  # spinemed eval ... (incl. eval agreement)
     "spinemed.training.cli",    # spinemed train ...
     "spinemed.space.cli",       # spinemed space
-    "spinemed.metric_cli",      # spinemed metric prepare|publish (the evaluate metric as a Hub Space)
+    "spinemed.metric.cli",      # spinemed metric prepare|publish (the evaluate metric as a Hub Space)
 )
+
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spinemed", description="SpineMed release kit: build, publish and evaluate SpineMed-450k / SpineBench.")
     sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("publish", help="push a built dataset folder to the Hub and tag the version",
-                       description="Verify the folder (manifest hashes, card), run the independent publish gate "
-                                   "(spinemed.deid.gate: the scrubber's detector plus name-dictionary, format, "
-                                   "image-metadata and provenance checks over every row, the card and the manifest; "
-                                   "refuses on any finding unless --accept-residual-risk), then create the repo, "
-                                   "upload and create the version tag with huggingface_hub.HfApi.")
-    p.add_argument("folder", type=Path)
-    p.add_argument("--repo", required=True, help="ORG/NAME of the dataset repo")
-    p.add_argument("--version", required=True, help="tag to create, vX.Y.Z (must match the built manifest)")
-    p.add_argument("--endpoint", help="Hub endpoint (default: $HF_ENDPOINT or huggingface.co)")
-    p.add_argument("--token", help="Hub token (default: the logged-in token / $HF_TOKEN)")
-    p.add_argument("--private", action="store_true")
-    p.add_argument("--overwrite-tag", action="store_true", help="move an existing tag (otherwise refused)")
-    p.add_argument("--dry-run", action="store_true", help="print what would be sent and stop")
-    p.add_argument("--accept-residual-risk", metavar="REASON",
-                   help="publish although the publish gate reported findings, after a person reviewed each one; "
-                        "REASON is recorded in manifest.json (residual_risk_accepted)")
+    for name in SUBCOMMAND_MODULES:
+        if not _module_exists(name):  # that part of the kit is not installed in this checkout
+            continue
+        importlib.import_module(name).register(sub)
 
     d = sub.add_parser("demo", help="the main job on the embedded default: sample sources -> datasets -> benchmark -> scores",
                        description="Build the shipped sample sources into OUT/spinemed-450k with the offline "
@@ -53,11 +43,7 @@ def _build_parser() -> argparse.ArgumentParser:
                                    "OUT/spinemed-450k-release, and score the offline baselines on SpineBench "
                                    "(OUT/eval); prints a summary of each step.")
     d.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder (default: demo_out)")
-
-    for name in SUBCOMMAND_MODULES:
-        if not _module_exists(name):  # that part of the kit is not installed in this checkout
-            continue
-        importlib.import_module(name).register(sub)
+    d.set_defaults(func=_cmd_demo)
     return parser
 
 
@@ -66,20 +52,6 @@ def _module_exists(name: str) -> bool:
         return importlib.util.find_spec(name) is not None
     except ModuleNotFoundError:  # a parent package is missing
         return False
-
-
-def _cmd_publish(args) -> int:
-    from .hub import PublishError, publish_folder
-
-    try:
-        plan = publish_folder(args.folder, args.repo, args.version, endpoint=args.endpoint or os.environ.get("HF_ENDPOINT"),
-                              token=args.token, private=args.private, dry_run=args.dry_run,
-                              overwrite_tag=args.overwrite_tag, accept_residual_risk=args.accept_residual_risk)
-    except PublishError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(plan.describe())
-    return 0
 
 
 def _cmd_demo(args) -> int:
@@ -141,7 +113,7 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    handler = {"publish": _cmd_publish, "demo": _cmd_demo}.get(args.command) or args.func
+    handler = args.func
     try:
         return handler(args)
     except _input_errors() as exc:

@@ -648,3 +648,27 @@ def test_attachments_are_hashed_verified_and_published(tmp_path):
     with pytest.raises(ValueError, match="must be an existing file"):
         write_manifest(out, name="t", version="v1.0.0", versions={"pipeline": "1", "criteria": "1", "deid": "1"},
                        stats=w.stats(), extra={}, attachments=["../x"])
+
+
+def test_publish_builds_its_client_for_the_endpoint_and_prints_its_urls(built, monkeypatch, capsys):
+    """--endpoint (else HF_ENDPOINT) reaches HfApi and the printed plan; the shared helper sends the release."""
+    from hub_fakes import FakeHub
+
+    import spinemed.hub.publish as publish
+    from spinemed.cli import main
+
+    FakeHub.made = []
+    monkeypatch.setattr(publish, "HfApi", FakeHub)
+    monkeypatch.setattr(publish, "deid_preflight", no_findings)
+    argv = ["publish", str(built[0]), "--repo", "org/ds", "--version", "v1.0.0", "--token", "hf_t"]
+    assert main([*argv, "--endpoint", "https://mirror.example"]) == 0
+    (client,) = FakeHub.made
+    assert (client.endpoint, client.token) == ("https://mirror.example", "hf_t")
+    assert client.names() == ["create_repo", "list_repo_refs", "upload_folder", "create_tag"]
+    assert client.calls[3][2]["revision"] == f"{1:040x}"  # the tag is on the uploaded commit
+    out = capsys.readouterr().out
+    assert out.startswith(f"published org/ds (dataset) tag v1.0.0 at https://mirror.example commit {1:040x}\n")
+
+    monkeypatch.setenv("HF_ENDPOINT", "https://env.example")
+    plan = hub.publish_folder(built[0], "org/ds", "v1.0.0", preflight=no_findings)
+    assert FakeHub.made[-1].endpoint == "https://env.example" and plan.url == "https://env.example/datasets/org/ds"

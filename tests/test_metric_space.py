@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import spinemed.metric_space as metric_space
-from spinemed import metric_cli
-from spinemed.metric_space import MetricSpaceError, kit_root, prepare_metric_space, publish_metric_space
+import spinemed.metric.space as metric_space
+from spinemed.metric import cli as metric_cli
+from spinemed.metric.space import MetricSpaceError, kit_root, prepare_metric_space, publish_metric_space
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def test_prepared_folder_bundles_the_wheel_that_requirements_install(prepared):
         files = set(zf.namelist())
         meta = next(n for n in files if n.endswith(".dist-info/WHEEL"))
         assert "Root-Is-Purelib: true" in zf.read(meta).decode()
-    assert {"spinemed/scoring.py", "spinemed/choices.py", "spinemed/levels.py", "spinemed/metric_space.py"} <= files
+    assert {"spinemed/scoring.py", "spinemed/choices.py", "spinemed/levels.py", "spinemed/metric/space.py"} <= files
     assert not [n for n in files if "__pycache__" in n]
     for name in ("spinebench.py", "README.md", "app.py"):  # copied unchanged
         assert (prepared / name).read_bytes() == (ROOT / "evaluate_metric" / "spinebench" / name).read_bytes()
@@ -163,3 +163,24 @@ def test_cli_publish_dry_run_and_errors(fast_wheel, tmp_path, capsys, monkeypatc
     assert f"load it: evaluate.load('{tmp_path / 'spinebench'}')" in out and (tmp_path / "spinebench" / fast_wheel).is_file()
     with pytest.raises(SystemExit):
         _cli(["metric"])  # an action is required
+
+
+def test_publish_builds_its_client_for_the_endpoint_through_the_shared_helper(fast_wheel, monkeypatch, tmp_path):
+    """No api given: the Hub helper makes an HfApi for --endpoint; the Space page and the wheel URL use it."""
+    from hub_fakes import FakeHub
+
+    import spinemed.hub.publish as publish
+
+    FakeHub.made = []
+    monkeypatch.setattr(publish, "HfApi", FakeHub)
+    plan = publish_metric_space("org/spinebench", endpoint="https://mirror.example/", token="hf_t", wheel_ref="hub",
+                                work_dir=tmp_path / "spinebench")
+    (client,) = FakeHub.made
+    assert (client.endpoint, client.token) == ("https://mirror.example", "hf_t")
+    assert client.names() == ["create_repo", "upload_folder"]  # a Space release has no tag
+    assert client.calls[0][2] == {"repo_type": "space", "space_sdk": "gradio", "private": False, "exist_ok": True}
+    assert plan.url == "https://mirror.example/spaces/org/spinebench" and plan.commit == f"{1:040x}"
+    assert plan.describe().startswith("published metric Space org/spinebench at https://mirror.example/spaces/org/spinebench")
+    assert client.calls[1][2]["files"] == sorted(path for path, _ in plan.files)
+    reqs = (tmp_path / "spinebench" / "requirements.txt").read_text(encoding="utf-8")
+    assert reqs.rstrip().endswith(f"spinemed @ https://mirror.example/spaces/org/spinebench/resolve/main/{fast_wheel}")

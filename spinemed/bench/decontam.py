@@ -56,7 +56,7 @@ from typing import Any
 
 from spinemed.corpus.dedup import Deduper, shingle_hashes
 from spinemed.fileio import atomic_write_json
-from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
+from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, is_repo_id, write_dataset_card, write_manifest
 from spinemed.paths import checkout_path
 from spinemed.schema import BENCH_CONFIGS, REPORT_PARTS, TASKS, features_for
 from spinemed.text import normalize_text, tokens_of  # what the dedup reads text with, so both checks read alike
@@ -379,7 +379,7 @@ def load_bench_index(bench: Any, *, threshold: float = DEFAULT_THRESHOLD) -> Ben
     if path.exists():
         raise ValueError(f"{str(path)!r} is neither a SpineBench folder (manifest.json) "
                          "nor a saved bench index (dedup.json)")
-    if isinstance(bench, str) and bench.count("/") == 1 and not bench.startswith((".", "/")):
+    if is_repo_id(bench):
         from huggingface_hub import snapshot_download
 
         try:

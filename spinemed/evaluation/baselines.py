@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
 import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -40,7 +39,7 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from spinemed.corpus.dedup import tokens_of, normalize_text
-from spinemed.hub import load_manifest
+from spinemed.hub import is_repo_id, load_manifest
 from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
 
 __all__ = ["BASELINES", "BM25Index", "TrainingCorpus", "load_training_corpus", "tokenize"]
@@ -160,7 +159,7 @@ def _resolve_corpus(source: str | Path) -> tuple[Path, str]:
     if path.is_dir():
         return path, str(source)
     text = str(source)
-    if path.exists() or not re.match(r"^[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*(@.+)?$", text):
+    if path.exists() or not is_repo_id(text.partition("@")[0]):
         raise FileNotFoundError(f"training corpus {text!r}: no such dataset folder, and not a Hub repo id (ORG/NAME[@REV])")
     repo, _, rev = text.partition("@")
     try:

@@ -27,7 +27,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from spinemed.hub import verify_folder
+from spinemed.hub import is_repo_id, verify_folder
 from spinemed.schema import BENCH_CONFIGS, BENCH_KINDS, bench_kind
 
 __all__ = [
@@ -76,7 +76,6 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
     ),
 )
 
-_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Row fields the runner and the scorer use; everything else (messages, generation) stays on disk.
 _ITEM_FIELDS = (
     "id", "task", "kind", "language", "modality", "subfield", "subfield_group", "levels",
@@ -170,7 +169,7 @@ def resolve_benchmark_source(source: str | Path, revision: str | None = None) ->
     if rev and revision and rev != revision:
         raise BenchmarkError(f"benchmark {text!r} names revision {rev!r} but the revision argument says {revision!r}")
     revision = revision or rev or None
-    if not _REPO_RE.match(repo):
+    if not is_repo_id(repo):
         raise BenchmarkError(f"benchmark {text!r}: no such folder, and not a Hub dataset repo id (ORG/NAME)")
     try:
         from huggingface_hub import snapshot_download

@@ -12,20 +12,28 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub.repocard_data import model_index_to_eval_results
+
+from spinemed.evaluation.model_index import results_to_eval_results, results_to_model_index
+from spinemed.evaluation.results import load_results
+from spinemed.fileio import atomic_write_json
+from spinemed.hub.publish import is_repo_id, repo_url
+from spinemed.paths import checkout_path
+
 __all__ = ["TEMPLATE", "SUMMARY_NAME", "CARD_NAME", "ForeignEvalError", "render_model_card", "write_model_card",
            "load_eval_results", "check_eval_models"]
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "model_card" / "spinegpt.md"
+TEMPLATE = checkout_path("model_card", "spinegpt.md")
 SUMMARY_NAME = "training_summary.json"
 CARD_NAME = "README.md"
 PIPELINE_TAG = "image-text-to-text"
 DEFAULT_LICENSE = "apache-2.0"  # Qwen2.5-VL-7B-Instruct's license
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _TAGS = ["medical", "spine", "orthopedics", "vision-language", "qwen2.5-vl", "trl", "sft", "not-for-clinical-use"]
 
 
@@ -33,9 +41,6 @@ def load_eval_results(paths: Sequence[str | os.PathLike], *, allow_partial: bool
     """Results JSON files written by `spinemed eval`, checked up front (schema, and that they make
     model-index entries: a partial run is refused unless `allow_partial`), so a bad file fails
     before training, not at the first checkpoint's card."""
-    from spinemed.evaluation.model_index import results_to_eval_results
-    from spinemed.evaluation.results import load_results
-
     out = []
     for path in paths:
         results = load_results(path)
@@ -92,7 +97,7 @@ def _hub_dataset_ids(stages: Sequence[Mapping[str, Any]]) -> list[str]:
     for stage in stages:
         for src in stage.get("sources", []):
             path = str(src.get("path") or "")
-            if _REPO_ID.match(path) and not Path(path).exists() and path not in out:
+            if is_repo_id(path) and not Path(path).exists() and path not in out:
                 out.append(path)
     return out
 
@@ -124,10 +129,6 @@ def render_model_card(summary: Mapping[str, Any], *, eval_results: Sequence[Mapp
     the summary's `repo_id` / `hub_model_id`) are refused unless `allow_foreign_eval`, and then
     marked as such in the card (see `check_eval_models`; `eval_sources` name the files in its error).
     """
-    import jinja2
-    from huggingface_hub import ModelCard, ModelCardData
-    from huggingface_hub.repocard_data import model_index_to_eval_results
-
     stages = list(summary["stages"])
     if not stages:
         raise ValueError("the summary has no stages")
@@ -141,8 +142,6 @@ def render_model_card(summary: Mapping[str, Any], *, eval_results: Sequence[Mapp
     all_eval: list[Any] = []
     evaluations = []
     for results, is_foreign in zip(eval_results, foreign):
-        from spinemed.evaluation.model_index import results_to_model_index
-
         model_index = results_to_model_index(results, model_name, allow_partial=allow_partial_eval)
         _, entries = model_index_to_eval_results(model_index)
         all_eval += entries
@@ -167,8 +166,8 @@ def render_model_card(summary: Mapping[str, Any], *, eval_results: Sequence[Mapp
         model_name=model_name,
         repo_id=summary.get("repo_id"),
         base_model=base_model,
-        base_model_link=(f"[`{base_model}`](https://huggingface.co/{base_model})"
-                         if _REPO_ID.match(base_model) and not Path(base_model).exists() else f"`{base_model}`"),
+        base_model_link=(f"[`{base_model}`]({repo_url(base_model)})"  # the configured Hub endpoint's page
+                         if is_repo_id(base_model) and not Path(base_model).exists() else f"`{base_model}`"),
         current=stages[-1],
         final=bool(summary.get("final")),
         n_stages=int(summary.get("n_stages") or len(stages)),
@@ -203,7 +202,7 @@ def write_model_card(folder: str | os.PathLike, *, eval_results: Sequence[Mappin
     card = render_model_card(summary, eval_results=eval_results, allow_partial_eval=allow_partial_eval,
                              output_dir=folder, allow_foreign_eval=allow_foreign_eval, eval_sources=eval_sources)
     if hub is not None:  # only once the card rendered: a refused render changes nothing
-        path.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        atomic_write_json(path, summary, indent=1)
     out = folder / CARD_NAME
     card.save(out)
     return out

@@ -20,6 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spinemed.hub.publish import (
+    PublishError,
+    PublishPlan,
+    TagExistsError,
+    hub_endpoint,
+    is_repo_id,
+    open_repo,
+    tag_commit,
+    upload,
+)
+
 __all__ = ["PushError", "HubTarget", "hub_api", "IGNORE_PATTERNS"]
 
 # What Trainer.push_to_hub leaves out (private files, checkpoints); the same for `main`.
@@ -37,13 +48,13 @@ def hub_api():
     return hf_api()
 
 
-def _commit_id(info: Any) -> str | None:
-    return getattr(info, "oid", None) or (info.get("oid") if isinstance(info, dict) else None)
-
-
 @dataclass
 class HubTarget:
-    """Where a stage goes on the Hub, from the trainer arguments and the recipe."""
+    """Where a stage goes on the Hub, from the trainer arguments and the recipe.
+
+    The Hub calls are `spinemed.hub`'s create-repo / upload / tag steps on a `PublishPlan`
+    (`plan()`), the same every other Hub flow of the kit uses.
+    """
 
     repo_id: str
     branch: str | None
@@ -57,7 +68,7 @@ class HubTarget:
     def from_args(cls, args: Any, *, tag: str | None, push_main: bool) -> HubTarget:
         if not args.hub_model_id:
             raise PushError("push_to_hub is set but hub_model_id is not (the stage needs 'org/name')")
-        if "/" not in args.hub_model_id:
+        if not is_repo_id(args.hub_model_id):
             raise PushError(f"hub_model_id {args.hub_model_id!r} must be 'org/name'")
         branch = args.hub_revision or None
         return cls(repo_id=args.hub_model_id, branch=branch, tag=tag, push_main=push_main,
@@ -67,17 +78,22 @@ class HubTarget:
         return {"repo_id": self.repo_id, "branch": self.branch or "main", "tag": self.tag,
                 "push_main": self.push_main, "done": list(self.calls)}
 
+    def plan(self, *, api: Any = None, branch: str | None = None, message: str = "",
+             overwrite_tag: bool = False) -> PublishPlan:
+        """The stage as a Hub plan: a model repo, the stage's branch (or `branch`), its tag."""
+        return PublishPlan(repo_id=self.repo_id, tag=self.tag, endpoint=hub_endpoint(None, api), private=self.private,
+                           files=[], commit_message=message, tag_message=message or (self.tag or ""),
+                           repo_type="model", overwrite_tag=overwrite_tag, branch=branch or self.branch,
+                           ignore_patterns=IGNORE_PATTERNS)
+
     def preflight(self, api: Any = None, *, overwrite_tag: bool = False) -> None:
         """Create the repo and the branch; refuse early if the tag exists (before any training)."""
         api = api or hub_api()
-        api.create_repo(self.repo_id, token=self.token, private=self.private, exist_ok=True)
-        if self.branch and self.branch != "main":
-            api.create_branch(self.repo_id, branch=self.branch, token=self.token, exist_ok=True)
-        if self.tag:
-            refs = api.list_repo_refs(self.repo_id, token=self.token)
-            if self.tag in {t.name for t in refs.tags} and not overwrite_tag:
-                raise PushError(f"{self.repo_id} already has tag {self.tag!r}; set another hub_tag or pass "
-                                "--overwrite-tag")
+        try:
+            open_repo(api, self.plan(api=api, overwrite_tag=overwrite_tag), token=self.token)
+        except TagExistsError:
+            raise PushError(f"{self.repo_id} already has tag {self.tag!r}; set another hub_tag or pass "
+                            "--overwrite-tag") from None
 
     def finish(self, commit: str | None, folder: str | os.PathLike, *, api: Any = None,
                overwrite_tag: bool = False, message: str = "") -> dict[str, Any]:
@@ -85,17 +101,14 @@ class HubTarget:
         api = api or hub_api()
         self.calls.append(f"uploaded to {self.branch or 'main'} at {commit}")
         if self.push_main and (self.branch or "main") != "main":
-            info = api.upload_folder(repo_id=self.repo_id, folder_path=str(folder), revision="main",
-                                     commit_message=message or f"Release {self.tag or ''}".strip(),
-                                     ignore_patterns=IGNORE_PATTERNS, token=self.token)
-            self.calls.append(f"uploaded to main at {_commit_id(info)}")
+            main = self.plan(api=api, branch="main", message=message or f"Release {self.tag or ''}".strip())
+            self.calls.append(f"uploaded to main at {upload(api, main, folder=folder, token=self.token)}")
         if self.tag:
-            if commit is None:
-                raise PushError(f"cannot tag {self.tag!r}: the upload returned no commit id")
-            if overwrite_tag and self.tag in {t.name for t in api.list_repo_refs(self.repo_id, token=self.token).tags}:
-                api.delete_tag(self.repo_id, tag=self.tag, token=self.token)
-            api.create_tag(self.repo_id, tag=self.tag, revision=commit, tag_message=message or self.tag,
+            try:
+                tag_commit(api, self.plan(api=api, message=message, overwrite_tag=overwrite_tag), commit,
                            token=self.token)
+            except PublishError as exc:  # no commit id to tag
+                raise PushError(str(exc)) from None
             self.calls.append(f"tagged {self.tag} -> {commit}")
         return self.describe()
 
@@ -107,7 +120,5 @@ class HubTarget:
         if not (folder / "config.json").is_file():
             raise PushError(f"{str(folder)!r} holds no model (config.json missing)")
         self.preflight(api, overwrite_tag=overwrite_tag)
-        info = api.upload_folder(repo_id=self.repo_id, folder_path=str(folder), revision=self.branch,
-                                 commit_message=message or f"{folder.name}", ignore_patterns=IGNORE_PATTERNS,
-                                 token=self.token)
-        return self.finish(_commit_id(info), folder, api=api, overwrite_tag=overwrite_tag, message=message)
+        commit = upload(api, self.plan(api=api, message=message or f"{folder.name}"), folder=folder, token=self.token)
+        return self.finish(commit, folder, api=api, overwrite_tag=overwrite_tag, message=message)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
+
+from .space import MetricSpaceError, prepare_metric_space, publish_metric_space
 
 _EPILOG = """\
 examples:
@@ -43,8 +44,6 @@ def register(subparsers) -> None:
 
 
 def _cmd_prepare(args) -> int:
-    from .metric_space import MetricSpaceError, prepare_metric_space
-
     try:
         folder = prepare_metric_space(args.out)
     except MetricSpaceError as exc:
@@ -60,11 +59,9 @@ def _cmd_prepare(args) -> int:
 
 
 def _cmd_publish(args) -> int:
-    from .metric_space import MetricSpaceError, publish_metric_space
-
-    try:
+    try:  # the endpoint: --endpoint, else $HF_ENDPOINT / huggingface_hub's default (spinemed.hub.hub_endpoint)
         plan = publish_metric_space(
-            args.repo, token=args.token, endpoint=args.endpoint or os.environ.get("HF_ENDPOINT"), private=args.private,
+            args.repo, token=args.token, endpoint=args.endpoint, private=args.private,
             dry_run=args.dry_run, work_dir=args.out, wheel_ref=args.wheel_ref,
         )
     except MetricSpaceError as exc:
