@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from spinemed.schema import BENCH_KINDS
+from spinemed.schema import BENCH_KINDS, check_kinds
 
 _EPILOG = """\
 models (--model):
@@ -30,11 +30,10 @@ Exit codes: 0 done, 2 bad input (nothing was run), 130 interrupted (rerun to res
 
 
 def _kinds(text: str) -> list[str]:
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in BENCH_KINDS]
-    if bad or not kinds:
-        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(BENCH_KINDS)} (comma-separated)")
-    return kinds
+    try:
+        return check_kinds(k.strip() for k in text.split(",") if k.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc} (comma-separated)") from None
 
 
 def _positive(text: str) -> int:
