@@ -40,9 +40,9 @@ import pyarrow.parquet as pq
 from scipy import sparse
 
 from spinemed.bench.decontam import check_overlap
-from spinemed.corpus.dedup import tokens_of, normalize_text
 from spinemed.hub import load_manifest
 from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
+from spinemed.text import normalize_text, tokens_of
 
 __all__ = ["BASELINES", "BM25Index", "TrainingCorpus", "load_training_corpus", "tokenize"]
 
