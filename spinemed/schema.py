@@ -1,18 +1,23 @@
-"""Record types shared by every stage: source records, published rows, datasets.Features per config.
+"""Record types shared by every stage: source records, published rows, datasets.Features per config,
+benchmark item kinds and the judge's dimensions.
 
 A *source record* is what an adapter reads from a raw source (one passage, one figure, one
 question-bank MCQ, one case).  A *row* is a published instruction item; each config of the
 Hub dataset (`mcq`, `open_qa`, `consultation`, `report`) has its own `datasets.Features`.
+An *item kind* (:func:`item_kind`) is what the scorer, the judge and the eval runner score by.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from datasets import Features, Image, List, Value
+if TYPE_CHECKING:
+    from datasets import Features
 
 PIPELINE_VERSION = "1.0.0"
 
@@ -82,6 +87,62 @@ REPORT_SECTION_TITLES = {
     "postop_management": ("Post-operative management", "术后管理"),
     "diagnostic_basis": ("Diagnostic basis", "诊断依据"),
 }
+
+
+# --------------------------------------------------------------------------------------
+# Benchmark items: kinds and the judge's dimensions (what spinemed.scoring scores)
+# --------------------------------------------------------------------------------------
+
+# The kinds that enter the weighted total (the paper's three components).
+KINDS = ("text_mcq", "image_mcq", "report")
+MCQ_KINDS = ("text_mcq", "image_mcq")
+# Kinds scored on their own (level-aware only), outside the total.
+OPEN_KINDS = ("open_qa",)
+ITEM_KINDS = KINDS + OPEN_KINDS
+
+# The ten judge dimensions of a report, in the paper's order.
+DIMENSIONS = (
+    "imaging_report",
+    "diagnosis",
+    "patient_guidance",
+    "evidence_based_treatment",
+    "technical_feasibility",
+    "risk_prognosis",
+    "coverage",
+    "relevance",
+    "granularity",
+    "interpretability",
+)
+
+_MCQ_KIND_BY_MODALITY = {("mcq", "text"): "text_mcq", ("mcq", "image"): "image_mcq"}
+
+
+def item_kind(item: Mapping[str, Any], where: str = "item") -> str:
+    """The item's kind: its ``kind`` key, or derived from a row's ``task`` (+ ``modality`` for MCQ)."""
+    if "kind" in item:
+        kind = item["kind"]
+        if kind not in ITEM_KINDS:
+            raise ValueError(f"{where}: unknown kind {kind!r}; valid kinds: {', '.join(ITEM_KINDS)}")
+        return kind
+    task, modality = item.get("task"), item.get("modality")
+    if task in ("report", "open_qa"):
+        return task
+    if (task, modality) in _MCQ_KIND_BY_MODALITY:
+        return _MCQ_KIND_BY_MODALITY[(task, modality)]
+    raise ValueError(
+        f"{where}: cannot tell the item kind (kind={item.get('kind')!r}, task={task!r}, modality={modality!r}); "
+        f"give 'kind' as one of {', '.join(ITEM_KINDS)}, or a row with task 'mcq' (modality 'text'/'image'), "
+        "'report' or 'open_qa'"
+    )
+
+
+def check_kinds(kinds: Sequence[str], valid: Sequence[str] = KINDS) -> list[str]:
+    """`kinds` as a list when it is a non-empty selection of `valid` kinds; else ValueError
+    naming the choices (the caller adds what was given)."""
+    kinds = list(kinds)
+    if not kinds or any(k not in valid for k in kinds):
+        raise ValueError(f"choose from {', '.join(valid)}")
+    return kinds
 
 
 # --------------------------------------------------------------------------------------
@@ -178,93 +239,103 @@ def stable_id(*parts: Any, prefix: str = "") -> str:
 # Published rows: datasets.Features per config
 # --------------------------------------------------------------------------------------
 
-_MESSAGE = {"role": Value("string"), "content": Value("string")}
-_PROVENANCE = {
-    "record_id": Value("string"),  # SourceRecord.record_id: rows from one record are siblings
-    "source_type": Value("string"),
-    "source_id": Value("string"),
-    "locator": Value("string"),
-    "license": Value("string"),
-    "redistributable": Value("bool"),
-    "source_file": Value("string"),
-}
-_GENERATION = {
-    "backend": Value("string"),
-    "model": Value("string"),
-    "prompt_id": Value("string"),
-    "prompt_hash": Value("string"),
-    "revision_prompt_id": Value("string"),
-    "revision_prompt_hash": Value("string"),
-    "criteria_version": Value("string"),
-    "draft_hash": Value("string"),
-    "revisions": List(Value("string")),  # criteria ids the revision changed something for
-}
 
-_COMMON = {
-    "id": Value("string"),
-    "task": Value("string"),
-    "language": Value("string"),
-    "modality": Value("string"),
-    "images": List(Image()),
-    "subfield": Value("string"),
-    "subfield_group": Value("string"),
-    "levels": List(Value("string")),
-}
-_TAIL = {
-    "messages": List(_MESSAGE),
-    "provenance": _PROVENANCE,
-    "generation": _GENERATION,
-    "pipeline_version": Value("string"),
-    "deid_version": Value("string"),
-}
+@functools.cache
+def _columns() -> dict[str, Any]:
+    """The column types, built on first use: the scorer reads this module's kinds and dimensions
+    and should not pay for importing `datasets`."""
+    from datasets import Image, List, Value
 
-_PAYLOAD = {
-    "mcq": {
-        "question": Value("string"),
-        "options": List({"label": Value("string"), "text": Value("string")}),
-        "answer": Value("string"),
-        "explanation": Value("string"),
-    },
-    "open_qa": {"question": Value("string"), "answer": Value("string")},
-    "consultation": {"case": Value("string")},
-    "report": {"case": Value("string"), "report": {p: Value("string") for p in REPORT_PARTS}},
-}
+    message = {"role": Value("string"), "content": Value("string")}
+    provenance = {
+        "record_id": Value("string"),  # SourceRecord.record_id: rows from one record are siblings
+        "source_type": Value("string"),
+        "source_id": Value("string"),
+        "locator": Value("string"),
+        "license": Value("string"),
+        "redistributable": Value("bool"),
+        "source_file": Value("string"),
+    }
+    generation = {
+        "backend": Value("string"),
+        "model": Value("string"),
+        "prompt_id": Value("string"),
+        "prompt_hash": Value("string"),
+        "revision_prompt_id": Value("string"),
+        "revision_prompt_hash": Value("string"),
+        "criteria_version": Value("string"),
+        "draft_hash": Value("string"),
+        "revisions": List(Value("string")),  # criteria ids the revision changed something for
+    }
+
+    common = {
+        "id": Value("string"),
+        "task": Value("string"),
+        "language": Value("string"),
+        "modality": Value("string"),
+        "images": List(Image()),
+        "subfield": Value("string"),
+        "subfield_group": Value("string"),
+        "levels": List(Value("string")),
+    }
+    tail = {
+        "messages": List(message),
+        "provenance": provenance,
+        "generation": generation,
+        "pipeline_version": Value("string"),
+        "deid_version": Value("string"),
+    }
+
+    payload = {
+        "mcq": {
+            "question": Value("string"),
+            "options": List({"label": Value("string"), "text": Value("string")}),
+            "answer": Value("string"),
+            "explanation": Value("string"),
+        },
+        "open_qa": {"question": Value("string"), "answer": Value("string")},
+        "consultation": {"case": Value("string")},
+        "report": {"case": Value("string"), "report": {p: Value("string") for p in REPORT_PARTS}},
+    }
+    bench_extra = {
+        "kind": Value("string"),  # one of BENCH_KINDS
+        "bench_version": Value("string"),  # e.g. "v1.0.0"
+        "verification": {
+            "status": Value("string"),  # "accepted" | "fixed" (removed items are not published)
+            "group": Value("string"),  # reviewer group the item was assigned to
+            "reviewers": List(Value("string")),
+            "decisions": Value("int32"),
+        },
+    }
+    return {"common": common, "tail": tail, "payload": payload, "bench_extra": bench_extra}
 
 
 def features_for(task: str) -> Features:
     """The datasets.Features of one config; column order is the published order."""
-    if task not in _PAYLOAD:
+    from datasets import Features
+
+    if task not in TASKS:
         raise KeyError(f"unknown task {task!r}; expected one of {TASKS}")
-    return Features({**_COMMON, **_PAYLOAD[task], **_TAIL})
+    cols = _columns()
+    return Features({**cols["common"], **cols["payload"][task], **cols["tail"]})
 
 
 # --------------------------------------------------------------------------------------
 # SpineBench rows (split `test`): the corpus row plus what the benchmark adds
 # --------------------------------------------------------------------------------------
 
-# Item kinds the scorer knows (spinemed.scoring): text MCQ (P1), image MCQ (P2), report (P3).
-BENCH_KINDS = ("text_mcq", "image_mcq", "report")
+# The SpineBench release holds the weighted kinds: text MCQ (P1), image MCQ (P2), report (P3).
+BENCH_KINDS = KINDS
 BENCH_CONFIGS = ("mcq", "report")
-
-_BENCH_EXTRA = {
-    "kind": Value("string"),  # one of BENCH_KINDS
-    "bench_version": Value("string"),  # e.g. "v1.0.0"
-    "verification": {
-        "status": Value("string"),  # "accepted" | "fixed" (removed items are not published)
-        "group": Value("string"),  # reviewer group the item was assigned to
-        "reviewers": List(Value("string")),
-        "decisions": Value("int32"),
-    },
-}
 
 
 def bench_kind(row: dict) -> str:
-    """The scoring kind of a corpus/bench row: report, or text/image MCQ by modality."""
-    if row.get("task") == "report":
-        return "report"
-    if row.get("task") == "mcq":
-        return "image_mcq" if row.get("modality") == "image" else "text_mcq"
-    raise ValueError(f"row {row.get('id')!r}: task {row.get('task')!r} is not a SpineBench task (mcq, report)")
+    """The scoring kind of a corpus/bench row from its task: report, or text/image MCQ by
+    modality (anything but "image" is text); a stored ``kind`` is not read."""
+    task = row.get("task")
+    if task not in BENCH_CONFIGS:
+        raise ValueError(f"row {row.get('id')!r}: task {task!r} is not a SpineBench task (mcq, report)")
+    return item_kind({"task": task, "modality": "image" if row.get("modality") == "image" else "text"})
 
 
 def bench_features_for(config: str) -> Features:
@@ -272,5 +343,8 @@ def bench_features_for(config: str) -> Features:
     `modality` and `kind`; `report` holds the report tasks)."""
     if config not in BENCH_CONFIGS:
         raise KeyError(f"unknown SpineBench config {config!r}; expected one of {BENCH_CONFIGS}")
-    base = features_for(config)
-    return Features({**{k: base[k] for k in base if k not in _TAIL}, **_BENCH_EXTRA, **{k: base[k] for k in _TAIL}})
+    from datasets import Features
+
+    base, cols = features_for(config), _columns()
+    tail = cols["tail"]
+    return Features({**{k: base[k] for k in base if k not in tail}, **cols["bench_extra"], **{k: base[k] for k in tail}})

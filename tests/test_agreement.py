@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from spinemed.agreement import InputError, agreement, main, pearson, quadratic_weighted_kappa, rankdata, read_scores, spearman
+from spinemed.evaluation.agreement import InputError, agreement, main, pearson, quadratic_weighted_kappa, rankdata, read_scores, spearman
 from spinemed.judge import JudgeResult, JudgeRun
 from spinemed.scoring import DIMENSIONS
 
@@ -87,6 +87,21 @@ def test_agreement_command_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "diagnosis" in out and "0.900" in out and "paper: 0.382-0.949" in out and "items compared: 5" in out
     assert "only in" not in out
+
+
+def test_spinemed_eval_agreement_is_the_command(tmp_path, capsys):
+    from spinemed.cli import main as cli_main
+
+    h = _write_jsonl(tmp_path / "h.jsonl", HUMAN)
+    j = _write_jsonl(tmp_path / "j.jsonl", JUDGE)
+    assert cli_main(["eval", "agreement", h, j]) == 0
+    assert "items compared: 5" in capsys.readouterr().out
+    assert cli_main(["eval", "agreement", h, str(tmp_path / "nowhere.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    # `spinemed eval` itself still needs --bench, --model and --out (exit 2, as argparse would).
+    with pytest.raises(SystemExit) as info:
+        cli_main(["eval", "--model", "baseline:random"])
+    assert info.value.code == 2 and "required: --bench, --out" in capsys.readouterr().err
 
 
 def test_command_line_lists_ids_found_in_one_file_only(tmp_path, capsys):

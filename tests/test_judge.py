@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-import spinemed.judge as judge_module
+import spinemed.judge.runner as judge_module  # where load_prompts reads DEFAULT_PROMPT_DIR
 from spinemed.judge import (
     DEFAULT_PROMPT_DIR,
     JUDGEMENT_SCHEMA,

@@ -42,7 +42,7 @@ def test_prepared_folder_bundles_the_wheel_that_requirements_install(prepared):
         files = set(zf.namelist())
         meta = next(n for n in files if n.endswith(".dist-info/WHEEL"))
         assert "Root-Is-Purelib: true" in zf.read(meta).decode()
-    assert {"spinemed/scoring.py", "spinemed/choices.py", "spinemed/levels.py", "spinemed/metric/space.py"} <= files
+    assert {"spinemed/scoring/results.py", "spinemed/choices.py", "spinemed/levels.py", "spinemed/metric/space.py"} <= files
     assert not [n for n in files if "__pycache__" in n]
     for name in ("spinebench.py", "README.md", "app.py"):  # copied unchanged
         assert (prepared / name).read_bytes() == (ROOT / "evaluate_metric" / "spinebench" / name).read_bytes()

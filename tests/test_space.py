@@ -539,7 +539,7 @@ def test_cli_space_help_and_push_dry_run(capsys):
     assert "--bench" in out and "--model" in out and "--push" in out and "SPINEMED_BENCH" in out
     assert main(["space", "--push", "org/space", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "would upload" in out and "  app.py" in out and "  spinemed/scoring.py" in out and "  spinemed/space/app.py" in out
+    assert "would upload" in out and "  app.py" in out and "  spinemed/scoring/results.py" in out and "  spinemed/space/app.py" in out
 
 
 def test_cli_refuses_a_missing_bench_before_serving(capsys):
@@ -557,7 +557,7 @@ def test_push_space_uploads_app_and_library_in_one_commit():
     assert api.repos[("org/SpineMed", "space")]["space_sdk"] == "gradio"
     (commit,) = api.commits
     assert commit["repo_type"] == "space" and commit["paths"] == plan["files"]
-    assert {"app.py", "README.md", "requirements.txt", "spinemed/scoring.py", "spinemed/space/app.py",
+    assert {"app.py", "README.md", "requirements.txt", "spinemed/scoring/results.py", "spinemed/space/app.py",
             "builders/spinebench/judge_prompts/v1/judge.md"} <= set(plan["files"])
     assert not any("__pycache__" in f or f.startswith("tests/") for f in plan["files"])
     assert api.variables == {"SPINEMED_BENCH": "org/SpineBench@v1.0.0"}

@@ -8,7 +8,8 @@ Light to import (no torch, no matplotlib): the heavy parts load on demand.
 * :mod:`spinemed.evaluation.predictions`: the predictions JSONL (also the leaderboard upload format);
 * :mod:`spinemed.evaluation.models` / :mod:`~spinemed.evaluation.baselines`: model adapters;
 * :mod:`spinemed.evaluation.model_index`: ``results_to_model_index`` for model cards;
-* :func:`spinemed.evaluation.demo.run_eval_demo`: the offline baselines of ``spinemed demo``.
+* :func:`spinemed.evaluation.demo.run_eval_demo`: the offline baselines of ``spinemed demo``;
+* :mod:`spinemed.evaluation.agreement`: human-vs-judge agreement (``spinemed eval agreement``).
 """
 
 from spinemed.evaluation.results import RESULTS_SCHEMA_VERSION, load_results, validate_results

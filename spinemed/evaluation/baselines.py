@@ -38,9 +38,10 @@ import numpy as np
 import pyarrow.parquet as pq
 from scipy import sparse
 
-from spinemed.corpus.dedup import tokens_of, normalize_text
+from spinemed.bench.decontam import check_overlap
 from spinemed.hub import is_repo_id, load_manifest
 from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
+from spinemed.text import normalize_text, tokens_of
 
 __all__ = ["BASELINES", "BM25Index", "TrainingCorpus", "load_training_corpus", "tokenize"]
 
@@ -172,8 +173,6 @@ def _resolve_corpus(source: str | Path) -> tuple[Path, str]:
 
 def _overlap_ids(bench, corpus_folder: Path) -> tuple[set[str], dict[str, Any]]:
     """Ids of corpus rows that are bench items or near duplicates of one (SpineBench decontamination check)."""
-    from spinemed.bench.decontam import check_overlap
-
     report = check_overlap(bench.path, corpus_folder, threshold=DECONTAMINATION_THRESHOLD)
     ids = {str(i["candidate_id"]) for i in report.items}
     return ids, {"method": "spinemed.bench.decontam.check_overlap", "threshold": report.threshold,

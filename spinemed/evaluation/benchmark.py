@@ -28,7 +28,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from spinemed.hub import is_repo_id, verify_folder
-from spinemed.schema import BENCH_CONFIGS, BENCH_KINDS, bench_kind
+from spinemed.schema import BENCH_CONFIGS, BENCH_KINDS, bench_kind, check_kinds
 
 __all__ = [
     "KNOWN_BENCHMARKS",
@@ -208,9 +208,10 @@ def load_benchmark(
             unknown version or modified content, image items without readable images.
     """
     if kinds is not None:
-        bad = [k for k in kinds if k not in BENCH_KINDS]
-        if bad or not kinds:
-            raise BenchmarkError(f"kinds {list(kinds)!r}: choose from {', '.join(BENCH_KINDS)}")
+        try:
+            kinds = check_kinds(kinds)
+        except ValueError as exc:
+            raise BenchmarkError(f"kinds {list(kinds)!r}: {exc}") from None
     if limit is not None and limit < 1:
         raise BenchmarkError(f"limit must be >= 1, got {limit}")
     folder, repo, revision = resolve_benchmark_source(source, revision)

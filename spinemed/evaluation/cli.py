@@ -1,4 +1,5 @@
-"""`spinemed eval`: run a model over SpineBench (registered by `spinemed.cli`)."""
+"""`spinemed eval`: run a model over SpineBench; `spinemed eval agreement`: human vs judge scores
+(registered by `spinemed.cli`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import json
 import sys
 from pathlib import Path
 
-from spinemed.schema import BENCH_KINDS
+from spinemed.evaluation import agreement
+from spinemed.schema import BENCH_KINDS, check_kinds
 
 _EPILOG = """\
 models (--model; the one spec grammar of spinemed.models.spec, also the Space's --model/--judge):
@@ -26,15 +28,16 @@ OUT receives predictions.jsonl (one line per item, written as answers arrive), r
 one results schema; docs/eval.md), plots/*.png, and with --model-index model_index.json.  Rerun
 the same command after an interruption to resume: answered items are not asked again.  Reports
 are judged only with --judge-model/--judge-url; otherwise the report part is "not judged" (not 0).
-Exit codes: 0 done, 2 bad input (nothing was run), 130 interrupted (rerun to resume)."""
+Exit codes: 0 done, 2 bad input (nothing was run), 130 interrupted (rerun to resume).
+
+  spinemed eval agreement HUMAN.jsonl JUDGE.jsonl|judge.json   human vs judge scores per dimension"""
 
 
 def _kinds(text: str) -> list[str]:
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
-    bad = [k for k in kinds if k not in BENCH_KINDS]
-    if bad or not kinds:
-        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(BENCH_KINDS)} (comma-separated)")
-    return kinds
+    try:
+        return check_kinds(k.strip() for k in text.split(",") if k.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc} (comma-separated)") from None
 
 
 def _positive(text: str) -> int:
@@ -53,10 +56,12 @@ def register(subparsers) -> None:
                     "when configured) and write predictions, results JSON and plots.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s --bench BENCH --model SPEC --out OUT [options]\n       %(prog)s agreement [-h] [--json] human judge",
     )
-    p.add_argument("--bench", required=True, help="SpineBench dataset folder, or Hub dataset repo ORG/NAME[@REVISION]")
-    p.add_argument("--model", required=True, metavar="SPEC", help="hf:PATH_OR_REPO[@REV] | openai:MODEL@URL[,URL...] | baseline:NAME")
-    p.add_argument("--out", required=True, type=Path, help="output folder for this run (reused to resume)")
+    # Required for a run, checked in `handler`: argparse would demand them of `eval agreement` too.
+    p.add_argument("--bench", help="SpineBench dataset folder, or Hub dataset repo ORG/NAME[@REVISION] (required)")
+    p.add_argument("--model", metavar="SPEC", help="hf:PATH_OR_REPO[@REV] | openai:MODEL@URL[,URL...] | baseline:NAME (required)")
+    p.add_argument("--out", type=Path, help="output folder for this run, reused to resume (required)")
 
     b = p.add_argument_group("benchmark")
     b.add_argument("--bench-revision", help="Hub revision of --bench (tag like v1.0.0, branch or commit)")
@@ -114,6 +119,12 @@ def register(subparsers) -> None:
     o.add_argument("--json", action="store_true", help="print the results JSON instead of the summary table")
     p.set_defaults(func=handler, _eval_parser=p)
 
+    sub = p.add_subparsers(dest="eval_command", metavar="agreement", title="other commands")
+    a = sub.add_parser("agreement", help="human vs judge agreement per report dimension (Pearson, Spearman, QWK)",
+                       description=agreement.DESCRIPTION)
+    agreement.add_arguments(a)
+    a.set_defaults(func=agreement.run)
+
 
 _SECRETS = ("api_key", "judge_api_key")
 
@@ -144,7 +155,13 @@ def _command(args) -> list[str]:
     return cmd
 
 
+_RUN_REQUIRED = (("bench", "--bench"), ("model", "--model"), ("out", "--out"))
+
+
 def handler(args) -> int:
+    missing = [flag for dest, flag in _RUN_REQUIRED if getattr(args, dest) is None]
+    if missing:
+        args._eval_parser.error(f"the following arguments are required: {', '.join(missing)}")  # exits 2, as argparse does
     from spinemed.evaluation.benchmark import BenchmarkError
     from spinemed.evaluation.models import EvalError
     from spinemed.evaluation.predictions import PredictionsError

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from spinemed.evaluation.baselines import BASELINES
+from spinemed.evaluation.plots import plot_comparison
+from spinemed.evaluation.runner import EvalConfig, run_eval
 
 __all__ = ["format_eval_demo", "run_eval_demo"]
 
@@ -20,9 +22,6 @@ def run_eval_demo(bench_dir: Path, corpus_dir: Path, out_dir: Path) -> dict[str,
     counts and file paths, plus the benchmark and the comparison plot; :func:`format_eval_demo`
     prints it.
     """
-    from spinemed.evaluation.plots import plot_comparison
-    from spinemed.evaluation.runner import EvalConfig, run_eval
-
     out = Path(out_dir)
     summary: dict[str, Any] = {"out_dir": str(out), "baselines": {}}
     runs = []

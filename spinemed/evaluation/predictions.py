@@ -31,7 +31,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from spinemed.scoring import KINDS
+from spinemed.fileio import atomic_write_json, atomic_write_lines
+from spinemed.schema import KINDS
 
 __all__ = [
     "PREDICTION_FIELDS",
@@ -152,16 +153,14 @@ class PredictionWriter:
 
 def write_predictions(path: str | os.PathLike, records: list[Mapping[str, Any]]) -> Path:
     """Rewrite the whole file atomically in the given order (the compacted, final form of a run)."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as fh:
+    def lines():
         for record in records:
             problems = validate_prediction(record)
             if problems:
-                raise PredictionsError("; ".join(problems))
-            fh.write(json.dumps({k: record.get(k) for k in PREDICTION_FIELDS}, ensure_ascii=False) + "\n")
-    os.replace(tmp, p)
-    return p
+                raise PredictionsError("; ".join(problems))  # the old file stays, no temporary file is left
+            yield json.dumps({k: record.get(k) for k in PREDICTION_FIELDS}, ensure_ascii=False) + "\n"
+
+    return atomic_write_lines(path, lines())
 
 
 def check_fingerprint(meta_path: str | os.PathLike, fingerprint: Mapping[str, Any], *, overwrite: bool = False) -> bool:
@@ -195,8 +194,5 @@ def check_fingerprint(meta_path: str | os.PathLike, fingerprint: Mapping[str, An
         )
     if overwrite:
         predictions.unlink(missing_ok=True)
-    meta.parent.mkdir(parents=True, exist_ok=True)
-    tmp = meta.with_name(f".{meta.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"format": PREDICTIONS_FORMAT, "fingerprint": fp}, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, meta)
+    atomic_write_json(meta, {"format": PREDICTIONS_FORMAT, "fingerprint": fp}, indent=2)
     return reuse

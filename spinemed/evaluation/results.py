@@ -38,7 +38,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from spinemed.scoring import DIMENSIONS, KINDS, MCQ_KINDS, MCQ_STATUSES, weighted_total
+from spinemed.fileio import atomic_write_text
+from spinemed.schema import DIMENSIONS, KINDS, MCQ_KINDS
+from spinemed.scoring import MCQ_STATUSES, weighted_total
 
 __all__ = [
     "BACKENDS",
@@ -460,9 +462,4 @@ def write_results(results: Mapping[str, Any], path: str | os.PathLike) -> Path:
     problems = validate_results(results)
     if problems:
         raise ResultsError("results to write", problems)
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    os.replace(tmp, p)
-    return p
+    return atomic_write_text(path, json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n")

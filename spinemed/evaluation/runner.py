@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import platform
 import time
 from collections.abc import Callable, Sequence
@@ -32,7 +31,8 @@ from typing import Any
 
 from spinemed import __version__ as KIT_VERSION
 from spinemed.evaluation.benchmark import KNOWN_BENCHMARKS, Benchmark, KnownBenchmark, load_benchmark
-from spinemed.evaluation.models import Adapter, EvalError, Generation, Job, build_adapter, parse_model_spec
+from spinemed.evaluation.model_index import results_to_model_index
+from spinemed.evaluation.models import Adapter, EvalError, Generation, Job, build_adapter, check_endpoint, parse_model_spec
 from spinemed.evaluation.predictions import (
     PredictionWriter,
     check_fingerprint,
@@ -41,6 +41,9 @@ from spinemed.evaluation.predictions import (
 )
 from spinemed.evaluation.prompts import DEFAULT_PROMPT_VERSION, load_eval_prompts
 from spinemed.evaluation.results import assemble_results, benchmark_warnings, write_results
+from spinemed.fileio import atomic_write_json
+from spinemed.judge import judge_reports
+from spinemed.judge import load_prompts as load_judge_prompts
 from spinemed.models.loader import openai_client
 from spinemed.models.spec import ModelError, ModelSpec, ModelSpecError
 from spinemed.scoring import score_items, score_predictions
@@ -235,8 +238,6 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
         raise EvalError("--judge-url needs --judge-model (the judge model's name as the endpoint serves it)")
     judge_client = None
     if cfg.judge_model and has_reports:
-        from spinemed.judge import load_prompts as load_judge_prompts
-
         try:
             load_judge_prompts(cfg.judge_prompt_version, cfg.judge_prompt_dir)
         except (FileNotFoundError, ValueError) as exc:
@@ -298,8 +299,6 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
     outputs = [r["output"] for r in ordered]
     judge_run, judge_stats = None, {}
     if judge_client is not None:
-        from spinemed.judge import judge_reports
-
         say(f"judging {sum(j.kind == 'report' for j in jobs_all)} report(s) with {cfg.judge_model}")
 
         async def judge():
@@ -324,7 +323,7 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
     plots: dict[str, Path] = {}
     if cfg.plots:
         try:
-            from spinemed.evaluation.plots import make_plots
+            from spinemed.evaluation.plots import make_plots  # matplotlib: only when plots are drawn
         except ImportError as exc:
             results["warnings"].append(f"plots skipped: {exc} (pip install matplotlib)")
         else:
@@ -332,8 +331,6 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
             results["files"]["plots"] = {k: p.relative_to(out).as_posix() for k, p in plots.items()}
     model_index_path = None
     if cfg.model_index:
-        from spinemed.evaluation.model_index import results_to_model_index
-
         try:
             index = results_to_model_index(results)
         except ValueError as exc:
@@ -347,12 +344,7 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
 
 
 def _write_json(path: Path, obj: Any) -> Path:
-    import json
-
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_json(path, obj, indent=2)
 
 
 def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered, started, t0, gen_time, generated, resumed,

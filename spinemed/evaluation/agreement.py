@@ -8,8 +8,8 @@ note saying why, never as 0 or 1.  The paper reports Pearson 0.382-0.949 across 
 
 Command line::
 
-    python -m spinemed.agreement human.jsonl judge.jsonl
-    python -m spinemed.agreement human.jsonl out/judge.json
+    spinemed eval agreement human.jsonl judge.jsonl
+    spinemed eval agreement human.jsonl out/judge.json
 
 Each file is either JSONL, one ``{"id": ..., "scores": {dimension: score, ...}}`` per line,
 or a judge run as JSON (``JudgeRun.to_json()``, the ``judge.json`` that ``spinemed eval``
@@ -30,9 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from .scoring import DIMENSIONS, PAPER_AGREEMENT_PEARSON
+from spinemed.judge.records import JudgeRun
+from spinemed.schema import DIMENSIONS
+from spinemed.scoring import PAPER_AGREEMENT_PEARSON
 
-__all__ = ["InputError", "agreement", "main", "pearson", "quadratic_weighted_kappa", "rankdata", "read_scores", "spearman"]
+__all__ = [
+    "InputError", "add_arguments", "agreement", "main", "pearson", "quadratic_weighted_kappa", "rankdata", "read_scores",
+    "run", "spearman",
+]
+
+DESCRIPTION = __doc__.split("\n")[0]
 
 
 def _pair(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -223,8 +230,6 @@ def read_scores(path: str | Path) -> tuple[dict[str, dict[str, Any]], list[str]]
 
 
 def _read_judge_run(data: Mapping[str, Any], path: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    from .judge import JudgeRun  # the judge pulls in jinja2 and the LLM client: only when needed
-
     try:
         run = JudgeRun.from_json(data, str(path))
     except (TypeError, ValueError) as exc:
@@ -257,12 +262,15 @@ def _id_list(ids: list[str], limit: int = 10) -> str:
     return ", ".join(ids[:limit]) + (f", ... ({len(ids) - limit} more)" if len(ids) > limit else "")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spinemed.agreement", description=__doc__.split("\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's arguments (``spinemed eval agreement``)."""
     parser.add_argument("human", type=Path, help="human scores: JSONL of {id, scores}")
     parser.add_argument("judge", type=Path, help="judge scores: JSONL of {id, scores}, or a judge run JSON (judge.json)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    args = parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Compare the two files, print the table (or JSON); 0 done, 2 bad input."""
     try:
         human, human_failed = read_scores(args.human)
         judge, judge_failed = read_scores(args.judge)
@@ -298,5 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``spinemed eval agreement`` on its own parser (for callers holding an argument list)."""
+    parser = argparse.ArgumentParser(prog="spinemed eval agreement", description=DESCRIPTION)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
