@@ -26,9 +26,9 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Callable, Iterable
+from datetime import datetime, timedelta
 
 from faker import Faker
 
@@ -1961,14 +1961,14 @@ def score(docs: Iterable[Doc], find: Callable[[str], Iterable]) -> dict:
     for cat in CATEGORIES:
         recall[cat], count_out[cat] = {}, {}
         for lang in ("all", "en", "zh"):
-            h, t = agg(counts, None, lambda k: k[0] == cat and (lang == "all" or k[1] == lang))
+            h, t = agg(counts, None, lambda k, cat=cat, lang=lang: k[0] == cat and (lang == "all" or k[1] == lang))
             recall[cat][lang] = _rate(h, t)
             count_out[cat][lang] = [h, t]
-    lang_recall = {lang: _rate(*agg(counts, None, lambda k: k[1] == lang)) for lang in ("en", "zh")}
+    lang_recall = {lang: _rate(*agg(counts, None, lambda k, lang=lang: k[1] == lang)) for lang in ("en", "zh")}
     h, t = agg(counts, None, lambda k: True)
     th, tt = agg(term_counts, None, lambda k: True)
-    terms_by_kind = {kind: _rate(*agg(term_counts, None, lambda k: k[0] == kind)) for kind in TERM_KINDS}
-    terms_by_lang = {lang: _rate(*agg(term_counts, None, lambda k: k[1] == lang)) for lang in ("en", "zh")}
+    terms_by_kind = {kind: _rate(*agg(term_counts, None, lambda k, kind=kind: k[0] == kind)) for kind in TERM_KINDS}
+    terms_by_lang = {lang: _rate(*agg(term_counts, None, lambda k, lang=lang: k[1] == lang)) for lang in ("en", "zh")}
     return {
         "n_docs": n_docs,
         "n_identifiers": t,

@@ -6,7 +6,16 @@ import re
 
 import pytest
 
-from spinemed.evaluation.agreement import InputError, agreement, main, pearson, quadratic_weighted_kappa, rankdata, read_scores, spearman
+from spinemed.evaluation.agreement import (
+    InputError,
+    agreement,
+    main,
+    pearson,
+    quadratic_weighted_kappa,
+    rankdata,
+    read_scores,
+    spearman,
+)
 from spinemed.judge import JudgeResult, JudgeRun
 from spinemed.scoring import DIMENSIONS
 

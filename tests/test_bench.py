@@ -18,7 +18,6 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from spinemed import cli
-from spinemed.corpus.dedup import near_duplicate_pairs
 from spinemed.bench.agreement import cohen_kappa, decision_agreement, fleiss_kappa
 from spinemed.bench.decontam import BenchIndex, answer_key_text, check_overlap, full_text, overlap_text, probe_texts
 from spinemed.bench.demo import run_bench_demo
@@ -26,6 +25,7 @@ from spinemed.bench.folders import read_folder_rows
 from spinemed.bench.release import build_spinebench
 from spinemed.bench.review import PacketError, Workspace, export_packets, import_packets, resolve
 from spinemed.bench.sample import plan_targets, sample_candidates, select_stratified
+from spinemed.corpus.dedup import near_duplicate_pairs
 from spinemed.hub import publish_folder, verify_folder
 from spinemed.schema import BENCH_KINDS
 

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 from PIL import Image, PngImagePlugin
-
 from release_edit import rewrite_first_shard  # tests/ is on sys.path (pytest's rootdir-relative import)
+
 from spinemed.cli import main as cli_main
 from spinemed.deid.gate import scan_folder, scan_text
 from spinemed.hub import PublishError, load_manifest, publish_folder, verify_folder

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import Counter
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -35,12 +35,12 @@ NAME_LEAK_MAX = 0.006      # share of planted names that may survive deidentify(
 TERMS_TARGET = 0.95
 
 
-@lru_cache(maxsize=None)
+@cache
 def _docs() -> tuple[synth.Doc, ...]:
     return tuple(synth.generate(N_DOCS, SEED))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _report() -> dict:
     return synth.score(_docs(), find_identifiers)
 

@@ -53,14 +53,14 @@ import pyarrow.parquet as pq
 import pytest
 from faker import Faker
 from PIL import Image, PngImagePlugin
-
 from release_edit import request_text_and_images, rewrite_first_shard  # tests/ is on sys.path (pytest's rootdir-relative import)
-from spinemed.corpus.pipeline import BuildConfig, run_build
+from tools.simserver import SimServer
+
 from spinemed.cli import main as cli_main
+from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.deid.gate import scan_folder as gate_scan
 from spinemed.deid.images import metadata_text
 from spinemed.llm.offline import OfflineBackend
-from tools.simserver import SimServer
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILDER = ROOT / "builders" / "spinemed_450k"

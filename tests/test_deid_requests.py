@@ -20,15 +20,15 @@ import re
 from pathlib import Path
 
 import pytest
-
 from release_edit import request_text_and_images  # tests/ is on sys.path (pytest's rootdir-relative import)
+from tools.simserver import SimServer
+
+from spinemed.cli import main as cli_main
 from spinemed.corpus.deidentify import deidentify_record
 from spinemed.corpus.sources import iter_sources
-from spinemed.cli import main as cli_main
 from spinemed.deid.provenance import ProvenanceIds, deidentify_provenance, stamp_record
 from spinemed.llm.offline import OfflineBackend
 from spinemed.llm.openai_compat import OpenAICompatBackend
-from tools.simserver import SimServer
 from spinemed.schema import SourceRecord
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,18 +9,17 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from test_deid_requests import scrubbed_stamps
+from tools.simserver import SimServer
 
-from spinemed.corpus.pipeline import DEFAULT_BUILDER, BuildConfig, CorpusBuilder, run_build
 from spinemed.cli import main as cli_main
+from spinemed.corpus.pipeline import DEFAULT_BUILDER, BuildConfig, CorpusBuilder, run_build
 from spinemed.llm.base import ChatRequest, UnstampedRequestError, UntrustedEndpointError
 from spinemed.llm.client import LLMClient
 from spinemed.llm.offline import OfflineBackend
 from spinemed.llm.openai_compat import OpenAICompatBackend
 from spinemed.llm.routing import CLINICAL_SOURCE_TYPES, RoutingBackend, check_routing, resolve_endpoints
-from tools.simserver import SimServer
 from spinemed.schema import TASKS
-
-from test_deid_requests import scrubbed_stamps
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -9,6 +9,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from test_eval_support import bench_rows, sample_bench, sample_corpus, write_bench
 
 from spinemed.cli import main as cli_main
 from spinemed.evaluation.baselines import BM25Index, MajorityBaseline, RandomBaseline, RetrievalBaseline, TrainingCorpus, tokenize
@@ -19,7 +20,6 @@ from spinemed.evaluation.prompts import load_eval_prompts
 from spinemed.evaluation.results import load_results
 from spinemed.evaluation.runner import EvalConfig, format_results, run_eval
 from spinemed.scoring import score_predictions
-from test_eval_support import bench_rows, sample_bench, sample_corpus, write_bench
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -387,7 +387,7 @@ def test_eval_demo_runs_the_three_baselines(tmp_path):
 
     summary = run_eval_demo(sample_bench(), sample_corpus(), tmp_path)
     assert set(summary["baselines"]) == {"retrieval", "random", "majority"}
-    for name, entry in summary["baselines"].items():
+    for _name, entry in summary["baselines"].items():
         results = load_results(entry["results"])
         assert results["scores"] == entry["scores"] and results["model"]["baseline"]
         assert all(Path(p).read_bytes()[:8] == PNG_MAGIC for p in entry["plots"].values())

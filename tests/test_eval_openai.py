@@ -7,6 +7,8 @@ import signal
 import threading
 
 import pytest
+from test_eval_support import sample_bench
+from tools.simserver import SimHTTPError, SimServer
 
 from spinemed.cli import main as cli_main
 from spinemed.evaluation.benchmark import load_benchmark
@@ -14,9 +16,7 @@ from spinemed.evaluation.models import EvalError
 from spinemed.evaluation.predictions import PredictionWriter, read_predictions
 from spinemed.evaluation.runner import EvalConfig, EvalInterrupted, format_results, run_eval
 from spinemed.llm.cache import RequestCache
-from tools.simserver import SimHTTPError, SimServer
 from spinemed.scoring import DIMENSIONS
-from test_eval_support import sample_bench
 
 N_ITEMS = 15
 

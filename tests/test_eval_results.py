@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
+from test_eval_support import sample_bench, sample_corpus, session_dir
 
 from spinemed.evaluation.model_index import results_to_eval_results, results_to_model_index
 from spinemed.evaluation.results import (
@@ -21,7 +22,6 @@ from spinemed.evaluation.results import (
     validate_results,
     write_results,
 )
-from test_eval_support import sample_bench, sample_corpus, session_dir
 
 
 @functools.lru_cache(maxsize=1)

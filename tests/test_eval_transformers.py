@@ -11,11 +11,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from test_eval_support import sample_bench, session_dir  # noqa: E402
+
 from spinemed.evaluation.benchmark import load_benchmark  # noqa: E402
 from spinemed.evaluation.models import EvalError, Job, TransformersAdapter, select_device_dtype  # noqa: E402
 from spinemed.evaluation.prompts import load_eval_prompts  # noqa: E402
 from spinemed.evaluation.runner import EvalConfig, run_eval  # noqa: E402
-from test_eval_support import sample_bench, session_dir  # noqa: E402
 
 
 @functools.lru_cache(maxsize=1)

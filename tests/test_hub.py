@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import shutil
-import sys
 import types
 from pathlib import Path
 

@@ -18,13 +18,13 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
+from tools.simserver import SimHTTPError, SimServer
 
 from spinemed.llm.base import ChatRequest, ChatResult, LLMError
 from spinemed.llm.cache import CacheError, RequestCache
 from spinemed.llm.client import LLMClient, build_client
 from spinemed.llm.images import image_to_data_url, text_and_images_content
 from spinemed.llm.openai_compat import OpenAICompatBackend, RetryableError, _parse_response, parse_retry_after
-from tools.simserver import SimHTTPError, SimServer
 
 MODEL = "sim-model"
 

@@ -14,14 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 from huggingface_hub import DatasetCard
+from tools.simserver import SimServer
 
 from spinemed import deid
-from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder, run_build
 from spinemed.cli import main as cli_main
+from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder, run_build
 from spinemed.hub import deid_preflight, load_manifest, publish_folder
 from spinemed.llm.client import LLMClient
 from spinemed.llm.offline import OfflineBackend
-from tools.simserver import SimServer
 from spinemed.schema import LANGUAGES, TASKS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,10 +13,18 @@ import pytest
 
 from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.corpus.sources import iter_sources
-from spinemed.deid.provenance import (ProvenanceIds, UnscrubbedRecordError, deidentify_provenance, is_opaque_id,
-                                      is_public_id, opaque_id, stamp_record, verify_record)
+from spinemed.deid.provenance import (
+    ProvenanceIds,
+    UnscrubbedRecordError,
+    deidentify_provenance,
+    is_opaque_id,
+    is_public_id,
+    opaque_id,
+    stamp_record,
+    verify_record,
+)
 from spinemed.hub import load_manifest
-from spinemed.schema import SourceRecord, TASKS
+from spinemed.schema import TASKS, SourceRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "builders" / "spinemed_450k" / "sources"

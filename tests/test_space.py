@@ -30,7 +30,6 @@ from spinemed.space.chat import (  # noqa: E402
     turns_from_gradio,
 )
 from spinemed.space.config import JUDGE_KINDS, Judge, SpaceConfig  # noqa: E402
-from spinemed.text import detect_language  # noqa: E402
 from spinemed.space.safety import cell_text, md_escape, validate_model_name  # noqa: E402
 from spinemed.space.store import ResultsStore  # noqa: E402
 from spinemed.space.submissions import (  # noqa: E402
@@ -42,6 +41,7 @@ from spinemed.space.submissions import (  # noqa: E402
     rescore,
     validate_meta,
 )
+from spinemed.text import detect_language  # noqa: E402
 
 META = SubmissionMeta("my-org/SpineLM-7B", 7.0, "open", "medical")
 
@@ -208,7 +208,8 @@ def test_valid_predictions_are_rescored_with_the_scorer_ignoring_claims(bench):
     assert results["ci"]["intervals"]["text_mcq"] is not None
 
 
-def _problems(data: bytes, bench, limits=SubmissionLimits()) -> list[str]:
+def _problems(data: bytes, bench, limits: SubmissionLimits | None = None) -> list[str]:
+    limits = limits or SubmissionLimits()
     with pytest.raises(SubmissionRejected) as info:
         parse_predictions(data, bench, limits)
     return info.value.problems
@@ -341,8 +342,9 @@ def test_failed_hub_commit_is_kept_locally_and_retried(tmp_path, bench):
 
 
 def test_reports_are_judged_by_the_spaces_own_judge(tmp_path, bench):
-    from spinemed.llm.client import build_client
     from tools.simserver import SimServer
+
+    from spinemed.llm.client import build_client
 
     def judge_responder(body):
         return json.dumps({d: {"score": 4, "reason": "adequate"} for d in DIMENSIONS})
@@ -642,8 +644,9 @@ def test_space_app_file_builds_the_demo_from_environment_variables(tmp_path, mon
 
 
 def test_a_failing_judge_stores_nothing(tmp_path, bench):
-    from spinemed.llm.client import build_client
     from tools.simserver import SimServer
+
+    from spinemed.llm.client import build_client
 
     with SimServer(latency_s=0.0, responder=lambda body: "I refuse to grade this.") as server:
         client = build_client("openai", "judge-sim", base_urls=[server.base_url], retries=0)

@@ -66,9 +66,8 @@ def _wait_for_page_load_refresh(page, playwright) -> None:
 def test_leaderboard_renders_in_a_real_browser(tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
     from spinemed.space.app import create_app
-    from spinemed.space.config import SpaceConfig
-
     from spinemed.space.bench import SpaceBench
+    from spinemed.space.config import SpaceConfig
 
     image_item = next(i for i in SpaceBench.load(sample_dirs()[1], allow_unregistered=True).items if i["kind"] == "image_mcq")
     config = SpaceConfig(bench=str(sample_dirs()[1]), allow_unregistered=True, results_dir=_seed_results(tmp_path),

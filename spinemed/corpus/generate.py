@@ -159,7 +159,7 @@ class Generator:
         request carries its source type (for routing) and stamp."""
         messages = list(messages)
         last_error = ""
-        for attempt in range(self.json_retries + 1):
+        for _attempt in range(self.json_retries + 1):
             stamp = verify_record(record)
             req = ChatRequest(messages=tuple(messages), temperature=0.0, max_tokens=self.max_tokens,
                               response_format={"type": "json_object"}, route=record.source_type, deid_stamp=stamp)

@@ -163,7 +163,7 @@ def _pick_numeric_cloze(text: str, language: str, seed: Any):
         phrase = m.group(0).strip()
         distractors = []
         for factor in (2, 3, 0.5, 4):
-            alt = re.sub(_NUM, lambda n: _scaled(n.group(0), factor), phrase)
+            alt = re.sub(_NUM, lambda n, factor=factor: _scaled(n.group(0), factor), phrase)
             if alt != phrase and alt not in distractors and not _over_100_percent(alt):
                 distractors.append(alt)
         if len(distractors) >= 3:

@@ -5,8 +5,15 @@ Public API (stable): ``deidentify(text) -> str``, ``find_identifiers(text)``,
 ``DEID_VERSION``.  See ``docs/deid.md`` for the method, the layers and the measured figures.
 """
 
-from .cues import AGE_BUCKET, DEFAULT_ALLOWED_URL_HOSTS, DEID_VERSION, KINDS, PLACEHOLDERS, Finding
-from .cues import _key_kind  # noqa: F401  (used by bench.review to find identifier keys)
+from .cues import (
+    AGE_BUCKET,
+    DEFAULT_ALLOWED_URL_HOSTS,
+    DEID_VERSION,
+    KINDS,
+    PLACEHOLDERS,
+    Finding,
+    _key_kind,  # noqa: F401  (used by bench.review to find identifier keys)
+)
 from .scrubber import MODES, Deidentifier, deidentify, deidentify_fields, find_identifiers
 
 __all__ = [

@@ -29,9 +29,9 @@ from typing import Any
 
 from ..text import CJK_UNIFIED
 from . import vocab
-from .cues import DEFAULT_ALLOWED_URL_HOSTS, _PLACEHOLDER_RE
-from .records import mode_for
+from .cues import _PLACEHOLDER_RE, DEFAULT_ALLOWED_URL_HOSTS
 from .images import metadata_report, metadata_text
+from .records import mode_for
 from .scrubber import _DEFAULTS
 from .zh import _COMPOUND_SURNAMES, _SURNAME_SET, _ZH_SAFE, _jieba
 
@@ -211,7 +211,7 @@ def scan_text(text: str, *, mode: str = "clinical", where: str = "") -> list[Gat
     flat = "".join(masked)
     pos = dict(offsets)
     out = []
-    for s, e, kind, detector in kept:
+    for s, _e, kind, detector in kept:
         at = pos.get(s)
         if at is None:  # overlapped by an earlier hit: its context is that hit's
             at = max((p for q, p in offsets if q <= s), default=0)

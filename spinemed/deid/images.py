@@ -52,7 +52,8 @@ import struct
 import subprocess
 import threading
 import zlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from .scrubber import find_identifiers
 

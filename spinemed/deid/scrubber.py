@@ -14,8 +14,8 @@ resolves overlaps, strongest rule first):
 from __future__ import annotations
 
 import bisect
-import re
 import datetime as _dt
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 

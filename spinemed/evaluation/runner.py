@@ -32,7 +32,7 @@ from typing import Any
 from spinemed import __version__ as KIT_VERSION
 from spinemed.evaluation.benchmark import KNOWN_BENCHMARKS, Benchmark, KnownBenchmark, load_benchmark
 from spinemed.evaluation.model_index import results_to_model_index
-from spinemed.evaluation.models import Adapter, EvalError, Generation, Job, build_adapter, check_endpoint, parse_model_spec
+from spinemed.evaluation.models import Adapter, EvalError, Generation, Job, build_adapter, parse_model_spec
 from spinemed.evaluation.predictions import (
     PredictionWriter,
     check_fingerprint,

@@ -19,9 +19,8 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from spinemed.llm.base import Backend, ChatRequest, ChatResult, LLMError, UnstampedRequestError
+from spinemed.llm.base import Backend, ChatRequest, ChatResult, LLMError, RetryableError, UnstampedRequestError
 from spinemed.llm.cache import RequestCache
-from spinemed.llm.base import RetryableError
 from spinemed.llm.openai_compat import OpenAICompatBackend
 
 __all__ = ["BACKENDS", "ClientStats", "LLMClient", "build_client"]

@@ -28,7 +28,15 @@ from .chat import NOT_FOR_CLINICAL_USE, ChatBackend, ChatInputError, NotConfigur
 from .config import Judge, SpaceConfig
 from .safety import cell_text, md_escape
 from .store import ResultsStore
-from .submissions import SubmissionLimits, SubmissionRejected, accepted_markdown, parse_predictions, predictions_digest, rescore, validate_meta
+from .submissions import (
+    SubmissionLimits,
+    SubmissionRejected,
+    accepted_markdown,
+    parse_predictions,
+    predictions_digest,
+    rescore,
+    validate_meta,
+)
 
 __all__ = ["SpaceState", "build_app", "create_app", "launch_kwargs"]
 

@@ -15,7 +15,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from spinemed.scoring import BENCHMARK_COUNTS, DIMENSIONS, PAPER_RESULTS, PaperResult, TotalCheck, check_paper_table, weighted_total
+from spinemed.scoring import (
+    BENCHMARK_COUNTS,
+    DIMENSIONS,
+    PAPER_RESULTS,
+    PaperResult,
+    TotalCheck,
+    check_paper_table,
+    weighted_total,
+)
 
 from .safety import cell_text
 

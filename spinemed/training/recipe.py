@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import copy
 import re
-from enum import Enum
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
