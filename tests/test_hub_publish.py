@@ -114,7 +114,7 @@ def test_endpoint_comes_from_the_call_the_client_or_huggingface_hub(monkeypatch)
 
 def test_library_files_are_the_package_without_caches():
     files = dict(library_files())
-    assert {"spinemed/__init__.py", "spinemed/scoring.py", "spinemed/hub/publish.py",
+    assert {"spinemed/__init__.py", "spinemed/scoring/results.py", "spinemed/hub/publish.py",
             "spinemed/resources/lexicon.yaml", "spinemed/deid/data/NOTICE"} <= set(files)
     assert all(p == CHECKOUT_ROOT / name for name, p in files.items())
     assert not [n for n in files if "__pycache__" in n or n.endswith((".pyc", ".pyo")) or "/." in n]
@@ -135,7 +135,7 @@ def test_app_space_push_creates_the_space_commits_and_sets_variables(fake_hfapi)
     assert client.calls[0][2] == {"repo_type": "space", "private": False, "exist_ok": True, "space_sdk": "gradio"}
     commit = client.calls[1][2]
     assert commit["repo_type"] == "space" and commit["paths"] == result["files"]
-    assert {"app.py", "spinemed/scoring.py", "spinemed/deid/data/NOTICE"} <= set(result["files"])
+    assert {"app.py", "spinemed/scoring/results.py", "spinemed/deid/data/NOTICE"} <= set(result["files"])
     assert dict(library_files()).keys() <= set(result["files"])  # the same library files as the metric wheel
     assert result["url"] == f"{MIRROR}/spaces/org/SpineMed" and result["commit"] == f"{1:040x}"
 
