@@ -72,7 +72,7 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
         items_hash="c946459d2df78ecc2a3940090267842a7d75972e6b333ff9a2707bdb9063de54",
         counts={"text_mcq": 22, "image_mcq": 4, "report": 4},
         variant="sample",
-        note="`spinemed demo`: the shipped sample sources, simulated reviewers (tests/test_eval.py checks it)",
+        note="`spinemed demo`: the shipped sample sources, simulated reviewers (tests/eval/test_eval.py checks it)",
     ),
 )
 

@@ -20,7 +20,7 @@ from spinemed.training.data import DatasetSource, prepare_mixture, select_source
 from spinemed.training.guards import VisionKeepAlive, keepalive_enabled
 from spinemed.training.recipe import TINY_MODEL
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "training" / "recipes" / "smoke"
 
 

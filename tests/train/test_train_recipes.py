@@ -12,7 +12,7 @@ from spinemed.training.cli import launch_command
 from spinemed.training.cli import main as train_main
 from spinemed.training.recipe import TINY_MODEL, load_curriculum, load_recipe, parse_overrides
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAPER = ROOT / "training" / "recipes" / "spinegpt-7b"
 SMOKE = ROOT / "training" / "recipes" / "smoke"
 ACCEL = ROOT / "training" / "accelerate"

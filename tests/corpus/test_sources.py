@@ -19,7 +19,7 @@ from PIL import Image
 from spinemed.corpus import sources as S
 from spinemed.schema import SOURCE_TYPES, SourceIssue, SourceRecord
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "builders" / "spinemed_450k" / "sources"
 
 

@@ -11,7 +11,7 @@ import spinemed.metric.space as metric_space
 from spinemed.metric import cli as metric_cli
 from spinemed.metric.space import MetricSpaceError, kit_root, prepare_metric_space, publish_metric_space
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from spinemed.corpus import pcm
 
-SOURCES = Path(__file__).resolve().parents[1] / "builders" / "spinemed_450k" / "sources"
+SOURCES = Path(__file__).resolve().parents[2] / "builders" / "spinemed_450k" / "sources"
 
 
 @pytest.mark.parametrize(

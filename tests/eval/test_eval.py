@@ -255,7 +255,7 @@ def test_baselines_skip_corpus_rows_overlapping_the_bench():
 
 
 def test_bench_eval_accepts_the_command_line_its_docstring_shows():
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_eval.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_eval.py"
     spec = importlib.util.spec_from_file_location("bench_eval", path)
     bench_eval = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench_eval)

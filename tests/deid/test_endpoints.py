@@ -21,7 +21,7 @@ from spinemed.llm.openai_compat import OpenAICompatBackend
 from spinemed.llm.routing import CLINICAL_SOURCE_TYPES, RoutingBackend, check_routing, resolve_endpoints
 from spinemed.schema import TASKS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _builder(tmp_path: Path, generation: dict) -> Path:

@@ -62,7 +62,7 @@ from spinemed.deid.gate import scan_folder as gate_scan
 from spinemed.deid.images import metadata_text
 from spinemed.llm.offline import OfflineBackend
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUILDER = ROOT / "builders" / "spinemed_450k"
 SOURCES = BUILDER / "sources"
 SEED = 20240611

@@ -482,7 +482,7 @@ def test_api_key_from_argument_or_environment(servers, monkeypatch):
 def test_throughput_scales_with_server_processes():
     """1 vs 2 vs 4 SimServer processes (0.5 s per request, 16 slots each), 64 requests per server.
 
-    Run: .venv/bin/python -m pytest tests/test_llm_client.py -m slow -s
+    Run: .venv/bin/python -m pytest tests/eval/test_llm_client.py -m slow -s
     """
     ports = []
     for _ in range(4):
@@ -493,7 +493,7 @@ def test_throughput_scales_with_server_processes():
         subprocess.Popen(
             [
                 sys.executable,
-                str(Path(__file__).parent / "tools" / "simserver.py"),
+                str(Path(__file__).parents[1] / "tools" / "simserver.py"),
                 "--port",
                 str(port),
                 "--latency",

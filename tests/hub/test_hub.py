@@ -24,7 +24,7 @@ from PIL import Image as PILImage
 from spinemed import hub
 from spinemed.schema import REPORT_PARTS, TASKS, features_for
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "dataset_cards" / "spinemed-450k.md"
+TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_cards" / "spinemed-450k.md"
 VERSIONS = {"pipeline": "1.0.0", "criteria": "criteria-2026.1", "deid": "deid-1.2"}
 EXTRA = {  # the shape spinemed.corpus.pipeline passes
     "repo_id": "spinemed/SpineMed-450k",
@@ -634,7 +634,7 @@ def test_attachments_are_hashed_verified_and_published(tmp_path):
                       "pipeline_version": "1", "deid_version": "1"})
     w.close()
     (out / "audit.jsonl").write_text('{"event": "decision"}\n', "utf-8")
-    write_dataset_card(out, Path(__file__).resolve().parents[1] / "dataset_cards" / "spinemed-450k.md",
+    write_dataset_card(out, Path(__file__).resolve().parents[2] / "dataset_cards" / "spinemed-450k.md",
                        pretty_name="T", stats=w.stats(), extra=EXTRA)
     manifest = write_manifest(out, name="t", version="v1.0.0", versions={"pipeline": "1", "criteria": "1", "deid": "1"},
                               stats=w.stats(), extra={}, attachments=["audit.jsonl"])

@@ -15,7 +15,7 @@ import pytest
 from spinemed import deid
 from spinemed.deid import DEID_VERSION, Deidentifier, Finding, deidentify, deidentify_fields, find_identifiers
 
-SOURCES = Path(__file__).resolve().parents[1] / "builders" / "spinemed_450k" / "sources"
+SOURCES = Path(__file__).resolve().parents[2] / "builders" / "spinemed_450k" / "sources"
 
 
 def scrub_expected(note: str, plants: list[tuple[str, str]]) -> str:
@@ -778,7 +778,7 @@ def test_sample_textbooks_and_guidelines_have_no_findings():
 
 
 # --------------------------------------------------------------------------------------
-# Throughput (run by hand: pytest tests/test_deid.py -m slow -s)
+# Throughput (run by hand: pytest tests/deid/test_deid.py -m slow -s)
 # --------------------------------------------------------------------------------------
 
 

@@ -568,7 +568,7 @@ def test_push_space_uploads_app_and_library_in_one_commit():
 def test_space_card_yaml_is_valid_for_the_hub():
     from huggingface_hub import SpaceCard
 
-    card = SpaceCard.load(Path(__file__).parents[1] / "space_app" / "README.md")
+    card = SpaceCard.load(Path(__file__).parents[2] / "space_app" / "README.md")
     data = card.data.to_dict()
     assert data["sdk"] == "gradio" and data["app_file"] == "app.py"
     import gradio
@@ -635,7 +635,7 @@ def test_space_app_file_builds_the_demo_from_environment_variables(tmp_path, mon
     monkeypatch.setenv("SPINEMED_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("SPINEMED_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("SPINEMED_CHAT_MODEL", raising=False)
-    spec = importlib.util.spec_from_file_location("space_app_main", Path(__file__).parents[1] / "space_app" / "app.py")
+    spec = importlib.util.spec_from_file_location("space_app_main", Path(__file__).parents[2] / "space_app" / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # __name__ is not "__main__": builds, does not launch
     assert isinstance(module.demo, gradio.Blocks)

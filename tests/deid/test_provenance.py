@@ -26,7 +26,7 @@ from spinemed.deid.provenance import (
 from spinemed.hub import load_manifest
 from spinemed.schema import TASKS, SourceRecord
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "builders" / "spinemed_450k" / "sources"
 NAMES = ["whitaker", "Whitaker", "RG-00482913", "zhangwei"]  # planted in file names, case ids, subjects
 

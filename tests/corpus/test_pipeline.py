@@ -24,7 +24,7 @@ from spinemed.llm.client import LLMClient
 from spinemed.llm.offline import OfflineBackend
 from spinemed.schema import LANGUAGES, TASKS
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "builders" / "spinemed_450k" / "sources"
 
 # Identifiers planted in the shipped inpatient records (must never reach a published byte).

@@ -16,7 +16,7 @@ from spinemed.llm.client import LLMClient
 from spinemed.llm.offline import OfflineBackend
 from spinemed.schema import SourceIssue
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "builders" / "spinemed_450k" / "sources"
 
 

@@ -31,7 +31,7 @@ from spinemed.llm.offline import OfflineBackend
 from spinemed.llm.openai_compat import OpenAICompatBackend
 from spinemed.schema import SourceRecord
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "builders" / "spinemed_450k" / "sources"
 
 # structured keys of the sample inpatient records that hold identifiers, by category

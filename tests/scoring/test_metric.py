@@ -10,7 +10,7 @@ import yaml
 
 evaluate = pytest.importorskip("evaluate")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 METRIC_DIR = ROOT / "evaluate_metric" / "spinebench"
 JUDGE = {
     "imaging_report": 4, "diagnosis": 3, "patient_guidance": 5, "evidence_based_treatment": 4,

@@ -18,7 +18,7 @@ from spinemed.llm.client import LLMClient
 from spinemed.llm.offline import OfflineBackend
 from spinemed.schema import ImageRef, SourceRecord
 
-BUILDER = Path(__file__).resolve().parents[1] / "builders" / "spinemed_450k"
+BUILDER = Path(__file__).resolve().parents[2] / "builders" / "spinemed_450k"
 PROMPTS = load_prompts(BUILDER / "prompts")
 CRITERIA = load_criteria(BUILDER / "criteria" / "v1.yaml")
 
