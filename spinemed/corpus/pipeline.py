@@ -61,6 +61,7 @@ from .classify import Classify
 from .dedup import Deduper, Deduplicate
 from .deidentify import Deidentify
 from .generate import DEFAULT_PLAN, Generate, Generator, load_criteria
+from .offline_rules import RulesBackend
 from .pcm import PictureContextCheck
 from .prompts import load_prompts
 from .sources import ReadSources, load_catalog
@@ -163,7 +164,7 @@ class CorpusBuilder:
             # refuse before anything is built or sent: clinical sources only go to trusted endpoints
             check_routing(self.endpoints, self.routing, self.source_types)
             concurrency = int(gen.get("concurrency", 8))
-            backends = {name: build_backend(self.endpoints[name], concurrency=concurrency)
+            backends = {name: build_backend(self.endpoints[name], concurrency=concurrency, offline=RulesBackend)
                         for name in dict.fromkeys(self.routing.values())}
             client = LLMClient(RoutingBackend(backends, self.routing),
                                cache=RequestCache(self.cfg["work_dir"] / "cache" / "requests.sqlite"),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from spinemed.llm.base import Backend, ChatRequest, ChatResult, LLMError, RetryableError, UnstampedRequestError
 from spinemed.llm.cache import RequestCache
+from spinemed.llm.offline import OfflineFactory, require_factory
 from spinemed.llm.openai_compat import OpenAICompatBackend
 
 __all__ = ["BACKENDS", "ClientStats", "LLMClient", "build_client"]
@@ -393,19 +394,19 @@ def build_client(
     retries: int = 4,
     timeout_s: float = 120,
     trusted: bool = False,
+    offline: OfflineFactory | None = None,
 ) -> LLMClient:
     """An `LLMClient` from command-line style settings.
 
-    backend "offline": the deterministic rule-based backend (no server needed);
+    backend "offline": deterministic rules in this process (no server needed), built by `offline`
+    (e.g. `spinemed.corpus.offline_rules.RulesBackend`);
     "openai": any OpenAI-compatible server(s) at `base_urls`, `model` as the server names it.
     timeout_s is the per-attempt HTTP timeout.  `trusted` declares an "openai" endpoint
     on-premises (clinical sources may be sent to it; see `spinemed.llm.routing`).  With `cache_dir` requests are cached in
     `cache_dir/requests.sqlite`, which is what makes a rerun resume instead of repeat.
     """
     if backend == "offline":
-        from spinemed.llm.offline import OfflineBackend  # on demand: it loads the rule tables
-
-        impl: Backend = OfflineBackend(model) if model else OfflineBackend()
+        impl: Backend = require_factory(offline)(model)
     elif backend == "openai":
         if not base_urls:
             raise ValueError("backend 'openai' needs base_urls, e.g. ['http://localhost:8000/v1']")

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import Backend, ChatRequest, ChatResult, UntrustedEndpointError
+from .offline import OfflineFactory, require_factory
 
 __all__ = [
     "CLINICAL_SOURCE_TYPES",
@@ -174,11 +175,11 @@ def is_trusted(backend: Any, source_type: str = "") -> bool:
     return getattr(backend, "trusted", False) is True
 
 
-def build_backend(spec: EndpointSpec, concurrency: int = 8, timeout_s: float = 120) -> Backend:
+def build_backend(spec: EndpointSpec, concurrency: int = 8, timeout_s: float = 120,
+                  offline: OfflineFactory | None = None) -> Backend:
+    """The backend of one endpoint; an "offline" endpoint is built by `offline` (the caller's rules)."""
     if spec.backend == "offline":
-        from .offline import OfflineBackend
-
-        return OfflineBackend(spec.model) if spec.model else OfflineBackend()
+        return require_factory(offline)(spec.model)
     if spec.backend == "openai":
         from .openai_compat import OpenAICompatBackend
 

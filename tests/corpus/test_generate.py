@@ -9,13 +9,12 @@ import pytest
 from PIL import Image
 
 from spinemed.corpus.generate import Generator, Job, load_criteria, plan_jobs
-from spinemed.corpus.offline_rules import pcm_check
+from spinemed.corpus.offline_rules import RulesBackend, pcm_check
 from spinemed.corpus.prompts import OutputParseError, load_prompt, load_prompts, parse_json_object
 from spinemed.corpus.validate import detect_language, validate_row
 from spinemed.deid.provenance import stamp_record
 from spinemed.llm.base import ChatResult
 from spinemed.llm.client import LLMClient
-from spinemed.llm.offline import OfflineBackend
 from spinemed.schema import ImageRef, SourceRecord
 
 BUILDER = Path(__file__).resolve().parents[2] / "builders" / "spinemed_450k"
@@ -48,7 +47,7 @@ def _run(gen, job):
 
 
 def _generator(backend=None, **kw):
-    return Generator(LLMClient(backend or OfflineBackend()), PROMPTS, CRITERIA, **kw)
+    return Generator(LLMClient(backend or RulesBackend()), PROMPTS, CRITERIA, **kw)
 
 
 # ---------------------------------------------------------------- prompts and parsing
@@ -254,7 +253,7 @@ def test_a_record_that_was_not_scrubbed_or_changed_since_is_never_sent():
     """ask_json checks the de-identification stamp before it builds any request."""
     from spinemed.deid.provenance import UnscrubbedRecordError
 
-    class Recording(OfflineBackend):
+    class Recording(RulesBackend):
         sent = 0
 
         async def complete(self, request):

@@ -18,10 +18,10 @@ from tools.simserver import SimServer
 
 from spinemed import deid
 from spinemed.cli import main as cli_main
+from spinemed.corpus.offline_rules import RulesBackend
 from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder, run_build
 from spinemed.hub import deid_preflight, load_manifest, publish_folder
 from spinemed.llm.client import LLMClient
-from spinemed.llm.offline import OfflineBackend
 from spinemed.schema import LANGUAGES, TASKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -173,7 +173,7 @@ class _Crash(RuntimeError):
     pass
 
 
-class _CountingBackend(OfflineBackend):
+class _CountingBackend(RulesBackend):
     """The offline rules, counting requests; optionally crashing after `crash_after` calls."""
 
     def __init__(self, crash_after=None):
@@ -208,7 +208,7 @@ def test_crash_then_rerun_finishes_identically_without_repeating_requests(demo, 
 
 
 def _offline_responder():
-    rules = OfflineBackend()
+    rules = RulesBackend()
     seen: list[str] = []
     lock = threading.Lock()
 

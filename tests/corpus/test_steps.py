@@ -8,12 +8,12 @@ import pytest
 
 from spinemed.corpus.dedup import Deduper, Deduplicate
 from spinemed.corpus.deidentify import Deidentify
+from spinemed.corpus.offline_rules import RulesBackend
 from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder
 from spinemed.corpus.sources import ReadSources, iter_sources
 from spinemed.corpus.step import MemoryQuarantine, PipelineStep, in_shard, run_steps, shard_of
 from spinemed.deid.provenance import ProvenanceIds
 from spinemed.llm.client import LLMClient
-from spinemed.llm.offline import OfflineBackend
 from spinemed.schema import SourceIssue
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,7 +96,7 @@ def test_sharded_builds_account_for_every_source_record(tmp_path):
     assert total == len(records)
 
 
-class _PeakBackend(OfflineBackend):
+class _PeakBackend(RulesBackend):
     """The offline rules, slowed a little, counting how many requests are in flight at once."""
 
     def __init__(self):

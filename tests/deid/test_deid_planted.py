@@ -57,10 +57,10 @@ from release_edit import request_text_and_images, rewrite_first_shard  # tests/ 
 from tools.simserver import SimServer
 
 from spinemed.cli import main as cli_main
+from spinemed.corpus.offline_rules import RulesBackend
 from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.deid.gate import scan_folder as gate_scan
 from spinemed.deid.images import metadata_text
-from spinemed.llm.offline import OfflineBackend
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILDER = ROOT / "builders" / "spinemed_450k"
@@ -672,7 +672,7 @@ def offline_build(planted):
 @pytest.fixture(scope="module")
 def capture_build(planted):
     tmp, src, _, _ = planted
-    rules = OfflineBackend()
+    rules = RulesBackend()
     out = tmp / "capture" / "spinemed-450k"
     with SimServer(latency_s=0.0, max_concurrency=16, capture=True,
                    responder=lambda body: rules.respond(body["messages"])) as server:

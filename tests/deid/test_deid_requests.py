@@ -25,9 +25,9 @@ from tools.simserver import SimServer
 
 from spinemed.cli import main as cli_main
 from spinemed.corpus.deidentify import deidentify_record
+from spinemed.corpus.offline_rules import RulesBackend
 from spinemed.corpus.sources import iter_sources
 from spinemed.deid.provenance import ProvenanceIds, deidentify_provenance, stamp_record
-from spinemed.llm.offline import OfflineBackend
 from spinemed.llm.openai_compat import OpenAICompatBackend
 from spinemed.schema import SourceRecord
 
@@ -84,7 +84,7 @@ def scrubbed_stamps() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def captured(tmp_path_factory):
-    rules = OfflineBackend()
+    rules = RulesBackend()
     out = tmp_path_factory.mktemp("capture") / "spinemed-450k"
     with SimServer(latency_s=0.0, max_concurrency=16, capture=True,
                    responder=lambda body: rules.respond(body["messages"])) as server:

@@ -13,10 +13,10 @@ from test_deid_requests import scrubbed_stamps
 from tools.simserver import SimServer
 
 from spinemed.cli import main as cli_main
+from spinemed.corpus.offline_rules import RulesBackend
 from spinemed.corpus.pipeline import DEFAULT_BUILDER, BuildConfig, CorpusBuilder, run_build
 from spinemed.llm.base import ChatRequest, UnstampedRequestError, UntrustedEndpointError
 from spinemed.llm.client import LLMClient
-from spinemed.llm.offline import OfflineBackend
 from spinemed.llm.openai_compat import OpenAICompatBackend
 from spinemed.llm.routing import CLINICAL_SOURCE_TYPES, RoutingBackend, check_routing, resolve_endpoints
 from spinemed.schema import TASKS
@@ -37,7 +37,7 @@ def _builder(tmp_path: Path, generation: dict) -> Path:
 
 
 def _responder():
-    rules = OfflineBackend()
+    rules = RulesBackend()
     return lambda body: rules.respond(body["messages"])
 
 
@@ -75,10 +75,10 @@ def test_config_errors_are_clear(gen, match):
 
 
 def test_routing_backend_checks_every_request_again():
-    class Hosted(OfflineBackend):
+    class Hosted(RulesBackend):
         name, trusted = "hosted-stub", False
 
-    routed = RoutingBackend({"default": Hosted(), "local": OfflineBackend()}, {"default": "default", "inpatient": "local"})
+    routed = RoutingBackend({"default": Hosted(), "local": RulesBackend()}, {"default": "default", "inpatient": "local"})
     req = ChatRequest(messages=({"role": "user", "content": "x"},), route="open_dataset")
     with pytest.raises(UntrustedEndpointError, match="'open_dataset'.*'default'"):
         asyncio.run(routed.complete(req))
@@ -86,7 +86,7 @@ def test_routing_backend_checks_every_request_again():
 
 
 def test_a_client_that_requires_stamps_refuses_unstamped_requests():
-    client = LLMClient(OfflineBackend(), require_deid_stamp=True)
+    client = LLMClient(RulesBackend(), require_deid_stamp=True)
     with pytest.raises(UnstampedRequestError):
         client.chat_sync(ChatRequest(messages=({"role": "user", "content": "x"},)))
 
@@ -114,7 +114,7 @@ def test_build_refuses_to_send_clinical_sources_to_an_untrusted_endpoint(tmp_pat
 
 
 def test_a_callers_client_must_be_trusted_for_clinical_sources(tmp_path):
-    class Hosted(OfflineBackend):
+    class Hosted(RulesBackend):
         name, trusted = "hosted-stub", False
 
     with pytest.raises(UntrustedEndpointError, match="'inpatient'"):

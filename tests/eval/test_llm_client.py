@@ -453,10 +453,15 @@ def test_build_client(tmp_path, servers):
 
 
 def test_build_client_offline():
-    offline = pytest.importorskip("spinemed.llm.offline")
-    client = build_client("offline")
-    assert isinstance(client.backend, offline.OfflineBackend) and client.cache is None
-    assert build_client("offline", model="rules-v2").backend.model == "rules-v2"
+    from spinemed.corpus.offline_rules import RULES_MODEL, RulesBackend
+    from spinemed.llm.offline import OfflineBackend
+
+    client = build_client("offline", offline=RulesBackend)
+    assert isinstance(client.backend, OfflineBackend) and client.cache is None
+    assert client.backend.model == RULES_MODEL
+    assert build_client("offline", model="rules-v2", offline=RulesBackend).backend.model == "rules-v2"
+    with pytest.raises(ValueError, match="rules the caller supplies"):  # transport has no rules of its own
+        build_client("offline")
 
 
 def test_api_key_from_argument_or_environment(servers, monkeypatch):
