@@ -33,7 +33,7 @@ import json
 import re
 from typing import Any
 
-from .cues import DEID_VERSION
+from . import cues
 
 __all__ = [
     "ID_KINDS",
@@ -222,7 +222,7 @@ def deidentify_provenance(rec, ids: ProvenanceIds):
 
 
 def _deid_version() -> str:
-    return str(DEID_VERSION)
+    return str(cues.DEID_VERSION)  # read per call: the stamp must follow the rules' version
 
 
 def record_digest(rec) -> str:

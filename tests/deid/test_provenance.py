@@ -93,9 +93,9 @@ def test_stamp_detects_any_change_and_a_new_deid_version(monkeypatch):
         verify_record(rec)
     del rec.fields["note"]
     assert verify_record(rec) == stamp
-    from spinemed import deid
+    from spinemed.deid import cues
 
-    monkeypatch.setattr(deid, "DEID_VERSION", "999.0.0")
+    monkeypatch.setattr(cues, "DEID_VERSION", "999.0.0")  # where the version is defined
     with pytest.raises(UnscrubbedRecordError, match="deid-999.0.0"):
         verify_record(rec)
 
