@@ -29,6 +29,7 @@ import spinemed
 from spinemed.evaluation.predictions import PREDICTION_FIELDS, validate_prediction
 from spinemed.evaluation.results import assemble_results, benchmark_warnings, validate_results
 from spinemed.llm.base import LLMError
+from spinemed.schema import KINDS
 from spinemed.scoring import score_predictions
 
 from .bench import SpaceBench
@@ -175,7 +176,7 @@ def parse_predictions(data: bytes, bench: SpaceBench, limits: SubmissionLimits =
             problem(f"{where}: id {item_id!r} appears again (first on line {first_line[item_id]})")
             continue
         first_line[item_id] = n
-        if obj.get("kind") in ("text_mcq", "image_mcq", "report") and obj["kind"] != item["kind"]:
+        if obj.get("kind") in KINDS and obj["kind"] != item["kind"]:
             problem(f"{where}: id {item_id!r} is a {item['kind']} item, the line says {obj['kind']!r}")
         output = obj.get("output")
         if isinstance(output, str) and len(output) > limits.max_output_chars:

@@ -17,6 +17,12 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ..fileio import atomic_write_json
+from .card import SUMMARY_NAME, check_eval_models, load_eval_results, write_model_card
+from .guards import ContaminationError
+from .push import HubTarget, PushError
+from .recipe import load_curriculum, parse_overrides
+
 __all__ = ["register", "build_parser", "main", "launch_command"]
 
 EXIT_CONTAMINATED = 3
@@ -161,7 +167,6 @@ def launch_command(recipe_path: Path, stage: int, args: argparse.Namespace, acce
 
 
 def _hub_target(recipe) -> Any:
-    from .push import HubTarget
 
     ta = recipe.training_args
     settings = SimpleNamespace(hub_model_id=ta.get("hub_model_id"), hub_revision=ta.get("hub_revision"),
@@ -171,12 +176,11 @@ def _hub_target(recipe) -> Any:
 
 def _record_push(folder: Path, done: dict[str, Any]) -> None:
     """Write what --push-only did (commits, tag) into the stage's local summary, as training does."""
-    from .card import SUMMARY_NAME
 
     path = Path(folder) / SUMMARY_NAME
     summary = json.loads(path.read_text(encoding="utf-8"))
     summary["stages"][-1]["hub"] = done
-    path.write_text(json.dumps(summary, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_json(path, summary)
 
 
 def _plan(recipe) -> str:
@@ -199,19 +203,14 @@ def _plan(recipe) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from .guards import ContaminationError
-    from .push import PushError
-    from .recipe import load_curriculum, parse_overrides
 
     recipes = load_curriculum(args.recipe, args.stage, parse_overrides(args.overrides), output_root=args.output_root)
     eval_results = []
     if args.eval_results:
-        from .card import load_eval_results
 
         eval_results = load_eval_results(args.eval_results)
 
     if eval_results and not (args.card_only or args.push_only):
-        from .card import check_eval_models
 
         for r in recipes:  # another model's scores: refused before training, not at the first checkpoint's card
             check_eval_models(eval_results, output_dir=r.output_dir, repo_ids=[r.training_args.get("hub_model_id")],
@@ -225,7 +224,6 @@ def handle(args: argparse.Namespace) -> int:
         return 0
 
     if args.card_only or args.push_only:
-        from .card import write_model_card
 
         for r in recipes:
             try:
