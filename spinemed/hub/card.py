@@ -104,6 +104,25 @@ def _fmt_pct(part: Any, whole: Any) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "0.0%"
 
 
+def card_template_env(folder: str | Path | None = None) -> jinja2.Environment:
+    """The one Jinja2 environment of the kit's card templates (dataset, benchmark and model cards).
+
+    Undefined variables are errors (a card never ships a blank), block tags leave no blank lines,
+    Markdown is not escaped; filters `num` (thousands separators) and `pct`.  `folder` lets
+    templates include their neighbours."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)) if folder is not None else None,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["num"] = _fmt_int
+    env.filters["pct"] = _fmt_pct
+    return env
+
+
 def render_dataset_card(
     template_path: str | os.PathLike,
     *,
@@ -123,16 +142,7 @@ def render_dataset_card(
     template_path = Path(template_path)
     meta = card_metadata(pretty_name=pretty_name, stats=stats, extra=extra)
     card_data = DatasetCardData(**meta)
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(template_path.parent)),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-    )
-    env.filters["num"] = _fmt_int
-    env.filters["pct"] = _fmt_pct
+    env = card_template_env(template_path.parent)
     taxonomy = {
         slug: {"en": en, "zh": zh, "group": subfield_group(slug)} for slug, (en, zh) in SUBFIELDS.items()
     }

@@ -16,13 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
 from huggingface_hub import ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from spinemed.evaluation.model_index import results_to_eval_results, results_to_model_index
 from spinemed.evaluation.results import load_results
 from spinemed.fileio import atomic_write_json
+from spinemed.hub.card import card_template_env
 from spinemed.hub.publish import is_repo_id, repo_url
 from spinemed.paths import checkout_path
 
@@ -159,8 +159,7 @@ def render_model_card(summary: Mapping[str, Any], *, eval_results: Sequence[Mapp
         tags=list(dict.fromkeys([*_TAGS, *(summary.get("tags") or [])])),
         eval_results=all_eval or None,
     )
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                             keep_trailing_newline=True, autoescape=False)
+    env = card_template_env()
     text = env.from_string(Path(template).read_text(encoding="utf-8")).render(
         card_data=card_data.to_yaml(),
         model_name=model_name,
