@@ -120,7 +120,9 @@ def register(subparsers) -> None:
     p.set_defaults(func=handler, _eval_parser=p)
 
     sub = p.add_subparsers(dest="eval_command", metavar="agreement", title="other commands")
-    a = sub.add_parser("agreement", help="human vs judge agreement per report dimension (Pearson, Spearman, QWK)",
+    # prog spelled out: argparse would derive it from the custom usage of `eval` above
+    a = sub.add_parser("agreement", prog="spinemed eval agreement",
+                       help="human vs judge agreement per report dimension (Pearson, Spearman, QWK)",
                        description=agreement.DESCRIPTION)
     agreement.add_arguments(a)
     a.set_defaults(func=agreement.run)
