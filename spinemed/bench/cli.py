@@ -85,12 +85,22 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("import", help="import filled packets (strict; all or nothing; audit log)",
                        description="Validate filled packets and record every decision in WORK/review/audit.jsonl. "
-                                   "Refused, with every problem listed by file, row and column, when a packet or item "
-                                   "id is unknown, a decision is not accept/fix/remove, a read-only cell was edited, a "
-                                   "correction is invalid, or a packet was already imported; then nothing is recorded.")
+                                   "Refused, with every problem listed by file, row and column, when a file is not "
+                                   "UTF-8 (the encoding it looks like is named; see --encoding), a packet or item id "
+                                   "is unknown, a decision is not accept/fix/remove, a read-only cell differs from the "
+                                   "exported one in any byte (line breaks aside), rows of the packet are missing (see "
+                                   "--allow-missing-rows), a correction is invalid, or a packet was already imported; "
+                                   "then nothing is recorded. Exit status: 0 imported, 2 refused (nothing recorded).")
     p.add_argument("--work", required=True, type=Path, help="review workspace")
     p.add_argument("files", nargs="+", type=Path, help="filled packet CSV files")
     p.add_argument("--corpus", type=Path, help="the corpus folder, if it moved since sampling")
+    p.add_argument("--encoding", metavar="NAME",
+                   help="encoding of files that are not UTF-8, e.g. cp1252 (a Western-locale Excel 'CSV') or gb18030 "
+                        "(a Chinese-locale one); without it such files are refused. UTF-8 files, with or without BOM, "
+                        "are always read as UTF-8")
+    p.add_argument("--allow-missing-rows", action="store_true",
+                   help="import a file that lacks rows of its packet (cut short, rows deleted): its rows are recorded, "
+                        "the missing ones are listed and stay pending (default: refuse such a file)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=_cmd_import)
 
@@ -197,15 +207,21 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    result = import_packets(args.work, args.files, corpus=args.corpus)
+    result = import_packets(args.work, args.files, corpus=args.corpus, encoding=args.encoding,
+                            allow_missing=args.allow_missing_rows)
+    for f in result.files:
+        for packet_id, ids in f["missing"].items():
+            print(f"WARNING: {f['file']}: {len(ids)} row(s) of packet {packet_id} missing, those items stay pending: "
+                  + ", ".join(ids), file=sys.stderr)
     if args.json:
         _print_json({"files": result.files, "decisions": len(result.entries),
                      "resolution": {k: v for k, v in result.resolution.items() if k != "items"}})
         return 0
     for f in result.files:
-        print(f"imported {f['file']}: {f['decided']} decisions ("
-              + ", ".join(f"{k} {v}" for k, v in sorted(f["decisions"].items()))
-              + (f"), {f['blank']} rows left blank" if f["blank"] else ")"))
+        print(f"imported {f['file']}{'' if f['encoding'] == 'utf-8' else ' (read as ' + f['encoding'] + ')'}: "
+              f"{f['decided']} decisions (" + ", ".join(f"{k} {v}" for k, v in sorted(f["decisions"].items()))
+              + (f"), {f['blank']} rows left blank" if f["blank"] else ")")
+              + (f", {sum(map(len, f['missing'].values()))} rows MISSING" if f["missing"] else ""))
     print(format_resolution(result.resolution))
     return 0
 

@@ -356,7 +356,10 @@ def test_import_reads_packets_resaved_by_a_chinese_locale_spreadsheet(corpus, tm
         writer.writerow(header)
         for r in rows:
             writer.writerow([{"reviewer_id": "R01", "decision": "接受"}.get(h, r[h]) for h in header])
-    result = import_packets(work, [tmp_path / "gbk.csv"])
+    # never guessed (cp1252 bytes often decode as GB18030 too): refused unless the encoding is named
+    with pytest.raises(PacketError, match="it looks like gb18030"):
+        import_packets(work, [tmp_path / "gbk.csv"])
+    result = import_packets(work, [tmp_path / "gbk.csv"], encoding="gb18030")
     assert result.files[0]["decided"] == len(rows) and result.resolution["counts"]["accepted"] == len(rows)
 
 

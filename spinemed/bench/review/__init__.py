@@ -12,8 +12,10 @@ correctly; LibreOffice and Numbers do too), one per reviewer group and config.  
 one item: read-only columns (ids, metadata, the item's content, its images as paths relative
 to the packet) and the reviewer's columns ``reviewer_id``, ``decision`` (accept / fix /
 remove; 接受 / 修改 / 删除 also work), ``corrected_<field>`` (the new value of a field, blank
-= unchanged) and ``comment`` (required for remove).  Cells starting with = + - @ are written
-with a leading apostrophe so spreadsheets do not run them as formulas; import removes it.
+= unchanged) and ``comment`` (required for remove).  Cells starting with = + - @ (also after
+leading whitespace or line breaks, and full-width ＝ ＋ － ＠), tab, CR or LF, and cells a
+spreadsheet would read as a number or date, are written with a leading apostrophe so
+spreadsheets do not run or convert them; import removes it.
 
 Import is all-or-nothing per call and strict: an unknown packet or item id, an unknown
 decision, an edited read-only cell, a fix without a change, a correction on an accept/remove
@@ -21,7 +23,11 @@ row, a corrected item that fails the corpus validator, an identifier in correcte
 packet imported twice (same decisions, whatever the file name or line endings) or a second
 decision by the same reviewer on the same item in the same round: each is reported by file,
 spreadsheet row and column, and nothing from that call is recorded.  Rows left blank are
-simply not decided yet.
+simply not decided yet.  A filled packet must be UTF-8 (with or without BOM): any other
+encoding is refused, naming the encoding it looks like, unless the import is told the encoding
+(``--encoding``); read-only cells must come back byte for byte (line breaks aside); a file that
+lacks rows of its packet is refused with the count and ids missing, unless
+``--allow-missing-rows`` (then they are reported and stay pending).
 
 Resolution (per item, over the decisions of the latest round that has any; earlier rounds
 stay in the log as superseded): any *remove* removes the item (a benchmark keeps only items

@@ -6,10 +6,18 @@ validator, an identifier in corrected text, a packet imported twice (same decisi
 the file name or line endings) or a second decision by the same reviewer on the same item in
 the same round: each is reported by file, spreadsheet row and column, and nothing from that
 call is recorded.  Rows left blank are simply not decided yet.
+
+A file must be UTF-8 (with or without BOM) unless `encoding` names its encoding; read-only
+cells must come back byte for byte (only line breaks may differ); a file that lacks rows of a
+packet it holds (cut short, rows deleted) is refused, naming how many and which, unless
+`allow_missing` is set: then its rows are imported and the missing ones reported (they stay
+pending).  Refusing is the default because a truncated file looks exactly like a finished
+one, and the import must never leave items pending without a word.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -34,6 +42,7 @@ from .packets import (
     packet_cells,
     packet_columns,
     read_only_columns,
+    read_only_difference,
     read_packet_csv,
 )
 from .resolution import resolve
@@ -43,12 +52,13 @@ _DECISION_ALIASES = {"accept": "accept", "accepted": "accept", "接受": "accept
                      "fix": "fix", "fixed": "fix", "修改": "fix",
                      "remove": "remove", "removed": "remove", "删除": "remove"}
 _MAX_PROBLEMS = 50
+_MAX_IDS_SHOWN = 10
 
 
 @dataclass
 class ImportResult:
     entries: list[dict[str, Any]]
-    files: list[dict[str, Any]]  # per file: name, packet ids, decided, blank, decisions
+    files: list[dict[str, Any]]  # per file: name, encoding, packet ids, decided, blank, decisions, missing
     resolution: dict[str, Any]
 
 
@@ -111,10 +121,13 @@ def _row_decision(ws: Workspace, registry: Mapping[str, Mapping[str, Any]], conf
         return None
     row = ws.candidate_rows([item_id])[item_id]
     original = packet_cells(row, config, packet["packet_id"])
-    edited = [c for c in read_only_columns(config) if _norm(cells[c]) != _norm(original[c])]
-    for c in edited:
-        advice = f"; put the correction in 'corrected_{c}'" if c in CORRECTABLE[config] else ""
-        problems.add(name, rownum, c, f"read-only cell was edited{advice}{hint}")
+    edited = False
+    for c in read_only_columns(config):
+        difference = read_only_difference(original[c], cells[c])
+        if difference is not None:
+            edited = True
+            advice = f"; put the correction in 'corrected_{c}'" if c in CORRECTABLE[config] else ""
+            problems.add(name, rownum, c, f"read-only cell was edited ({difference}){advice}{hint}")
     if edited:
         return None
     decision_raw, reviewer = cells["decision"].strip(), cells["reviewer_id"].strip()
@@ -190,15 +203,24 @@ def import_packets(
     mode: str = "clinician",
     corpus: str | os.PathLike | None = None,
     now: str | None = None,
+    encoding: str | None = None,
+    allow_missing: bool = False,
 ) -> ImportResult:
     """Validate filled packets and record their decisions in the audit log (all or nothing).
 
     `mode` records who decided: "clinician" (real reviewers; the CLI always uses it) or
-    "simulated" (the demo's scripted reviewers); the release card states it.
+    "simulated" (the demo's scripted reviewers); the release card states it.  `encoding`: the
+    encoding of files that are not UTF-8 (else they are refused).  `allow_missing`: import a
+    file that lacks rows of its packet (reported per file in ``missing``) instead of refusing it.
     Raises PacketError listing every problem (file, row, column) when anything is wrong.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"unknown encoding {encoding!r} (e.g. cp1252, gb18030, utf-16)") from None
     if not files:
         raise ValueError("no packet files given")
     ws = Workspace(work, corpus=corpus)
@@ -221,18 +243,20 @@ def import_packets(
             problems.add(name, None, None, f"file not found ({path})")
             continue
         try:
-            header, rows, encoding = read_packet_csv(path)
+            header, rows, read_as = read_packet_csv(path, encoding=encoding)
         except PacketError as exc:
             problems.extend(exc.problems)
             continue
         config = _packet_config(name, header, problems)
         if config is None:
             continue
-        hint = " (the file is not UTF-8 and was read as GB18030; save it as 'CSV UTF-8')" if encoding != "utf-8-sig" else ""
+        hint = (f" (the file is not UTF-8 and was read as {read_as}, as --encoding said; if that is not its "
+                "encoding, save it as 'CSV UTF-8')") if read_as != "utf-8" else ""
         before = problems.total
         decided: list[dict[str, Any]] = []
         blank = 0
         row_keys: dict[tuple[str, str], int] = {}
+        present: dict[str, set[str]] = {}  # packet id -> item ids with a row in this file
         for rownum, raw_cells in rows:
             if not any(c.strip() for c in raw_cells):
                 continue  # spreadsheets add empty trailing rows
@@ -241,6 +265,8 @@ def import_packets(
                                                  "(a cell with an unquoted separator or line break?)")
                 continue
             cells = {h: _unescape(v) for h, v in zip(header, raw_cells)}
+            if cells["packet_id"].strip() in registry:
+                present.setdefault(cells["packet_id"].strip(), set()).add(cells["item_id"].strip())
             entry = _row_decision(ws, registry, config, name, rownum, cells, problems, hint)
             if entry is None:
                 blank += not cells["decision"].strip() and not cells["reviewer_id"].strip()
@@ -252,6 +278,14 @@ def import_packets(
                 continue
             row_keys[key] = rownum
             decided.append({**entry, "at": stamp, "mode": mode})
+        missing = _missing_rows(registry, present)
+        if missing and not allow_missing:
+            for packet_id, ids in missing.items():
+                n = len(registry[packet_id]["items"])
+                problems.add(name, None, None, f"{len(ids)} of the {n} rows of packet {packet_id} are missing "
+                                               f"({_show_ids(ids)}): the file was cut short or rows were deleted. Send "
+                                               "the whole packet (leave rows not reviewed yet blank), or import with "
+                                               "--allow-missing-rows to record the rows it has and leave these pending")
         if problems.total != before:
             continue
         if not decided:
@@ -281,14 +315,30 @@ def import_packets(
             entry["file_sha256"] = digest
             seen_decisions[(entry["round"], entry["item_id"], entry["reviewer"])] = {**entry, "_batch": True}
         new_entries.extend(decided)
-        file_reports.append({"file": name, "packets": sorted({e["packet_id"] for e in decided}), "decided": len(decided),
-                             "blank": blank, "decisions": dict(Counter(e["decision"] for e in decided))})
+        file_reports.append({"file": name, "encoding": read_as, "packets": sorted({e["packet_id"] for e in decided}),
+                             "decided": len(decided), "blank": blank,
+                             "decisions": dict(Counter(e["decision"] for e in decided)), "missing": missing})
     if problems.total:
         raise PacketError(problems.kept, problems.total)
     for seq, entry in enumerate(new_entries, len(existing) + 1):
         entry["seq"] = seq
     ws._append_audit(new_entries)
     return ImportResult(new_entries, file_reports, resolve(ws))
+
+
+def _missing_rows(registry: Mapping[str, Mapping[str, Any]], present: Mapping[str, set[str]]) -> dict[str, list[str]]:
+    """packet id -> exported item ids without a row in the file, for every packet the file holds rows of."""
+    missing = {}
+    for packet_id, ids in sorted(present.items()):
+        lost = [i for i in registry[packet_id]["items"] if i not in ids]
+        if lost:
+            missing[packet_id] = lost
+    return missing
+
+
+def _show_ids(ids: Sequence[str]) -> str:
+    shown = ", ".join(ids[:_MAX_IDS_SHOWN])
+    return shown + (f" and {len(ids) - _MAX_IDS_SHOWN} more" if len(ids) > _MAX_IDS_SHOWN else "")
 
 
 def _decisions_digest(entries: Sequence[Mapping[str, Any]]) -> str:

@@ -5,7 +5,9 @@ correctly; LibreOffice and Numbers do too), one per reviewer group and config.  
 one item: read-only columns (ids, metadata, the item's content, its images as paths relative
 to the packet) and the reviewer's columns ``reviewer_id``, ``decision``, ``corrected_<field>``
 and ``comment``.  Cells a spreadsheet would turn into a formula, a number or a date are written
-with a leading apostrophe; import removes it.
+with a leading apostrophe; import removes it.  A filled packet must come back as UTF-8 (with or
+without BOM); any other encoding is refused, naming the encoding it looks like, unless the
+importer is told the encoding.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import io
 import json
 import os
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from charset_normalizer import from_bytes
 
 from spinemed.corpus.generate import render_messages
 from spinemed.corpus.validate import row_text
@@ -31,7 +36,12 @@ _CONTENT = {
     "report": ["case", *REPORT_PARTS],
 }
 CORRECTABLE = {config: [*fields, "subfield"] for config, fields in _CONTENT.items()}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell starting with one of these signs as a formula, also in their
+# full-width forms (＝ ＋ － ＠, typed with a CJK input method; NFKC maps them and the small
+# forms to the ASCII signs) and after leading whitespace or line breaks (some spreadsheets trim
+# before parsing): every value starting with whitespace is guarded, which also keeps it untrimmed.
+_FORMULA_SIGNS = "=+-@"
+_MINUS_SIGN = "\u2212"
 _NUMBER_LIKE = re.compile(r"^\s*[\d.,/:%-][\d.,/:%\s-]*$")  # numbers, fractions, dates, times, percentages
 
 
@@ -56,9 +66,20 @@ class PacketError(ValueError):
                          + "\n  ".join(self.problems) + more)
 
 
+def _starts_formula(value: str) -> bool:
+    """Would a spreadsheet run this cell as a formula (see _FORMULA_SIGNS)?"""
+    first = value[:1]
+    if not first:
+        return False
+    return first.isspace() or first == _MINUS_SIGN or unicodedata.normalize("NFKC", first)[:1] in _FORMULA_SIGNS
+
+
 def _needs_guard(value: str) -> bool:
-    """Would a spreadsheet turn this cell into a formula, a number or a date ("3/4", "1-2")?"""
-    return value.startswith(_FORMULA_START) or bool(_NUMBER_LIKE.match(value))
+    """Would a spreadsheet turn this cell into a formula, a number or a date ("3/4", "1-2")?
+
+    A value starting with an apostrophe is guarded too, so "'-5 mm' is..." does not lose its
+    own apostrophe on import: `_unescape(_escape(v)) == v` for every string."""
+    return value.startswith("'") or _starts_formula(value) or bool(_NUMBER_LIKE.match(value))
 
 
 def _escape(value: str) -> str:
@@ -71,8 +92,28 @@ def _unescape(value: str) -> str:
 
 
 def _norm(value: str) -> str:
-    """Cell text as compared on import: spreadsheet line endings and edge whitespace ignored."""
-    return value.replace("\r\n", "\n").replace("\r", "\n").strip()
+    """A reviewer's cell as recorded: spreadsheet line endings and edge whitespace ignored."""
+    return _lines(value).strip()
+
+
+def _lines(value: str) -> str:
+    """Line breaks inside a cell as LF (spreadsheets may save them as CRLF or CR)."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_only_difference(expected: str, got: str) -> str | None:
+    """None when a read-only cell came back byte for byte (UTF-8; only line breaks may differ),
+    else where it differs, with code points, so invisible changes (NBSP, NFD accents) show."""
+    a, b = _lines(expected), _lines(got)
+    if a == b:
+        return None
+    at = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+
+    def show(text: str) -> str:
+        part = text[at:at + 3]
+        return repr(part) + " (" + " ".join(f"U+{ord(c):04X}" for c in part) + ")" if part else "the end"
+
+    return f"character {at + 1} is {show(a)} in the packet but {show(b)} in this file"
 
 
 def image_names(row: Mapping[str, Any]) -> list[str]:
@@ -169,23 +210,49 @@ def write_packet_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[
             writer.writerow([_escape(str(row.get(c, ""))) for c in columns])
 
 
-def read_packet_csv(path: str | os.PathLike) -> tuple[list[str], list[tuple[int, list[str]]], str]:
+def detect_encoding(raw: bytes) -> str | None:
+    """The encoding `raw` most likely is (charset-normalizer), or None when nothing fits."""
+    best = from_bytes(raw[:1 << 20]).best()
+    return best.encoding if best is not None else None
+
+
+def decode_packet(raw: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding) of a filled packet's bytes.
+
+    UTF-8, with or without BOM, is read as such.  Anything else is refused, naming the encoding
+    it looks like, unless `encoding` says what it is: the bytes of a Western-locale "CSV"
+    (cp1252) often decode as GB18030 too, so guessing would import mojibake.
+    """
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as exc:
+        not_utf8 = exc
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise PacketError([f"{name} line {line}: byte 0x{raw[exc.start]:02x} is not {encoding} either "
+                               "(the file is neither UTF-8 nor the --encoding given)"]) from None
+    line = raw.count(b"\n", 0, not_utf8.start) + 1
+    detected = detect_encoding(raw)
+    looks = f"it looks like {detected}" if detected else "its encoding could not be recognised"
+    raise PacketError([f"{name} line {line}: not UTF-8 (byte 0x{raw[not_utf8.start]:02x}); {looks}. Save it as "
+                       "'CSV UTF-8 (Comma delimited)' and import that file, or, if you know the file's encoding, "
+                       f"pass --encoding {detected or 'NAME'} (a Western-locale spreadsheet saves cp1252, a "
+                       "Chinese-locale one gb18030); nothing was guessed"])
+
+
+def read_packet_csv(path: str | os.PathLike, *, encoding: str | None = None
+                    ) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     """(header, [(spreadsheet row number, cells)], encoding) of a filled packet.
 
-    UTF-8 (with or without BOM) is expected; a file re-saved by a Chinese-locale Excel as
-    plain "CSV" is GB18030 and is read as such (the read-only cells then prove the decoding).
-    Comma, semicolon and tab delimiters are accepted (Excel uses ; in some locales).
+    UTF-8 (with or without BOM) is expected; a file in another encoding is refused unless
+    `encoding` names it (see `decode_packet`).  Comma, semicolon and tab delimiters are
+    accepted (Excel uses ; in some locales).
     """
     path = Path(path)
-    raw = path.read_bytes()
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise PacketError([f"{path.name}: not a UTF-8 text file; save it as 'CSV UTF-8 (Comma delimited)'"])
+    text, encoding = decode_packet(path.read_bytes(), path.name, encoding)
     first = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
