@@ -260,3 +260,14 @@ def test_guarded_full_width_formula_in_a_reviewer_cell_is_unguarded_on_import(wo
     import_packets(work, [write_csv(tmp_path / "filled.csv", header, rows)])
     comments = {e["row"]: e["comment"] for e in Workspace(work).audit_entries()}
     assert comments[2] == "＝HYPERLINK(\"x\") was in the stem" and comments[3] == "=1 ok"
+
+
+def test_file_cut_inside_a_quoted_cell_is_refused(work, tmp_path):
+    header, rows = mcq_packet(work)
+    rows[-1].update(decision="remove", comment="Two problems, both in the stem:\nthe level is wrong")
+    full = write_csv(tmp_path / "full.csv", header, rows).read_bytes()
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(full[:full.rindex(b"the level")])  # the csv module would read "Two problems, ...:\n"
+    with pytest.raises(PacketError, match=r"cut.csv line \d+: a quote is never closed: the file was cut short"):
+        import_packets(work, [cut])
+    assert Workspace(work).audit_entries() == []

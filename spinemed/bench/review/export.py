@@ -31,13 +31,14 @@ For every row:
                 (corrected_answer: the letter(s), e.g. B or AC; corrected_subfield: a slug from the card)
   comment       why; required for remove
 Do not edit the other columns (they are checked on import), do not add columns.
-Leave a row blank if you have not reviewed it yet. Save as "CSV UTF-8" and send the file back.
+Leave a row blank if you have not reviewed it yet; do not delete rows. Save as "CSV UTF-8"
+(not plain "CSV") and send the whole file back.
 
 SpineBench 审核表（第 {round} 轮）
 每行一题。请填写：reviewer_id（审核人编号，如 R07，勿填姓名）、decision（接受 / 修改 / 删除，
 或 accept / fix / remove）、corrected_*（仅在“修改”时填写该字段修改后的内容，留空表示不变）、
-comment（说明理由；“删除”时必填）。其他列请勿改动，也不要增加列。未审核的行请留空。
-保存时请选择“CSV UTF-8（逗号分隔）”。
+comment（说明理由；“删除”时必填）。其他列请勿改动，也不要增加列。未审核的行请留空，不要删除行。
+保存时请选择“CSV UTF-8（逗号分隔）”，并发回完整文件。
 """
 
 

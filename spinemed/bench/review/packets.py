@@ -253,6 +253,10 @@ def read_packet_csv(path: str | os.PathLike, *, encoding: str | None = None
     """
     path = Path(path)
     text, encoding = decode_packet(path.read_bytes(), path.name, encoding)
+    if text.count('"') % 2:  # the csv module silently closes a quote left open at the end
+        line = text.count("\n", 0, text.rfind('"')) + 1
+        raise PacketError([f"{path.name} line {line}: a quote is never closed: the file was cut short inside a "
+                           "quoted cell (or a quote was typed outside one); send the whole file"])
     first = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
