@@ -159,12 +159,13 @@ def check_name_free(name: str, existing: Iterable[str] = (), reserved: Iterable[
     (rows already on the board) may be reused exactly (the same model submitting again, subject
     to the duplicate and rate rules) but not with a look-alike spelling.
     """
-    key, skeleton = name_key(name), name_skeleton(name)
+    # Reuse must be exact (after NFKC): "org/model-7b" next to "org/Model-7B" is a second, look-alike row.
+    same, skeleton = _WS.sub(" ", unicodedata.normalize("NFKC", name)).strip(), name_skeleton(name)
     for other in reserved:
         if name_skeleton(other) == skeleton:
             raise ValueError(f"model name: {name!r} is reserved: it reads as the paper's row {other!r}; "
                              "submit under your own model's name")
     for other in existing:
-        if name_key(other) != key and name_skeleton(other) == skeleton:
+        if _WS.sub(" ", unicodedata.normalize("NFKC", other)).strip() != same and name_skeleton(other) == skeleton:
             raise ValueError(f"model name: {name!r} is confusable with the existing row {other!r} "
                              "(look-alike letters, case or separators); use that exact name or a distinct one")
