@@ -29,6 +29,7 @@ from .config import Judge, SpaceConfig
 from .safety import cell_text, md_escape
 from .store import ResultsStore
 from .submissions import (
+    RateLimiter,
     SubmissionLimits,
     SubmissionRejected,
     accepted_markdown,
@@ -38,7 +39,7 @@ from .submissions import (
     validate_meta,
 )
 
-__all__ = ["SpaceState", "build_app", "create_app", "launch_kwargs"]
+__all__ = ["SpaceState", "build_app", "client_id", "create_app", "launch_kwargs"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ class SpaceState:
         self.examples_dir = Path(config.cache_dir) / "space-examples"
         self._lock = threading.Lock()
         self.paper = lb.paper_entries()
+        self.rate = RateLimiter(config.rate_per_name, config.rate_per_client)
+        self._rate_seeded: set[str] = set()
         self.entries: list[lb.Entry] = []
         self._signature: tuple | None = None
         self.load_problems: list[str] = []
@@ -109,6 +112,10 @@ class SpaceState:
             entries.append(lb.entry_from_results(results, key))
         with self._lock:
             self.entries, self.load_problems = entries, problems
+        for sub in self.store.submissions():  # name limits survive a restart
+            if sub.id not in self._rate_seeded and sub.submitted_at is not None:
+                self._rate_seeded.add(sub.id)
+                self.rate.record(sub.name, None, at=sub.submitted_at)
 
     def status_md(self) -> str:
         with self._lock:
@@ -160,27 +167,43 @@ class SpaceState:
 
     # -- submissions ---------------------------------------------------------------------
 
-    def submit(self, file: Any, name: str, params_b: Any, access: str, domain: str) -> str:
+    def submit(self, file: Any, name: str, params_b: Any, access: str, domain: str, revision: str = "", *,
+               client: str | None = None) -> str:
         """Validate, rescore and store one upload; returns the Markdown message (never raises
-        for bad input: a rejection stores nothing and says why)."""
+        for bad input: a rejection stores nothing and says why).
+
+        `client`: who submits (from the Gradio request, see :func:`client_id`), for the
+        per-client rate limit; None when called without a request.
+        """
         if self.bench is None:
             return ("### Submissions are closed\n\nThis Space has no SpineBench loaded, so there is nothing to score "
                     "against. " + (f"Loading failed: {md_escape(self.bench_error, 400)}" if self.bench_error else
                                    "Start it with `--bench DIR` (or set `SPINEMED_BENCH`)."))
         try:
-            meta = validate_meta(name, params_b, access, domain)
+            with self._lock:
+                shown = [e.model for e in self.entries if e.source != lb.SOURCES[0]]  # paper rows are reserved below
+            meta = validate_meta(name, params_b, access, domain, revision, existing=shown,
+                                 reserved=[e.model for e in self.paper])
             data = self._read_upload(file)
             rows = parse_predictions(data, self.bench, self.limits)
             digest = predictions_digest(rows)
-            existing = self.store.find_digest(digest)
+            prior = self.store.find_duplicate(digest)
+            existing = prior.id if prior else self.store.find_digest(digest)
             if existing:
-                raise SubmissionRejected([f"identical predictions were already submitted (submission {existing})"])
+                # One entry per (name, revision, predictions); the same outputs under another name are a copy.
+                same = prior is not None and (prior.name, prior.revision) == (meta.name, meta.revision)
+                raise SubmissionRejected([f"identical predictions were already submitted (submission {existing}"
+                                          + (f", {prior.describe()}" if prior else "") + ")"
+                                          + ("; one submission per model name, revision and predictions" if same else "")])
+            self.rate.check(meta.name, client)
             sid = f"{_slug(meta.name)}-{digest[:12]}"
             results = rescore(self.bench, rows, meta, judge=self.judge, bootstrap=self.config.bootstrap, submission_id=sid)
             try:
                 outcome = self.store.save(sid, results, rows)
             except FileExistsError as exc:
                 raise SubmissionRejected([str(exc)]) from None
+            self._rate_seeded.add(sid)  # counted here, not again when reload() reads it back
+            self.rate.record(meta.name, client)
         except SubmissionRejected as exc:
             return exc.markdown()
         except LLMError as exc:  # the judge endpoint failed for good: nothing stored
@@ -284,6 +307,18 @@ class SpaceState:
             except OSError as exc:
                 log.warning("cannot write example images: %s", exc)
         return examples
+
+
+def client_id(request: Any) -> str | None:
+    """Who submits, for the per-client rate limit: the logged-in Hugging Face user when there is
+    one, else the address the request came from (None without a request)."""
+    if request is None:
+        return None
+    user = getattr(request, "username", None)
+    if user:
+        return f"user:{user}"
+    host = getattr(getattr(request, "client", None), "host", None)
+    return f"host:{host}" if host else None
 
 
 def _warm_up(chat: Any) -> None:
@@ -396,16 +431,17 @@ def build_app(state: SpaceState):
                 upload = gr.File(label="predictions.jsonl", file_types=[".jsonl", ".json", ".txt"], type="filepath")
                 with gr.Column():
                     name = gr.Textbox("", label="Model name", placeholder="my-org/SpineLM-7B", max_length=80)
+                    revision = gr.Textbox("", label="Revision (commit, tag or date; optional)", max_length=64)
                     params = gr.Number(label="Size (billions of parameters; 0 = unknown)", value=0, minimum=0)
                     s_access = gr.Radio(list(lb.ACCESS), value="open", label="Access")
                     s_domain = gr.Radio(list(lb.DOMAINS), value="general", label="Domain")
             submit = gr.Button("Submit", variant="primary", interactive=state.bench is not None)
             outcome = gr.Markdown()
 
-            def do_submit(file, model_name, size_b, access, domain):
-                return state.submit(file, model_name, size_b, access, domain)
+            def do_submit(file, model_name, size_b, access, domain, model_revision, request: gr.Request):
+                return state.submit(file, model_name, size_b, access, domain, model_revision, client=client_id(request))
 
-            submit.click(do_submit, [upload, name, params, s_access, s_domain], outcome, api_name="submit",
+            submit.click(do_submit, [upload, name, params, s_access, s_domain, revision], outcome, api_name="submit",
                          concurrency_limit=1).then(do_refresh, filters, [table, picker, status], api_visibility="private")
 
         with gr.Tab("Explorer", id="explorer"):

@@ -9,6 +9,8 @@
 | chat model | ``--model`` | ``SPINEMED_CHAT_MODEL`` | none (the chat says how to set one) |
 | report judge (``openai:MODEL@URL[,URL...]``) | ``--judge`` | ``SPINEMED_JUDGE`` | none (reports "not judged") |
 | upload limit (MB) | ``--max-upload-mb`` | ``SPINEMED_MAX_UPLOAD_MB`` | 25 |
+| accepted submissions per model name | | ``SPINEMED_RATE_PER_NAME`` (``COUNT/SECONDS``) | ``2/3600`` |
+| accepted submissions per client | | ``SPINEMED_RATE_PER_CLIENT`` (``COUNT/SECONDS``) | ``1/600`` |
 
 Hub access uses ``HF_TOKEN`` (a Space secret); endpoints use ``SPINEMED_API_KEY`` / ``OPENAI_API_KEY``.
 """
@@ -24,6 +26,8 @@ from typing import Any
 from spinemed.judge import judge_reports_sync
 from spinemed.models.loader import openai_client
 from spinemed.models.spec import parse_model_spec
+
+from .submissions import RateLimit
 
 __all__ = ["JUDGE_KINDS", "Judge", "SpaceConfig"]
 
@@ -63,6 +67,9 @@ class SpaceConfig:
     bootstrap: int = 1000
     cache_dir: Path = field(default_factory=lambda: Path(os.environ.get("SPINEMED_CACHE_DIR", Path.home() / ".cache" / "spinemed")))
     hf_token: str | None = None
+    # A model is submitted a few times at most (a new revision, a fixed run); one client floods.
+    rate_per_name: RateLimit = RateLimit(2, 3600.0)
+    rate_per_client: RateLimit = RateLimit(1, 600.0)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> SpaceConfig:
@@ -82,6 +89,9 @@ class SpaceConfig:
                 cfg.max_upload_mb = float(env["SPINEMED_MAX_UPLOAD_MB"])
             except ValueError:
                 raise ValueError(f"SPINEMED_MAX_UPLOAD_MB={env['SPINEMED_MAX_UPLOAD_MB']!r} is not a number") from None
+        for key, var in (("rate_per_name", "SPINEMED_RATE_PER_NAME"), ("rate_per_client", "SPINEMED_RATE_PER_CLIENT")):
+            if env.get(var):
+                setattr(cfg, key, RateLimit.parse(env[var], var))
         for key, value in overrides.items():
             if not hasattr(cfg, key):
                 raise TypeError(f"SpaceConfig has no setting {key!r}")

@@ -24,6 +24,7 @@ import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from spinemed.evaluation.predictions import PREDICTION_FIELDS
 from spinemed.evaluation.results import RESULTS_KIND, ResultsError, load_results
 from spinemed.fileio import atomic_write_lines, atomic_write_text
 
-__all__ = ["ResultsStore", "SaveOutcome"]
+__all__ = ["ResultsStore", "SaveOutcome", "StoredSubmission"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,27 @@ class SaveOutcome:
         return where + f"; the Hub commit {self.hub} (it is retried automatically)."
 
 
+@dataclass(frozen=True)
+class StoredSubmission:
+    """What the duplicate and rate rules need of an accepted submission."""
+
+    id: str
+    name: str
+    revision: str
+    digest: str
+    submitted_at: float | None  # epoch seconds, None when the file lacks a readable time
+
+    def describe(self) -> str:
+        return f"model {self.name!r}, revision {self.revision or 'none given'!r}"
+
+
+def _epoch(stamp: Any) -> float | None:
+    try:
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 class ResultsStore:
     """The results folder plus its optional Hub mirror.
 
@@ -72,6 +94,7 @@ class ResultsStore:
         self.hub_status = "not configured"
         self._lock = threading.Lock()
         self._digests: dict[str, str] = {}
+        self._entries: dict[str, StoredSubmission] = {}
         self.api = None
         if self.hub_repo:
             if api is None:
@@ -95,7 +118,7 @@ class ResultsStore:
         index) are skipped quietly; results files that fail validation are listed in the
         problems and left out, never shown half-checked.
         """
-        found, problems, digests = [], [], {}
+        found, problems, digests, entries = [], [], {}, {}
         for path in sorted(self.root.rglob("*.json")):
             rel = path.relative_to(self.root)
             if any(part.startswith(".") for part in rel.parts):
@@ -109,9 +132,14 @@ class ResultsStore:
             found.append((rel.as_posix(), results))
             sub = results.get("submission")
             if isinstance(sub, Mapping) and isinstance(sub.get("predictions_sha256"), str):
-                digests[sub["predictions_sha256"]] = str(sub.get("id") or rel.parent.name)
+                sid = str(sub.get("id") or rel.parent.name)
+                digests[sub["predictions_sha256"]] = sid
+                model = results.get("model") or {}
+                entries[sid] = StoredSubmission(sid, str(model.get("name") or model.get("id") or "?"),
+                                                str(model.get("revision") or ""), sub["predictions_sha256"],
+                                                _epoch(sub.get("submitted_at")))
         with self._lock:
-            self._digests = digests
+            self._digests, self._entries = digests, entries
         return found, problems
 
     def signature(self) -> tuple:
@@ -142,6 +170,17 @@ class ResultsStore:
         with self._lock:
             return self._digests.get(digest)
 
+    def find_duplicate(self, digest: str) -> StoredSubmission | None:
+        """The stored submission with these predictions (any name or revision), if any."""
+        with self._lock:
+            sid = self._digests.get(digest)
+            return self._entries.get(sid) if sid else None
+
+    def submissions(self) -> list[StoredSubmission]:
+        """The accepted submissions found by the last :meth:`load` (and saved since)."""
+        with self._lock:
+            return list(self._entries.values())
+
     # -- writing -------------------------------------------------------------------------
 
     def save(self, submission_id: str, results: Mapping[str, Any], rows: Sequence[Mapping[str, Any]]) -> SaveOutcome:
@@ -157,7 +196,9 @@ class ResultsStore:
             if final.exists():
                 raise FileExistsError(f"submission {submission_id} is already stored")
             if digest and digest in self._digests:
-                raise FileExistsError(f"identical predictions were already submitted as {self._digests[digest]}")
+                prior = self._entries.get(self._digests[digest])
+                raise FileExistsError(f"identical predictions were already submitted as {self._digests[digest]}"
+                                      + (f" ({prior.describe()})" if prior else ""))
             staging = self.root / SUBMISSIONS / f".tmp-{uuid.uuid4().hex[:12]}"
             staging.mkdir()
             try:
@@ -171,6 +212,10 @@ class ResultsStore:
                 raise
             if digest:
                 self._digests[digest] = submission_id
+                model = results.get("model") or {}
+                self._entries[submission_id] = StoredSubmission(
+                    submission_id, str(model.get("name") or "?"), str(model.get("revision") or ""), digest,
+                    _epoch((results.get("submission") or {}).get("submitted_at")))
         hub = "not configured"
         if self.api is not None:
             (final / PENDING).touch()

@@ -11,7 +11,11 @@ one JSON object per line with ``id``, ``kind``, ``output``, ``status`` (and opti
   :func:`spinemed.scoring.score_predictions`, and report outputs are judged by the Space's own
   judge when one is configured (otherwise the report part is "not judged", never a claimed
   number);
-* a rejected upload stores nothing; the message lists what is wrong (escaped for display).
+* a rejected upload stores nothing; the message lists what is wrong (escaped for display);
+* the name is NFKC-normalised, visible text only, never a paper row's name nor a look-alike of a
+  row on the board (:func:`spinemed.space.safety.check_name_free`); the same (model name, revision,
+  predictions) is accepted once, and :class:`RateLimiter` bounds accepted submissions per name and
+  per client.
 """
 
 from __future__ import annotations
@@ -19,8 +23,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -34,9 +41,11 @@ from spinemed.scoring import score_predictions
 
 from .bench import SpaceBench
 from .leaderboard import ACCESS, DOMAINS
-from .safety import md_code, md_escape, validate_model_name
+from .safety import check_name_free, md_code, md_escape, name_key, validate_model_name
 
 __all__ = [
+    "RateLimit",
+    "RateLimiter",
     "SubmissionLimits",
     "SubmissionMeta",
     "SubmissionRejected",
@@ -78,21 +87,104 @@ class SubmissionRejected(ValueError):
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """At most `count` accepted submissions per `window_s` seconds (written ``COUNT/SECONDS``)."""
+
+    count: int
+    window_s: float
+
+    @classmethod
+    def parse(cls, text: str, what: str = "rate limit") -> RateLimit:
+        try:
+            count, _, window = str(text).partition("/")
+            limit = cls(int(count), float(window))
+        except ValueError:
+            raise ValueError(f"{what}: expected COUNT/SECONDS (e.g. 2/3600), got {text!r}") from None
+        if limit.count < 1 or not math.isfinite(limit.window_s) or limit.window_s <= 0:
+            raise ValueError(f"{what}: COUNT must be >= 1 and SECONDS > 0, got {text!r}")
+        return limit
+
+    def __str__(self) -> str:
+        return f"{self.count} per {self.window_s:g} s"
+
+
+class RateLimiter:
+    """Accepted submissions per model name and per client over sliding windows.
+
+    Only accepted submissions count (a rejected file costs the submitter nothing); the check runs
+    before the rescoring, the record after the store.  The client is the Gradio request's
+    logged-in user or address; a call without one (tests, scripts over the library) is limited
+    by name only.  Name counts are seeded from the stored submissions, so a restart does not
+    reset them; client counts live in memory (addresses are not stored).
+    """
+
+    def __init__(self, per_name: RateLimit, per_client: RateLimit, clock: Callable[[], float] = time.time):
+        self.per_name, self.per_client, self.clock = per_name, per_client, clock
+        self._seen: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, kind: str, key: str, limit: RateLimit, now: float) -> deque[float]:
+        times = self._seen.setdefault((kind, key), deque())
+        while times and times[0] <= now - limit.window_s:
+            times.popleft()
+        return times
+
+    def check(self, name: str, client: str | None) -> None:
+        """Raise SubmissionRejected when `name` or `client` has used up its window."""
+        now = self.clock()
+        with self._lock:
+            checks = [("name", name_key(name), self.per_name, f"model name {name!r}")]
+            if client:
+                checks.append(("client", client, self.per_client, "this client"))
+            for kind, key, limit, who in checks:
+                times = self._recent(kind, key, limit, now)
+                if len(times) >= limit.count:
+                    wait = max(1, math.ceil(times[0] + limit.window_s - now))
+                    raise SubmissionRejected([f"rate limit: {who} already has {len(times)} accepted submission(s) "
+                                              f"in the last {limit.window_s:g} s (limit {limit}); try again in {wait} s"])
+
+    def record(self, name: str, client: str | None, at: float | None = None) -> None:
+        at = self.clock() if at is None else at
+        with self._lock:
+            self._seen.setdefault(("name", name_key(name)), deque()).append(at)
+            if client:
+                self._seen.setdefault(("client", client), deque()).append(at)
+            for times in self._seen.values():  # seeding may arrive out of order
+                if len(times) > 1 and times[-2] > times[-1]:
+                    ordered = sorted(times)
+                    times.clear()
+                    times.extend(ordered)
+
+
+@dataclass(frozen=True)
 class SubmissionMeta:
     name: str
     params_b: float | None
     access: str
     domain: str
+    revision: str = ""
 
 
-def validate_meta(name: Any, params_b: Any, access: Any, domain: Any) -> SubmissionMeta:
-    """Check the form fields; raises SubmissionRejected listing every bad field."""
+_REVISION_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/+]*$")
+
+
+def validate_meta(name: Any, params_b: Any, access: Any, domain: Any, revision: Any = "", *,
+                  existing: Iterable[str] = (), reserved: Iterable[str] = ()) -> SubmissionMeta:
+    """Check the form fields; raises SubmissionRejected listing every bad field.
+
+    `existing`: model names of the rows on the board; `reserved`: the paper's rows (see
+    :func:`spinemed.space.safety.check_name_free`).
+    """
     problems = []
     try:
         clean_name = validate_model_name(name)
+        check_name_free(clean_name, existing, reserved)
     except ValueError as exc:
         problems.append(str(exc))
         clean_name = ""
+    clean_revision = "" if revision is None else str(revision).strip()
+    if clean_revision and (len(clean_revision) > 64 or not _REVISION_OK.match(clean_revision)):
+        problems.append("revision: at most 64 characters of letters, digits and . _ - / + (a commit, tag or date)")
     params = None
     if params_b not in (None, "", 0, 0.0):  # the page's number field shows 0 when left empty: unknown
         try:
@@ -109,7 +201,7 @@ def validate_meta(name: Any, params_b: Any, access: Any, domain: Any) -> Submiss
         problems.append(f"domain: choose one of {', '.join(DOMAINS)}")
     if problems:
         raise SubmissionRejected(problems)
-    return SubmissionMeta(clean_name, params, str(access), str(domain))
+    return SubmissionMeta(clean_name, params, str(access), str(domain), clean_revision)
 
 
 def _reject_constant(name: str) -> Any:
@@ -245,7 +337,7 @@ def rescore(
     warnings[:0] = benchmark_warnings(bench.bench)
     results = assemble_results(
         payload,
-        model={"id": meta.name, "revision": None, "name": meta.name, "backend": "external",
+        model={"id": meta.name, "revision": meta.revision or None, "name": meta.name, "backend": "external",
                "spec": "external:space-submission", "baseline": False,
                "details": {"params_b": meta.params_b, "access": meta.access, "domain": meta.domain}},
         benchmark=bench.bench.describe(),

@@ -101,6 +101,10 @@ def test_space_end_to_end_with_gradio_client(tmp_path, chat_server):
         good = write_jsonl(tmp_path / "good.jsonl", rows)
         message = client.predict(handle_file(str(good)), "org/SpineLM-7B", 7, "open", "medical", api_name="/submit")
         assert message.startswith("### ✅ Accepted") and "| 100.00 | 100.00 | 100.00 |" in message
+        # Another model from the same client at once: the per-client rate limit, keyed by the request's address.
+        other = write_jsonl(tmp_path / "other.jsonl", prediction_lines(bench, {rows[0]["id"]: "Answer: Z"}))
+        message = client.predict(handle_file(str(other)), "org/Other-7B", 7, "open", "general", "r1", api_name="/submit")
+        assert "rate limit: this client already has 1 accepted submission" in message
         table = client.predict("spinelm", api_name="/leaderboard")
         headers = table["headers"]
         (row,) = table["data"]
