@@ -193,6 +193,9 @@ def _probe_chat(url: str, model: str | None, headers: dict, timeout: float, what
         if isinstance(answer, dict) or answer is None and response.status_code in (429, 503):
             log.warning("%s %s: the test chat request answered HTTP %d (busy?); going on", what, url, response.status_code)
             return
+    if response.status_code == 404 and isinstance(answer, dict) and "error" in answer and model and model in response.text:
+        # vLLM and hosted APIs answer 404 for a model they do not serve
+        raise ModelError(f"{what} {url} does not serve model {model!r} ({str(answer['error'])[:200]})")
     if response.status_code in (400, 422) and isinstance(answer, dict) and "error" in answer:
         # an OpenAI-style refusal of the probe itself (max_tokens, the model name): it is an API
         log.warning("%s %s: the test chat request was refused (%s); going on", what, url, str(answer["error"])[:200])

@@ -59,7 +59,8 @@ def test_models_json_of_the_wrong_shape_is_an_error_before_any_work(tmp_path, bo
 
 
 def test_gateway_without_models_route_passes_through_a_tiny_chat_probe(tmp_path):
-    with SimServer(latency_s=0.01, responder=lambda body: "pong" if _text(body) == "ping" else Model()(body),
+    model = Model()
+    with SimServer(latency_s=0.01, responder=lambda body: "pong" if _text(body) == "ping" else model(body),
                    models_route=False) as server:
         run = run_eval(_cfg(tmp_path, server))
         assert server.requests == N_ITEMS + 1  # the probe, then every item
@@ -127,3 +128,31 @@ def test_report_whose_request_failed_is_never_floor_scored(tmp_path):
     # reports; a floor-scored failure would have pulled it to (80 + 80 + 20) / 3.
     assert judged["report"]["judged"] == 2 and judged["scores"]["report"] == pytest.approx(80.0)
     assert set(Model().judge_scores) == set(DIMENSIONS)
+
+
+@pytest.mark.parametrize("status, passes", [(400, True), (503, True), (404, False)])
+def test_chat_probe_tells_an_api_refusal_from_a_missing_api(status, passes):
+    from spinemed.models.loader import check_endpoint
+    from spinemed.models.spec import ModelError
+
+    def refuse(body):
+        raise SimHTTPError(status, "max_tokens too small" if status == 400 else "unavailable")
+
+    with SimServer(latency_s=0.0, responder=refuse, models_route=False) as server:
+        if passes:  # an OpenAI-style error answer (or a busy server) is an API: the run goes on
+            check_endpoint(server.base_url, "sim", None, timeout_s=5)
+        else:
+            with pytest.raises(ModelError, match="not an OpenAI-compatible API.*HTTP 404"):
+                check_endpoint(server.base_url, "sim", None, timeout_s=5)
+
+
+def test_chat_probe_names_a_model_the_gateway_does_not_serve():
+    from spinemed.models.loader import check_endpoint
+    from spinemed.models.spec import ModelError
+
+    def unknown(body):
+        raise SimHTTPError(404, f"The model `{body['model']}` does not exist.")
+
+    with SimServer(latency_s=0.0, responder=unknown, models_route=False) as server:
+        with pytest.raises(ModelError, match="does not serve model 'gpt-x'"):
+            check_endpoint(server.base_url, "gpt-x", None, timeout_s=5)
