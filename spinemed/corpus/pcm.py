@@ -391,12 +391,21 @@ async def check_figure_consistency(generator, prompt, record, images: list[bytes
             raise TypeError("'consistent' must be true or false")
 
     obj, _ = await generator.ask_json(msgs, check=check, record=record)
+    if not isinstance(obj.get("consistent"), bool):  # the model answered {"error": ...}: no verdict
+        raise OutputParseError(f"the model gave no verdict: {str(obj.get('error', obj))[:200]}")
     return obj["consistent"], str(obj.get("reason", ""))
+
+
+class CheckFailed(Exception):
+    """The consistency check could not run (endpoint error, no usable answer): not a verdict."""
 
 
 class PictureContextCheck(PipelineStep):
     """Drops the figures the PCM-check model calls inconsistent with their caption and context
-    (the checks of a window run concurrently).  Stats: `pcm` (consistent / mismatch)."""
+    (the checks of a window run concurrently).  A check that could not run (endpoint error,
+    unusable output) is no verdict: the figure is quarantined as "check failed: <error>", and
+    since failed requests are never cached, a rerun asks again.  Stats: `pcm`
+    (consistent / mismatch / check_failed)."""
 
     name = "pcm"
 
@@ -406,19 +415,24 @@ class PictureContextCheck(PipelineStep):
         self.prompt = prompt
         self.enabled = enabled
 
-    async def _verdict(self, doc) -> tuple[bool, str]:
+    async def _verdict(self, doc) -> tuple[bool, str] | CheckFailed:
         rec = doc.record
         if rec.kind != "figure" or not self.enabled or not doc.images:
             return True, ""
         try:
             return await check_figure_consistency(self.generator, self.prompt, rec, [i["bytes"] for i in doc.images])
         except (OutputParseError, LLMError) as exc:
-            return False, f"check failed: {exc}"
+            return CheckFailed(str(exc))
 
     async def process(self, window: Window) -> Window:
         verdicts = await asyncio.gather(*(self._verdict(d) for d in window))
         kept = []
-        for doc, (ok, reason) in zip(window, verdicts):
+        for doc, verdict in zip(window, verdicts):
+            if isinstance(verdict, CheckFailed):
+                self.stats["pcm"]["check_failed"] += 1
+                self.drop(doc, f"check failed: {verdict}")
+                continue
+            ok, reason = verdict
             if doc.record.kind == "figure" and self.enabled:
                 self.stats["pcm"]["consistent" if ok else "mismatch"] += 1
             if not ok:

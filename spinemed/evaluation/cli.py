@@ -28,7 +28,14 @@ OUT receives predictions.jsonl (one line per item, written as answers arrive), r
 one results schema; docs/eval.md), plots/*.png, and with --model-index model_index.json.  Rerun
 the same command after an interruption to resume: answered items are not asked again.  Reports
 are judged only with --judge-model/--judge-url; otherwise the report part is "not judged" (not 0).
-Exit codes: 0 done, 2 bad input (nothing was run), 130 interrupted (rerun to resume).
+Before any work an openai: endpoint is checked (GET /models, else one tiny chat request): a base URL
+that is not an OpenAI-compatible API (404, an HTML page, JSON of another shape) stops the run.
+Items whose request failed after all retries are listed under 'errors'; the results then say
+complete: false (with items_errored), MCQ items count as missing and reports stay unscored (never
+floor-scored).  Rerun the same command to retry them.
+Exit codes: 0 done, 2 bad input or an endpoint that is not an OpenAI-compatible API (nothing was
+run), 3 some items errored (more than --max-error-rate; results.json is written, marked
+incomplete), 130 interrupted (rerun to resume).
 
   spinemed eval agreement HUMAN.jsonl JUDGE.jsonl|judge.json   human vs judge scores per dimension"""
 
@@ -44,6 +51,16 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r}: must be >= 1")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a fraction between 0 and 1 (e.g. 0.05)")
     return value
 
 
@@ -115,6 +132,9 @@ def register(subparsers) -> None:
     o.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for 95%% intervals (0 = off; default 1000)")
     o.add_argument("--no-plots", action="store_true", help="do not draw plots")
     o.add_argument("--model-index", action="store_true", help="also write model_index.json for a model card")
+    o.add_argument("--max-error-rate", type=_fraction, default=0.0, metavar="R",
+                   help="fraction of items whose request may fail (after retries) with exit code 0 (default 0: any "
+                        "errored item exits 3); the results are marked incomplete either way")
     o.add_argument("--overwrite", action="store_true", help="discard earlier predictions in OUT instead of resuming")
     o.add_argument("--json", action="store_true", help="print the results JSON instead of the summary table")
     p.set_defaults(func=handler, _eval_parser=p)
@@ -196,4 +216,12 @@ def handler(args) -> int:
         print(json.dumps(run.results, ensure_ascii=False, indent=2))
     else:
         print(run.summary())
+    if run.error_count:
+        items = run.results["benchmark"]["items"]
+        allowed = run.error_rate <= args.max_error_rate
+        print(f"{'warning' if allowed else 'error'}: {run.error_count} of {items} item(s) errored "
+              f"({run.error_rate:.1%}; --max-error-rate {args.max_error_rate:g}): the results are incomplete "
+              f"(see 'errors' in {run.results_path}); rerun the same command to retry them", file=sys.stderr)
+        if not allowed:
+            return 3
     return 0

@@ -41,6 +41,9 @@ def results_to_eval_results(results: Mapping[str, Any], *, allow_partial: bool =
     if problems:
         raise ValueError(f"not a valid results payload: {'; '.join(problems[:5])}")
     bench = results["benchmark"]
+    if bench.get("items_errored") and not allow_partial:
+        raise ValueError(f"{bench['items_errored']} of {bench['items']} item(s) of the run errored (requests failed); "
+                         "model-index entries need a complete run: rerun the same command to retry them")
     if not bench["complete"] and not allow_partial:
         raise ValueError(
             f"the run covers only a subset of {bench['name']} {bench['version']} ({bench['items']} items); "

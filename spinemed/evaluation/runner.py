@@ -118,6 +118,17 @@ class EvalRun:
     plots: dict[str, Path] = field(default_factory=dict)
     model_index_path: Path | None = None
 
+    @property
+    def error_count(self) -> int:
+        """Items whose request failed for good (listed under the results' ``errors``)."""
+        return int(self.results["errors"]["count"])
+
+    @property
+    def error_rate(self) -> float:
+        """The fraction of the evaluated items whose request failed (0.0 for no items)."""
+        items = int(self.results["benchmark"]["items"])
+        return self.error_count / items if items else 0.0
+
     def summary(self) -> str:
         return format_results(self.results, self.out_dir)
 
@@ -317,8 +328,11 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
         judge_stats = {"requests_sent": s.requests, "cache_hits": s.cache_hits, "retries": s.retries, "failures": s.failures}
         _write_json(out / "judge.json", judge_run.to_json())
 
+    # A failed request is no answer: its report is never floor-scored (the scorer's "request_failed").
+    request_errors = [r["error"] or "request failed" if r["status"] == "error" else None for r in ordered]
     metric = score_predictions(bench.items, outputs, judge_run, breakdowns=BREAKDOWNS, bootstrap=cfg.bootstrap, seed=cfg.seed,
-                               partial_reports=cfg.partial_reports)
+                               partial_reports=cfg.partial_reports,
+                               request_errors=request_errors if any(request_errors) else None)
     results = _assemble(cfg, bench, prompts, adapter, metric, ordered, started, t0, gen_time, len(jobs), resumed, judge_stats)
     plots: dict[str, Path] = {}
     if cfg.plots:
@@ -369,8 +383,9 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
     warnings[:0] = benchmark_warnings(bench)
     errors = [{"id": r["id"], "kind": r["kind"], "error": r["error"] or ""} for r in ordered if r["status"] == "error"]
     if errors:
-        warnings.append(f"{len(errors)} request(s) failed after all retries; they are scored as missing outputs "
-                        "(wrong for MCQ, the floor score for reports), listed under 'errors', and retried when the "
+        warnings.append(f"{len(errors)} of {len(ordered)} request(s) failed after all retries: the results are "
+                        "incomplete (benchmark.complete false); MCQ items are counted as missing (wrong), reports are "
+                        "left unscored (never floor-scored); they are listed under 'errors' and retried when the "
                         "same command is run again")
     unanswered = [{"id": r["id"], "kind": r["kind"]} for r in ordered if r["status"] == "empty"]
     if unanswered:
@@ -397,8 +412,11 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
         "platform": platform.platform(terse=True),
         "command": list(cfg.command) if cfg.command is not None else None,
     }
+    benchmark = bench.describe()
+    if errors:  # not every item was evaluated: no complete result, whatever the scores say
+        benchmark.update(complete=False, items_errored=len(errors), items_answered=len(ordered) - len(errors))
     return assemble_results(
-        metric, model=model, benchmark=bench.describe(),
+        metric, model=model, benchmark=benchmark,
         prompt={"version": prompts.version, "hash": prompts.sha256},
         generation={
             "max_new_tokens": cfg.max_new_tokens if adapter.backend != "baseline" else None,
@@ -426,7 +444,9 @@ def format_results(results: dict[str, Any], out_dir: Path | None = None) -> str:
     b, m, s, c = results["benchmark"], results["model"], results["scores"], results["counts"]
     ci = (results.get("ci") or {}).get("intervals") or {}
     tags = [t for t, on in (("registered", b["registered"]), ("UNREGISTERED", not b["registered"]),
-                            (b.get("variant") or "", bool(b.get("variant"))), ("subset", not b["complete"])) if on]
+                            (b.get("variant") or "", bool(b.get("variant"))),
+                            (f"INCOMPLETE: {b.get('items_errored')} item(s) errored", bool(b.get("items_errored"))),
+                            ("subset", not b["complete"] and not b.get("items_errored"))) if on]
     lines = [f"{m['name']} on {b['name']} {b['version']} ({', '.join(tags)}), prompts {results['prompt']['version']}"]
 
     def row(label: str, key: str, extra: str = "") -> None:

@@ -120,29 +120,88 @@ def tiny_model_folder(cache_dir: str | os.PathLike | None = None) -> Path:
 # --------------------------------------------------------------------------------------
 
 
-def check_endpoint(url: str, model: str | None, api_key: str | None, timeout_s: float = 30.0, what: str = "endpoint") -> None:
-    """GET {url}/models: the server is reachable, accepts the key and (when it lists models) serves `model`.
+def _json_body(response: httpx.Response) -> Any:
+    """The response's JSON, or None when the body is not JSON (an HTML page, plain text)."""
+    try:
+        return response.json()
+    except ValueError:
+        return None
 
-    Servers without a /models route (some gateways) pass with a logged warning."""
+
+def _what_came_back(response: httpx.Response) -> str:
+    """A short description of a response that is not what an OpenAI-compatible API sends."""
+    ctype = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    body = response.text.lstrip()[:80].replace("\n", " ")
+    kind = "an HTML page" if body[:1] == "<" or ctype == "text/html" else f"{ctype}"
+    return f"HTTP {response.status_code}, {kind}: {body!r}"
+
+
+def _not_an_api(what: str, url: str, detail: str) -> ModelError:
+    return ModelError(f"{what} {url} is not an OpenAI-compatible API ({detail}); check the base URL: it usually "
+                      "ends in /v1, e.g. http://host:8000/v1 (--no-preflight skips this check)")
+
+
+def check_endpoint(url: str, model: str | None, api_key: str | None, timeout_s: float = 30.0, what: str = "endpoint") -> None:
+    """The base URL is an OpenAI-compatible API that accepts the key and serves `model`.
+
+    GET {url}/models must answer ``{"data": [...]}`` (a model list that, when it names models,
+    names `model`).  A server without that route (some gateways) is asked one tiny chat request
+    instead (POST {url}/chat/completions, max_tokens 1), which must answer with ``choices`` or an
+    OpenAI-style ``{"error": ...}``.  A 404, an HTML page or JSON of another shape raises
+    `ModelError` before any work; a busy server (429/5xx) on the chat probe only logs a warning."""
     key = api_key or next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    timeout = min(timeout_s, 30.0)
     try:
-        response = httpx.get(f"{url}/models", headers=headers, timeout=min(timeout_s, 30.0))
+        response = httpx.get(f"{url}/models", headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:
         raise ModelError(f"{what} {url} is not reachable ({type(exc).__name__}: {exc}); is the server running? "
                          "(--no-preflight skips this check)") from None
+    _check_auth(response, what, url)
+    if response.status_code == 200:
+        body = _json_body(response)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise _not_an_api(what, url, f"GET /models answered {_what_came_back(response)}, not a model list")
+        served = [str(m.get("id")) for m in body["data"] if isinstance(m, dict)]
+        if model and served and model not in served:
+            raise ModelError(f"{what} {url} does not serve model {model!r} (it serves: {', '.join(served[:10])})")
+        return
+    log.warning("%s %s: GET /models answered HTTP %d; probing with one tiny chat request", what, url, response.status_code)
+    _probe_chat(url, model, headers, timeout, what, models_status=response.status_code)
+
+
+def _check_auth(response: httpx.Response, what: str, url: str) -> None:
     if response.status_code in (401, 403):
         raise ModelError(f"{what} {url} refused the API key (HTTP {response.status_code}); pass the key "
                          "(--api-key / --judge-api-key) or set SPINEMED_API_KEY / OPENAI_API_KEY")
-    if response.status_code != 200:
-        log.warning("%s %s: GET /models answered HTTP %d; not checking the model name", what, url, response.status_code)
-        return
+
+
+def _probe_chat(url: str, model: str | None, headers: dict, timeout: float, what: str, models_status: int) -> None:
+    body = {"model": model or "", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1, "temperature": 0}
     try:
-        served = [str(m.get("id")) for m in response.json().get("data", []) if isinstance(m, dict)]
-    except (ValueError, AttributeError):
+        response = httpx.post(f"{url}/chat/completions", json=body, headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise ModelError(f"{what} {url}: GET /models answered HTTP {models_status} and a test chat request failed "
+                         f"({type(exc).__name__}: {exc}) (--no-preflight skips this check)") from None
+    _check_auth(response, what, url)
+    answer = _json_body(response)
+    if response.status_code == 200:
+        if isinstance(answer, dict) and isinstance(answer.get("choices"), list):
+            return
+        raise _not_an_api(what, url, f"a test chat request answered {_what_came_back(response)}, without 'choices'")
+    if response.status_code == 429 or response.status_code >= 500:
+        if isinstance(answer, dict) or answer is None and response.status_code in (429, 503):
+            log.warning("%s %s: the test chat request answered HTTP %d (busy?); going on", what, url, response.status_code)
+            return
+    if response.status_code == 404 and isinstance(answer, dict) and "error" in answer and model and model in response.text:
+        # vLLM and hosted APIs answer 404 for a model they do not serve
+        raise ModelError(f"{what} {url} does not serve model {model!r} ({str(answer['error'])[:200]})")
+    if response.status_code in (400, 422) and isinstance(answer, dict) and "error" in answer:
+        # an OpenAI-style refusal of the probe itself (max_tokens, the model name): it is an API
+        log.warning("%s %s: the test chat request was refused (%s); going on", what, url, str(answer["error"])[:200])
         return
-    if model and served and model not in served:
-        raise ModelError(f"{what} {url} does not serve model {model!r} (it serves: {', '.join(served[:10])})")
+    raise _not_an_api(what, url, f"GET /models answered HTTP {models_status}, a test chat request "
+                                 f"{_what_came_back(response)}")
 
 
 def openai_client(

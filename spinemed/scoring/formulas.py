@@ -37,7 +37,8 @@ DEFAULT_SECTIONS: dict[str, tuple[str, ...]] = {
 }
 
 MCQ_STATUSES = ("answered", "refused", "empty", "unparsed", "missing")
-REPORT_STATUSES = ("judged", "floor_scored", "judge_failed", "not_judged")
+# "request_failed": the model's request failed for good (endpoint error): no output to score, never floored.
+REPORT_STATUSES = ("judged", "floor_scored", "judge_failed", "not_judged", "request_failed")
 OPEN_QA_STATUSES = ("answered", "empty", "missing")
 
 

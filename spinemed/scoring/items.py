@@ -20,7 +20,7 @@ class ItemScore:
 
     status: MCQ items "answered" | "refused" | "empty" | "unparsed" | "missing" (output None);
     report items "judged" | "floor_scored" (output None or blank) | "judge_failed" |
-    "not_judged" (no judge scores given); open_qa items "answered" | "empty" | "missing".
+    "not_judged" (no judge scores given) | "request_failed" (the request failed: unscored, never floored); open_qa items "answered" | "empty" | "missing".
     `score` is 100/0 for MCQ, the item's P3 for judged and floor-scored reports (20 for the
     floor), None otherwise (open_qa items have level scores only).  `levels` holds the
     level-aware comparison for report and open_qa items whose reference names at least one
@@ -165,11 +165,14 @@ def score_items(
     strict: bool = False,
     levels: bool = True,
     judge_errors: Sequence[str | None] | Mapping[str, str] | None = None,
+    request_errors: Sequence[str | None] | Mapping[str, str] | None = None,
 ) -> list[ItemScore]:
     """Score every item on its own; :func:`summarize` aggregates the result.
 
     `judge_errors` marks report items whose judgement failed (a list aligned with `items` or a
-    mapping item id -> reason); see :func:`score_predictions` for the other arguments.
+    mapping item id -> reason); `request_errors` likewise marks items whose model request failed
+    for good: such a report is "request_failed" (unscored, never floor-scored), an MCQ item stays
+    "missing" (wrong and counted); see :func:`score_predictions` for the other arguments.
     """
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
         raise TypeError("items: expected a list of item mappings")
@@ -189,9 +192,10 @@ def score_items(
         raise ValueError(f"items: id {dup!r} appears more than once")
     aligned = _judge_scores_for(judge_scores, items, ids)
     errors = _aligned(judge_errors, items, ids, "judge_errors", "error message")
+    failed_requests = _aligned(request_errors, items, ids, "request_errors", "error message")
 
     out: list[ItemScore] = []
-    for i, (item, pred, js, err) in enumerate(zip(items, predictions, aligned, errors)):
+    for i, (item, pred, js, err, req_err) in enumerate(zip(items, predictions, aligned, errors, failed_requests)):
         where = f"items[{i}] (id {ids[i]!r})"
         kind = item_kind(item, where)
         if pred is not None and not isinstance(pred, str):
@@ -226,6 +230,10 @@ def score_items(
             out.append(ItemScore(i, ids[i], kind, status, None, levels=lv, missing_output=pred is None, **meta))
         else:
             lv = _level_comparison(pred or "", item, where) if levels else None
+            if req_err and pred is None:  # no answer was received: nothing to floor, nothing to judge
+                out.append(ItemScore(i, ids[i], kind, "request_failed", None, levels=lv, missing_output=True,
+                                     error=str(req_err), **meta))
+                continue
             if _is_blank(pred):  # nothing to judge: the floor, whatever scores came with it
                 out.append(_floor_item(i, ids[i], secs, lv, pred is None, meta))
                 out[-1].ignored_judge_scores = has_scores

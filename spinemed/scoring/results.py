@@ -41,6 +41,7 @@ def score_predictions(
     return_items: bool = False,
     partial_reports: str = "none",
     judge_errors: Sequence[str | None] | Mapping[str, str] | None = None,
+    request_errors: Sequence[str | None] | Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Score model outputs on SpineBench items: the "results" payload every consumer shares.
 
@@ -77,6 +78,10 @@ def score_predictions(
             reports (an explicit opt-in, recorded in ``config`` and ``report``).
         judge_errors: report items whose judgement failed, as a list aligned with `items`
             (None where it did not) or a mapping item id -> reason; counted as ``judge_failed``.
+        request_errors: items whose model request failed for good (endpoint errors), aligned
+            the same way: a report with no output is then ``request_failed`` (unscored, never
+            floor-scored; the report block gains ``request_failed`` and ``request_failures``),
+            an MCQ item stays ``missing``.
 
     Returns:
         A JSON-serialisable dict:
@@ -122,7 +127,8 @@ def score_predictions(
             raise ValueError("judge_scores: the JudgeRun was made for another item list (its item ids differ from items'); "
                              "judge these items or pass the scores keyed by item id")
     secs = normalize_sections(sections)
-    scored = score_items(items, predictions, judge_scores, sections=secs, strict=strict, levels=levels, judge_errors=judge_errors)
+    scored = score_items(items, predictions, judge_scores, sections=secs, strict=strict, levels=levels, judge_errors=judge_errors,
+                         request_errors=request_errors)
     result = summarize(scored, secs, partial_reports=partial_reports)
 
     result["breakdowns"] = {}
@@ -166,7 +172,8 @@ def _warnings(result: Mapping[str, Any]) -> list[str]:
         warnings.append(f"judge scores given for {rep['ignored_judge_scores']} empty report output(s) were ignored (floor-scored)")
     unscored = n - rep["scored"]
     if unscored:
-        parts = [f"{k} {label}" for k, label in ((rep["judge_failed"], "judgement(s) failed"), (rep["no_judge_scores"], "without judge scores")) if k]
+        parts = [f"{k} {label}" for k, label in ((rep["judge_failed"], "judgement(s) failed"), (rep["no_judge_scores"], "without judge scores"),
+                                                 (rep.get("request_failed", 0), "model request(s) failed")) if k]
         why = f" ({', '.join(parts)})"
         if not rep["scored"]:
             warnings.append(f"{unscored} report items not judged{why}: P3 and the total are None")

@@ -109,7 +109,8 @@ def summarize(
         answers[k] = {"correct": sum(1 for s in by_kind[k] if s.correct), **tally}
 
     report = {
-        # judged + not_judged = N_report; not_judged = floor_scored + judge_failed + no_judge_scores.
+        # judged + not_judged = N_report; not_judged = floor_scored + judge_failed + no_judge_scores
+        # (+ request_failed, a key present only when some model request failed).
         "judged": status_count["judged"],
         "not_judged": counts["report"] - status_count["judged"],
         "floor_scored": status_count["floor_scored"],
@@ -126,6 +127,9 @@ def summarize(
         "sections": {name: _mean([s.sections[name] for s in in_p3]) for name in secs},
         "dimensions": {d: _mean([s.dimensions[d] for s in in_p3]) for d in DIMENSIONS},
     }
+    if status_count["request_failed"]:  # only then, so the blocks of runs without failures keep their bytes
+        report["request_failed"] = status_count["request_failed"]
+        report["request_failures"] = [{"id": s.id, "error": s.error} for s in reports if s.status == "request_failed"]
     open_items = by_kind["open_qa"]
     open_qa = {
         "count": len(open_items),

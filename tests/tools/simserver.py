@@ -105,6 +105,11 @@ class SimServer:
     of requests sees the same failures on every run.
     api_key: when set, chat requests without `Authorization: Bearer <api_key>` get 401, as
     with `vllm serve --api-key`.
+    html_page: when set, every request on every path is answered 200 with this text as
+    ``text/html`` (a web server, login portal or dashboard at the wrong base URL).
+    models_route: False answers GET /models with 404 (gateways without the route; chat works).
+    models_body: when set, what GET /models answers (200, JSON) instead of the model list
+    (an API of another kind at the base URL).
     capture: keep every chat request in `captured` ({"headers": lowercased names -> values,
     "raw": the body as sent (text), "body": the parsed JSON or None}), for tests that check what
     a client sends (e.g. that no identifier leaves the machine).
@@ -127,6 +132,9 @@ class SimServer:
         port: int = 0,
         api_key: str | None = None,
         capture: bool = False,
+        html_page: str | None = None,
+        models_body=None,
+        models_route: bool = True,
     ):
         if max_concurrency < 1:
             raise ValueError(f"SimServer: max_concurrency must be >= 1, got {max_concurrency}")
@@ -146,6 +154,9 @@ class SimServer:
         self.port = port
         self.api_key = api_key
         self.capture = capture
+        self.html_page = html_page
+        self.models_body = models_body
+        self.models_route = models_route
         self.captured: list[dict] = []
         self._rng = random.Random(seed)
         self.requests = 0
@@ -266,11 +277,13 @@ class SimServer:
             writer.close()
 
     @staticmethod
-    async def _write(writer, status: int, payload: dict, keep_alive: bool, extra: dict | None = None) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    async def _write(writer, status: int, payload: dict | str, keep_alive: bool, extra: dict | None = None) -> None:
+        # a str payload is an HTML page (html_page), anything else JSON
+        html = isinstance(payload, str)
+        data = payload.encode("utf-8") if html else json.dumps(payload, ensure_ascii=False).encode("utf-8")
         head = [
             f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
-            "Content-Type: application/json",
+            f"Content-Type: {'text/html; charset=utf-8' if html else 'application/json'}",
             f"Content-Length: {len(data)}",
             f"Connection: {'keep-alive' if keep_alive else 'close'}",
             *(f"{k}: {v}" for k, v in (extra or {}).items()),
@@ -280,6 +293,10 @@ class SimServer:
 
     async def _route(self, method: str, path: str, raw: bytes, headers: dict) -> tuple[int, dict, dict]:
         path = path.rstrip("/")
+        if self.html_page is not None:
+            if path.endswith("/chat/completions"):
+                self.requests += 1
+            return 200, self.html_page, {}
         if path in ("/v1/chat/completions", "/chat/completions"):
             if self.capture:
                 text = raw.decode("utf-8", "replace")
@@ -294,7 +311,9 @@ class SimServer:
             if method != "POST":
                 return 405, {"error": {"message": f"{method} not allowed; use POST"}}, {"Allow": "POST"}
             return await self._chat(raw)
-        if path in ("/v1/models", "/models") and method == "GET":
+        if path in ("/v1/models", "/models") and method == "GET" and self.models_route:
+            if self.models_body is not None:
+                return 200, self.models_body, {}
             return 200, {"object": "list", "data": [{"id": "sim", "object": "model", "owned_by": "spinemed"}]}, {}
         if path == "/health" and method == "GET":
             return 200, {"status": "ok"}, {}
