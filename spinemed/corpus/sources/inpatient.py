@@ -23,9 +23,9 @@ def read_inpatient(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> It
     path = Path(path)
     entry = _as_entry(entry, path)
     rel = _rel(path, entry.root)
-    raw, issue = _read_text(path, entry)
-    if issue:
-        yield issue
+    raw, read_issues = _read_text(path, entry)
+    yield from read_issues
+    if raw is None:
         return
     try:
         if path.suffix == ".jsonl":

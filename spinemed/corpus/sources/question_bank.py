@@ -29,9 +29,9 @@ def read_question_bank(path: str | Path, entry: CatalogEntry | dict[str, Any]) -
     path = Path(path)
     entry = _as_entry(entry, path)
     rel = _rel(path, entry.root)
-    raw, issue = _read_text(path, entry)
-    if issue:
-        yield issue
+    raw, read_issues = _read_text(path, entry)
+    yield from read_issues
+    if raw is None:
         return
     try:
         if path.suffix == ".csv":
@@ -86,7 +86,7 @@ def _mcq_record(item: Any, item_id: str, path: Path, entry: CatalogEntry) -> Sou
     refs = item.get("image") or item.get("images") or []
     for ref in [refs] if isinstance(refs, str) else refs:
         img_path = _resolve_asset(ref, path.parent, entry.root)
-        description, error = _check_image(img_path)
+        description, error = _check_image(img_path, entry.root)
         if error:
             raise ValueError(f"image {_rel(img_path, entry.root)}: {error}")
         images.append(ImageRef(path=_rel(img_path, entry.root), description=description))
