@@ -233,3 +233,27 @@ def test_build_over_a_hostile_folder_goes_on_and_accounts_for_every_case(hostile
     assert str(tmp_path).encode() not in published
     work = b"".join(p.read_bytes() for p in (tmp_path / "out.work").rglob("*.jsonl"))
     assert b"SECRET OUTSIDE" not in work and str(tmp_path).encode() not in work
+
+
+def test_over_long_question_bank_field_and_inpatient_note(tmp_path):
+    root = tmp_path / "src"
+    (root / "question_bank").mkdir(parents=True)
+    (root / "inpatient").mkdir()
+    qb = [{"id": "Q1", "question": "Which root? " + "x" * 9000, "options": ["L4", "L5"], "answer": "B"},
+          {"id": "Q2", "question": "Which level?", "options": ["C5", "C6"], "answer": "A"}]
+    (root / "question_bank" / "qb.json").write_text(json.dumps(qb), encoding="utf-8")
+    note = "Back pain radiating to the left leg since the fall, worse on standing. " * 200
+    case = {"case_id": "IP-1", "record": {"age": 60}, "notes": [{"type": "admission", "text": note}]}
+    (root / "inpatient" / "c.json").write_text(json.dumps(case), encoding="utf-8")
+    (root / "catalog.yaml").write_text(
+        "sources:\n" + _entry("question_bank/qb.json", "question_bank") + _entry("inpatient", "inpatient"),
+        encoding="utf-8")
+    records, issues = _split(list(S.iter_sources(root, max_chars=8000)))
+    assert [r.fields["item_id"] for r in records if r.kind == "mcq"] == ["Q2"]
+    (qi,) = issues["question_bank/qb.json"]
+    assert qi.startswith("item Q1: a field of 9012 characters, over max_paragraph_chars 8000")
+    (ci,) = issues["inpatient/c.json"]
+    assert "over-long paragraph in note 0" in ci
+    (rec,) = [r for r in records if r.kind == "case"]
+    assert max(len(line) for line in rec.text.splitlines()) <= 8000
+    assert rec.text.replace("\n", " ").count("since the fall") == 200

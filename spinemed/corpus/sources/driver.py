@@ -123,8 +123,7 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
         yield from _guarded(read_verse, target, entry)
         return
     reader = _READERS[entry.source_type]
-    if reader in (read_markdown_document, read_jats):
-        reader = partial(reader, max_chars=max_chars)
+    reader = partial(reader, max_chars=max_chars)
     suffixes = _ADAPTER_SUFFIXES[entry.source_type]
     if target.is_dir():
         found = sorted(fp for fp in _walk(target, entry.root) if fp[1] or fp[0].name.endswith(suffixes))
