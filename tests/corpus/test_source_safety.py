@@ -257,3 +257,22 @@ def test_over_long_question_bank_field_and_inpatient_note(tmp_path):
     (rec,) = [r for r in records if r.kind == "case"]
     assert max(len(line) for line in rec.text.splitlines()) <= 8000
     assert rec.text.replace("\n", " ").count("since the fall") == 200
+
+
+def test_verse_file_linked_out_of_the_root_is_not_read(tmp_path):
+    import shutil
+    shipped = ROOT / "builders" / "spinemed_450k" / "sources" / "verse"
+    root = tmp_path / "src"
+    shutil.copytree(shipped, root / "verse")
+    outside = tmp_path / "outside_ct.nii.gz"
+    ct = root / "verse" / "rawdata" / "sub-verse501" / "sub-verse501_ct.nii.gz"
+    ct.rename(outside)
+    ct.symlink_to(outside)
+    (root / "catalog.yaml").write_text("sources:\n  - {path: verse, source_type: open_dataset, source_id: verse, "
+                                       "title: t, language: en, license: CC-BY-SA-4.0, redistributable: true}\n",
+                                       encoding="utf-8")
+    records, issues = _split(list(S.iter_sources(root)))
+    (vol,) = records  # the other subject is read
+    assert "sub-verse502" in vol.source_file
+    assert issues == {"verse/rawdata/sub-verse501/sub-verse501_ct.nii.gz":
+                      ["resolves outside the sources folder (a symlink); not read"]}
