@@ -55,17 +55,17 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
     entries, issues = load_catalog(root)
     if rank == 0:
         yield from issues
-    covered: list[Path] = []
+    covered: set[Path] = set()  # resolved paths of entries and of the files their folders hold
     for entry in entries:
         target = root / entry.path
         if not _inside(target, root):
-            covered.append(target.parent.resolve() / target.name)  # reported here, not again as uncatalogued
+            covered.add(target.parent.resolve() / target.name)  # reported here, not again as uncatalogued
             if in_shard(entry.path, rank, world_size):
                 yield SourceIssue(entry.path, f"catalog path {_OUTSIDE}")
             continue
-        covered.append(target.resolve())
+        covered.add(target.resolve())
         if target.is_dir():  # what a followed symlinked folder holds is covered too
-            covered.extend(f.resolve() for f, problem in _walk(target, root) if not problem)
+            covered.update(f.resolve() for f, problem in _walk(target, root) if not problem)
         if not target.exists():
             if in_shard(entry.path, rank, world_size):
                 yield SourceIssue(entry.path, "catalogued but missing on disk")
@@ -75,14 +75,18 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
         if problem:  # a link out of the root: reported here unless a catalog entry covers it
             rp = path.parent.resolve() / path.name
             where = path.relative_to(root).as_posix()
-            if not any(rp == c or c in rp.parents for c in covered) and in_shard(where, rank, world_size):
+            if not _is_covered(rp, covered) and in_shard(where, rank, world_size):
                 yield SourceIssue(where, f"not listed in catalog.yaml; {problem}")
             continue
         if path.name in _NOT_SOURCES or not path.name.endswith(_SOURCE_SUFFIXES):
             continue
         rp = path.resolve()
-        if not any(rp == c or c in rp.parents for c in covered) and in_shard(_rel(path, root), rank, world_size):
+        if not _is_covered(rp, covered) and in_shard(_rel(path, root), rank, world_size):
             yield SourceIssue(_rel(path, root), "not listed in catalog.yaml; not read")
+
+
+def _is_covered(path: Path, covered: set[Path]) -> bool:
+    return path in covered or any(parent in covered for parent in path.parents)
 
 
 def _walk(folder: Path, root: Path) -> Iterator[tuple[Path, str]]:
