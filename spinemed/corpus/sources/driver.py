@@ -56,6 +56,7 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
     if rank == 0:
         yield from issues
     covered: set[Path] = set()  # resolved paths of entries and of the files their folders hold
+    read: set[Path] = set()  # resolved files read, so a file reached twice (a symlink) is read once
     for entry in entries:
         target = root / entry.path
         if not _inside(target, root):
@@ -70,7 +71,7 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
             if in_shard(entry.path, rank, world_size):
                 yield SourceIssue(entry.path, "catalogued but missing on disk")
             continue
-        yield from _dispatch(target, entry, rank, world_size, max_chars)
+        yield from _dispatch(target, entry, rank, world_size, max_chars, read)
     for path, problem in sorted(_walk(root, root)):
         if problem:  # a link out of the root: reported here unless a catalog entry covers it
             rp = path.parent.resolve() / path.name
@@ -117,7 +118,8 @@ def _walk(folder: Path, root: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int = 1,
-              max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> Iterator[SourceRecord | SourceIssue]:
+              max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
+              read: set[Path] | None = None) -> Iterator[SourceRecord | SourceIssue]:
     if entry.source_type == "open_dataset":
         if not in_shard(entry.path, rank, world_size):
             return
@@ -140,13 +142,23 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
             if problem:
                 yield SourceIssue(where, problem)
             else:
-                yield from _guarded(reader, f, entry)
+                yield from _read_once(reader, f, entry, read)
     elif not in_shard(entry.path, rank, world_size):
         return
     elif target.name.endswith(suffixes):
-        yield from _guarded(reader, target, entry)
+        yield from _read_once(reader, target, entry, read)
     else:
         yield SourceIssue(entry.path, f"{entry.source_type} sources must be {'/'.join(suffixes)} files")
+
+
+def _read_once(reader, path: Path, entry: CatalogEntry, read: set[Path] | None) -> Iterator[SourceRecord | SourceIssue]:
+    if read is not None:
+        real = path.resolve()
+        if real in read:
+            yield SourceIssue(_rel(path, entry.root), "reached a second time (through a symlink); read once")
+            return
+        read.add(real)
+    yield from _guarded(reader, path, entry)
 
 
 def _guarded(reader, path: Path, entry: CatalogEntry) -> Iterator[SourceRecord | SourceIssue]:
