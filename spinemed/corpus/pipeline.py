@@ -64,7 +64,7 @@ from .generate import DEFAULT_PLAN, Generate, Generator, load_criteria
 from .offline_rules import RulesBackend
 from .pcm import PictureContextCheck
 from .prompts import load_prompts
-from .sources import ReadSources, load_catalog
+from .sources import DEFAULT_MAX_PARAGRAPH_CHARS, ReadSources, load_catalog
 from .step import PipelineStep, Window, merged_stats, run_steps
 from .validate import Validate
 from .worklog import PROVENANCE_MAP, WorkLog
@@ -190,7 +190,8 @@ class CorpusBuilder:
                 raise ValueError(f"--ocr-check cannot run: {deid_images._NO_ENGINE}")
         # the steps; Generate checks the languages setting
         cfg = self.cfg
-        self.read = ReadSources(cfg["sources"], window=config.window, limit=config.limit)
+        self.read = ReadSources(cfg["sources"], window=config.window, limit=config.limit,
+                                max_chars=int(cfg["spec"].get("max_paragraph_chars", DEFAULT_MAX_PARAGRAPH_CHARS)))
         self.generate = Generate(self.generator, cfg["plan"], gen.get("languages", "auto"))
         self.write_rows = WriteRows()  # its dataset writer is opened by run_async
         self.steps: list[PipelineStep] = [

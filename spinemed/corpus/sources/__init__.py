@@ -25,7 +25,7 @@ the shard filter).  A new format is a new reader module plus one line in `driver
 """
 
 from .catalog import CATALOG_FILE, CatalogEntry, load_catalog
-from .common import clean_ocr_text, detect_language, image_description
+from .common import DEFAULT_MAX_PARAGRAPH_CHARS, clean_ocr_text, detect_language, image_description
 from .driver import ReadSources, iter_sources
 from .inpatient import read_inpatient
 from .jats import read_jats
@@ -35,6 +35,7 @@ from .verse import VERSE_LABELS, read_verse
 
 __all__ = [
     "CATALOG_FILE",
+    "DEFAULT_MAX_PARAGRAPH_CHARS",
     "CatalogEntry",
     "load_catalog",
     "iter_sources",

@@ -3,6 +3,7 @@ provenance its records carry."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,10 +90,15 @@ def _find_root(path: Path) -> Path:
 
 
 def _rel(path: Path, root: Path) -> str:
+    """`path` relative to the sources root; never absolute (an absolute path names the user and the
+    machine), so a path outside the root comes out as `../...`."""
     try:
         return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
+    except (ValueError, OSError, RuntimeError):
+        try:
+            return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
+        except (ValueError, OSError, RuntimeError):  # another drive, a symlink loop
+            return path.name
 
 
 def load_catalog(root: str | Path) -> tuple[list[CatalogEntry], list[SourceIssue]]:

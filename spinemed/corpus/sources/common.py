@@ -17,6 +17,13 @@ from .catalog import CatalogEntry, _rel
 # one of the same section; longer than _MAX_CHARS are split at sentence ends.
 _MIN_CHARS = 80
 _MAX_CHARS = 1200
+# The longest paragraph the sources step passes on as read (builder key `max_paragraph_chars`):
+# a longer one is reported and split at sentence ends, so one pasted blob never becomes one
+# megabyte-sized record (and prompt).
+DEFAULT_MAX_PARAGRAPH_CHARS = 8000
+# Undecodable bytes reported one by one per file; the rest are counted in one more issue.
+_MAX_BYTE_ISSUES = 10
+_NL = b"\n"
 
 
 _CJK_PUNCT = "，。、；：？！（）《》“”‘’【】"
@@ -61,8 +68,20 @@ def image_description(img: Image.Image) -> str:
     return ""
 
 
-def _check_image(path: Path) -> tuple[str, str]:
-    """(description, error): verifies the file decodes as an image; error is "" when it does."""
+def _inside(path: Path, root: Path) -> bool:
+    """Whether `path`, symlinks resolved, lies inside `root` (the sources folder)."""
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
+        return False
+
+
+def _check_image(path: Path, root: Path | None = None) -> tuple[str, str]:
+    """(description, error): verifies the file decodes as an image; error is "" when it does.
+    With `root`, an image outside the sources folder (a `../` path or a symlink) is not opened."""
+    if root is not None and not _inside(path, root):
+        return "", "outside the sources folder; not read"
     if not path.is_file():
         return "", "missing"
     try:
@@ -84,7 +103,7 @@ def _resolve_asset(ref: str, base: Path, root: Path, exts: tuple[str, ...] = ())
     for c in list(candidates):
         candidates.extend(c.with_name(c.name + e) for e in exts)
     for c in candidates:
-        if c.is_file():
+        if c.is_file() and _inside(c, root):
             return c
     return candidates[0]
 
@@ -120,20 +139,51 @@ def _subfield_hint(entry: CatalogEntry) -> str:
     return hint
 
 
-def _read_text(path: Path, entry: CatalogEntry) -> tuple[str | None, SourceIssue | None]:
+def _read_text(path: Path, entry: CatalogEntry) -> tuple[str | None, list[SourceIssue]]:
+    """The file as text and its defects.  Bytes that are not UTF-8 become U+FFFD and are each
+    reported with line and byte offset; the rest of the file is kept."""
+    rel = _rel(path, entry.root)
     try:
-        return path.read_text(encoding="utf-8"), None
-    except UnicodeDecodeError as exc:
-        return None, SourceIssue(_rel(path, entry.root), f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        data = path.read_bytes()
     except OSError as exc:
-        return None, SourceIssue(_rel(path, entry.root), f"cannot read ({exc.strerror})")
+        return None, [SourceIssue(rel, f"cannot read ({exc.strerror})")]
+    parts: list[str] = []
+    bad: list[tuple[int, str]] = []
+    view, pos = memoryview(data), 0
+    while True:
+        try:
+            parts.append(str(view[pos:], "utf-8"))
+            break
+        except UnicodeDecodeError as exc:
+            parts.append(str(view[pos:pos + exc.start], "utf-8"))
+            bad.append((pos + exc.start, exc.reason))
+            parts.append("\ufffd")
+            pos += exc.end
+    issues = [SourceIssue(rel, f"not UTF-8 at line {data.count(_NL, 0, off) + 1}, byte {off} ({reason}): "
+                               "replaced by U+FFFD, rest of the file kept")
+              for off, reason in bad[:_MAX_BYTE_ISSUES]]
+    if len(bad) > _MAX_BYTE_ISSUES:
+        issues.append(SourceIssue(rel, f"{len(bad) - _MAX_BYTE_ISSUES} more bytes that are not UTF-8 replaced by U+FFFD"))
+    return "".join(parts), issues
+
+
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])|(?<=[。！？；])")
 
 
 def _split_long(text: str, limit: int = _MAX_CHARS) -> list[str]:
-    """Split at sentence ends (EN ". " and ZH "。") into pieces of at most ~limit characters."""
+    """Split at sentence ends (EN ". " and ZH "。") into pieces of at most `limit` characters.
+    A sentence longer than `limit` is cut at spaces (or anywhere, for a run without them), so no
+    piece is ever longer than `limit`."""
     if len(text) <= limit:
         return [text]
-    sentences = re.split(r"(?<=[.!?])\s+(?=[A-Z(])|(?<=[。！？；])", text)
+    sentences: list[str] = []
+    for s in _SENTENCE_END_RE.split(text):
+        while len(s) > limit:
+            cut = s.rfind(" ", limit // 2, limit + 1)
+            cut = cut if cut > 0 else limit
+            sentences.append(s[:cut])
+            s = s[cut:].lstrip()
+        sentences.append(s)
     pieces, cur = [], ""
     for s in sentences:
         if cur and len(cur) + len(s) + 1 > limit:
@@ -142,5 +192,4 @@ def _split_long(text: str, limit: int = _MAX_CHARS) -> list[str]:
         cur = f"{cur} {s}" if cur and not HAN_RE.match(s[:1] or " ") else cur + s
     if cur.strip():
         pieces.append(cur.strip())
-    return pieces
-
+    return [p for p in pieces if p]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from pathlib import Path
 
 from spinemed.schema import SourceIssue, SourceRecord
 
 from ..step import Doc, PipelineStep, Window, in_shard
 from .catalog import _NOT_SOURCES, _SOURCE_SUFFIXES, CatalogEntry, _rel, load_catalog
+from .common import DEFAULT_MAX_PARAGRAPH_CHARS, _inside
 from .inpatient import read_inpatient
 from .jats import read_jats
 from .markdown import read_markdown_document
@@ -31,12 +33,18 @@ _ADAPTER_SUFFIXES = {
 }
 
 
-def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1) -> Iterator[SourceRecord | SourceIssue]:
+_OUTSIDE = "resolves outside the sources folder (a '..' path or a symlink); not read"
+
+
+def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
+                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> Iterator[SourceRecord | SourceIssue]:
     """Stream every record (and every defect as a SourceIssue) of the sources under `root`.
 
     Entries are read in sorted path order, files inside a folder entry in sorted order, so two
     runs yield the same sequence.  Source files under `root` that no entry covers are reported
-    at the end, not read.
+    at the end, not read.  Every path read, symlinks resolved, lies inside `root`: a catalog
+    path or a symlink that leads out of it is a defect, not read; a symlinked folder inside the
+    root is followed.  A paragraph longer than `max_chars` is reported and split at sentence ends.
 
     `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole) belongs to
     shard `shard_of(its path)`, so the shards 0..world_size-1 together read every file exactly
@@ -47,66 +55,140 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1) -> Iterat
     entries, issues = load_catalog(root)
     if rank == 0:
         yield from issues
-    covered: list[Path] = []
+    covered: set[Path] = set()  # resolved paths of entries and of the files their folders hold
+    read: set[Path] = set()  # resolved files read, so a file reached twice (a symlink) is read once
     for entry in entries:
         target = root / entry.path
-        covered.append(target.resolve())
+        if not _inside(target, root):
+            covered.add(target.parent.resolve() / target.name)  # reported here, not again as uncatalogued
+            if in_shard(entry.path, rank, world_size):
+                yield SourceIssue(entry.path, f"catalog path {_OUTSIDE}")
+            continue
+        covered.add(target.resolve())
+        if target.is_dir():  # what a followed symlinked folder holds is covered too
+            covered.update(f.resolve() for f, problem in _walk(target, root) if not problem)
         if not target.exists():
             if in_shard(entry.path, rank, world_size):
                 yield SourceIssue(entry.path, "catalogued but missing on disk")
             continue
-        yield from _dispatch(target, entry, rank, world_size)
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        yield from _dispatch(target, entry, rank, world_size, max_chars, read)
+    for path, problem in sorted(_walk(root, root)):
+        if problem:  # a link out of the root: reported here unless a catalog entry covers it
+            rp = path.parent.resolve() / path.name
+            where = path.relative_to(root).as_posix()
+            if not _is_covered(rp, covered) and in_shard(where, rank, world_size):
+                yield SourceIssue(where, f"not listed in catalog.yaml; {problem}")
+            continue
         if path.name in _NOT_SOURCES or not path.name.endswith(_SOURCE_SUFFIXES):
             continue
         rp = path.resolve()
-        if not any(rp == c or c in rp.parents for c in covered) and in_shard(_rel(path, root), rank, world_size):
+        if not _is_covered(rp, covered) and in_shard(_rel(path, root), rank, world_size):
             yield SourceIssue(_rel(path, root), "not listed in catalog.yaml; not read")
 
 
-def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int = 1) -> Iterator[SourceRecord | SourceIssue]:
+def _is_covered(path: Path, covered: set[Path]) -> bool:
+    return path in covered or any(parent in covered for parent in path.parents)
+
+
+def _walk(folder: Path, root: Path) -> Iterator[tuple[Path, str]]:
+    """(file, problem) under `folder`, following symlinked folders that resolve
+    inside `root` (each real folder once, so a link loop ends); a file or folder that resolves
+    outside `root` comes with its problem and is not opened."""
+    seen: set[Path] = set()
+    stack = [folder]
+    while stack:
+        d = stack.pop()
+        real = d.resolve()
+        if real in seen:
+            continue
+        seen.add(real)
+        try:
+            children = sorted(d.iterdir(), reverse=True)
+        except OSError:
+            continue
+        files = []
+        for child in children:
+            if child.is_symlink() and not _inside(child, root):
+                files.append((child, _OUTSIDE))
+            elif child.is_dir():
+                stack.append(child)
+            elif child.is_file():
+                files.append((child, ""))
+        yield from files
+
+
+def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int = 1,
+              max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
+              read: set[Path] | None = None) -> Iterator[SourceRecord | SourceIssue]:
     if entry.source_type == "open_dataset":
         if not in_shard(entry.path, rank, world_size):
             return
         if not target.is_dir():
             yield SourceIssue(entry.path, "open_dataset entries must be folders (VerSe layout)")
             return
-        yield from read_verse(target, entry)
+        yield from _guarded(read_verse, target, entry)
         return
     reader = _READERS[entry.source_type]
+    reader = partial(reader, max_chars=max_chars)
     suffixes = _ADAPTER_SUFFIXES[entry.source_type]
     if target.is_dir():
-        files = sorted(p for p in target.rglob("*") if p.is_file() and p.name.endswith(suffixes))
-        if not files and in_shard(entry.path, rank, world_size):
+        found = sorted(fp for fp in _walk(target, entry.root) if fp[1] or fp[0].name.endswith(suffixes))
+        if not found and in_shard(entry.path, rank, world_size):
             yield SourceIssue(entry.path, f"folder has no {'/'.join(suffixes)} files")
-        for f in files:
-            if in_shard(_rel(f, entry.root), rank, world_size):
-                yield from reader(f, entry)
+        for f, problem in found:
+            where = _rel(f, entry.root) if not problem else f"{entry.path}/{f.relative_to(target).as_posix()}"
+            if not in_shard(where, rank, world_size):
+                continue
+            if problem:
+                yield SourceIssue(where, problem)
+            else:
+                yield from _read_once(reader, f, entry, read)
     elif not in_shard(entry.path, rank, world_size):
         return
     elif target.name.endswith(suffixes):
-        yield from reader(target, entry)
+        yield from _read_once(reader, target, entry, read)
     else:
         yield SourceIssue(entry.path, f"{entry.source_type} sources must be {'/'.join(suffixes)} files")
+
+
+def _read_once(reader, path: Path, entry: CatalogEntry, read: set[Path] | None) -> Iterator[SourceRecord | SourceIssue]:
+    if read is not None:
+        real = path.resolve()
+        if real in read:
+            yield SourceIssue(_rel(path, entry.root), "reached a second time (through a symlink); read once")
+            return
+        read.add(real)
+    yield from _guarded(reader, path, entry)
+
+
+def _guarded(reader, path: Path, entry: CatalogEntry) -> Iterator[SourceRecord | SourceIssue]:
+    """The reader's output; a file that exhausts the recursion limit or memory is a defect of
+    that file, and the build goes on."""
+    try:
+        yield from reader(path, entry)
+    except (RecursionError, MemoryError) as exc:
+        yield SourceIssue(_rel(path, entry.root), f"cannot read ({type(exc).__name__}: nested or large beyond limits)")
 
 
 class ReadSources(PipelineStep):
     """The first step: reads the sources (its shard of them) and yields windows of `window`
     records; each source defect goes to the quarantine writer's `source_issue`.  `limit` stops
-    after that many records (smoke runs).  Stats: `sources` (records)."""
+    after that many records (smoke runs); `max_chars` is the builder's `max_paragraph_chars`.  Stats: `sources` (records)."""
 
     name = "sources"
 
-    def __init__(self, root: str | Path, window: int = 64, limit: int | None = None):
+    def __init__(self, root: str | Path, window: int = 64, limit: int | None = None,
+                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS):
         super().__init__()
         self.root = Path(root)
         self.window = window
         self.limit = limit
+        self.max_chars = max_chars
 
     async def run(self, data=None, rank: int = 0, world_size: int = 1) -> AsyncIterator[Window]:
         counts = self.stats["sources"]
         window: Window = []
-        for entry in iter_sources(self.root, rank, world_size):
+        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars):
             if isinstance(entry, SourceIssue):
                 self.quarantine.source_issue(entry)
                 continue

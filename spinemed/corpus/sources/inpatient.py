@@ -10,22 +10,24 @@ from typing import Any
 from spinemed.schema import SourceIssue, SourceRecord
 
 from .catalog import CatalogEntry, _as_entry, _rel
-from .common import _language, _read_text, _record
+from .common import DEFAULT_MAX_PARAGRAPH_CHARS, _language, _read_text, _record, _split_long
 
 
-def read_inpatient(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterator[SourceRecord | SourceIssue]:
+def read_inpatient(path: str | Path, entry: CatalogEntry | dict[str, Any], *,
+                   max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> Iterator[SourceRecord | SourceIssue]:
     """`case` records from inpatient exports: one object per `*.json` (or a list), or JSONL.
 
     Each case: {"case_id": ..., "record": {structured fields, in the record's own language},
     "notes": [{"type", "date", "text"}, ...]}.  fields = record fields + "notes"; text = the
-    notes in order.  Identifiers are kept: the de-identification stage removes them.
+    notes in order; a note paragraph longer than `max_chars` is reported and split at sentence
+    ends into lines.  Identifiers are kept: the de-identification stage removes them.
     """
     path = Path(path)
     entry = _as_entry(entry, path)
     rel = _rel(path, entry.root)
-    raw, issue = _read_text(path, entry)
-    if issue:
-        yield issue
+    raw, read_issues = _read_text(path, entry)
+    yield from read_issues
+    if raw is None:
         return
     try:
         if path.suffix == ".jsonl":
@@ -56,9 +58,15 @@ def read_inpatient(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> It
             yield SourceIssue(rel, f"{where}: note(s) {bad} have no text")
             continue
         parts = []
-        for nt in notes:
+        for i, nt in enumerate(notes):
             head = " ".join(str(x) for x in (nt.get("type", ""), f"({nt['date']})" if nt.get("date") else "") if x)
-            parts.append(f"{head}\n{str(nt['text']).strip()}" if head else str(nt["text"]).strip())
+            body = str(nt["text"]).strip()
+            if any(len(para) > max_chars for para in body.splitlines()):
+                n_chars = max(len(para) for para in body.splitlines())
+                body = "\n".join(piece for para in body.splitlines() for piece in _split_long(para, max_chars))
+                yield SourceIssue(rel, f"{where}: over-long paragraph in note {i} ({n_chars} characters, over "
+                                       f"max_paragraph_chars {max_chars}): split at sentence ends into lines")
+            parts.append(f"{head}\n{body}" if head else body)
         text = "\n\n".join(parts)
         lang = case.get("language") if case.get("language") in ("en", "zh") else None
         if lang is None:

@@ -12,10 +12,13 @@ from spinemed.corpus import pcm
 from spinemed.schema import ImageRef, SourceIssue, SourceRecord
 
 from .catalog import CatalogEntry, _as_entry, _rel
-from .common import _check_image, _language, _record, _resolve_asset
+from .common import DEFAULT_MAX_PARAGRAPH_CHARS, _check_image, _language, _record, _resolve_asset, _split_long
 
 _XLINK = "{http://www.w3.org/1999/xlink}"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+# Real JATS nests a few levels (article/body/sec/sec/p/xref); a document nested deeper than this
+# is hostile or broken, and would exhaust the recursion of the section walk.
+MAX_XML_DEPTH = 100
 _CC_URL_RE = re.compile(
     r"creativecommons\.org/(?:licenses/(?P<kind>[a-z-]+)/(?P<ver>[\d.]+)|publicdomain/zero/(?P<zero>[\d.]+))", re.I
 )
@@ -32,6 +35,16 @@ def _norm_license(url: str, text: str) -> str:
     if m:
         return f"CC-{m.group(1).upper().replace(' ', '-')}-{m.group(2)}"
     return (text or url or "").strip()
+
+
+def _depth(root: ET.Element) -> int:
+    """The nesting depth of the tree, walked with a stack (no recursion)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        el, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in el)
+    return deepest
 
 
 def _text_of(el: ET.Element | None) -> str:
@@ -53,12 +66,15 @@ def _abstract_text(abstract: ET.Element | None) -> str:
     return "\n".join(line for line in lines if line.strip())
 
 
-def read_jats(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterator[SourceRecord | SourceIssue]:
+def read_jats(path: str | Path, entry: CatalogEntry | dict[str, Any], *,
+              max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> Iterator[SourceRecord | SourceIssue]:
     """One `case` record (title, abstract, sections) and one `figure` record per `<fig>`.
 
     source_id is the article's PMCID (the catalog's id when the XML has none); license and
     redistributable come from `<license>` (Creative Commons licenses are redistributable).
     Figure context = the paragraphs that `<xref ref-type="fig">` the figure or cite its label.
+    A document nested deeper than MAX_XML_DEPTH is a defect (not read); a paragraph longer than
+    `max_chars` is reported and split at sentence ends.
     """
     path = Path(path)
     entry = _as_entry(entry, path)
@@ -67,6 +83,10 @@ def read_jats(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterato
         root_el = ET.parse(path).getroot()
     except ET.ParseError as exc:
         yield SourceIssue(rel, f"malformed JATS XML, file truncated or corrupt ({exc})")
+        return
+    depth = _depth(root_el)
+    if depth > MAX_XML_DEPTH:
+        yield SourceIssue(rel, f"XML nested {depth} elements deep (more than {MAX_XML_DEPTH}); not read")
         return
     if root_el.tag != "article":
         yield SourceIssue(rel, f"not a JATS article (root element <{root_el.tag}>)")
@@ -97,6 +117,7 @@ def read_jats(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterato
     body = root_el.find("body")
     sections: dict[str, str] = {}
     paragraphs: list[tuple[ET.Element, str]] = []
+    long_paragraphs: list[tuple[str, int, int]] = []  # section, characters, pieces
 
     def walk(sec: ET.Element, prefix: str) -> None:
         name = _text_of(sec.find("title")) or "Untitled section"
@@ -104,6 +125,10 @@ def read_jats(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterato
         texts = []
         for p in sec.findall("p"):
             t = _text_of(p)
+            if len(t) > max_chars:
+                pieces = _split_long(t, max_chars)
+                long_paragraphs.append((full, len(t), len(pieces)))
+                t = "\n".join(pieces)
             if t:
                 texts.append(t)
                 paragraphs.append((p, t))
@@ -115,12 +140,19 @@ def read_jats(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterato
     if body is not None:
         for p in body.findall("p"):  # body text outside any <sec>
             t = _text_of(p)
+            if len(t) > max_chars:
+                pieces = _split_long(t, max_chars)
+                long_paragraphs.append(("Body", len(t), len(pieces)))
+                t = "\n".join(pieces)
             if t:
                 sections.setdefault("Body", "")
                 sections["Body"] = (sections["Body"] + "\n" + t).strip()
                 paragraphs.append((p, t))
         for sec in body.findall("sec"):
             walk(sec, "")
+    for sec_name, n_chars, n_pieces in long_paragraphs:
+        yield SourceIssue(rel, f"over-long paragraph in {sec_name!r} ({n_chars} characters, over max_paragraph_chars "
+                               f"{max_chars}): split at sentence ends into {n_pieces} paragraphs")
     if not sections and not abstract:
         yield SourceIssue(rel, "JATS article has neither abstract nor body text")
         return
@@ -140,7 +172,7 @@ def read_jats(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterato
             continue
         img_path = _resolve_asset(href, path.parent, entry.root, exts=(".jpg", ".png", ".jpeg", ".tif"))
         img_rel = _rel(img_path, entry.root)
-        description, error = _check_image(img_path)
+        description, error = _check_image(img_path, entry.root)
         if error == "missing":
             yield SourceIssue(rel, f"figure {what!r} references missing image file {img_rel}")
             continue

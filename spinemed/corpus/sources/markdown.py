@@ -12,26 +12,37 @@ from spinemed.schema import ImageRef, SourceIssue, SourceRecord, stable_id
 from spinemed.text import HAN_RE
 
 from .catalog import CatalogEntry, _as_entry, _rel
-from .common import _MIN_CHARS, _check_image, _read_text, _record, _resolve_asset, _split_long, clean_ocr_text
+from .common import (
+    _MAX_CHARS,
+    _MIN_CHARS,
+    DEFAULT_MAX_PARAGRAPH_CHARS,
+    _check_image,
+    _read_text,
+    _record,
+    _resolve_asset,
+    _split_long,
+    clean_ocr_text,
+)
 
 _TERMINAL = tuple(".!?。！？:：;；)）\"”|")
 
 
-def read_markdown_document(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterator[SourceRecord | SourceIssue]:
+def read_markdown_document(path: str | Path, entry: CatalogEntry | dict[str, Any], *,
+                           max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> Iterator[SourceRecord | SourceIssue]:
     """Passages and figures of one OCR'd chapter or guideline.
 
     One `passage` per paragraph (short ones merged with the next of the same section, long ones
     split at sentence ends; a table stays one passage together with its "Table ..." title), with
     page markers dropped (a paragraph broken by a page marker is rejoined) and locator
-    "p.57 / 3.2 Clinical presentation".  One `figure` per image anchored by PCM, locator
+    "p.57 / 3.2 Clinical presentation"; a paragraph longer than `max_chars` is also reported.  One `figure` per image anchored by PCM, locator
     "p.57 / Figure 3-2", context = the paragraphs citing it.
     """
     path = Path(path)
     entry = _as_entry(entry, path)
     rel = _rel(path, entry.root)
-    raw, issue = _read_text(path, entry)
-    if issue:
-        yield issue
+    raw, read_issues = _read_text(path, entry)
+    yield from read_issues
+    if raw is None:
         return
     blocks = pcm.split_blocks(raw)
     kinds = [pcm.block_kind(b) for b in blocks]
@@ -44,9 +55,13 @@ def read_markdown_document(path: str | Path, entry: CatalogEntry | dict[str, Any
     pending: tuple[str, int | None, str] | None = None  # (text, page, section) awaiting merge
     last_kind = ""
 
-    def emit(text: str, pg: int | None, sec: str, is_table: bool) -> Iterator[SourceRecord]:
-        for piece in ([text] if is_table else _split_long(text)):
-            locator = f"p.{pg} / {sec}" if pg is not None else sec
+    def emit(text: str, pg: int | None, sec: str, is_table: bool) -> Iterator[SourceRecord | SourceIssue]:
+        locator = f"p.{pg} / {sec}" if pg is not None else sec
+        pieces = [text] if is_table and len(text) <= max_chars else _split_long(text, min(_MAX_CHARS, max_chars))
+        if len(text) > max_chars:
+            yield SourceIssue(rel, f"over-long paragraph at {locator!r} ({len(text)} characters, over "
+                                   f"max_paragraph_chars {max_chars}): split at sentence ends into {len(pieces)} passages")
+        for piece in pieces:
             rec = _record(entry, path, kind="passage", text=piece, locator=locator, title=title,
                           fields={"section": sec, "page": pg, "is_table": is_table})
             if rec.record_id in seen_ids:  # the same text twice in one section of one page
@@ -117,7 +132,7 @@ def read_markdown_document(path: str | Path, entry: CatalogEntry | dict[str, Any
             continue
         img_path = _resolve_asset(anchor.image_path, path.parent, entry.root)
         img_rel = _rel(img_path, entry.root)
-        description, error = _check_image(img_path)
+        description, error = _check_image(img_path, entry.root)
         if error == "missing":
             yield SourceIssue(rel, f"figure {what!r} references missing image file {img_rel}")
             continue

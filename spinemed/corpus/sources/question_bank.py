@@ -13,25 +13,27 @@ from typing import Any
 from spinemed.schema import ImageRef, SourceIssue, SourceRecord
 
 from .catalog import CatalogEntry, _as_entry, _rel
-from .common import _check_image, _read_text, _record, _resolve_asset
+from .common import DEFAULT_MAX_PARAGRAPH_CHARS, _check_image, _read_text, _record, _resolve_asset
 
 _LETTERS = "ABCDEFGH"
 
 
-def read_question_bank(path: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterator[SourceRecord | SourceIssue]:
+def read_question_bank(path: str | Path, entry: CatalogEntry | dict[str, Any], *,
+                       max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> Iterator[SourceRecord | SourceIssue]:
     """`mcq` records from a question bank.
 
     CSV columns: id, question, A..E (options; empty cells are absent options), answer,
     explanation, image.  JSON / JSONL objects: id, question, options ({letter: text} or a list),
     answer ("B", "AC", "A,C" or a list), explanation, image (path or list of paths).
-    The answer is normalised to sorted letters ("AC").  Bad items are reported and skipped.
+    The answer is normalised to sorted letters ("AC").  Bad items are reported and skipped, and so
+    is an item with a question, option or explanation longer than `max_chars` (no real item is).
     """
     path = Path(path)
     entry = _as_entry(entry, path)
     rel = _rel(path, entry.root)
-    raw, issue = _read_text(path, entry)
-    if issue:
-        yield issue
+    raw, read_issues = _read_text(path, entry)
+    yield from read_issues
+    if raw is None:
         return
     try:
         if path.suffix == ".csv":
@@ -50,14 +52,15 @@ def read_question_bank(path: str | Path, entry: CatalogEntry | dict[str, Any]) -
     for n, item in enumerate(items, 1):
         item_id = str((item or {}).get("id") or f"#{n}") if isinstance(item, dict) else f"#{n}"
         try:
-            rec = _mcq_record(item, item_id, path, entry)
+            rec = _mcq_record(item, item_id, path, entry, max_chars)
         except ValueError as exc:
             yield SourceIssue(rel, f"item {item_id}: {exc}")
             continue
         yield rec
 
 
-def _mcq_record(item: Any, item_id: str, path: Path, entry: CatalogEntry) -> SourceRecord:
+def _mcq_record(item: Any, item_id: str, path: Path, entry: CatalogEntry,
+                max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> SourceRecord:
     if not isinstance(item, dict):
         raise ValueError("not an object")
     question = str(item.get("question") or "").strip()
@@ -86,11 +89,14 @@ def _mcq_record(item: Any, item_id: str, path: Path, entry: CatalogEntry) -> Sou
     refs = item.get("image") or item.get("images") or []
     for ref in [refs] if isinstance(refs, str) else refs:
         img_path = _resolve_asset(ref, path.parent, entry.root)
-        description, error = _check_image(img_path)
+        description, error = _check_image(img_path, entry.root)
         if error:
             raise ValueError(f"image {_rel(img_path, entry.root)}: {error}")
         images.append(ImageRef(path=_rel(img_path, entry.root), description=description))
     explanation = str(item.get("explanation") or "").strip()
+    longest = max([question, explanation, *options.values()], key=len)
+    if len(longest) > max_chars:
+        raise ValueError(f"a field of {len(longest)} characters, over max_paragraph_chars {max_chars}")
     text = question + "\n" + "\n".join(f"{k}. {v}" for k, v in sorted(options.items()))
     return _record(
         entry, path, kind="mcq", text=text, locator=f"item {item_id}", id_parts=(question, answer),

@@ -14,7 +14,7 @@ from PIL import Image
 from spinemed.schema import ImageRef, SourceIssue, SourceRecord
 
 from .catalog import CatalogEntry, _as_entry, _rel
-from .common import _record
+from .common import _inside, _record
 
 VERSE_LABELS = {
     **{i: f"C{i}" for i in range(1, 8)},
@@ -76,6 +76,11 @@ def read_verse(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iter
         missing = [p for p in (ct_path, msk_path, ctd_path) if not p.is_file()]
         if missing:
             yield SourceIssue(_rel(missing[0], entry.root), "required file missing")
+            continue
+        outside = [p for p in (ct_path, msk_path, ctd_path) if not _inside(p, entry.root)]
+        if outside:  # a symlink out of the sources folder
+            where = f"{_rel(outside[0].parent, entry.root)}/{outside[0].name}"
+            yield SourceIssue(where, "resolves outside the sources folder (a symlink); not read")
             continue
         try:
             ct_img, msk_img = nib.load(str(ct_path)), nib.load(str(msk_path))
