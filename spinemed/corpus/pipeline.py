@@ -158,6 +158,7 @@ class CorpusBuilder:
                  progress: Callable[[str], None] | None = print):
         self.cfg = config.resolved()
         self.config = config
+        self.output_folder().check()  # someone else's data in --out: refuse before anything is created
         gen = self.cfg["generation"]
         secret = config.provenance_secret if config.provenance_secret is not None else os.environ.get(PROVENANCE_SECRET_ENV)
         self.ids = ProvenanceIds(secret or None)

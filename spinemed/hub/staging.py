@@ -158,7 +158,12 @@ class StagedFolder:
         """Raise OutputFolderError unless `out` may be replaced."""
         out = self.out
         target = out.resolve() if not out.is_symlink() else out.parent.resolve() / out.name
-        guarded = [Path.cwd(), Path.home(), *self.protect]
+        guarded = list(self.protect)
+        for where in (Path.cwd, Path.home):
+            try:
+                guarded.append(where())
+            except (OSError, RuntimeError):  # a deleted current folder, no home
+                pass
         for path in guarded:
             path = path.resolve()
             if _is_within(path, target):

@@ -67,9 +67,7 @@ def test_foreign_dataset_is_refused_and_left_byte_identical(tmp_path, capsys):
     assert rc == 2
     assert str(out) in err and "README.md" in err and "data/train-00000-of-00001.parquet" in err
     assert "--overwrite" in err
-    after = _snapshot(tmp_path)
-    assert {k: v for k, v in after.items() if k.startswith("theirs/") or k == "theirs"} == before
-    assert _leftovers(out) == []
+    assert _snapshot(tmp_path) == before  # nothing changed, nothing created (no staging, no work dir)
 
 
 def test_overwrite_replaces_a_foreign_dataset(tmp_path):
@@ -192,4 +190,16 @@ def test_a_kill_between_the_two_renames_is_recovered(good, tmp_path):
     assert _snapshot(out) == before and verify_folder(out)["version"] == "v1.0.0"
     assert _leftovers(out) == [again.staging.name]  # the killed build's staging folder is gone
     again.abort()
+    assert _leftovers(out) == []
+
+
+def test_data_put_into_out_while_the_build_ran_is_not_replaced(good, tmp_path):
+    out = _copy_good(good, tmp_path)
+    folder = StagedFolder(out)
+    staging = folder.begin()
+    (out / "notes.txt").write_text("written during the build", "utf-8")
+    with pytest.raises(OutputFolderError, match="finished build is kept in"):
+        folder.commit()
+    assert (out / "notes.txt").read_text("utf-8") == "written during the build" and staging.is_dir()
+    folder.abort()
     assert _leftovers(out) == []
