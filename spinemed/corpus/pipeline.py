@@ -247,10 +247,10 @@ class CorpusBuilder:
             raise
         try:
             summary = await self._build_into(staging, rank, world_size, start)
-            folder.commit()
         except BaseException:
             folder.abort()
             raise
+        folder.commit()  # if it refuses (data put into --out meanwhile), the finished build stays in staging
         # the work dir's summary says the build is done only once the folder is in place
         atomic_write_text(cfg["work_dir"] / "summary.json",
                           json.dumps({k: v for k, v in summary.items() if k != "manifest"}, indent=2, ensure_ascii=False))

@@ -198,7 +198,8 @@ class StagedFolder:
         try:
             self.check()  # something may have been put there while the build ran
         except OutputFolderError as exc:
-            raise OutputFolderError(f"{exc}; the finished build is kept in {str(self.staging)!r}") from None
+            raise OutputFolderError(f"{exc}; the finished build is kept in {str(self.staging)!r} "
+                                    "(move it away before the next build, which removes it)") from None
         old = None
         if self.out.exists() or self.out.is_symlink():
             old = self.out.parent / f".{self.out.name}{_OLD}{uuid.uuid4().hex[:12]}"

@@ -203,3 +203,21 @@ def test_data_put_into_out_while_the_build_ran_is_not_replaced(good, tmp_path):
     assert (out / "notes.txt").read_text("utf-8") == "written during the build" and staging.is_dir()
     folder.abort()
     assert _leftovers(out) == []
+
+
+def test_a_build_refused_at_the_swap_keeps_its_finished_folder(good, tmp_path, monkeypatch):
+    out = _copy_good(good, tmp_path)
+    real_write_manifest = pipeline.write_manifest
+
+    def write_manifest_then_intrude(*args, **kwargs):
+        manifest = real_write_manifest(*args, **kwargs)
+        (out / "notes.txt").write_text("mine", "utf-8")  # someone writes into --out while the build runs
+        return manifest
+
+    monkeypatch.setattr(pipeline, "write_manifest", write_manifest_then_intrude)
+    with pytest.raises(OutputFolderError, match="finished build is kept in") as err:
+        run_build(BuildConfig(out=out, limit=LIMIT, version="v2.0.0"), progress=None)
+    kept = [p for p in out.parent.iterdir() if p.name.startswith(f".{out.name}.staging-")]
+    assert len(kept) == 1 and str(kept[0]) in str(err.value)
+    assert verify_folder(kept[0])["version"] == "v2.0.0" and verify_folder(out)["version"] == "v1.0.0"
+    assert (out / "notes.txt").read_text("utf-8") == "mine"
