@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..hub.staging import OutputFolderError
 from ..llm.base import UntrustedEndpointError
 from .pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
 
@@ -56,7 +57,12 @@ def register(subparsers) -> None:
                                    "draft/revise generation -> validation) and write a dataset folder that "
                                    "loads with datasets.load_dataset(OUT, config).",
                        epilog=_VLLM_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    b.add_argument("--out", required=True, type=Path, help="dataset folder to write (e.g. out/spinemed-450k)")
+    b.add_argument("--out", required=True, type=Path,
+                   help="dataset folder to write (e.g. out/spinemed-450k): built in a staging folder next to it "
+                        "and swapped in only when complete, so a failed build leaves the previous one as it was")
+    b.add_argument("--overwrite", action="store_true",
+                   help="replace an --out that holds data spinemed did not write (without it the build refuses "
+                        "such a folder and exits 2; a folder an earlier build wrote is always replaced)")
     b.add_argument("--sources", type=Path, help="raw sources folder with a catalog.yaml (default: the shipped samples)")
     b.add_argument("--builder", type=Path, help="builder YAML (default: builders/spinemed_450k/builder.yaml)")
     b.add_argument("--work-dir", type=Path, help="cache, quarantine and logs (default: OUT.work next to OUT)")
@@ -75,10 +81,10 @@ def _cmd_build(args) -> int:
                       work_dir=args.work_dir, version=args.version, backend=args.backend, model=args.model,
                       base_urls=args.base_urls, api_key=args.api_key, concurrency=args.concurrency,
                       languages=args.languages, limit=args.limit, ocr_check=args.ocr_check,
-                      trusted=args.trusted_endpoint)
+                      trusted=args.trusted_endpoint, overwrite=args.overwrite)
     try:
         summary = run_build(cfg, progress=(lambda m: None) if args.json else print)
-    except UntrustedEndpointError as exc:
+    except (UntrustedEndpointError, OutputFolderError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else format_summary(summary))

@@ -42,6 +42,7 @@ from ..deid import images as deid_images
 from ..deid.provenance import ProvenanceIds
 from ..fileio import atomic_write_text
 from ..hub import DatasetFolderWriter, dataset_info_yaml, write_dataset_card, write_manifest
+from ..hub.staging import StagedFolder
 from ..lexicon import load_lexicon
 from ..llm.base import UntrustedEndpointError
 from ..llm.cache import RequestCache
@@ -91,6 +92,7 @@ class BuildConfig:
     limit: int | None = None  # stop after N source records (smoke runs)
     provenance_secret: str | None = None  # HMAC key of opaque ids (default: $SPINEMED_PROVENANCE_SECRET)
     ocr_check: bool = False  # OCR every image; burned-in identifier text quarantines the record
+    overwrite: bool = False  # replace an --out that holds data spinemed did not write (--overwrite)
 
     def resolved(self) -> dict[str, Any]:
         spec = yaml.safe_load(Path(self.builder).read_text("utf-8"))
@@ -126,6 +128,7 @@ class BuildConfig:
             "out": out,
             "work_dir": Path(self.work_dir) if self.work_dir else out.parent / f"{out.name}.work",
             "ocr_check": bool(self.ocr_check),
+            "overwrite": bool(self.overwrite),
         }
 
 
@@ -155,6 +158,7 @@ class CorpusBuilder:
                  progress: Callable[[str], None] | None = print):
         self.cfg = config.resolved()
         self.config = config
+        self.output_folder().check()  # someone else's data in --out: refuse before anything is created
         gen = self.cfg["generation"]
         secret = config.provenance_secret if config.provenance_secret is not None else os.environ.get(PROVENANCE_SECRET_ENV)
         self.ids = ProvenanceIds(secret or None)
@@ -219,14 +223,42 @@ class CorpusBuilder:
         """The accounting of the work log and every step's counters, summed by name."""
         return merged_stats(self.steps, self.log.counts if self.log is not None else {})
 
+    def output_folder(self) -> StagedFolder:
+        """The --out folder as a staged swap; `check()` refuses one holding data spinemed did not write."""
+        cfg = self.cfg
+        return StagedFolder(cfg["out"], overwrite=cfg["overwrite"],
+                            protect=(cfg["sources"], cfg["work_dir"], Path(self.config.builder)))
+
     async def run_async(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
         """Build the dataset folder; `rank`/`world_size` build one shard of the sources (their
-        files split by `step.shard_of`; dedup then runs within the shard only)."""
+        files split by `step.shard_of`; dedup then runs within the shard only).
+
+        The whole folder (data/, card, manifest) is written into a staging folder next to
+        `out` and swapped in only when complete (`hub.staging`): a failed or killed build
+        leaves the previous folder as it was."""
         cfg = self.cfg
         start = time.perf_counter()
-        out: Path = cfg["out"]
         if not cfg["sources"].is_dir():
             raise FileNotFoundError(f"sources folder not found: {cfg['sources']}")
+        folder = self.output_folder()
+        try:
+            staging = folder.begin()  # refuses someone else's data before any work
+        except BaseException:
+            await self.client.aclose()
+            raise
+        try:
+            summary = await self._build_into(staging, rank, world_size, start)
+        except BaseException:
+            folder.abort()
+            raise
+        folder.commit()  # if it refuses (data put into --out meanwhile), the finished build stays in staging
+        # the work dir's summary says the build is done only once the folder is in place
+        atomic_write_text(cfg["work_dir"] / "summary.json",
+                          json.dumps({k: v for k, v in summary.items() if k != "manifest"}, indent=2, ensure_ascii=False))
+        return summary
+
+    async def _build_into(self, out: Path, rank: int, world_size: int, start: float) -> dict[str, Any]:
+        cfg = self.cfg
         self.log = log = WorkLog(cfg["work_dir"], self.ids, cfg["sources"], progress=self.progress)
         configs = {t: features_for(t) for t in TASKS}
         writer = DatasetFolderWriter(out, configs, split="train", rows_per_shard=cfg["rows_per_shard"],
@@ -244,7 +276,6 @@ class CorpusBuilder:
             await self.client.aclose()
         n_records = self.read.stats["sources"]["records"]
         summary = self._summary(n_records, writer, writer_result, time.perf_counter() - start)
-        atomic_write_text(cfg["work_dir"] / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
         generation = {"backend": self.client.backend.name, "model": self.client.backend.model}
         versions = {"pipeline": PIPELINE_VERSION, "criteria": self.criteria.version, "deid": deid.DEID_VERSION,
                     "lexicon": load_lexicon().version,

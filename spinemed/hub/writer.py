@@ -14,6 +14,10 @@ moves them to `data/` only in `close()`; the card (`spinemed.hub.card`) and then
 manifest or the old data untouched, and `verify_folder` / `publish_folder` refuse a folder
 without a manifest (or whose shards no longer match it).
 
+The corpus build goes further (`spinemed.hub.staging.StagedFolder`): it points this writer at
+a fresh staging folder next to `--out`, writes card and manifest there too, and swaps the
+whole folder in when complete, so a failed rebuild leaves the previous release complete.
+
 Configs with no rows are left out of `data/` and of the card's `configs:` block (their
 counts stay in the stats as 0): datasets 5.2 cannot load a 0-row parquet shard
 ("BatchSize must be greater than 0"), so an empty config could only be published broken.

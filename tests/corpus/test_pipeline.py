@@ -20,7 +20,7 @@ from spinemed import deid
 from spinemed.cli import main as cli_main
 from spinemed.corpus.offline_rules import RulesBackend
 from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder, run_build
-from spinemed.hub import deid_preflight, load_manifest, publish_folder
+from spinemed.hub import deid_preflight, load_manifest, publish_folder, verify_folder
 from spinemed.llm.client import LLMClient
 from spinemed.schema import LANGUAGES, TASKS
 
@@ -221,9 +221,14 @@ def _offline_responder():
 
 
 def test_kill_9_mid_generation_and_rerun_repeats_no_request(tmp_path):
-    """A real `spinemed build` process against an OpenAI-compatible server, killed with SIGKILL."""
+    """A real `spinemed build` process against an OpenAI-compatible server, killed with SIGKILL,
+    rebuilding over an earlier release: that release stays intact and publishable until the
+    rerun swaps the finished folder in."""
     respond, seen = _offline_responder()
     out = tmp_path / "spinemed-450k"
+    run_build(BuildConfig(out=out, work_dir=tmp_path / "earlier.work", limit=20), progress=None)
+    earlier = {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    earlier_hash = load_manifest(out)["content_hash"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with SimServer(latency_s=0.01, max_concurrency=8, responder=respond) as server:
         cmd = [sys.executable, "-m", "spinemed.cli", "build", "--out", str(out), "--backend", "openai",
@@ -237,7 +242,8 @@ def test_kill_9_mid_generation_and_rerun_repeats_no_request(tmp_path):
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
         first = len(seen)
-        assert not (out / "manifest.json").exists()
+        assert {p: p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()} == earlier
+        assert verify_folder(out)["content_hash"] == earlier_hash
         done = subprocess.run(cmd + ["--json"], env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
     summary = json.loads(done.stdout)
@@ -247,4 +253,5 @@ def test_kill_9_mid_generation_and_rerun_repeats_no_request(tmp_path):
     assert repeats <= 4, repeats
     assert summary["llm"]["cache_hits"] >= first - 4
     assert summary["accounting"]["balanced"]
-    assert (out / "manifest.json").exists()
+    assert verify_folder(out)["content_hash"] == summary["manifest"]["content_hash"] != earlier_hash
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".spinemed-450k.")]  # no staging left
