@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from huggingface_hub import CommitOperationAdd, HfApi, constants
+from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, constants
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from spinemed import deid
@@ -448,8 +448,6 @@ def record_contamination(folder: str | os.PathLike, reason: str, report: Any) ->
 def _govern_card(folder: Path, licences: LicenceReport, *, gated: bool, write: bool) -> list[str]:
     """Make the card's licence follow the rows' source licences, and add the access fields of a
     gated repo; returns describe() notes.  The card is not hashed by the manifest."""
-    from huggingface_hub import DatasetCard
-
     card = DatasetCard.load(folder / CARD_NAME)
     meta = card.data.to_dict()
     update = source_licence_metadata(meta.get("license"), licences.by_licence)

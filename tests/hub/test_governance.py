@@ -4,6 +4,7 @@ SpineBench and the rows' source licences, on the sample build and the demo's ben
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,33 @@ def test_readme_publishes_the_release_folder():
     assert "spinemed bench decontaminate" in section
     assert "spinemed publish out/spinemed-450k-release" in section
     assert "spinemed publish out/spinemed-450k " not in section
+
+
+def _model_summary(data_path, licence="apache-2.0"):
+    stage = {"stage": 1, "name": "sft", "sources": [{"path": str(data_path), "kept": 3}], "rows": 3,
+             "decontamination": {"status": "clean"}}
+    return {"model_name": "m", "base_model": "org/base", "license": licence, "stages": [stage]}
+
+
+def test_model_card_warns_when_its_licence_conflicts_with_the_training_data(demo, tmp_path):
+    from spinemed.training.card import LicenceConflictWarning, licence_conflicts, training_data_licences
+
+    _, _, release = demo
+    licences = training_data_licences(_model_summary(release)["stages"])
+    assert "CC-BY-NC-4.0" in licences and "proprietary-sample" in licences
+    problems = licence_conflicts("apache-2.0", licences)
+    assert any("non-commercial" in p and "CC-BY-NC-4.0" in p for p in problems)
+    assert any("proprietary-sample" in p for p in problems)
+    assert not any("non-commercial" in p for p in licence_conflicts("cc-by-nc-sa-4.0", licences))
+    assert licence_conflicts("cc-by-4.0", {"CC-BY-4.0": {"x": 2}}) == []
+
+    from spinemed.training.card import render_model_card
+
+    template = tmp_path / "card.md"
+    template.write_text("---\n{{ card_data }}\n---\n# {{ model_name }}\n", encoding="utf-8")
+    with pytest.warns(LicenceConflictWarning, match="CC-BY-NC-4.0"):
+        card = render_model_card(_model_summary(release), template=template)
+    assert card.data.license == "apache-2.0"  # warned, not changed: the licence is the publisher's call
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", LicenceConflictWarning)
+        render_model_card(_model_summary(release, licence="other"), template=template)
