@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from hub_fakes import FakeHub
 from huggingface_hub import DatasetCard
 
 import spinemed.hub.publish as publish
@@ -15,7 +16,6 @@ from spinemed.bench import publish_cli
 from spinemed.bench.demo import BENCH_NAME, RELEASE_NAME, run_bench_demo
 from spinemed.cli import main as cli_main
 from spinemed.hub import load_manifest
-from tests.hub_fakes import FakeHub
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
