@@ -123,6 +123,8 @@ def test_dry_run_reports_without_writing(demo, tmp_path, fake_hub, capsys):
 def test_publishing_spinebench_itself_is_not_overlap_checked(demo, tmp_path, fake_hub):
     _, bench, _ = demo
     assert publish_cli.is_bench_folder(bench)
+    if publish.licence_report(bench).restricted:  # the bench's rows come from the same sources
+        assert _publish(_copy(bench, tmp_path / "public"), "--dry-run", version=load_manifest(bench)["version"]) == 2
     assert _publish(_copy(bench, tmp_path), "--gated", "--dry-run", version=load_manifest(bench)["version"]) == 0
 
 
