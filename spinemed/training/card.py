@@ -110,7 +110,10 @@ def training_data_licences(stages: Sequence[Mapping[str, Any]]) -> dict[str, dic
             seen.add(folder.resolve())
             by_licence = licence_report(folder).by_licence
             if set(by_licence) <= {"(unspecified)"} and (folder / "README.md").is_file():
-                card_licence = DatasetCard.load(folder / "README.md").data.license
+                try:
+                    card_licence = DatasetCard.load(folder / "README.md").data.license
+                except (OSError, ValueError):  # a card without parseable YAML names no licence
+                    card_licence = None
                 if card_licence:
                     by_licence = {str(card_licence): sum(by_licence.values()) or 1}
             for licence, n in by_licence.items():

@@ -123,8 +123,8 @@ def test_dry_run_reports_without_writing(demo, tmp_path, fake_hub, capsys):
 def test_publishing_spinebench_itself_is_not_overlap_checked(demo, tmp_path, fake_hub):
     _, bench, _ = demo
     assert publish_cli.is_bench_folder(bench)
-    if publish.licence_report(bench).restricted:  # the bench's rows come from the same sources
-        assert _publish(_copy(bench, tmp_path / "public"), "--dry-run", version=load_manifest(bench)["version"]) == 2
+    assert publish.licence_report(bench).restricted  # the bench's rows come from the same sources
+    assert _publish(_copy(bench, tmp_path / "public"), "--dry-run", version=load_manifest(bench)["version"]) == 2
     assert _publish(_copy(bench, tmp_path), "--gated", "--dry-run", version=load_manifest(bench)["version"]) == 0
 
 
@@ -169,3 +169,12 @@ def test_model_card_warns_when_its_licence_conflicts_with_the_training_data(demo
     with warnings.catch_warnings():
         warnings.simplefilter("error", LicenceConflictWarning)
         render_model_card(_model_summary(release, licence="other"), template=template)
+
+
+def test_allow_contaminated_without_a_reachable_bench_records_unchecked(demo, tmp_path, fake_hub):
+    _, _, release = demo
+    folder = _copy(release, tmp_path)
+    assert _publish(folder, "--gated", "--allow-contaminated", "offline mirror, checked by hand") == 0
+    entry = load_manifest(folder)["contamination_accepted"]
+    assert entry["checked"] is False and "spinemed/SpineBench" in entry["error"]
+    assert entry["reason"] == "offline mirror, checked by hand"
