@@ -178,3 +178,21 @@ def test_allow_contaminated_without_a_reachable_bench_records_unchecked(demo, tm
     entry = load_manifest(folder)["contamination_accepted"]
     assert entry["checked"] is False and "spinemed/SpineBench" in entry["error"]
     assert entry["reason"] == "offline mirror, checked by hand"
+
+
+def test_a_public_release_leaves_out_rows_that_are_not_redistributable(demo, tmp_path, fake_hub, capsys):
+    corpus, bench, release = demo
+    out = tmp_path / "public"
+    assert cli_main(["bench", "decontaminate", "--bench", str(bench), "--corpus", str(corpus), "--out", str(out),
+                     "--redistributable-only"]) == 0
+    assert "not redistributable" in capsys.readouterr().out
+    before, after = publish.licence_report(release), publish.licence_report(out)
+    assert after.restricted == 0 and after.rows == before.rows - before.restricted
+    accounting = load_manifest(out)["build"]["accounting"]
+    assert accounting["items_removed_as_not_redistributable"] == before.restricted
+    assert accounting["not_redistributable_removed_by_license"] == before.restricted_by_licence
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert "not redistributable" in card.lower()
+    # the public release needs no gate
+    assert _publish(out, "--bench", str(bench)) == 0
+    assert "update_repo_settings" not in fake_hub[-1].names()
