@@ -138,7 +138,7 @@ def test_readme_publishes_the_release_folder():
     section = text[text.index("### Publishing"):text.index("## Scoring SpineBench")]
     assert "spinemed bench decontaminate" in section
     assert "spinemed publish out/spinemed-450k-release" in section
-    assert "spinemed publish out/spinemed-450k " not in section
+    assert "spinemed publish out/spinemed-450k " not in section and "--redistributable-only" in section
 
 
 def _model_summary(data_path, licence="apache-2.0"):
