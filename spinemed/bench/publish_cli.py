@@ -8,7 +8,7 @@ overlap check as a callable, built here on `spinemed.bench.decontam.check_overla
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +46,8 @@ def register(subparsers) -> None:
                         "REASON is recorded in manifest.json (residual_risk_accepted)")
     p.add_argument("--bench", action="append", default=[], metavar="FOLDER_OR_REPO",
                    help=f"SpineBench folder, saved bench index or Hub repo to check a corpus folder against "
-                        f"(repeatable; the registered release {REGISTERED_BENCH} is always checked unless "
-                        "--bench names local folders only and the registered one cannot be fetched)")
+                        f"(repeatable); the registered release {REGISTERED_BENCH} is checked too, and when it cannot "
+                        "be fetched publishing is refused unless a --bench was checked")
     p.add_argument("--allow-contaminated", metavar="REASON",
                    help="publish a corpus folder although it overlaps SpineBench; REASON is recorded in "
                         "manifest.json (contamination_accepted)")
@@ -62,17 +62,18 @@ class CombinedOverlap:
     """The overlap reports of several benches, read as one by `publish_folder`."""
 
     reports: list[OverlapReport]
+    skipped: list[str] = field(default_factory=list)  # benches that could not be loaded, and why
 
     @property
     def clean(self) -> bool:
         return all(r.clean for r in self.reports)
 
     def describe(self) -> str:
-        return "\n".join(r.describe(limit=10) for r in self.reports)
+        return "\n".join([r.describe(limit=10) for r in self.reports] + self.skipped)
 
     def to_json(self) -> dict[str, Any]:
         return {"n_overlapping": sum(r.n_overlapping for r in self.reports),
-                "benches": [r.to_json() for r in self.reports]}
+                "benches": [r.to_json() for r in self.reports], "skipped": self.skipped}
 
 
 def is_bench_folder(folder: Path) -> bool:
@@ -83,20 +84,27 @@ def is_bench_folder(folder: Path) -> bool:
         return False
 
 
-def bench_overlap_check(benches: list[str]):
-    """The overlap check of a corpus folder against each bench; a bench that cannot be loaded
-    refuses publishing (a check that could not run is not a clean result)."""
+def bench_overlap_check(benches: list[str], *, registered: str | None = None):
+    """The overlap check of a corpus folder against each bench and the `registered` release.
+
+    A bench that cannot be loaded refuses publishing (a check that could not run is not a clean
+    result), except the registered release when `benches` were named: then the named ones are
+    checked and the result says the registered one could not be fetched."""
 
     def check(folder: Path) -> CombinedOverlap:
-        reports = []
-        for bench in benches:
+        reports, skipped = [], []
+        for bench in list(dict.fromkeys([*benches, *([registered] if registered else [])])):
             try:
                 reports.append(check_overlap(bench, folder))
             except (OSError, ValueError) as exc:
+                if bench == registered and benches and bench not in benches:
+                    skipped.append(f"registered SpineBench {bench!r} not checked ({type(exc).__name__}): "
+                                   "checked against --bench only")
+                    continue
                 raise PublishError(
                     f"cannot check {str(folder)!r} for overlap with SpineBench {bench!r}: {exc}. Pass --bench with "
                     "a local SpineBench folder, or --allow-contaminated REASON to publish unchecked.") from None
-        return CombinedOverlap(reports)
+        return CombinedOverlap(reports, skipped)
 
     return check
 
@@ -104,8 +112,7 @@ def bench_overlap_check(benches: list[str]):
 def _cmd_publish(args) -> int:
     overlap_check = None
     if not is_bench_folder(args.folder):
-        benches = list(dict.fromkeys(args.bench or [REGISTERED_BENCH]))
-        check = bench_overlap_check(benches)
+        check = bench_overlap_check(list(args.bench), registered=REGISTERED_BENCH)
         if args.allow_contaminated and args.allow_contaminated.strip():
             # an accepted overlap is still measured (and recorded) when a bench can be loaded
             def overlap_check(folder, check=check):

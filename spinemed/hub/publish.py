@@ -552,7 +552,8 @@ def publish_folder(
                 raise ContaminationError(overlap)
             if not dry_run:
                 record_contamination(folder, allow_contaminated.strip(), overlap)
-            notes.append(f"contamination accepted ({allow_contaminated.strip()}): {overlap.describe().splitlines()[0]}")
+            notes.append(f"contamination accepted ({allow_contaminated.strip()}):")
+        notes.append(overlap.describe())
     if check_licences:
         licences = licence_report(folder)
         if licences.restricted and not gated:

@@ -117,6 +117,7 @@ def test_dry_run_reports_without_writing(demo, tmp_path, fake_hub, capsys):
     assert _publish(folder, "--bench", str(bench), "--gated", "--dry-run") == 0
     out = capsys.readouterr().out
     assert "card licence: cc-by-nc-sa-4.0 -> other" in out and "gated repo" in out
+    assert "CLEAN" in out and "registered SpineBench 'spinemed/SpineBench' not checked" in out  # offline
     assert (folder / "README.md").read_text(encoding="utf-8") == before and fake_hub == []
 
 

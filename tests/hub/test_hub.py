@@ -662,7 +662,7 @@ def test_publish_builds_its_client_for_the_endpoint_and_prints_its_urls(built, m
     monkeypatch.setattr(publish, "deid_preflight", no_findings)
     # release governance (tests/hub/test_governance.py): no bench overlap here, and the folder's
     # non-redistributable row needs a gated repo; a copy, since publishing rewrites the card
-    monkeypatch.setattr(publish_cli, "bench_overlap_check", lambda benches: lambda folder: types.SimpleNamespace(clean=True))
+    monkeypatch.setattr(publish_cli, "bench_overlap_check", lambda benches, **kw: lambda folder: types.SimpleNamespace(clean=True, describe=lambda: "clean"))
     folder = tmp_path / "ds"
     shutil.copytree(built[0], folder)
     argv = ["publish", str(folder), "--repo", "org/ds", "--version", "v1.0.0", "--token", "hf_t", "--gated"]
