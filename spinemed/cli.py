@@ -19,7 +19,7 @@ from pathlib import Path
 # heavy third-party imports (torch, gradio) inside its handlers.
 SUBCOMMAND_MODULES = (
     "spinemed.corpus.cli",      # spinemed build
-    "spinemed.hub.cli",         # spinemed publish (a built dataset folder to the Hub, tagged)
+    "spinemed.bench.publish_cli",  # spinemed publish (a built dataset folder to the Hub, tagged; checks SpineBench overlap)
     "spinemed.bench.cli",       # spinemed bench ...
     "spinemed.evaluation.cli",  # spinemed eval ... (incl. eval agreement)
     "spinemed.training.cli",    # spinemed train ...

@@ -32,6 +32,9 @@ class FakeHub:
     def create_repo(self, repo_id, **kw):
         self.calls.append(("create_repo", repo_id, kw))
 
+    def update_repo_settings(self, repo_id, **kw):
+        self.calls.append(("update_repo_settings", repo_id, kw))
+
     def create_branch(self, repo_id, **kw):
         self.calls.append(("create_branch", repo_id, kw))
 

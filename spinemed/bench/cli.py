@@ -149,6 +149,9 @@ def register(subparsers) -> None:
                    help="answer-key 5-gram containment that counts as a leak (default %(default)s)")
     p.add_argument("--version", help="release version (default: the corpus build's)")
     p.add_argument("--repo-id", default="spinemed/SpineMed-450k", help="Hub repo the card points at (default %(default)s)")
+    p.add_argument("--redistributable-only", action="store_true",
+                   help="also leave out rows whose source is not redistributable (a public release), counted per "
+                        "licence in the card's accounting")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=_cmd_decontaminate)
 
@@ -256,7 +259,8 @@ def _cmd_build(args) -> int:
 def _cmd_decontaminate(args) -> int:
     summary = write_decontaminated_corpus(args.bench, args.corpus, args.out, threshold=args.threshold,
                                           answer_threshold=args.answer_threshold, version=args.version, repo_id=args.repo_id,
-                                          progress=None if args.json else print)
+                                          progress=None if args.json else print,
+                                          redistributable_only=args.redistributable_only)
     if args.json:
         _print_json(summary)
     return 0

@@ -524,11 +524,16 @@ def write_decontaminated_corpus(
     card_template: str | os.PathLike = CORPUS_CARD_TEMPLATE,
     rows_per_shard: int = 5000,
     progress=print,
+    redistributable_only: bool = False,
 ) -> dict[str, Any]:
     """Write the SpineMed-450k release: the corpus build without every row that overlaps the
     bench (near duplicates, bench ids, siblings from a bench item's source record, rows holding
     a bench answer, bench images: see the module docstring), in the same Hub layout, card and
     manifest, with the removed counts in the card's accounting.
+
+    With `redistributable_only` (a public release), rows whose source is not redistributable
+    (`provenance.redistributable` not true) are left out too and counted per licence in the
+    accounting (`items_removed_as_not_redistributable`).
 
     Returns a summary: counts kept/removed per config and reason, the removed rows, paths.
     """
@@ -545,6 +550,7 @@ def write_decontaminated_corpus(
     writer = DatasetFolderWriter(out_dir, configs, split=manifest["split"], rows_per_shard=rows_per_shard,
                                  default_config=manifest.get("default_config") or "mcq")
     removed: list[dict[str, Any]] = []
+    restricted = Counter()  # source licence -> rows left out as not redistributable
     kept = Counter()
     try:
         for config in folder_configs(manifest):
@@ -555,6 +561,10 @@ def write_decontaminated_corpus(
                 if hit:
                     removed.append({"id": row["id"], "config": config, **hit})
                     continue
+                provenance = row.get("provenance") or {}
+                if redistributable_only and provenance.get("redistributable") is not True:
+                    restricted[str(provenance.get("license") or "(unspecified)")] += 1
+                    continue
                 writer.add(config, row)
                 kept[config] += 1
         writer.close()
@@ -563,9 +573,10 @@ def write_decontaminated_corpus(
         raise
     stats = writer.stats()
     corpus_rows = manifest["counts"]["num_rows"]
-    if corpus_rows != sum(kept.values()) + len(removed):  # a bug, not bad input
-        raise RuntimeError(f"decontamination lost rows: {corpus_rows} in, "
-                           f"{sum(kept.values())} kept + {len(removed)} removed")
+    n_restricted = sum(restricted.values())
+    if corpus_rows != sum(kept.values()) + len(removed) + n_restricted:  # a bug, not bad input
+        raise RuntimeError(f"decontamination lost rows: {corpus_rows} in, {sum(kept.values())} kept + "
+                           f"{len(removed)} removed + {n_restricted} not redistributable")
 
     reasons = Counter(_REMOVAL_LABELS[r["status"]] for r in removed)
     removed_by_config = Counter(r["config"] for r in removed)
@@ -578,6 +589,9 @@ def write_decontaminated_corpus(
         "spinebench_overlap_removed_by_reason": dict(sorted(reasons.items())),
         "spinebench_overlap_removed_by_config": {c: removed_by_config.get(c, 0) for c in TASKS},
     })
+    if redistributable_only:
+        accounting["items_removed_as_not_redistributable"] = n_restricted
+        accounting["not_redistributable_removed_by_license"] = dict(sorted(restricted.items()))
     bench_info = index.info
     bench_tag = f"{bench_info.get('name') or 'spinebench'} {bench_info.get('version') or ''}".strip()
     versions = dict(manifest.get("versions") or {})
@@ -617,6 +631,8 @@ def write_decontaminated_corpus(
         "removed": len(removed),
         "removed_by_reason": dict(sorted(reasons.items())),
         "removed_by_config": dict(sorted(removed_by_config.items())),
+        "not_redistributable_removed": n_restricted if redistributable_only else None,
+        "not_redistributable_by_license": dict(sorted(restricted.items())),
         "content_hash": out_manifest["content_hash"],
         "seconds": round(time.perf_counter() - start, 2),
     }
@@ -628,10 +644,15 @@ def format_decontamination(summary: Mapping[str, Any]) -> str:
     b = summary["bench"]
     lines = [f"SpineMed-450k release without {b.get('name') or 'bench'} {b.get('version') or ''} items -> {summary['out']}"
              f"  ({summary['seconds']} s)",
-             f"rows: {summary['rows_in']} in = {summary['rows_out']} released + {summary['removed']} removed "
+             f"rows: {summary['rows_in']} in = {summary['rows_out']} released + {summary['removed']} removed"
+             + (f" + {summary['not_redistributable_removed']} not redistributable"
+                if summary.get("not_redistributable_removed") is not None else "") + " "
              f"(threshold {summary['threshold']}, answer containment {summary['answer_threshold']})"]
     for reason, n in summary["removed_by_reason"].items():
         lines.append(f"  removed: {n} x {reason}")
+    if summary.get("not_redistributable_removed") is not None:
+        lines.append(f"  left out: {summary['not_redistributable_removed']} rows whose source is not redistributable "
+                     + str(summary.get("not_redistributable_by_license") or {}))
     lines.append("  released per config: " + ", ".join(f"{c}={n}" for c, n in summary["rows_kept"].items()))
     return "\n".join(lines)
 

@@ -17,7 +17,7 @@ from spinemed.schema import REPORT_PARTS, SUBFIELDS, subfield_group
 
 from .writer import CARD_NAME, DATA_DIR
 
-__all__ = ["DEFAULT_CARD_METADATA", "size_category", "card_metadata", "dataset_info_yaml", "render_dataset_card",
+__all__ = ["DEFAULT_CARD_METADATA", "size_category", "source_licence_metadata", "card_metadata", "dataset_info_yaml", "render_dataset_card",
            "write_dataset_card"]
 
 # Card metadata shared by the kit's datasets; a builder overrides keys via extra["card_metadata"].
@@ -73,6 +73,20 @@ def card_metadata(*, pretty_name: str, stats: Mapping[str, Any], extra: Mapping[
         meta["dataset_info"] = list(extra["dataset_info"])
     meta["configs"] = configs
     return meta
+
+
+def source_licence_metadata(card_licence: Any, by_licence: Mapping[str, int]) -> dict[str, Any]:
+    """Card YAML keys that make the card's licence follow the rows' source licences.
+
+    {} when every row's source has the card's licence; otherwise ``license: other`` with a
+    per-source licence table in `license_details` (the Hub shows `license_name`): a compilation
+    licence cannot relicense rows whose sources say otherwise."""
+    sources = {str(lic).strip().lower() for lic in by_licence if lic and lic != "(unspecified)"}
+    if sources == {str(card_licence or "").strip().lower()} and "(unspecified)" not in by_licence:
+        return {}
+    table = "; ".join(f"{lic}: {n} rows" for lic, n in sorted(by_licence.items(), key=lambda kv: (-kv[1], kv[0])))
+    return {"license": "other", "license_name": "per-source licences (provenance.license of each row)",
+            "license_details": f"Each row keeps its source's licence. Source licences: {table}."}
 
 
 def dataset_info_yaml(out_dir: str | os.PathLike, configs: Mapping[str, Features], split: str = "train") -> list[dict]:

@@ -15,6 +15,7 @@ printed URLs are built from it (`repo_url`), so a mirror or a local Hub shows it
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -22,14 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
-from huggingface_hub import CommitOperationAdd, HfApi, constants
+from huggingface_hub import CommitOperationAdd, DatasetCard, HfApi, constants
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from spinemed import deid
 from spinemed.deid import gate
-from spinemed.fileio import atomic_write_json
+from spinemed.fileio import atomic_write_json, atomic_write_text
 from spinemed.paths import CHECKOUT_ROOT
 
+from .card import source_licence_metadata
 from .features import join_path
 from .manifest import check_version, load_manifest, verify_folder
 from .writer import CARD_NAME, DATA_DIR, MANIFEST_NAME
@@ -55,6 +57,11 @@ __all__ = [
     "scan_identifiers",
     "deid_preflight",
     "record_residual_risk",
+    "ContaminationError",
+    "RestrictedRowsError",
+    "LicenceReport",
+    "licence_report",
+    "record_contamination",
     "publish_folder",
 ]
 
@@ -175,6 +182,7 @@ class PublishPlan:
     ignore_patterns: list[str] | None = None
     delete_patterns: list[str] | None = None
     folder: str | None = None  # the local folder the files come from, when it outlives the call
+    gated: bool = False  # gate access (manual approval) before anything is uploaded
     title: str = ""  # how describe() names the target (default: "<repo_id> (<type>) tag <tag>")
     at: str = ""  # where describe() says it goes (default: the endpoint)
     detail: str = ""  # appended to describe()'s count line
@@ -288,6 +296,8 @@ def push(plan: PublishPlan, *, api: Any = None, token: str | None = None, folder
         return plan
     api = hub_client(api, plan.endpoint, token)
     tags = open_repo(api, plan)
+    if plan.gated:  # before the upload: the rows are never public, not even for a moment
+        api.update_repo_settings(plan.repo_id, gated="manual", repo_type=plan.repo_type)
     commit = upload(api, plan, folder=folder, files=files)
     tag_commit(api, plan, commit, known_tags=tags)
     return plan
@@ -373,6 +383,101 @@ def record_residual_risk(folder: str | os.PathLike, reason: str, report: Any) ->
     return entry
 
 
+class ContaminationError(PublishError):
+    """The folder overlaps a benchmark; carries the overlap report."""
+
+    def __init__(self, report: Any):
+        self.report = report
+        super().__init__(
+            f"publishing refused: the folder overlaps the benchmark\n{report.describe()}\n"
+            "Publish the decontaminated release folder (`spinemed bench decontaminate`), or, if the overlap is "
+            "intended, publish with --allow-contaminated REASON (recorded in manifest.json)."
+        )
+
+
+class RestrictedRowsError(PublishError):
+    """Rows from sources that do not allow redistribution would enter a public repo."""
+
+
+@dataclass
+class LicenceReport:
+    """The source licences of a folder's rows (`provenance.license` / `provenance.redistributable`)."""
+
+    rows: int = 0
+    restricted: int = 0  # rows whose source is not redistributable (or does not say)
+    by_licence: dict[str, int] = field(default_factory=dict)
+    restricted_by_licence: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        per = ", ".join(f"{lic} {n}" for lic, n in sorted(self.restricted_by_licence.items()))
+        return f"{self.restricted} of {self.rows} rows come from sources that are not redistributable ({per})"
+
+
+def licence_report(folder: str | os.PathLike) -> LicenceReport:
+    """Count every row of every shard by its source licence; a row without provenance counts as
+    restricted (nobody said it may be redistributed)."""
+    report = LicenceReport()
+    by, restricted = Counter(), Counter()
+    for path in sorted((Path(folder) / DATA_DIR).rglob("*.parquet")):
+        shard = pq.ParquetFile(path)
+        has_provenance = "provenance" in shard.schema_arrow.names
+        for batch in shard.iter_batches(batch_size=1024, columns=["provenance"] if has_provenance else []):
+            rows = batch.to_pylist() if has_provenance else [{}] * batch.num_rows
+            for row in rows:
+                prov = row.get("provenance") or {}
+                licence = str(prov.get("license") or "(unspecified)")
+                by[licence] += 1
+                if prov.get("redistributable") is not True:
+                    restricted[licence] += 1
+    report.rows, report.restricted = sum(by.values()), sum(restricted.values())
+    report.by_licence, report.restricted_by_licence = dict(by), dict(restricted)
+    return report
+
+
+def record_contamination(folder: str | os.PathLike, reason: str, report: Any) -> dict[str, Any]:
+    """Write an accepted benchmark overlap into the manifest (why, and what the check saw)."""
+    folder = Path(folder)
+    manifest = load_manifest(folder)
+    entry = {"reason": reason, "accepted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             **report.to_json()}
+    manifest["contamination_accepted"] = entry
+    atomic_write_json(folder / MANIFEST_NAME, manifest, indent=2)
+    return entry
+
+
+def _govern_card(folder: Path, licences: LicenceReport, *, gated: bool, write: bool) -> list[str]:
+    """Make the card's licence follow the rows' source licences, and add the access fields of a
+    gated repo; returns describe() notes.  The card is not hashed by the manifest."""
+    card = DatasetCard.load(folder / CARD_NAME)
+    meta = card.data.to_dict()
+    update = source_licence_metadata(meta.get("license"), licences.by_licence)
+    notes = []
+    if update.get("license") != meta.get("license"):
+        notes.append(f"card licence: {meta.get('license')} -> {update['license']} (the rows' source licences differ: "
+                     + ", ".join(f"{lic} {n}" for lic, n in sorted(licences.by_licence.items())) + ")")
+    if gated:
+        update.update(GATED_CARD_FIELDS)
+        notes.append(f"gated repo (manual approval): {licences.describe()}")
+    if write and update:
+        for key, value in update.items():
+            setattr(card.data, key, value)
+        atomic_write_text(folder / CARD_NAME, str(card))
+    return notes
+
+
+# The access form of a gated release: who asks, for what, and that they accept the source licences.
+GATED_CARD_FIELDS: dict[str, Any] = {
+    "extra_gated_prompt": "Part of this dataset comes from sources that do not allow redistribution. Access is "
+                          "granted for research use under each row's source licence (provenance.license).",
+    "extra_gated_fields": {
+        "Name": "text",
+        "Affiliation": "text",
+        "Intended use": "text",
+        "I agree to use the rows only under their source licences and not to redistribute them": "checkbox",
+    },
+}
+
+
 def publish_folder(
     folder: str | os.PathLike,
     repo_id: str,
@@ -386,6 +491,10 @@ def publish_folder(
     dry_run: bool = False,
     overwrite_tag: bool = False,
     accept_residual_risk: str | None = None,
+    overlap_check: Callable[[Path], Any] | None = None,
+    allow_contaminated: str | None = None,
+    check_licences: bool = False,
+    gated: bool = False,
 ) -> PublishPlan:
     """Verify a built folder, run the pre-publish check, upload it and tag the commit `version`.
 
@@ -395,6 +504,14 @@ def publish_folder(
     Hub are deleted so old shards cannot leak into `data/<config>/<split>-*`) -> create_tag
     on the uploaded commit.  The endpoint: `endpoint`, else `api`'s, else `HF_ENDPOINT` /
     huggingface_hub's default (`hub_endpoint`).
+
+    Release governance (``spinemed publish`` turns it on): `overlap_check(folder)` returns an
+    overlap report (`.clean`, `.describe()`, `.to_json()`; the command passes one built on
+    `spinemed.bench.decontam.check_overlap`, which this layer may not import); an overlap refuses
+    publishing unless `allow_contaminated` gives a reason (recorded in manifest.json).  With
+    `check_licences`, rows whose source is not redistributable refuse a public repo; `gated`
+    publishes them to a gated repo (access fields in the card, manual approval set before the
+    upload); and the card's licence follows the sources (`license: other` when they differ).
     """
     try:
         check_version(version)
@@ -427,6 +544,26 @@ def publish_folder(
     except Exception as exc:
         raise PublishError(f"publishing refused by the pre-publish check: {exc}") from exc
 
+    notes: list[str] = []
+    if overlap_check is not None:
+        overlap = overlap_check(folder)
+        if not overlap.clean:
+            if not (allow_contaminated and allow_contaminated.strip()):
+                raise ContaminationError(overlap)
+            if not dry_run:
+                record_contamination(folder, allow_contaminated.strip(), overlap)
+            notes.append(f"contamination accepted ({allow_contaminated.strip()}):")
+        notes.append(overlap.describe())
+    if check_licences:
+        licences = licence_report(folder)
+        if licences.restricted and not gated:
+            raise RestrictedRowsError(
+                f"publishing refused: {licences.describe()}; they may not enter a public repo. Publish to a "
+                "gated repo with --gated (access fields in the card, manual approval), or remove those sources "
+                "from the catalog and rebuild."
+            )
+        notes += _govern_card(folder, licences, gated=gated, write=not dry_run)
+
     files = [(name, (folder / name).stat().st_size) for name in (CARD_NAME, MANIFEST_NAME)]
     files += [(s["path"], s["num_bytes"]) for s in manifest["shards"]]
     files += [(a["path"], a["num_bytes"]) for a in manifest.get("attachments") or []]
@@ -445,5 +582,7 @@ def publish_folder(
         delete_patterns=[f"{DATA_DIR}/*"],
         folder=str(folder),
         detail=f", content {manifest['content_hash'][:16]}",
+        gated=gated,
+        notes=notes,
     )
     return push(plan, api=api, token=token, folder=folder)

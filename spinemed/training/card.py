@@ -12,22 +12,24 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from huggingface_hub import ModelCard, ModelCardData
+from huggingface_hub import DatasetCard, ModelCard, ModelCardData
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from spinemed.evaluation.model_index import results_to_eval_results, results_to_model_index
 from spinemed.evaluation.results import load_results
 from spinemed.fileio import atomic_write_json
 from spinemed.hub.card import card_template_env
-from spinemed.hub.publish import is_repo_id, repo_url
+from spinemed.hub.publish import is_repo_id, licence_report, repo_url
 from spinemed.paths import checkout_path
 
 __all__ = ["TEMPLATE", "SUMMARY_NAME", "CARD_NAME", "ForeignEvalError", "render_model_card", "write_model_card",
-           "load_eval_results", "check_eval_models"]
+           "load_eval_results", "check_eval_models", "LicenceConflictWarning", "training_data_licences",
+           "licence_conflicts"]
 
 TEMPLATE = checkout_path("model_card", "spinegpt.md")
 SUMMARY_NAME = "training_summary.json"
@@ -91,6 +93,58 @@ def check_eval_models(eval_results: Sequence[Mapping[str, Any]], *, output_dir: 
     return foreign
 
 
+class LicenceConflictWarning(UserWarning):
+    """The model card's licence grants more than the training data's licences allow."""
+
+
+def training_data_licences(stages: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """Source licence -> {training data folder: rows} over every stage's local data folders (each
+    row's `provenance.license`, else the folder card's `license`).  Hub repos are not fetched here."""
+    out: dict[str, dict[str, int]] = {}
+    seen = set()
+    for stage in stages:
+        for src in stage.get("sources", []):
+            folder = Path(str(src.get("path") or ""))
+            if not str(src.get("path") or "") or not folder.is_dir() or folder.resolve() in seen:
+                continue
+            seen.add(folder.resolve())
+            by_licence = licence_report(folder).by_licence
+            if set(by_licence) <= {"(unspecified)"} and (folder / "README.md").is_file():
+                try:
+                    card_licence = DatasetCard.load(folder / "README.md").data.license
+                except (OSError, ValueError):  # a card without parseable YAML names no licence
+                    card_licence = None
+                if card_licence:
+                    by_licence = {str(card_licence): sum(by_licence.values()) or 1}
+            for licence, n in by_licence.items():
+                out.setdefault(licence, {})[str(src.get("path"))] = n
+    return out
+
+
+_OPEN_PREFIXES = ("cc0", "cc-by", "apache", "mit", "bsd", "odc", "pddl", "cdla", "openrail", "llama", "gemma")
+
+
+def licence_conflicts(model_licence: str, data_licences: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """Why `model_licence` may grant more than the training data allows: non-commercial data under
+    a licence that allows commercial use, and data whose licence is not an open one (proprietary,
+    unspecified).  `license: other` defers to the card's text and is not second-guessed."""
+    model = (model_licence or "").strip().lower()
+    if model == "other":
+        return []
+    problems = []
+    for licence, folders in sorted(data_licences.items()):
+        low = licence.strip().lower()
+        rows = sum(folders.values())
+        where = ", ".join(sorted(folders))
+        if "-nc" in low and "-nc" not in model:
+            problems.append(f"{rows} training rows are {licence} (non-commercial; {where}) but the model card's "
+                            f"licence {model_licence} allows commercial use")
+        elif not low.startswith(_OPEN_PREFIXES):
+            problems.append(f"{rows} training rows are under {licence!r} ({where}), not an open licence: check that "
+                            f"it allows releasing weights trained on it under {model_licence}")
+    return problems
+
+
 def _hub_dataset_ids(stages: Sequence[Mapping[str, Any]]) -> list[str]:
     """Hub dataset ids the checkpoint was trained on (local folders are not metadata)."""
     out: list[str] = []
@@ -147,12 +201,16 @@ def render_model_card(summary: Mapping[str, Any], *, eval_results: Sequence[Mapp
         all_eval += entries
         evaluations.append(_evaluation_rows(results, entries, is_foreign))
 
+    licence = summary.get("license") or DEFAULT_LICENSE
+    for problem in licence_conflicts(licence, training_data_licences(stages)):
+        warnings.warn(f"model card licence conflict: {problem}", LicenceConflictWarning, stacklevel=2)
+
     card_data = ModelCardData(
         model_name=model_name,
         base_model=base_model,
         base_model_relation="finetune",
         datasets=_hub_dataset_ids(stages) or None,
-        license=summary.get("license") or DEFAULT_LICENSE,
+        license=licence,
         language=list(summary.get("language") or ["en", "zh"]),
         library_name="transformers",
         pipeline_tag=PIPELINE_TAG,

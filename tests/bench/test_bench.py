@@ -617,7 +617,7 @@ def test_cli_round_trip(corpus, tmp_path, capsys):
     assert cli.main(["bench", "check-overlap", "bogus-org/no-such-bench", str(release)]) == 2
     assert capsys.readouterr().err.startswith("error: ")
     assert cli.main(["publish", str(out / "spinebench"), "--repo", "org/SpineBench", "--version", "v1.0.0",
-                     "--dry-run", "--endpoint", "https://hub.example"]) == 0
+                     "--dry-run", "--endpoint", "https://hub.example", "--gated"]) == 0  # non-redistributable rows
     assert "would publish org/SpineBench" in capsys.readouterr().out
     shutil.rmtree(work / "packets")  # the workspace state, not the packet folder, drives later steps
     assert cli.main(["bench", "status", "--work", str(work)]) == 0

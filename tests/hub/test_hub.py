@@ -649,22 +649,28 @@ def test_attachments_are_hashed_verified_and_published(tmp_path):
                        stats=w.stats(), extra={}, attachments=["../x"])
 
 
-def test_publish_builds_its_client_for_the_endpoint_and_prints_its_urls(built, monkeypatch, capsys):
+def test_publish_builds_its_client_for_the_endpoint_and_prints_its_urls(built, monkeypatch, capsys, tmp_path):
     """--endpoint (else HF_ENDPOINT) reaches HfApi and the printed plan; the shared helper sends the release."""
     from hub_fakes import FakeHub
 
     import spinemed.hub.publish as publish
+    from spinemed.bench import publish_cli
     from spinemed.cli import main
 
     FakeHub.made = []
     monkeypatch.setattr(publish, "HfApi", FakeHub)
     monkeypatch.setattr(publish, "deid_preflight", no_findings)
-    argv = ["publish", str(built[0]), "--repo", "org/ds", "--version", "v1.0.0", "--token", "hf_t"]
+    # release governance (tests/hub/test_governance.py): no bench overlap here, and the folder's
+    # non-redistributable row needs a gated repo; a copy, since publishing rewrites the card
+    monkeypatch.setattr(publish_cli, "bench_overlap_check", lambda benches, **kw: lambda folder: types.SimpleNamespace(clean=True, describe=lambda: "clean"))
+    folder = tmp_path / "ds"
+    shutil.copytree(built[0], folder)
+    argv = ["publish", str(folder), "--repo", "org/ds", "--version", "v1.0.0", "--token", "hf_t", "--gated"]
     assert main([*argv, "--endpoint", "https://mirror.example"]) == 0
     (client,) = FakeHub.made
     assert (client.endpoint, client.token) == ("https://mirror.example", "hf_t")
-    assert client.names() == ["create_repo", "list_repo_refs", "upload_folder", "create_tag"]
-    assert client.calls[3][2]["revision"] == f"{1:040x}"  # the tag is on the uploaded commit
+    assert client.names() == ["create_repo", "list_repo_refs", "update_repo_settings", "upload_folder", "create_tag"]
+    assert client.calls[4][2]["revision"] == f"{1:040x}"  # the tag is on the uploaded commit
     out = capsys.readouterr().out
     assert out.startswith(f"published org/ds (dataset) tag v1.0.0 at https://mirror.example commit {1:040x}\n")
 
