@@ -32,6 +32,8 @@ from spinemed.corpus.sources import (
 )
 from spinemed.schema import SOURCE_TYPES, SourceIssue, SourceRecord
 
+from .strategies import json_values
+
 
 def _entry(source_type: str, **extra) -> dict:
     return {"path": "src", "source_type": source_type, "source_id": "fuzz", "title": "Fuzz", "language": "auto",
@@ -50,13 +52,6 @@ def _read(reader, name: str, content: bytes, source_type: str) -> list:
         if isinstance(item, SourceIssue):
             assert item.reason
     return out
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=10), children, max_size=5),
-    max_leaves=25,
-)
 
 
 def _json_bytes(value) -> bytes:
