@@ -8,7 +8,7 @@ argument errors (ValueError for bad `options`, TypeError for a non-string text) 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from spinemed.choices import extract_choice, extract_choice_detailed
@@ -79,3 +79,12 @@ def test_level_prf_scores_or_names_the_bad_level(pred, ref):
     for key in ("precision", "recall", "f1"):
         if key in scores:
             assert 0.0 <= scores[key] <= 1.0
+
+
+@given(piece=st.sampled_from(_PIECES + ["A, ", "a, ", "A and ", "(A), ", "A、"]), n=st.integers(100, 3000))
+@example(piece="A, ", n=4000)  # was quadratic: 25 s for 12 KB (an unbounded letter list tried at every "A")
+def test_long_repetitive_outputs_finish_fast(piece, n):
+    # The profile's deadline (2 s an example) is the assertion: model outputs run to many KB.
+    text = piece * n
+    extract_choice_detailed(text, "ABCDE")
+    parse_levels(text)
