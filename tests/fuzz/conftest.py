@@ -1,8 +1,8 @@
 """Hypothesis profiles for the fuzz tests.
 
 `default`: few examples with a deadline, so the whole folder stays well under a minute on two
-cores.  `thorough` (HYPOTHESIS_PROFILE=thorough, or automatically under `-m slow`): many more
-examples and no deadline, for a deliberate hunt.
+cores.  `thorough` (`HYPOTHESIS_PROFILE=thorough pytest tests/fuzz`): 2000 examples a test and
+no deadline, for a deliberate hunt (minutes).
 """
 
 from __future__ import annotations
@@ -28,7 +28,3 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
-
-def pytest_collection_modifyitems(config, items):
-    if "slow" in (config.getoption("markexpr") or "") and "not slow" not in config.getoption("markexpr"):
-        settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "thorough"))
