@@ -222,8 +222,10 @@ def _patterns(options: str) -> _Patterns:
     )
     concat = rf"{stand_alone_before}(?-i:[{up}]{{2,{n}}}){stand_alone_after}{run_end}" if n > 1 else r"(?!x)x"
     sep = r"(?:\s*(?:,|;|、|&|\+|和|与|及|以及)\s*(?:and\s+)?|\s+and\s+)"
-    more = rf"(?:[)\]]?{sep}[(\[]?{upper})*"  # "A and C", "A、C", "(A), (C)"
-    group = rf"(?P<g>{concat}|{upper}{more}|{lower}(?:\s*[,、]\s*{lower})*)"
+    # "A and C", "A、C", "(A), (C)".  Lists are bounded (twice the options, repeats allowed):
+    # unbounded, a pattern that may start at every letter of "A, A, A, ..." is quadratic.
+    more = rf"(?:[)\]]?{sep}[(\[]?{upper}){{0,{2 * n}}}"
+    group = rf"(?P<g>{concat}|{upper}{more}|{lower}(?:\s*[,、]\s*{lower}){{0,{2 * n}}})"
     group_upper = rf"(?P<g>{concat}|{upper}{more})"
     pre = r"(?:(?:option|choice|letter)\s*|选项\s*)?[(\[{]?\s*"
     # Patterns that open with {pre} can start anywhere; this first-character check (same

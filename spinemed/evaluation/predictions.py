@@ -92,18 +92,21 @@ def read_predictions(path: str | os.PathLike, *, strict: bool = True) -> dict[st
     out: dict[str, dict[str, Any]] = {}
     if not p.is_file():
         return out
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise PredictionsError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     lines = text.split("\n")
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nesting too deep
             if n == len(lines) and not text.endswith("\n"):
                 log.warning("%s: ignoring the cut-off last line %d (an interrupted write)", p, n)
                 continue
-            problem = f"{p}:{n}: not valid JSON ({exc.msg})"
+            problem = f"{p}:{n}: not valid JSON ({getattr(exc, 'msg', None) or exc})"
             if strict:
                 raise PredictionsError(problem) from None
             log.warning("%s", problem)

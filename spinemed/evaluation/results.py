@@ -447,9 +447,11 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ResultsError(str(p), [f"cannot read the file ({exc.strerror or exc})"]) from None
+    except UnicodeDecodeError as exc:
+        raise ResultsError(str(p), [f"not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nesting too deep
         raise ResultsError(str(p), [f"not valid JSON ({exc})"]) from None
     problems = validate_results(obj)
     if problems:

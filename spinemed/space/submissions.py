@@ -189,7 +189,7 @@ def validate_meta(name: Any, params_b: Any, access: Any, domain: Any, revision: 
     if params_b not in (None, "", 0, 0.0):  # the page's number field shows 0 when left empty: unknown
         try:
             params = float(params_b)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int past float range
             problems.append(f"model size: expected a number of billions of parameters, got {str(params_b)[:40]!r}")
         else:
             if not math.isfinite(params) or not 0 < params <= 10_000:

@@ -57,6 +57,8 @@ class CatalogEntry:
             raise ValueError(f"catalog entry {d['path']!r}: language {d['language']!r} must be en, zh or auto")
         if not isinstance(d["redistributable"], bool):
             raise ValueError(f"catalog entry {d['path']!r}: redistributable must be true or false")
+        if "\x00" in str(d["path"]):  # no file system takes it; Path.exists() would raise mid-build
+            raise ValueError(f"catalog entry {d['path']!r}: path holds a NUL character")
         known = set(_REQUIRED) | {"dataset_id", "root"}
         return cls(
             path=str(d["path"]).strip("/"),
@@ -109,6 +111,8 @@ def load_catalog(root: str | Path) -> tuple[list[CatalogEntry], list[SourceIssue
         raise FileNotFoundError(f"no {CATALOG_FILE} in {root}")
     try:
         data = yaml.safe_load(cat_path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{cat_path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise ValueError(f"{cat_path}: invalid YAML ({exc})") from exc
     raw = data.get("sources") if isinstance(data, dict) else None

@@ -35,7 +35,7 @@ def read_inpatient(path: str | Path, entry: CatalogEntry | dict[str, Any], *,
         else:
             data = json.loads(raw)
             cases = data if isinstance(data, list) else [data]
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nesting too deep
         yield SourceIssue(rel, f"invalid JSON ({exc})")
         return
     for n, case in enumerate(cases, 1):

@@ -43,7 +43,7 @@ def read_question_bank(path: str | Path, entry: CatalogEntry | dict[str, Any], *
         else:
             items = json.loads(raw)
             items = items.get("items", items) if isinstance(items, dict) else items
-    except (json.JSONDecodeError, csv.Error) as exc:
+    except (json.JSONDecodeError, csv.Error, RecursionError) as exc:  # RecursionError: nesting too deep
         yield SourceIssue(rel, f"cannot parse question bank ({exc})")
         return
     if not isinstance(items, list) or not items:
@@ -79,7 +79,7 @@ def _mcq_record(item: Any, item_id: str, path: Path, entry: CatalogEntry,
     if len(options) < 2:
         raise ValueError(f"needs at least 2 options, has {len(options)}")
     ans = item.get("answer")
-    letters = "".join(ans) if isinstance(ans, list) else re.sub(r"[\s,，、;/]+", "", str(ans or ""))
+    letters = "".join(map(str, ans)) if isinstance(ans, list) else re.sub(r"[\s,，、;/]+", "", str(ans or ""))
     answer = "".join(sorted(set(letters.upper())))
     if not answer:
         raise ValueError("no answer")
@@ -87,7 +87,10 @@ def _mcq_record(item: Any, item_id: str, path: Path, entry: CatalogEntry,
         raise ValueError(f"answer {answer!r} is not among options {''.join(sorted(options))}")
     images = []
     refs = item.get("image") or item.get("images") or []
-    for ref in [refs] if isinstance(refs, str) else refs:
+    refs = [refs] if isinstance(refs, str) else refs
+    if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+        raise ValueError("image must be a path or a list of paths")
+    for ref in refs:
         img_path = _resolve_asset(ref, path.parent, entry.root)
         description, error = _check_image(img_path, entry.root)
         if error:

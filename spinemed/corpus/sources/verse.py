@@ -87,6 +87,8 @@ def read_verse(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iter
             ctd = json.loads(ctd_path.read_text(encoding="utf-8"))
             direction = tuple(ctd[0]["direction"])
             points = {int(d["label"]): (float(d["X"]), float(d["Y"]), float(d["Z"])) for d in ctd[1:]}
+            if not np.isfinite(list(points.values())).all():  # JSON allows NaN/Infinity; a slice index cannot be one
+                raise ValueError("centroid coordinates must be finite numbers")
             target = nio.axcodes2ornt(direction)
             ct = nio.apply_orientation(np.asanyarray(ct_img.dataobj),
                                        nio.ornt_transform(nio.io_orientation(ct_img.affine), target))
