@@ -187,12 +187,15 @@ class OpenAICompatBackend:
                 self._mark_down(index, exc)
             raise
         else:
-            self._failures[index] = 0
-            self._down_until[index] = 0.0
+            self._mark_up(index)
         finally:
             # Shielded so a cancelled request still frees its endpoint slot.
             await asyncio.shield(self._release_endpoint(state, index))
         return _parse_response(response, url, body["model"], latency)
+
+    def _mark_up(self, index: int) -> None:
+        self._failures[index] = 0
+        self._down_until[index] = 0.0
 
     def _mark_down(self, index: int, error: Exception) -> None:
         self._failures[index] += 1
@@ -262,8 +265,7 @@ class OpenAICompatBackend:
                 self._mark_down(index, exc)
             raise
         else:
-            self._failures[index] = 0
-            self._down_until[index] = 0.0
+            self._mark_up(index)
         finally:
             await asyncio.shield(self._release_endpoint(state, index))
 
