@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from spinemed.evaluation import agreement
+from spinemed.llm.params import parse_gen_kwargs
 from spinemed.schema import BENCH_KINDS, check_kinds
 
 _EPILOG = """\
@@ -33,9 +34,16 @@ that is not an OpenAI-compatible API (404, an HTML page, JSON of another shape) 
 Items whose request failed after all retries are listed under 'errors'; the results then say
 complete: false (with items_errored), MCQ items count as missing and reports stay unscored (never
 floor-scored).  Rerun the same command to retry them.
+Request parameters follow the model: OpenAI's reasoning models (gpt-5*, o1/o3/o4*) get
+max_completion_tokens and no temperature; any endpoint that answers 400 naming an unsupported
+parameter is sent the request again without it (or renamed), and that is remembered for the run.
+--gen-kwargs adds parameters (JSON or k=v,k=v): for openai: request body keys, e.g.
+  --gen-kwargs reasoning_effort=low,max_completion_tokens=8192   or   --gen-kwargs '{"top_p": 0.9}'
+for hf: generate() keyword arguments.  results.json records them and the parameters actually sent
+(generation.request_params; the judge's under judge.request_params).
 Exit codes: 0 done, 2 bad input or an endpoint that is not an OpenAI-compatible API (nothing was
-run), 3 some items errored (more than --max-error-rate; results.json is written, marked
-incomplete), 130 interrupted (rerun to resume).
+run), 3 some items errored (more than --max-error-rate, or every item whatever the rate; results.json
+is written, marked incomplete), 130 interrupted (rerun to resume).
 
   spinemed eval agreement HUMAN.jsonl JUDGE.jsonl|judge.json   human vs judge scores per dimension"""
 
@@ -45,6 +53,13 @@ def _kinds(text: str) -> list[str]:
         return check_kinds(k.strip() for k in text.split(",") if k.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc} (comma-separated)") from None
+
+
+def _gen_kwargs(text: str) -> dict:
+    try:
+        return parse_gen_kwargs(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> int:
@@ -98,6 +113,9 @@ def register(subparsers) -> None:
     m.add_argument("--prompt-dir", type=Path, help="folder of prompt versions (default: $SPINEMED_EVAL_PROMPTS, "
                                                    "else the checkout's builders/spinebench/eval_prompts)")
     m.add_argument("--max-new-tokens", type=_positive, default=1024, help="generation budget per item (default 1024)")
+    m.add_argument("--gen-kwargs", type=_gen_kwargs, default={}, metavar="KW",
+                   help="extra generation parameters, JSON or k=v,k=v: request body keys for openai: (e.g. "
+                        "reasoning_effort=low), generate() kwargs for hf: (recorded in results.json)")
 
     t = p.add_argument_group("local transformers models (hf:)")
     t.add_argument("--batch-size", type=_positive, default=8, help="items per generate() call (default 8)")
@@ -124,6 +142,8 @@ def register(subparsers) -> None:
     j.add_argument("--judge-prompt-dir", type=Path, help="folder of judge prompt versions (default: $SPINEMED_JUDGE_PROMPTS, "
                                                          "else the checkout's builders/spinebench/judge_prompts)")
     j.add_argument("--judge-concurrency", type=_positive, default=8, help="judge requests in flight (default 8)")
+    j.add_argument("--judge-gen-kwargs", type=_gen_kwargs, default={}, metavar="KW",
+                   help="extra judge request parameters, JSON or k=v,k=v (e.g. reasoning_effort=minimal)")
     j.add_argument("--partial-reports", choices=["none", "mean"], default="none",
                    help="when some reports could not be judged: none (default: P3 and the total stay empty) or mean "
                         "(P3 over the scored reports; recorded in the results)")
@@ -166,6 +186,8 @@ def _command(args) -> list[str]:
             cmd.append(flag)
         elif action.dest in _SECRETS:
             cmd += [flag, "***"]
+        elif isinstance(value, dict):
+            cmd += [flag, json.dumps(value, ensure_ascii=False, sort_keys=True)]
         elif isinstance(value, list):
             if action.dest == "kinds":
                 cmd += [flag, ",".join(value)]
@@ -192,7 +214,8 @@ def handler(args) -> int:
     cfg = EvalConfig(
         bench=args.bench, model=args.model, out=args.out, bench_revision=args.bench_revision,
         allow_unregistered=args.allow_unregistered, kinds=args.kinds, limit=args.limit, corpus=args.corpus,
-        prompt_version=args.prompt_version, prompt_dir=args.prompt_dir, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
+        prompt_version=args.prompt_version, prompt_dir=args.prompt_dir, max_new_tokens=args.max_new_tokens,
+        gen_kwargs=args.gen_kwargs, judge_gen_kwargs=args.judge_gen_kwargs, batch_size=args.batch_size,
         device=args.device, dtype=args.dtype, device_map=args.device_map, trust_remote_code=args.trust_remote_code,
         model_revision=args.model_revision, api_key=args.api_key, concurrency=args.concurrency, timeout_s=args.timeout,
         retries=args.retries, image_max_side=args.image_max_side, cache_dir=args.cache_dir,
@@ -218,10 +241,15 @@ def handler(args) -> int:
         print(run.summary())
     if run.error_count:
         items = run.results["benchmark"]["items"]
-        allowed = run.error_rate <= args.max_error_rate
+        # Every item errored: nothing was evaluated, whatever --max-error-rate allows.
+        allowed = run.error_rate <= args.max_error_rate and run.error_count < items
         print(f"{'warning' if allowed else 'error'}: {run.error_count} of {items} item(s) errored "
               f"({run.error_rate:.1%}; --max-error-rate {args.max_error_rate:g}): the results are incomplete "
               f"(see 'errors' in {run.results_path}); rerun the same command to retry them", file=sys.stderr)
+        if run.error_count == items:
+            first = (run.results["errors"].get("items") or [{}])[0].get("error", "")
+            print(f"error: every one of the {items} item(s) errored, nothing was evaluated; the first error: {first}",
+                  file=sys.stderr)
         if not allowed:
             return 3
     return 0

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import json
 import logging
 import re
 import time
@@ -117,6 +118,11 @@ class Adapter:
 
     def stats(self) -> dict[str, Any]:
         return {}
+
+    def request_params(self) -> dict[str, Any] | None:
+        """The generation parameters as finally used (endpoints: as sent, after the model's rules);
+        None where nothing is sent (baselines)."""
+        return None
 
     async def generate(self, jobs: Sequence[Job], emit: Emit) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -268,6 +274,7 @@ class OpenAIAdapter(Adapter):
         self.spec = f"openai:{model}@{','.join(self.base_urls)}"
         self.client = None
         self.served_model = ""
+        self.sent_params: dict[str, int] = {}  # JSON of the parameters as sent -> answers received with them
 
     def load(self, benchmark) -> None:
         with _eval_errors():
@@ -303,6 +310,17 @@ class OpenAIAdapter(Adapter):
         s = self.client.stats
         return {"requests_sent": s.requests, "cache_hits": s.cache_hits, "retries": s.retries, "failures": s.failures}
 
+    def request_params(self) -> dict[str, Any] | None:
+        # The parameters most answers came with (after the model's rules and what the endpoint
+        # refused); all variants with counts when they differ (e.g. answers cached before a rule).
+        if not self.sent_params:
+            return None
+        ranked = sorted(self.sent_params.items(), key=lambda kv: -kv[1])
+        params = json.loads(ranked[0][0])
+        if len(ranked) > 1:
+            params = {**params, "_variants": [{"params": json.loads(k), "answers": n} for k, n in ranked]}
+        return params
+
     def request(self, job: Job) -> ChatRequest:
         content: Any = text_and_images_content(job.prompt, job.images, self.image_max_side) if job.images else job.prompt
         return ChatRequest(
@@ -328,6 +346,9 @@ class OpenAIAdapter(Adapter):
                     emit(job, Generation(None, None, error=str(exc), attempts=int(tries.group(1)) if tries else 1))
                     continue
                 self.served_model = self.served_model or result.model
+                if result.params:
+                    key = json.dumps({k: v for k, v in result.params.items() if k != "model"}, sort_keys=True)
+                    self.sent_params[key] = self.sent_params.get(key, 0) + 1
                 emit(job, Generation(result.text, 0.0 if result.cached else result.latency_s,
                                      attempts=result.attempts, cached=result.cached))
 
@@ -378,6 +399,7 @@ class TransformersAdapter(Adapter):
         device_map: str | None = None,
         trust_remote_code: bool = False,
         attn_implementation: str | None = None,
+        gen_kwargs: dict | None = None,
     ):
         if batch_size < 1:
             raise EvalError(f"batch_size must be >= 1, got {batch_size}")
@@ -389,6 +411,8 @@ class TransformersAdapter(Adapter):
         self.device_map = device_map
         self.trust_remote_code = trust_remote_code
         self.attn_implementation = attn_implementation
+        # generate() keyword arguments from --gen-kwargs (they override the greedy defaults)
+        self.gen_kwargs = dict(gen_kwargs or {})
         self.spec = f"hf:{model}" + (f"@{revision}" if revision else "")
         self.model = self.processor = None
         self.device = self.dtype = None
@@ -454,7 +478,11 @@ class TransformersAdapter(Adapter):
 
     def fingerprint(self) -> dict[str, Any]:
         return {"spec": f"hf:{self.model_id}", "revision": self.resolved_revision, "local": self._fingerprint_local(),
-                "max_new_tokens": self.max_new_tokens, "decoding": "greedy"}
+                "max_new_tokens": self.max_new_tokens, "decoding": "greedy",
+                **({"gen_kwargs": self.gen_kwargs} if self.gen_kwargs else {})}
+
+    def request_params(self) -> dict[str, Any] | None:
+        return {"max_new_tokens": self.max_new_tokens, "do_sample": False, **self.gen_kwargs}
 
     def stats(self) -> dict[str, Any]:
         return {"batches": self.batches}
@@ -481,7 +509,7 @@ class TransformersAdapter(Adapter):
         target = self.model.device if self.device_map else self.device
         inputs = inputs.to(target)
         with torch.inference_mode():
-            out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+            out = self.model.generate(**inputs, **self.request_params())
         self.batches += 1
         new = out[:, inputs["input_ids"].shape[1]:]
         return self.processor.batch_decode(new, skip_special_tokens=True)
@@ -532,10 +560,11 @@ def build_adapter(spec: str | ModelSpec, **options: Any) -> Adapter:
             backoff_s=options.get("backoff_s", 0.5), max_new_tokens=options.get("max_new_tokens", 1024),
             image_max_side=options.get("image_max_side"), cache_dir=options.get("cache_dir"),
             preflight=options.get("preflight", True), revision=options.get("model_revision"),
+            extra_body=options.get("gen_kwargs"),
         )
     return TransformersAdapter(
         s.model, s.revision or options.get("model_revision"), device=options.get("device", "auto"),
         dtype=options.get("dtype", "auto"), batch_size=options.get("batch_size", 8),
         max_new_tokens=options.get("max_new_tokens", 1024), device_map=options.get("device_map"),
-        trust_remote_code=options.get("trust_remote_code", False),
+        trust_remote_code=options.get("trust_remote_code", False), gen_kwargs=options.get("gen_kwargs"),
     )

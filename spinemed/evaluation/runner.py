@@ -72,6 +72,8 @@ class EvalConfig:
     prompt_version: str = DEFAULT_PROMPT_VERSION
     prompt_dir: Path | None = None
     max_new_tokens: int = 1024
+    # extra generation parameters (--gen-kwargs): endpoint request body keys, or generate() kwargs for hf:
+    gen_kwargs: dict[str, Any] = field(default_factory=dict)
     # transformers
     batch_size: int = 8
     device: str = "auto"
@@ -95,6 +97,7 @@ class EvalConfig:
     judge_prompt_version: str = "v1"
     judge_prompt_dir: Path | None = None
     judge_concurrency: int = 8
+    judge_gen_kwargs: dict[str, Any] = field(default_factory=dict)  # --judge-gen-kwargs
     # scoring and outputs
     partial_reports: str = "none"  # spinemed.scoring: "mean" scores P3 over the scored reports when some are not
     seed: int = 0
@@ -226,7 +229,7 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
             timeout_s=cfg.timeout_s, retries=cfg.retries, backoff_s=cfg.backoff_s, max_new_tokens=cfg.max_new_tokens,
             image_max_side=cfg.image_max_side, cache_dir=cache_dir, preflight=cfg.preflight,
             model_revision=cfg.model_revision, device=cfg.device, dtype=cfg.dtype, batch_size=cfg.batch_size,
-            device_map=cfg.device_map, trust_remote_code=cfg.trust_remote_code,
+            device_map=cfg.device_map, trust_remote_code=cfg.trust_remote_code, gen_kwargs=dict(cfg.gen_kwargs),
         )
 
     # 1. Benchmark, prompts, judge: all checked before the model is touched.
@@ -315,7 +318,8 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
         async def judge():
             try:
                 return await judge_reports(bench.items, outputs, judge_client, prompt_version=cfg.judge_prompt_version,
-                                           prompt_dir=cfg.judge_prompt_dir, model=cfg.judge_model)
+                                           prompt_dir=cfg.judge_prompt_dir, model=cfg.judge_model,
+                                           gen_kwargs=cfg.judge_gen_kwargs)
             finally:
                 await judge_client.aclose()
 
@@ -418,16 +422,33 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
     return assemble_results(
         metric, model=model, benchmark=benchmark,
         prompt={"version": prompts.version, "hash": prompts.sha256},
-        generation={
-            "max_new_tokens": cfg.max_new_tokens if adapter.backend != "baseline" else None,
-            "temperature": 0.0,
-            "decoding": "greedy" if adapter.backend != "baseline" else "not applicable (baseline)",
-            "image_max_side": cfg.image_max_side,
-        },
+        generation=_generation(cfg, adapter),
         run=run, warnings=warnings, unanswered=unanswered, errors=errors,
         files={"predictions": "predictions.jsonl", "plots": {}, "model_index": None,
                "judge": "judge.json" if metric["judge"] else None},
     )
+
+
+def _generation(cfg, adapter: Adapter) -> dict[str, Any]:
+    """The results' ``generation`` block: the settings asked for and the parameters as sent
+    (``request_params``: for endpoints, after the model's rules, e.g. a reasoning model's
+    ``max_completion_tokens`` and no temperature)."""
+    if adapter.backend == "baseline":
+        return {"max_new_tokens": None, "temperature": 0.0, "decoding": "not applicable (baseline)",
+                "image_max_side": cfg.image_max_side, "gen_kwargs": {}, "request_params": None}
+    params = adapter.request_params()
+    temperature: float | None = 0.0
+    decoding = "greedy"
+    if params is not None and adapter.backend == "openai":
+        temperature = params.get("temperature")  # None: not sent (the model's own default)
+        if temperature is None:
+            decoding = "the model's default sampling (temperature not accepted by the model)"
+        elif temperature != 0:
+            decoding = f"sampling (temperature {temperature:g})"
+    elif params is not None and params.get("do_sample"):
+        temperature, decoding = params.get("temperature", 1.0), "sampling"
+    return {"max_new_tokens": cfg.max_new_tokens, "temperature": temperature, "decoding": decoding,
+            "image_max_side": cfg.image_max_side, "gen_kwargs": dict(cfg.gen_kwargs), "request_params": params}
 
 
 # --------------------------------------------------------------------------------------

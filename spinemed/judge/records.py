@@ -50,6 +50,9 @@ class JudgeRun:
     temperature: float = 0.0
     max_attempts: int = 3
     item_ids: list[str] = field(default_factory=list)
+    # The judge requests' parameters as finally sent (spinemed.llm.params: after the model's
+    # rules and any parameter the endpoint refused); {} when no request was sent.
+    request_params: dict = field(default_factory=dict)
 
     @property
     def failures(self) -> list[JudgeResult]:
@@ -81,6 +84,7 @@ class JudgeRun:
             "prompt_version": self.prompt_version,
             "prompt_hash": self.prompt_hash,
             "temperature": self.temperature,
+            "request_params": dict(self.request_params),
             "max_attempts": self.max_attempts,
             "judged": sum(r.ok for r in self.results),
             "failed": len(self.failures),
@@ -115,5 +119,6 @@ class JudgeRun:
             results=results, n_items=n_items, judge_model=str(data["judge_model"]), backend=str(data.get("backend", "")),
             prompt_version=str(data["prompt_version"]), prompt_hash=str(data["prompt_hash"]),
             temperature=float(data.get("temperature", 0.0)), max_attempts=int(data.get("max_attempts", 1)), item_ids=item_ids,
+            request_params=dict(data.get("request_params") or {}),
         )
 

@@ -12,7 +12,9 @@ previous error, so each attempt is a distinct request: a cached client would oth
 a repeated identical re-ask from its cache instead of asking again.  A missing or blank model
 output is not sent (status "missing_output"; the scorer floor-scores it).  Requests go through
 :class:`spinemed.llm.client.LLMClient`, so any OpenAI-compatible endpoint and the request
-cache work; temperature is always 0.  The judge sees text only (case, reference, report).
+cache work; temperature is 0 (none for reasoning models, which accept only their default:
+`spinemed.llm.params`), `gen_kwargs` add request parameters, and the run records the parameters
+as finally sent.  The judge sees text only (case, reference, report).
 """
 
 from __future__ import annotations
@@ -202,7 +204,8 @@ def parse_judgement(text: str) -> tuple[dict[str, int], dict[str, str]]:
 # --------------------------------------------------------------------------------------
 
 
-async def _judge_one(client, prompts: JudgePrompts, item, output, index, item_id, *, model, max_attempts, max_tokens, response_format):
+async def _judge_one(client, prompts: JudgePrompts, item, output, index, item_id, *, model, max_attempts, max_tokens,
+                     response_format, gen_kwargs, sent):
     if output is None or not output.strip():
         return JudgeResult(index, item_id, "missing_output", error="model output is " + ("None" if output is None else "empty"))
     base = build_messages(prompts, item, output)
@@ -210,13 +213,16 @@ async def _judge_one(client, prompts: JudgePrompts, item, output, index, item_id
     last_error, raw, used_model = "", "", ""
     for attempt in range(1, max_attempts + 1):
         request = ChatRequest(
-            messages=tuple(messages), model=model or "", temperature=0.0, max_tokens=max_tokens, response_format=response_format
+            messages=tuple(messages), model=model or "", temperature=0.0, max_tokens=max_tokens, response_format=response_format,
+            extra=gen_kwargs,
         )
         try:
             reply = await client.chat(request)
         except LLMError as exc:
             return JudgeResult(index, item_id, "error", attempts=attempt, error=f"endpoint failed: {exc}", raw=raw, model=used_model)
         raw, used_model = reply.text, reply.model or used_model
+        if reply.params:
+            sent.append(reply.params)
         try:
             scores, reasons = parse_judgement(reply.text)
         except JudgeParseError as exc:
@@ -244,6 +250,7 @@ async def judge_reports(
     max_retries: int = 2,
     max_tokens: int | None = 2048,
     response_format: dict | None = None,
+    gen_kwargs: Mapping[str, Any] | None = None,
 ) -> JudgeRun:
     """Judge the model outputs of the report items in `items` (other kinds are skipped).
 
@@ -257,6 +264,7 @@ async def judge_reports(
         response_format: e.g. ``{"type": "json_object"}`` or a ``json_schema`` format built from
             :data:`JUDGEMENT_SCHEMA`, for endpoints that support it; replies are parsed strictly
             either way.
+        gen_kwargs: extra request parameters (``--judge-gen-kwargs``), e.g. ``{"reasoning_effort": "low"}``.
     """
     if len(outputs) != len(items):
         raise ValueError(f"outputs has {len(outputs)} entries but there are {len(items)} items")
@@ -264,7 +272,8 @@ async def judge_reports(
         raise ValueError(f"max_retries must be >= 0, got {max_retries}")
     prompts = load_prompts(prompt_version, prompt_dir)
     ids = [str(item.get("id") or i) for i, item in enumerate(items)]
-    jobs = []
+    jobs, sent = [], []
+    extra = dict(gen_kwargs or {})
     for i, (item, output) in enumerate(zip(items, outputs)):
         if item_kind(item, f"items[{i}] (id {ids[i]!r})") != "report":
             continue
@@ -273,7 +282,7 @@ async def judge_reports(
         jobs.append(
             _judge_one(
                 client, prompts, item, output, i, ids[i], model=model, max_attempts=1 + max_retries,
-                max_tokens=max_tokens, response_format=response_format,
+                max_tokens=max_tokens, response_format=response_format, gen_kwargs=extra, sent=sent,
             )
         )
     results = list(await asyncio.gather(*jobs))
@@ -288,7 +297,12 @@ async def judge_reports(
         prompt_hash=prompts.sha256,
         max_attempts=1 + max_retries,
         item_ids=ids,
+        request_params=_without_model(sent[-1]) if sent else {},
     )
+
+
+def _without_model(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if k != "model"}
 
 
 def judge_reports_sync(items, outputs, client, **kwargs) -> JudgeRun:

@@ -38,6 +38,18 @@ class RetryableError(LLMError):
         self.status = status
 
 
+class RejectedRequestError(LLMError):
+    """An HTTP 4xx that is not retried as is (400 bad parameter, 401 key, 404 model ...).
+
+    `status` is the HTTP status and `body` the server's JSON error (None when not JSON), so the
+    backend can tell an unsupported parameter (renamed or dropped, then sent again) from the rest."""
+
+    def __init__(self, message: str, status: int, body=None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     """One chat completion request.
@@ -83,6 +95,9 @@ class ChatResult:
     latency_s: float = 0.0
     attempts: int = 1
     usage: dict = field(default_factory=dict)
+    # The request's parameters as finally sent (body without the messages, after the per-model
+    # rules of spinemed.llm.params); empty for backends without a request body (offline).
+    params: dict = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -11,6 +11,11 @@ attract every new request and every retry.  The backend makes one attempt per ca
 `stream` sends the same request with ``"stream": true`` and yields the answer's text as the
 server-sent events arrive (the Space chat); a server that ignores ``stream`` and answers with one
 JSON body yields the whole answer as one piece.
+
+Request parameters follow the model (`spinemed.llm.params`): a reasoning model (gpt-5, o1/o3/o4)
+gets ``max_completion_tokens`` and no ``temperature``, and a 400 naming an unsupported parameter
+is learned for that endpoint and model and the request sent again without it (or renamed): once
+per parameter, within the same call.  Every result carries the parameters actually sent.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ try:
 except ImportError:  # pragma: no cover - plain httpx works, only slower at high concurrency
     import httpx
 
-from spinemed.llm.base import ChatRequest, ChatResult, LLMError, RetryableError
+from spinemed.llm.base import ChatRequest, ChatResult, LLMError, RejectedRequestError, RetryableError
+from spinemed.llm.params import LEARNED, ParamTable, sent_params, shape_body, unsupported_param
 
 __all__ = ["RETRYABLE_STATUS", "OpenAICompatBackend", "RetryableError", "parse_retry_after"]
 
@@ -43,6 +49,7 @@ log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 API_KEY_ENV_VARS = ("SPINEMED_API_KEY", "OPENAI_API_KEY")
 COOLDOWN_BASE_S, COOLDOWN_MAX_S = 1.0, 30.0
+MAX_ADAPTATIONS = 4  # parameters one request may shed after 400s (max_tokens, temperature, ...)
 
 
 class _LoopState:
@@ -65,6 +72,8 @@ class OpenAICompatBackend:
     trusted: the endpoint is declared on-premises: clinical sources (inpatient records, imaging
       studies) may be sent to it.  Never inferred (a loopback URL may be a tunnel to anywhere).
     transport: an httpx transport for tests (e.g. ``httpx.MockTransport``; the `httpx` of this module).
+    learned: where refused parameters are remembered (default: the process-wide
+      `spinemed.llm.params.LEARNED`, so every client of one endpoint and model shares it).
 
     A request's de-identification stamp, when it has one, goes along as the
     `X-SpineMed-Deid-Stamp` header (a hash of the scrubbed record: it carries no content), so a
@@ -84,6 +93,7 @@ class OpenAICompatBackend:
         headers: dict | None = None,
         trusted: bool = False,
         transport: httpx.AsyncBaseTransport | None = None,
+        learned: ParamTable | None = None,
     ):
         if not isinstance(trusted, bool):
             raise TypeError(f"OpenAICompatBackend: trusted must be true or false, got {trusted!r}")
@@ -127,6 +137,7 @@ class OpenAICompatBackend:
         self._next = 0  # round-robin pointer for ties
         self._transport = transport
         self._state: _LoopState | None = None
+        self.learned = learned if learned is not None else LEARNED
 
     def __repr__(self) -> str:
         return f"OpenAICompatBackend(base_urls={self.base_urls!r}, model={self.model!r}, trusted={self.trusted})"
@@ -170,17 +181,46 @@ class OpenAICompatBackend:
             self.in_flight[index] -= 1
             state.slot_free.notify()
 
-    async def complete(self, request: ChatRequest) -> ChatResult:
-        body = request.body()
+    def _shape(self, url: str, request: ChatRequest, extra: dict | None = None) -> dict:
+        """The body for `url`: the model's family rules, then what this endpoint refused before."""
+        body = {**request.body(), **(extra or {})}
         if not body.get("model"):
             body["model"] = self.model
+        model = body["model"]
+        return shape_body(body, model, explicit=request.extra, learned=self.learned.rules(url, model))
+
+    def _adapt(self, url: str, body: dict, error: RejectedRequestError) -> dict | None:
+        """The body to send again after a 400 that names an unsupported parameter of it, else None."""
+        found = unsupported_param(error.body) if error.status == 400 else None
+        if found is None or found[0] not in body:
+            return None
+        param, replacement = found
+        if self.learned.learn(url, body["model"], param, replacement):
+            log.warning("%s refuses %r for model %s; sending %s from now on", url, param, body["model"],
+                        f"{replacement!r} instead" if replacement else "without it")
+        return shape_body(body, body["model"], learned={param: replacement})
+
+    async def _post_adapting(self, client: httpx.AsyncClient, url: str, body: dict,
+                             headers: dict | None) -> tuple[httpx.Response, dict]:
+        for adaptation in range(MAX_ADAPTATIONS + 1):
+            try:
+                return await self._post(client, url, body, headers), body
+            except RejectedRequestError as exc:
+                retry = self._adapt(url, body, exc) if adaptation < MAX_ADAPTATIONS else None
+                if retry is None:
+                    raise
+                body = retry
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def complete(self, request: ChatRequest) -> ChatResult:
         state = self._loop_state()
         index = await self._acquire_endpoint(state)
         url = self.base_urls[index]
+        body = self._shape(url, request)
         try:
             start = time.perf_counter()
             extra_headers = {self.STAMP_HEADER: request.deid_stamp} if request.deid_stamp else None
-            response = await self._post(state.client, url, body, extra_headers)
+            response, body = await self._post_adapting(state.client, url, body, extra_headers)
             latency = time.perf_counter() - start
         except RetryableError as exc:
             if exc.status is None or exc.status >= 500:
@@ -191,7 +231,9 @@ class OpenAICompatBackend:
         finally:
             # Shielded so a cancelled request still frees its endpoint slot.
             await asyncio.shield(self._release_endpoint(state, index))
-        return _parse_response(response, url, body["model"], latency)
+        result = _parse_response(response, url, body["model"], latency)
+        result.params = sent_params(body)
+        return result
 
     def _mark_up(self, index: int) -> None:
         self._failures[index] = 0
@@ -231,27 +273,34 @@ class OpenAICompatBackend:
         Errors before the first piece are `complete`'s (RetryableError for timeouts, connection
         errors, 408/409/429/5xx; LLMError otherwise); an error chunk or a broken stream later is
         an LLMError (or RetryableError for a dropped connection)."""
-        body = {**request.body(), "stream": True}
-        if not body.get("model"):
-            body["model"] = self.model
         state = self._loop_state()
         index = await self._acquire_endpoint(state)
         url = self.base_urls[index]
+        body = self._shape(url, request, {"stream": True})
         target = f"{url}/chat/completions"
         headers = {"Accept": "text/event-stream"}
         if request.deid_stamp:
             headers[self.STAMP_HEADER] = request.deid_stamp
         try:
-            async with state.client.stream("POST", target, json=body, headers=headers) as response:
-                if response.status_code >= 400:
-                    await response.aread()
-                    _raise_for_status(response, target)
-                if "text/event-stream" in response.headers.get("content-type", ""):
-                    async for piece in _sse_deltas(response.aiter_lines(), target):
-                        yield piece
-                else:
-                    await response.aread()
-                    yield _parse_response(response, url, body["model"], 0.0).text
+            for adaptation in range(MAX_ADAPTATIONS + 1):
+                async with state.client.stream("POST", target, json=body, headers=headers) as response:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        try:
+                            _raise_for_status(response, target)
+                        except RejectedRequestError as exc:  # before any piece: adapt and send again
+                            retry = self._adapt(url, body, exc) if adaptation < MAX_ADAPTATIONS else None
+                            if retry is None:
+                                raise
+                            body = retry
+                            continue
+                    if "text/event-stream" in response.headers.get("content-type", ""):
+                        async for piece in _sse_deltas(response.aiter_lines(), target):
+                            yield piece
+                    else:
+                        await response.aread()
+                        yield _parse_response(response, url, body["model"], 0.0).text
+                break
         except httpx.TimeoutException as exc:
             error = self._timed_out(target, exc)
             self._mark_down(index, error)
@@ -324,7 +373,15 @@ def _raise_for_status(response: httpx.Response, target: str) -> None:
             status=status,
         )
     if status >= 400:
-        raise LLMError(f"{target}: HTTP {status} (not retried): {_error_text(response)}")
+        raise RejectedRequestError(f"{target}: HTTP {status} (not retried): {_error_text(response)}", status,
+                                   _json_or_none(response))
+
+
+def _json_or_none(response: httpx.Response):
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
 
 
 async def _sse_deltas(lines: AsyncIterator[str], target: str) -> AsyncIterator[str]:

@@ -113,6 +113,10 @@ class SimServer:
     capture: keep every chat request in `captured` ({"headers": lowercased names -> values,
     "raw": the body as sent (text), "body": the parsed JSON or None}), for tests that check what
     a client sends (e.g. that no identifier leaves the machine).
+    reasoning: answer like OpenAI's reasoning models (gpt-5, o-series): HTTP 400 with OpenAI's
+    exact error body to ``max_tokens`` (``unsupported_parameter``, "Use 'max_completion_tokens'
+    instead") and to a ``temperature`` other than 1 (``unsupported_value``); counted in
+    `param_rejections`.
 
     Counters (read from any thread): `requests` chat requests received (all outcomes),
     `in_flight_peak` most requests open at once *including queued ones* (what a client's
@@ -135,6 +139,7 @@ class SimServer:
         html_page: str | None = None,
         models_body=None,
         models_route: bool = True,
+        reasoning: bool = False,
     ):
         if max_concurrency < 1:
             raise ValueError(f"SimServer: max_concurrency must be >= 1, got {max_concurrency}")
@@ -158,6 +163,8 @@ class SimServer:
         self.models_body = models_body
         self.models_route = models_route
         self.captured: list[dict] = []
+        self.reasoning = reasoning
+        self.param_rejections = 0
         self._rng = random.Random(seed)
         self.requests = 0
         self.in_flight = 0
@@ -333,6 +340,10 @@ class SimServer:
             problem = _validate(body)
             if problem:
                 return 400, _error(problem, "invalid_request_error"), {}
+            refusal = _reasoning_refusal(body) if self.reasoning else None
+            if refusal:
+                self.param_rejections += 1
+                return 400, refusal, {}
             if fail:
                 self.failed += 1
                 return self.fail_status, _error("injected failure", "server_error"), {}
@@ -375,6 +386,21 @@ class SimServer:
         )
 
 
+def _reasoning_refusal(body: dict) -> dict | None:
+    """OpenAI's 400 body for what a reasoning model refuses (the texts as the API sends them)."""
+    if "max_tokens" in body:
+        return {"error": {
+            "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                       "Use 'max_completion_tokens' instead.",
+            "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}}
+    if "temperature" in body and body["temperature"] != 1:
+        return {"error": {
+            "message": f"Unsupported value: 'temperature' does not support {body['temperature']} with this model. "
+                       "Only the default (1) value is supported.",
+            "type": "invalid_request_error", "param": "temperature", "code": "unsupported_value"}}
+    return None
+
+
 def _error(message: str, kind: str) -> dict:
     return {"error": {"message": message, "type": kind}}
 
@@ -390,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-status", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--api-key", default=None, help="require this Bearer token")
+    parser.add_argument("--reasoning", action="store_true",
+                        help="refuse max_tokens and temperature != 1 with HTTP 400, as OpenAI's reasoning models do")
     args = parser.parse_args(argv)
     server = SimServer(
         latency_s=args.latency,
@@ -401,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         api_key=args.api_key,
+        reasoning=args.reasoning,
     )
     print(f"simulated OpenAI-compatible server at {server.start()} (Ctrl-C to stop)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly when a script kills it
