@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..hub.staging import OutputFolderError
 from ..llm.base import UntrustedEndpointError
+from ..llm.params import parse_gen_kwargs
 from .pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
 
 _VLLM_HELP = """\
@@ -49,6 +50,17 @@ def _add_generation_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--concurrency", type=int, help="requests in flight at once, over all endpoints")
     g.add_argument("--languages", choices=["auto", "source", "both"],
                    help="item languages: the source's, both EN and ZH, or auto (both when the backend can translate)")
+    g.add_argument("--gen-kwargs", type=_gen_kwargs, metavar="KW",
+                   help="extra request parameters for every LLM stage, JSON or k=v,k=v (e.g. reasoning_effort=low); "
+                        "added to generation.gen_kwargs of the builder YAML.  Reasoning models (gpt-5*, o1/o3/o4*) "
+                        "get max_completion_tokens and no temperature by themselves; the manifest records what was sent")
+
+
+def _gen_kwargs(text: str) -> dict:
+    try:
+        return parse_gen_kwargs(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(subparsers) -> None:
@@ -81,7 +93,7 @@ def _cmd_build(args) -> int:
                       work_dir=args.work_dir, version=args.version, backend=args.backend, model=args.model,
                       base_urls=args.base_urls, api_key=args.api_key, concurrency=args.concurrency,
                       languages=args.languages, limit=args.limit, ocr_check=args.ocr_check,
-                      trusted=args.trusted_endpoint, overwrite=args.overwrite)
+                      trusted=args.trusted_endpoint, overwrite=args.overwrite, gen_kwargs=args.gen_kwargs)
     try:
         summary = run_build(cfg, progress=(lambda m: None) if args.json else print)
     except (UntrustedEndpointError, OutputFolderError) as exc:

@@ -141,15 +141,21 @@ def build_facts(job: Job) -> dict[str, Any]:
 
 
 class Generator:
-    """Runs jobs through draft -> revision -> validation with one LLM client."""
+    """Runs jobs through draft -> revision -> validation with one LLM client.
+
+    `gen_kwargs` are extra request parameters for every stage (``--gen-kwargs``, or
+    ``generation.gen_kwargs`` in the builder YAML); `sent_params` keeps, per backend and model, the
+    parameters as last sent (after the model's rules of `spinemed.llm.params`) for the manifest."""
 
     def __init__(self, client, prompts: dict[str, PromptTemplate], criteria: Criteria, *,
-                 json_retries: int = 2, max_tokens: int | None = 2048):
+                 json_retries: int = 2, max_tokens: int | None = 2048, gen_kwargs: dict | None = None):
         self.client = client
         self.prompts = prompts
         self.criteria = criteria
         self.json_retries = json_retries
         self.max_tokens = max_tokens
+        self.gen_kwargs = dict(gen_kwargs or {})
+        self.sent_params: dict[str, dict] = {}
 
     async def ask_json(self, messages: list[dict], check=None, *, record: SourceRecord) -> tuple[dict, str]:
         """(parsed object, raw text).  Re-asks with the parse/shape error; raises OutputParseError.
@@ -162,8 +168,12 @@ class Generator:
         for _attempt in range(self.json_retries + 1):
             stamp = verify_record(record)
             req = ChatRequest(messages=tuple(messages), temperature=0.0, max_tokens=self.max_tokens,
-                              response_format={"type": "json_object"}, route=record.source_type, deid_stamp=stamp)
+                              response_format={"type": "json_object"}, route=record.source_type, deid_stamp=stamp,
+                              extra=self.gen_kwargs)
             result = await self.client.chat(req)
+            if result.params:
+                self.sent_params[f"{result.backend}:{result.model}"] = {
+                    k: v for k, v in result.params.items() if k != "model"}
             try:
                 obj = parse_json_object(result.text)
                 if "error" not in obj and check is not None:

@@ -47,6 +47,7 @@ from ..lexicon import load_lexicon
 from ..llm.base import UntrustedEndpointError
 from ..llm.cache import RequestCache
 from ..llm.client import LLMClient
+from ..llm.params import parse_gen_kwargs
 from ..llm.routing import (
     CLINICAL_SOURCE_TYPES,
     DEFAULT_ENDPOINT,
@@ -88,6 +89,7 @@ class BuildConfig:
     trusted: bool | None = None  # declare the default endpoint on-premises (--trusted-endpoint)
     concurrency: int | None = None
     languages: str | None = None  # "auto" | "source" | "both"
+    gen_kwargs: dict | None = None  # extra request parameters for every LLM stage (--gen-kwargs)
     window: int = 64
     limit: int | None = None  # stop after N source records (smoke runs)
     provenance_secret: str | None = None  # HMAC key of opaque ids (default: $SPINEMED_PROVENANCE_SECRET)
@@ -101,6 +103,8 @@ class BuildConfig:
         for key in ("backend", "model", "concurrency", "languages"):
             if getattr(self, key) is not None:
                 gen[key] = getattr(self, key)
+        if self.gen_kwargs:
+            gen["gen_kwargs"] = {**(gen.get("gen_kwargs") or {}), **self.gen_kwargs}
         if self.base_urls:
             gen["base_urls"] = list(self.base_urls)
         if self.trusted is not None:
@@ -183,7 +187,8 @@ class CorpusBuilder:
         self.client = client
         self.prompts = load_prompts(self.cfg["prompts"])
         self.criteria = load_criteria(self.cfg["criteria"])
-        self.generator = Generator(self.client, self.prompts, self.criteria, json_retries=int(gen.get("json_retries", 2)))
+        self.generator = Generator(self.client, self.prompts, self.criteria, json_retries=int(gen.get("json_retries", 2)),
+                                   gen_kwargs=parse_gen_kwargs(gen.get("gen_kwargs")))
         d = self.cfg["dedup"]
         self.deduper = Deduper(threshold=float(d.get("threshold", 0.8)), num_perm=int(d.get("num_perm", 128)))
         self.progress = progress or (lambda _msg: None)
@@ -277,6 +282,8 @@ class CorpusBuilder:
         n_records = self.read.stats["sources"]["records"]
         summary = self._summary(n_records, writer, writer_result, time.perf_counter() - start)
         generation = {"backend": self.client.backend.name, "model": self.client.backend.model}
+        if self.generator.sent_params:  # what the LLM stages sent, after the models' rules
+            generation["request_params"] = dict(self.generator.sent_params)
         versions = {"pipeline": PIPELINE_VERSION, "criteria": self.criteria.version, "deid": deid.DEID_VERSION,
                     "lexicon": load_lexicon().version,
                     "prompts": ",".join(f"{p.id}@{p.version}:{p.hash}" for p in sorted(self.prompts.values(), key=lambda p: p.id)),
@@ -289,7 +296,8 @@ class CorpusBuilder:
                  "dataset_info": dataset_info_yaml(out, configs)}
         write_dataset_card(out, cfg["card_template"], pretty_name=cfg["pretty_name"], stats=writer.stats(), extra=extra)
         summary["manifest"] = write_manifest(out, name=cfg["name"], version=cfg["version"], versions=versions,
-                                             stats=writer.stats(), extra={"accounting": summary["accounting"]})
+                                             stats=writer.stats(), extra={"accounting": summary["accounting"],
+                                                                          "generation": generation})
         return summary
 
     def run(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
