@@ -18,9 +18,11 @@ How a letter is found, strongest first:
 3. explicit answer declarations: "The answer is B", "Answer: b", "B is the correct answer",
    "I choose B", "Therefore, B.", 答案是/答案：/答案为/正确答案为/故选/本题选/应选 B,
    "B为正确答案", "答案不是A，是C" (the negated letters are left out);
+   "The best answer here is B", "My choice: B", "Answer → C", 最佳选项为/最合适的是 D, 结论：C;
 4. weaker commitments: "B is correct", "most likely B", "it is B", "not A but B", "不是A，是C",
-   选项B正确, "B项正确", 应该是B, 而是B;
-5. per-option verdict lines: "A. Incorrect / B. Correct / C. Correct" (one line each).
+   选项B正确, "B项正确", 应该是B, 而是B, 我认为是/我觉得是 B, "c is correct" (a lower-case label
+   opening a sentence), "Option (d) is correct" (a lower-case letter in brackets);
+5. per-option verdicts: lines "A. Incorrect / B. Correct / C. Correct", or inline "A错，B对".
 
 Among (1) the last one wins.  Otherwise the last final cue (2) wins over every declaration
 before or after it ("I would choose B, but on reflection... Final: C" gives C); without one
@@ -34,6 +36,8 @@ negated right before ("not", "I don't think", 不是, 不选 ...) or sits in a c
 ("if", "whether", "unless" ...).  Lists join with "and", ",", "、", 和, 与, 及 ("正确答案为B和D",
 "Both A and D").
 
+A quoted single letter is a label: '"C"', “C”, 'c', 「C」 read as "(C)".
+
 Only when nothing commits, in this order: an output that is just a letter or letter list
 ("B", "B.", "(B)", "B)", "Option B", "**B**", "A, C", "AC") answers; an output that starts
 with a letter followed by option text ("B. Lumbar disc herniation") answers unless it marks
@@ -41,7 +45,10 @@ another letter; a refusal cue gives ``refused``; marked mentions ("(B)", "Option
 "选项B", "**B**") answer if exactly one letter is marked without negation; with
 ``option_texts``, an output that quotes exactly one option's text answers (a quote that is
 part of a longer matching option's text does not count; texts under 4 characters, or 2 CJK
-characters, are never matched).  A quote is ignored when its clause negates it ("I don't think
+characters, are never matched), and before that a letter followed by the start of its own option
+text anywhere in the output answers ("The most likely diagnosis is B. Lumbar disc herniation");
+such a letter under a negation ("It is not B. Lumbar disc herniation") is never answered by a
+quote of its text.  A quote is ignored when its clause negates it ("I don't think
 it's X", "unlikely to be X", "rather than X", 不考虑/排除/并非 X, "X is ruled out / excluded /
 unlikely", X可排除).  An output that merely repeats the option list (one "A. ..." line per
 option) answers only through an explicit commitment.
@@ -89,6 +96,8 @@ class ChoiceResult:
 _TRANSLATE = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}  # full-width ASCII -> ASCII
 _TRANSLATE.update({0x3000: " ", 0x00A0: " ", 0x200B: " ", 0x3010: "[", 0x3011: "]", 0x2019: "'"})
 _TRANSLATE.update({0x300C: "[", 0x300D: "]", 0xFE55: ":"})
+# A quoted single letter is a label: '"C"', '“C”', "'c'", 「C」 read as "(C)" (same length).
+_QUOTED_LETTER = re.compile(r"[\"'\u201c\u201d\u2018\u00ab\u300e\[](\s?[A-Za-z]\s?)[\"'\u201c\u201d\u00bb\u300f\]]")
 _EMPHASIS = str.maketrans({"*": " ", "`": " ", "_": " ", "$": " "})  # markdown / inline math
 _CJK_UNIFIED_RE = re.compile(f"[{CJK_UNIFIED}]")  # Chinese option text may be quoted shorter
 
@@ -226,7 +235,9 @@ def _patterns(options: str) -> _Patterns:
     # unbounded, a pattern that may start at every letter of "A, A, A, ..." is quadratic.
     more = rf"(?:[)\]]?{sep}[(\[]?{upper}){{0,{2 * n}}}"
     group = rf"(?P<g>{concat}|{upper}{more}|{lower}(?:\s*[,、]\s*{lower}){{0,{2 * n}}})"
-    group_upper = rf"(?P<g>{concat}|{upper}{more})"
+    # a lower-case letter inside brackets is a label too: "Option (d) is correct", "(b) is right"
+    paren_lower = rf"(?<=[(\[{{])\s*(?-i:[{low}])(?=\s*[)\]}}])"
+    group_upper = rf"(?P<g>{concat}|{upper}{more}|{paren_lower})"
     pre = r"(?:(?:option|choice|letter)\s*|选项\s*)?[(\[{]?\s*"
     # Patterns that open with {pre} can start anywhere; this first-character check (same
     # matches) lets the scan skip most positions quickly (~40% faster on long outputs).
@@ -237,7 +248,7 @@ def _patterns(options: str) -> _Patterns:
         r"(?:(?:(?:most\s+)?likely|probably|clearly|definitely|actually|indeed|therefore|thus|now|still"
         r"|obviously)\s*[:,]?\s*)?"
     )
-    declared_verbs = r"(?:is|are|would\s+be|should\s+be|will\s+be|must\s+be|=|:|-)"
+    declared_verbs = r"(?:is|are|would\s+be|should\s+be|will\s+be|must\s+be|=|:|-|→|->|=>|⇒)"
     neg_list = rf"{upper}(?:\s*(?:,|、|和|与|及|或|or|and)\s*{upper})*"
     flags = re.IGNORECASE
     # Chinese-cue patterns are marked by a leading "(?#zh)".
@@ -265,12 +276,13 @@ def _patterns(options: str) -> _Patterns:
         (
             _DECLARED,
             rf"\b(?:correct|right|best|most\s+appropriate|most\s+likely|true|final)\s+"
-            rf"(?:option|choice|response|letter|answer)s?\s*{declared_verbs}?\s*:?\s*{filler}{cued}{group}",
+            rf"(?:option|choice|response|letter|answer)s?(?:\s+(?:here|overall|for\s+this\s+(?:question|case|patient)))?"
+            rf"\s*{declared_verbs}?\s*:?\s*{filler}{cued}{group}",
         ),
         (
             _DECLARED,
             rf"\b(?:I\s+(?:would\s+|will\s+|'d\s+|'ll\s+)?(?:choose|select|pick|go\s+with)|(?:choose|select|pick)"
-            rf"|my\s+(?:final\s+)?(?:answer|choice|selection)\s+(?:is|would\s+be)|go\s+with)\s*:?\s*{pre}{group}",
+            rf"|my\s+(?:final\s+)?(?:answer|choice|selection|pick)\s*(?:is|would\s+be|:)|go\s+with)\s*:?\s*{pre}{group}",
         ),
         (
             _DECLARED,
@@ -288,7 +300,14 @@ def _patterns(options: str) -> _Patterns:
             rf"{lead}{pre}{group_upper}\s*[)\]]?\s+(?:is|are|seems|looks|appears)\s+(?:to\s+be\s+)?(?:the\s+)?"
             rf"(?:most\s+)?(?:correct|right|accurate|true|appropriate|likely|best)\b",
         ),
-        (_WEAK, rf"\bI\s+(?:think|believe|would\s+say|'d\s+say)\s+(?:(?:it\s+is|it's)\s+)?{pre}{group_upper}"),
+        (_WEAK, rf"\bI(?:\s+(?:think|believe|would\s+say)|\s*'d\s+say)\s+(?:(?:it\s+is|it's)\s+)?{pre}{group}"),
+        # a lower-case label opening a sentence: "c is correct", "b would be the best answer"
+        (
+            _WEAK,
+            rf"(?:^|(?<=[.!?;\n]))\s*(?:(?:option|choice)\s+)?[(\[]?(?P<g>(?-i:[{low}]))[)\]]?\s+(?:is|would\s+be)\s+"
+            rf"(?:the\s+)?(?:most\s+)?(?:correct|right|best|true|answer)\b",
+        ),
+        (_WEAK, rf"(?#zh)(?:我|个人)(?:认为|觉得|判断|倾向于认为)\s*(?:是|应该是|应是|为)\s*[:：]?\s*{pre}{group_upper}"),
         (_WEAK, rf"\b(?:most\s+likely|probably)\s*,?\s*(?:(?:it\s+is|it's)\s+)?{pre}{group_upper}"),
         (
             _WEAK,
@@ -313,6 +332,13 @@ def _patterns(options: str) -> _Patterns:
         (_VERDICT, rf"(?m)^[ \t]*[(\[]?{group_upper}[ \t]*[)\].:：\-][ \t]*(?:correct|true|right|正确|对)(?![A-Za-z])"),
         (_WEAK, rf"(?:应该|应当|应)(?:是|为)\s*{pre}{group_upper}"),
         (_WEAK, rf"(?:而是|最可能(?:的)?(?:是|为)|可能性最大(?:的)?(?:是|为))\s*{pre}{group_upper}"),
+        (
+            _DECLARED,
+            rf"(?#zh)(?:最佳|最合适|最恰当|最正确|最符合)(?:的)?(?:选项|答案|选择)?\s*(?:是|为|应为|应选)\s*[:：]?\s*{pre}{group}",
+        ),
+        (_DECLARED, rf"(?#zh)(?:结论|结果|回答)\s*[:：]\s*{pre}{group_upper}(?![A-Za-z])\s*(?:项|选项)?\s*(?=[。.；;，,\s]|$)"),
+        # inline verdicts "A错，B对": only when exactly one option is judged right (see _choose)
+        (_VERDICT, rf"(?<![A-Za-z]){group_upper}\s*(?:项|选项)?\s*(?:对|正确)(?=\s*(?:[，,。；;]|$))"),
     ]
     return _Patterns(
         options=options,
@@ -412,7 +438,8 @@ def _choose(found: list[tuple[int, int, int, str]], text: str) -> tuple[int, int
     return s, e, letters
 
 
-def _option_text_answer(text: str, option_texts: dict[str, str], options: str) -> tuple[int, int, str] | None:
+def _option_text_answer(text: str, option_texts: dict[str, str], options: str,
+                        negated: set[str] = frozenset()) -> tuple[int, int, str] | None:
     """The single option whose text the output quotes (longer quotes shadow their substrings)."""
     hits: list[tuple[str, int, int, str]] = []
     for letter, option in option_texts.items():
@@ -426,13 +453,41 @@ def _option_text_answer(text: str, option_texts: dict[str, str], options: str) -
         for m in re.finditer(pattern, text, re.IGNORECASE):
             hits.append((letter, m.start(), m.end(), key))
     keys = {h[3] for h in hits}  # negated quotes still shadow their substrings
-    hits = [h for h in hits if not _text_negated(text, h[1], h[2])]
+    hits = [h for h in hits if h[0] not in negated and not _text_negated(text, h[1], h[2])]
     letters = {h[0] for h in hits if not any(h[3] != k and h[3] in k for k in keys)}
     if len(letters) != 1:
         return None
     letter = letters.pop()
     _, s, e, _ = max((h for h in hits if h[0] == letter), key=lambda h: h[1])
     return s, e, letter
+
+
+def _labelled_quote(text: str, option_texts: dict[str, str], options: str
+                    ) -> tuple[tuple[int, int, str] | None, set[str]]:
+    """A letter followed by the start of its own option text anywhere in a sentence ("I'd go with
+    B. Lumbar spinal stenosis because ..."): the one such letter, not negated (None when several
+    letters are quoted so, as in an echoed option list, or none is), and the letters quoted so
+    under a negation ("It is not B. Lumbar disc herniation"), which no quote may answer."""
+    found: dict[str, tuple[int, int]] = {}
+    negated: set[str] = set()
+    for letter, option in option_texts.items():
+        letter = letter.strip().upper() if isinstance(letter, str) else ""
+        if letter not in options or not isinstance(option, str):
+            continue
+        words = " ".join(option.split()).strip(" .。;；,，")[:24].split()  # the first words are enough
+        if not words or len("".join(words)) < 3:
+            continue
+        pattern = (rf"(?<![A-Za-z0-9\-'])[(\[]?(?-i:{letter})\s*[.):：\]]?\s*[-–—]?\s*"
+                   + r"\s+".join(map(re.escape, words)))
+        for m in re.finditer(pattern, text, re.IGNORECASE):
+            if _vetoed(text, m.start()) or _text_negated(text, m.start(), m.end()):
+                negated.add(letter)
+                continue
+            found[letter] = (m.start(), m.end())
+    if len(found) != 1 or set(found) & negated:
+        return None, negated
+    ((letter, (s, e)),) = found.items()
+    return (s, e, letter), negated
 
 
 def _text_negated(text: str, start: int, end: int) -> bool:
@@ -473,7 +528,7 @@ def extract_choice_detailed(
     raw = text[base:]
     if not raw.strip():
         return ChoiceResult(None, "empty", "")
-    norm = raw.translate(_TRANSLATE)
+    norm = _QUOTED_LETTER.sub(lambda m: f"({m.group(1)})", raw.translate(_TRANSLATE))
     plain = norm.translate(_EMPHASIS)
 
     def result(span: tuple[int, int, str]) -> ChoiceResult:
@@ -512,7 +567,10 @@ def extract_choice_detailed(
     if len(mentions) > 1:
         return ChoiceResult(None, "unparsed", "")
     if option_texts:
-        quoted = _option_text_answer(plain, option_texts, pats.options)
+        labelled, negated = _labelled_quote(plain, option_texts, pats.options)
+        if labelled and set(mentions) <= {labelled[2]}:
+            return result(labelled)
+        quoted = _option_text_answer(plain, option_texts, pats.options, negated)
         if quoted:
             return result(quoted)
     return ChoiceResult(None, "unparsed", "")
