@@ -45,6 +45,8 @@ __all__ = [
     "ROLES",
     "EVAL_PROMPT_DIR",
     "EVAL_PROMPT_ENV",
+    "EXTRACT_PROMPT_DIR",
+    "EXTRACT_PROMPT_ENV",
     "JUDGE_PROMPT_DIR",
     "JUDGE_PROMPT_ENV",
     "OutputParseError",
@@ -70,6 +72,8 @@ EVAL_PROMPT_DIR = checkout_path("builders", "spinebench", "eval_prompts")
 EVAL_PROMPT_ENV = "SPINEMED_EVAL_PROMPTS"
 JUDGE_PROMPT_DIR = checkout_path("builders", "spinebench", "judge_prompts")
 JUDGE_PROMPT_ENV = "SPINEMED_JUDGE_PROMPTS"
+EXTRACT_PROMPT_DIR = checkout_path("builders", "spinebench", "extract_prompts")
+EXTRACT_PROMPT_ENV = "SPINEMED_EXTRACT_PROMPTS"
 
 # keep_trailing_newline: a template's last newline is part of what it says (the judge's user
 # turn ends with one); callers that want stripped text strip the rendered output.

@@ -41,6 +41,10 @@ parameter is sent the request again without it (or renamed), and that is remembe
   --gen-kwargs reasoning_effort=low,max_completion_tokens=8192   or   --gen-kwargs '{"top_p": 0.9}'
 for hf: generate() keyword arguments.  results.json records them and the parameters actually sent
 (generation.request_params; the judge's under judge.request_params).
+MCQ answers are read by the rules of spinemed.choices; with a judge configured, outputs the rules
+leave unparsed go to the judge model as an answer extractor (strict JSON {"answer": "B"} or null;
+builders/spinebench/extract_prompts).  Each prediction says how its answer was found (extraction:
+rules | llm | none) and results.json counts them (extraction); --no-llm-extract turns this off.
 Exit codes: 0 done, 2 bad input or an endpoint that is not an OpenAI-compatible API (nothing was
 run), 3 some items errored (more than --max-error-rate, or every item whatever the rate; results.json
 is written, marked incomplete), 130 interrupted (rerun to resume).
@@ -144,6 +148,14 @@ def register(subparsers) -> None:
     j.add_argument("--judge-concurrency", type=_positive, default=8, help="judge requests in flight (default 8)")
     j.add_argument("--judge-gen-kwargs", type=_gen_kwargs, default={}, metavar="KW",
                    help="extra judge request parameters, JSON or k=v,k=v (e.g. reasoning_effort=minimal)")
+    j.add_argument("--no-llm-extract", action="store_true",
+                   help="do not send MCQ outputs the extraction rules cannot parse to the judge model (by default, "
+                        "with a judge configured, they are, and counted as extraction 'llm')")
+    j.add_argument("--extract-prompt-version", default="v1",
+                   help="builders/spinebench/extract_prompts/<version> (default v1)")
+    j.add_argument("--extract-prompt-dir", type=Path, help="folder of answer-extractor prompt versions (default: "
+                                                           "$SPINEMED_EXTRACT_PROMPTS, else the checkout's "
+                                                           "builders/spinebench/extract_prompts)")
     j.add_argument("--partial-reports", choices=["none", "mean"], default="none",
                    help="when some reports could not be judged: none (default: P3 and the total stay empty) or mean "
                         "(P3 over the scored reports; recorded in the results)")
@@ -222,7 +234,8 @@ def handler(args) -> int:
         preflight=not args.no_preflight, judge_model=args.judge_model, judge_urls=args.judge_url,
         judge_api_key=args.judge_api_key, judge_prompt_version=args.judge_prompt_version,
         judge_prompt_dir=args.judge_prompt_dir,
-        judge_concurrency=args.judge_concurrency, partial_reports=args.partial_reports, seed=args.seed,
+        judge_concurrency=args.judge_concurrency, llm_extract=not args.no_llm_extract,
+        extract_prompt_version=args.extract_prompt_version, extract_prompt_dir=args.extract_prompt_dir, partial_reports=args.partial_reports, seed=args.seed,
         bootstrap=args.bootstrap, plots=not args.no_plots,
         model_index=args.model_index, name=args.name, overwrite=args.overwrite, command=_command(args),
     )

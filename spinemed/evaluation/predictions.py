@@ -3,7 +3,7 @@
 Line format (``PREDICTION_FIELDS``)::
 
     {"id": "mcq-...", "kind": "text_mcq", "output": "... Answer: B", "extracted": "B",
-     "status": "answered", "latency_s": 1.42, "error": null, "attempts": 1, "cached": false}
+     "extraction": "rules", "status": "answered", "latency_s": 1.42, "error": null, "attempts": 1, "cached": false}
 
 * ``output``: the model's raw text; null only when the request failed for good (``error`` says why).
 * ``extracted`` / ``status``: for MCQ items what :func:`spinemed.scoring.score_items` extracts
@@ -12,6 +12,9 @@ Line format (``PREDICTION_FIELDS``)::
   raw output only (``generated`` / ``empty`` / ``error``); the finished run rewrites the file
   in benchmark order with the extraction.  Both fields are informative: scoring always
   re-extracts from ``output``, so a hand-edited ``extracted`` changes nothing.
+* ``extraction``: how an MCQ answer was found: ``rules`` (:mod:`spinemed.choices`), ``llm`` (the
+  judge model as answer extractor, for an output the rules left unparsed; its replies are in
+  ``extraction.json`` and the scorer takes them as ``llm_answers``) or ``none``; null for reports.
 * ``latency_s``: seconds the model took for this item (for batched local generation, the
   batch time divided by its size; 0 for answers served from the request cache).
 
@@ -48,7 +51,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PREDICTIONS_FORMAT = "spinebench-predictions/1"
-PREDICTION_FIELDS = ("id", "kind", "output", "extracted", "status", "latency_s", "error", "attempts", "cached")
+PREDICTION_FIELDS = ("id", "kind", "output", "extracted", "extraction", "status", "latency_s", "error", "attempts", "cached")
+EXTRACTIONS = ("rules", "llm", "none")  # how an MCQ answer was found; null for reports
 PREDICTION_STATUSES = ("answered", "refused", "empty", "unparsed", "generated", "error")
 
 
@@ -75,6 +79,9 @@ def validate_prediction(obj: Any, where: str = "prediction") -> list[str]:
         problems.append(f"{where}: 'output' is null but 'status' is {status!r} (null output means an error)")
     if status == "error" and not obj.get("error"):
         problems.append(f"{where}: status 'error' needs an 'error' message")
+    extraction = obj.get("extraction")
+    if extraction is not None and extraction not in EXTRACTIONS:
+        problems.append(f"{where}: 'extraction' must be one of {', '.join(EXTRACTIONS)} or null, got {extraction!r}")
     latency = obj.get("latency_s")
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0):
         problems.append(f"{where}: 'latency_s' must be a non-negative number or null, got {latency!r}")

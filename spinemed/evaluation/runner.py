@@ -7,7 +7,8 @@ Order of work, so that everything that can be wrong is found before the first it
 2. load the model (weights / endpoint reachability / baseline corpus);
 3. compare the run fingerprint with earlier predictions in the output folder (resume or refuse);
 4. generate the missing items, appending each answer to ``predictions.jsonl`` as it arrives;
-5. judge the reports (when configured), score everything with
+5. with a judge endpoint configured, send the MCQ outputs the extraction rules leave unparsed
+   to the LLM answer extractor (:mod:`spinemed.judge.extract`) and judge the reports; score everything with
    :func:`spinemed.scoring.score_predictions`, and write ``results.json``, the plots and,
    when asked, ``model_index.json``.
 
@@ -44,6 +45,7 @@ from spinemed.evaluation.results import assemble_results, benchmark_warnings, wr
 from spinemed.fileio import atomic_write_json
 from spinemed.judge import judge_reports
 from spinemed.judge import load_prompts as load_judge_prompts
+from spinemed.judge.extract import DEFAULT_EXTRACT_PROMPT_VERSION, extract_answers, load_extract_prompts
 from spinemed.models.loader import openai_client
 from spinemed.models.spec import ModelError, ModelSpec, ModelSpecError
 from spinemed.scoring import score_items, score_predictions
@@ -98,6 +100,10 @@ class EvalConfig:
     judge_prompt_dir: Path | None = None
     judge_concurrency: int = 8
     judge_gen_kwargs: dict[str, Any] = field(default_factory=dict)  # --judge-gen-kwargs
+    # MCQ outputs the rules cannot parse go to the judge model as an answer extractor (when a judge is set)
+    llm_extract: bool = True
+    extract_prompt_version: str = DEFAULT_EXTRACT_PROMPT_VERSION
+    extract_prompt_dir: Path | None = None
     # scoring and outputs
     partial_reports: str = "none"  # spinemed.scoring: "mean" scores P3 over the scored reports when some are not
     seed: int = 0
@@ -143,7 +149,8 @@ def _now() -> str:
 def _record(job: Job, gen: Generation) -> dict[str, Any]:
     """The predictions line written the moment an answer arrives: raw output, no extraction yet
     (that is CPU work the request path does not need; :func:`_finalize` adds it)."""
-    rec = {"id": job.id, "kind": job.kind, "output": gen.output, "extracted": None, "latency_s": gen.latency_s,
+    rec = {"id": job.id, "kind": job.kind, "output": gen.output, "extracted": None, "extraction": None,
+           "latency_s": gen.latency_s,
            "error": gen.error, "attempts": gen.attempts, "cached": gen.cached}
     if gen.output is None:
         rec["status"] = "error"
@@ -153,12 +160,16 @@ def _record(job: Job, gen: Generation) -> dict[str, Any]:
     return rec
 
 
-def _finalize(rec: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
-    """Add the MCQ extraction to a line; it is the scorer's own (`score_items`), so the two agree."""
-    if rec["kind"] == "report" or rec["output"] is None:
+def _finalize(rec: dict[str, Any], item: dict[str, Any], llm_answer: str | None = None) -> dict[str, Any]:
+    """Add the MCQ extraction to a line; it is the scorer's own (`score_items`), so the two agree.
+    ``extraction`` says how: "rules", "llm" (an LLM extractor's `llm_answer` for an output the rules
+    left unparsed) or "none"."""
+    if rec["kind"] == "report":
         return rec
-    scored = score_items([item], [rec["output"]], levels=False)[0]
-    return {**rec, "extracted": scored.extracted, "status": scored.status}
+    if rec["output"] is None:
+        return {**rec, "extraction": "none"}
+    scored = score_items([item], [rec["output"]], levels=False, llm_answers=[llm_answer])[0]
+    return {**rec, "extracted": scored.extracted, "status": scored.status, "extraction": scored.extraction}
 
 
 def _judge_client(cfg: EvalConfig, cache_dir: Path):
@@ -248,12 +259,16 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
         for i, item in enumerate(bench.items)
     ]
     has_reports = any(j.kind == "report" for j in jobs_all)
+    llm_extract = cfg.llm_extract and cfg.judge_model and any(j.kind != "report" for j in jobs_all)
     if cfg.judge_urls and not cfg.judge_model:
         raise EvalError("--judge-url needs --judge-model (the judge model's name as the endpoint serves it)")
     judge_client = None
-    if cfg.judge_model and has_reports:
+    if cfg.judge_model and (has_reports or llm_extract):
         try:
-            load_judge_prompts(cfg.judge_prompt_version, cfg.judge_prompt_dir)
+            if has_reports:
+                load_judge_prompts(cfg.judge_prompt_version, cfg.judge_prompt_dir)
+            if llm_extract:
+                load_extract_prompts(cfg.extract_prompt_version, cfg.extract_prompt_dir)
         except (FileNotFoundError, ValueError) as exc:
             raise EvalError(f"judge: {exc}") from None
         judge_client = _judge_client(cfg, cache_dir)
@@ -307,37 +322,61 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
     if missing:  # an adapter that skipped items is a bug, not a model failure
         raise EvalError(f"{len(missing)} item(s) got no answer from {adapter.spec}: {missing[:5]}")
     ordered = [_finalize(records[j.id], j.item) for j in jobs_all]
-    write_predictions(predictions_path, ordered)  # compacted, in benchmark order, with the extraction
 
-    # 5. Judge, score, write.
+    # 5. Extract what the rules could not and judge (with a judge endpoint), score, write.
     outputs = [r["output"] for r in ordered]
-    judge_run, judge_stats = None, {}
+    unparsed = [i for i, r in enumerate(ordered) if r["status"] == "unparsed"] if llm_extract else []
+    judge_run, judge_stats, extraction_run = None, {}, None
     if judge_client is not None:
-        say(f"judging {sum(j.kind == 'report' for j in jobs_all)} report(s) with {cfg.judge_model}")
+        if unparsed:
+            say(f"asking {cfg.judge_model} for the answer of {len(unparsed)} MCQ output(s) the rules cannot parse")
+        if has_reports:
+            say(f"judging {sum(j.kind == 'report' for j in jobs_all)} report(s) with {cfg.judge_model}")
 
         async def judge():
             try:
-                return await judge_reports(bench.items, outputs, judge_client, prompt_version=cfg.judge_prompt_version,
-                                           prompt_dir=cfg.judge_prompt_dir, model=cfg.judge_model,
-                                           gen_kwargs=cfg.judge_gen_kwargs)
+                extracted = None
+                if unparsed:
+                    extracted = await extract_answers(
+                        [jobs_all[i].item for i in unparsed], [outputs[i] for i in unparsed], judge_client,
+                        model=cfg.judge_model, prompt_version=cfg.extract_prompt_version,
+                        prompt_dir=cfg.extract_prompt_dir, gen_kwargs=cfg.judge_gen_kwargs)
+                judged = None
+                if has_reports:
+                    judged = await judge_reports(bench.items, outputs, judge_client, prompt_version=cfg.judge_prompt_version,
+                                                 prompt_dir=cfg.judge_prompt_dir, model=cfg.judge_model,
+                                                 gen_kwargs=cfg.judge_gen_kwargs)
+                return extracted, judged
             finally:
                 await judge_client.aclose()
 
         try:
-            judge_run = _run_async(judge)
+            extraction_run, judge_run = _run_async(judge)
         except KeyboardInterrupt:
             raise EvalInterrupted("interrupted while judging; every answer is saved and the judgements made so far "
                                   "are cached: rerun the same command to resume") from None
         s = judge_client.stats
         judge_stats = {"requests_sent": s.requests, "cache_hits": s.cache_hits, "retries": s.retries, "failures": s.failures}
-        _write_json(out / "judge.json", judge_run.to_json())
+        if judge_run is not None:
+            _write_json(out / "judge.json", judge_run.to_json())
+        if extraction_run is not None:
+            _write_json(out / "extraction.json", extraction_run.to_json())
+    llm_answers = extraction_run.answers() if extraction_run is not None else {}
+    if llm_answers:
+        ordered = [_finalize(r, j.item, llm_answers.get(r["id"])) if r["id"] in llm_answers else r
+                   for r, j in zip(ordered, jobs_all)]
+    write_predictions(predictions_path, ordered)  # compacted, in benchmark order, with the extraction
 
     # A failed request is no answer: its report is never floor-scored (the scorer's "request_failed").
     request_errors = [r["error"] or "request failed" if r["status"] == "error" else None for r in ordered]
     metric = score_predictions(bench.items, outputs, judge_run, breakdowns=BREAKDOWNS, bootstrap=cfg.bootstrap, seed=cfg.seed,
                                partial_reports=cfg.partial_reports,
-                               request_errors=request_errors if any(request_errors) else None)
+                               request_errors=request_errors if any(request_errors) else None,
+                               llm_answers=llm_answers or None)
     results = _assemble(cfg, bench, prompts, adapter, metric, ordered, started, t0, gen_time, len(jobs), resumed, judge_stats)
+    results["extraction"] = _extraction_block(ordered, extraction_run, llm_extract)
+    if extraction_run is not None:
+        results["files"]["extraction"] = "extraction.json"
     plots: dict[str, Path] = {}
     if cfg.plots:
         try:
@@ -429,6 +468,18 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
     )
 
 
+def _extraction_block(ordered: list[dict[str, Any]], run, enabled: bool) -> dict[str, Any]:
+    """How every MCQ answer was found: by the rules, by the LLM extractor, or not at all, with
+    the extractor's model, prompt and outcome counts (None when no judge endpoint was set)."""
+    mcq = [r for r in ordered if r["kind"] != "report"]
+    counts = {way: sum(r.get("extraction") == way for r in mcq) for way in ("rules", "llm", "none")}
+    extractor = None
+    if enabled:
+        extractor = run.info() if run is not None else {"sent": 0}
+        extractor.pop("failures", None)  # listed in extraction.json
+    return {"mcq_items": len(mcq), **counts, "llm_extractor": extractor}
+
+
 def _generation(cfg, adapter: Adapter) -> dict[str, Any]:
     """The results' ``generation`` block: the settings asked for and the parameters as sent
     (``request_params``: for endpoints, after the model's rules, e.g. a reasoning model's
@@ -496,13 +547,20 @@ def format_results(results: dict[str, Any], out_dir: Path | None = None) -> str:
     if lv.get("items"):
         lines.append(f"  level-aware (reports): F1 {lv['f1']:.3f}, precision {lv['precision']:.3f}, "
                      f"recall {lv['recall']:.3f} over {lv['items']} item(s)")
+    ex = results.get("extraction")
+    if ex and ex.get("mcq_items"):
+        llm = ex.get("llm_extractor")
+        how = (f" ({llm.get('sent', 0)} unparsed sent to {llm.get('model') or 'the judge'}: {llm.get('answered', 0)} "
+               f"answered, {llm.get('none', 0)} no answer, {llm.get('invalid', 0) + llm.get('error', 0)} failed)"
+               if llm and llm.get("sent") else "" if llm else " (no LLM extractor: set --judge-model/--judge-url)")
+        lines.append(f"  MCQ answers found by rules {ex['rules']}, by LLM {ex['llm']}, none {ex['none']}{how}")
     if results["errors"]["count"] or results["unanswered"]:
         lines.append(f"  errors {results['errors']['count']}, unanswered {len(results['unanswered'])}")
     for w in results["warnings"]:
         lines.append(f"  note: {w}")
     if out_dir is not None:
         files = results["files"]
-        written = ["results.json", files["predictions"], files.get("judge"), files.get("model_index"),
+        written = ["results.json", files["predictions"], files.get("judge"), files.get("extraction"), files.get("model_index"),
                    *(files.get("plots") or {}).values()]
         lines.append(f"  files in {out_dir}: " + ", ".join(f for f in written if f))
     return "\n".join(lines)

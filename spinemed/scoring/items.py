@@ -43,6 +43,9 @@ class ItemScore:
     language: str = ""
     error: str = ""
     ignored_judge_scores: bool = False  # a floor-scored report that came with judge scores
+    # MCQ items: how the answer was found: "rules" (spinemed.choices), "llm" (the LLM extractor,
+    # for an output the rules left unparsed) or "none" (no answer); None for other kinds.
+    extraction: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -166,13 +169,17 @@ def score_items(
     levels: bool = True,
     judge_errors: Sequence[str | None] | Mapping[str, str] | None = None,
     request_errors: Sequence[str | None] | Mapping[str, str] | None = None,
+    llm_answers: Sequence[str | None] | Mapping[str, str] | None = None,
 ) -> list[ItemScore]:
     """Score every item on its own; :func:`summarize` aggregates the result.
 
     `judge_errors` marks report items whose judgement failed (a list aligned with `items` or a
     mapping item id -> reason); `request_errors` likewise marks items whose model request failed
     for good: such a report is "request_failed" (unscored, never floor-scored), an MCQ item stays
-    "missing" (wrong and counted); see :func:`score_predictions` for the other arguments.
+    "missing" (wrong and counted).  `llm_answers` (aligned or by item id) are the letters an LLM
+    extractor (:mod:`spinemed.judge.extract`) read from MCQ outputs; they count only where the
+    rules left an output "unparsed" (never over a rules answer, a refusal or an empty output) and
+    mark the item ``extraction="llm"``.  See :func:`score_predictions` for the other arguments.
     """
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
         raise TypeError("items: expected a list of item mappings")
@@ -193,9 +200,11 @@ def score_items(
     aligned = _judge_scores_for(judge_scores, items, ids)
     errors = _aligned(judge_errors, items, ids, "judge_errors", "error message")
     failed_requests = _aligned(request_errors, items, ids, "request_errors", "error message")
+    llm = _aligned(llm_answers, items, ids, "llm_answers", "letters")
 
     out: list[ItemScore] = []
-    for i, (item, pred, js, err, req_err) in enumerate(zip(items, predictions, aligned, errors, failed_requests)):
+    for i, (item, pred, js, err, req_err, llm_answer) in enumerate(
+            zip(items, predictions, aligned, errors, failed_requests, llm)):
         where = f"items[{i}] (id {ids[i]!r})"
         kind = item_kind(item, where)
         if pred is not None and not isinstance(pred, str):
@@ -220,9 +229,13 @@ def score_items(
             else:
                 res = extract_choice_detailed(pred, options=letters, option_texts=texts)
                 answer, status = res.answer, res.status
+            extraction = "rules" if answer else "none"
+            if status == "unparsed" and llm_answer:
+                answer, status, extraction = _reference_letters(llm_answer, letters, f"llm_answers[{i}]"), "answered", "llm"
             correct = answer is not None and answer == ref
             out.append(
-                ItemScore(i, ids[i], kind, status, 100.0 if correct else 0.0, answer, ref, correct, missing_output=pred is None, **meta)
+                ItemScore(i, ids[i], kind, status, 100.0 if correct else 0.0, answer, ref, correct, missing_output=pred is None,
+                          extraction=extraction, **meta)
             )
         elif kind == "open_qa":
             lv = _level_comparison(pred or "", item, where, kind) if levels else None

@@ -42,6 +42,7 @@ def score_predictions(
     partial_reports: str = "none",
     judge_errors: Sequence[str | None] | Mapping[str, str] | None = None,
     request_errors: Sequence[str | None] | Mapping[str, str] | None = None,
+    llm_answers: Sequence[str | None] | Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Score model outputs on SpineBench items: the "results" payload every consumer shares.
 
@@ -82,6 +83,9 @@ def score_predictions(
             the same way: a report with no output is then ``request_failed`` (unscored, never
             floor-scored; the report block gains ``request_failed`` and ``request_failures``),
             an MCQ item stays ``missing``.
+        llm_answers: letters an LLM extractor read from MCQ outputs the rules left unparsed
+            (aligned, or item id -> letters); such items count as answered, marked
+            ``extraction: "llm"`` and counted per kind in ``answers[kind]["llm_extracted"]``.
 
     Returns:
         A JSON-serialisable dict:
@@ -128,7 +132,7 @@ def score_predictions(
                              "judge these items or pass the scores keyed by item id")
     secs = normalize_sections(sections)
     scored = score_items(items, predictions, judge_scores, sections=secs, strict=strict, levels=levels, judge_errors=judge_errors,
-                         request_errors=request_errors)
+                         request_errors=request_errors, llm_answers=llm_answers)
     result = summarize(scored, secs, partial_reports=partial_reports)
 
     result["breakdowns"] = {}

@@ -107,6 +107,9 @@ def summarize(
         for s in by_kind[k]:
             tally[s.status] = tally.get(s.status, 0) + 1
         answers[k] = {"correct": sum(1 for s in by_kind[k] if s.correct), **tally}
+        llm = sum(1 for s in by_kind[k] if s.extraction == "llm")
+        if llm:  # only then, so the blocks of runs without an LLM extractor keep their bytes
+            answers[k]["llm_extracted"] = llm  # of `answered`: found by the LLM extractor, not the rules
 
     report = {
         # judged + not_judged = N_report; not_judged = floor_scored + judge_failed + no_judge_scores
