@@ -216,3 +216,16 @@ def test_judge_sends_gen_kwargs_and_records_params():
     assert all(b["seed"] == 7 and b["temperature"] == 0.0 for b in seen)
     assert run.request_params == {"temperature": 0.0, "max_tokens": 2048, "seed": 7}
     assert run.info()["request_params"] == run.request_params
+
+
+def test_space_chat_streams_from_a_reasoning_endpoint():
+    from spinemed.space.chat import OpenAIChatBackend, Turn
+
+    with SimServer(latency_s=0, reasoning=True, capture=True, models_body=_models("house-reasoner")) as server:
+        chat = OpenAIChatBackend(server.base_url, "house-reasoner")
+        first = "".join(chat.stream([Turn("user", "L4-L5 disc?")], "en"))
+        second = "".join(chat.stream([Turn("user", "And L5-S1?")], "en"))
+    assert first and second
+    assert server.param_rejections == 2  # learned on the first message, not asked again on the second
+    last = server.captured[-1]["body"]
+    assert last["stream"] is True and "temperature" not in last and last["max_completion_tokens"] == 1024
