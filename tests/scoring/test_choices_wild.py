@@ -54,6 +54,9 @@ HAND_ANSWERED = [
     ("I would go with B. Lumbar disc herniation because the straight-leg raise is positive.", "B"),
     ("I'd go with C. Lumbar spinal stenosis", "C"), ("My pick: B. Lumbar disc herniation fits best.", "B"),
     ("The answer: (C) Lumbar spinal stenosis", "C"), ("B) Lumbar disc herniation is the most likely diagnosis", "B"),
+    # multi-answer (question banks carry X-type items: answers like "AC")
+    ("The correct options are A and C.", "AC"), ("答案：ACD", "ACD"), ("正确答案为B、D、E", "BDE"), ("选AC。", "AC"),
+    ("Both B and D are correct.", "BD"), ("Final answer: A, C", "AC"), ("本题答案：A和E", "AE"), ("\\boxed{BD}", "BD"),
 ]
 
 # Answered only with the option texts: a letter followed by its own option text.
