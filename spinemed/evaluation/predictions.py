@@ -42,6 +42,7 @@ __all__ = [
     "PREDICTION_STATUSES",
     "PredictionsError",
     "PredictionWriter",
+    "annotate_meta",
     "check_fingerprint",
     "read_predictions",
     "validate_prediction",
@@ -206,3 +207,12 @@ def check_fingerprint(meta_path: str | os.PathLike, fingerprint: Mapping[str, An
         predictions.unlink(missing_ok=True)
     atomic_write_json(meta, {"format": PREDICTIONS_FORMAT, "fingerprint": fp}, indent=2)
     return reuse
+
+
+def annotate_meta(meta_path: str | os.PathLike, **fields: Any) -> None:
+    """Add facts learned during the run (e.g. ``request_params``, the parameters as sent) to the
+    meta file; they sit next to the fingerprint and never decide whether a rerun may resume."""
+    meta = Path(meta_path)
+    data = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {"format": PREDICTIONS_FORMAT}
+    data.update(json.loads(json.dumps(fields, sort_keys=True, default=str)))
+    atomic_write_json(meta, data, indent=2)

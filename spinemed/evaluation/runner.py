@@ -36,6 +36,7 @@ from spinemed.evaluation.model_index import results_to_model_index
 from spinemed.evaluation.models import Adapter, EvalError, Generation, Job, build_adapter, parse_model_spec
 from spinemed.evaluation.predictions import (
     PredictionWriter,
+    annotate_meta,
     check_fingerprint,
     read_predictions,
     write_predictions,
@@ -322,6 +323,8 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
     if missing:  # an adapter that skipped items is a bug, not a model failure
         raise EvalError(f"{len(missing)} item(s) got no answer from {adapter.spec}: {missing[:5]}")
     ordered = [_finalize(records[j.id], j.item) for j in jobs_all]
+    if adapter.request_params() is not None:  # what this run's requests carried, after the model's rules
+        annotate_meta(out / "predictions.meta.json", request_params=adapter.request_params())
 
     # 5. Extract what the rules could not and judge (with a judge endpoint), score, write.
     outputs = [r["output"] for r in ordered]

@@ -24,6 +24,7 @@ import httpx
 from spinemed.llm.cache import CacheError, RequestCache
 from spinemed.llm.client import LLMClient
 from spinemed.llm.openai_compat import API_KEY_ENV_VARS, OpenAICompatBackend
+from spinemed.llm.params import shape_body
 from spinemed.models.spec import ModelError, ModelSpec, ModelSpecError
 from spinemed.models.tiny import build_tiny_qwen25vl
 
@@ -178,6 +179,7 @@ def _check_auth(response: httpx.Response, what: str, url: str) -> None:
 
 def _probe_chat(url: str, model: str | None, headers: dict, timeout: float, what: str, models_status: int) -> None:
     body = {"model": model or "", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1, "temperature": 0}
+    body = shape_body(body, model or "")  # a reasoning model takes max_completion_tokens and no temperature
     try:
         response = httpx.post(f"{url}/chat/completions", json=body, headers=headers, timeout=timeout)
     except httpx.HTTPError as exc:

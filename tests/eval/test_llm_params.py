@@ -172,6 +172,8 @@ def test_eval_against_a_reasoning_endpoint_has_zero_errors(tmp_path, model):
     bodies = [c["body"] for c in server.captured if c["body"]]
     sent_ok = [b for b in bodies if "max_tokens" not in b and "temperature" not in b]
     assert all(b["reasoning_effort"] in ("low", "minimal") for b in bodies)
+    meta = json.loads((tmp_path / "run" / "predictions.meta.json").read_text())
+    assert meta["request_params"] == gen["request_params"] and meta["fingerprint"]["extra_body"] == {"reasoning_effort": "low"}
     n_items = len(load_benchmark(sample_bench(), allow_unregistered=True).items)
     assert len(sent_ok) >= n_items
     if model == "gpt-5-mini":
@@ -229,3 +231,12 @@ def test_space_chat_streams_from_a_reasoning_endpoint():
     assert server.param_rejections == 2  # learned on the first message, not asked again on the second
     last = server.captured[-1]["body"]
     assert last["stream"] is True and "temperature" not in last and last["max_completion_tokens"] == 1024
+
+
+def test_preflight_probe_follows_the_model_rules():
+    from spinemed.models.loader import check_endpoint
+
+    with SimServer(latency_s=0, reasoning=True, models_route=False, capture=True) as server:
+        check_endpoint(server.base_url, "gpt-5-mini", None)
+    assert server.param_rejections == 0
+    assert server.captured[-1]["body"]["max_completion_tokens"] == 1
