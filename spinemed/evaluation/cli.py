@@ -36,7 +36,7 @@ complete: false (with items_errored), MCQ items count as missing and reports sta
 floor-scored).  Rerun the same command to retry them.
 Request parameters follow the model: OpenAI's reasoning models (gpt-5*, o1/o3/o4*) get
 max_completion_tokens and no temperature; any endpoint that answers 400 naming an unsupported
-parameter is sent the request again without it (or renamed), and that is remembered for the run.
+parameter is sent the request again without it (or renamed), remembered for that endpoint and model.
 --gen-kwargs adds parameters (JSON or k=v,k=v): for openai: request body keys, e.g.
   --gen-kwargs reasoning_effort=low,max_completion_tokens=8192   or   --gen-kwargs '{"top_p": 0.9}'
 for hf: generate() keyword arguments.  results.json records them and the parameters actually sent
