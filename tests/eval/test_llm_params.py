@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import uuid
 
 import pytest
 from test_eval_openai import Model
@@ -223,8 +224,10 @@ def test_judge_sends_gen_kwargs_and_records_params():
 def test_space_chat_streams_from_a_reasoning_endpoint():
     from spinemed.space.chat import OpenAIChatBackend, Turn
 
-    with SimServer(latency_s=0, reasoning=True, capture=True, models_body=_models("house-reasoner")) as server:
-        chat = OpenAIChatBackend(server.base_url, "house-reasoner")
+    # the process-wide table: a name no other test uses, so nothing was learned for it before
+    model = f"space-reasoner-{uuid.uuid4().hex[:8]}"
+    with SimServer(latency_s=0, reasoning=True, capture=True, models_body=_models(model)) as server:
+        chat = OpenAIChatBackend(server.base_url, model)
         first = "".join(chat.stream([Turn("user", "L4-L5 disc?")], "en"))
         second = "".join(chat.stream([Turn("user", "And L5-S1?")], "en"))
     assert first and second
