@@ -38,8 +38,9 @@ __all__ = [
 ]
 
 # gpt-5, gpt-5-mini, gpt-5.1, o1, o1-mini, o3-pro, o4-mini, also behind a provider prefix
-# ("openai/gpt-5-mini", "azure/o3").  Not gpt-4o, not "o10-foo" (no such family yet).
-_REASONING = re.compile(r"(?:^|/)(?:gpt-5(?![0-9])|o[134](?![0-9]))(?:$|[-.:_@])", re.IGNORECASE)
+# ("openai/gpt-5-mini", "azure/o3").  Not gpt-4o, not "o10-foo" (no such family yet), and not
+# gpt-5-chat-latest, the non-reasoning chat model that takes a temperature.
+_REASONING = re.compile(r"(?:^|/)(?:gpt-5(?![0-9])(?![\w.:-]*-chat)|o[134](?![0-9]))(?:$|[-.:_@])", re.IGNORECASE)
 
 
 def is_reasoning_model(model: str | None) -> bool:

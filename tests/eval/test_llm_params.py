@@ -44,7 +44,7 @@ def test_reasoning_families_by_name(name):
 
 
 @pytest.mark.parametrize("name", ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "o10-foo", "gpt-50", "Qwen/Qwen2.5-VL-72B-Instruct",
-                                  "sim", "", "foo-o3", "llama-3-o1x"])
+                                  "sim", "", "foo-o3", "llama-3-o1x", "gpt-5-chat-latest"])
 def test_other_models_are_not_reasoning_models(name):
     assert not is_reasoning_model(name)
 
