@@ -3,7 +3,8 @@
 Line format (``PREDICTION_FIELDS``)::
 
     {"id": "mcq-...", "kind": "text_mcq", "output": "... Answer: B", "extracted": "B",
-     "status": "answered", "latency_s": 1.42, "error": null, "attempts": 1, "cached": false}
+     "status": "answered", "reference": "B", "correct": true, "latency_s": 1.42, "error": null,
+     "attempts": 1, "cached": false}
 
 * ``output``: the model's raw text; null only when the request failed for good (``error`` says why).
 * ``extracted`` / ``status``: for MCQ items what :func:`spinemed.scoring.score_items` extracts
@@ -12,6 +13,10 @@ Line format (``PREDICTION_FIELDS``)::
   raw output only (``generated`` / ``empty`` / ``error``); the finished run rewrites the file
   in benchmark order with the extraction.  Both fields are informative: scoring always
   re-extracts from ``output``, so a hand-edited ``extracted`` changes nothing.
+* ``reference`` / ``correct``: for MCQ items the reference letters and whether the extracted
+  answer equals them (a failed request is not correct), added with the extraction; null for
+  reports (their judge scores are in ``samples.jsonl``, see :mod:`spinemed.evaluation.samples`)
+  and while the run is going.  Informative too: scoring compares with the benchmark's answer.
 * ``latency_s``: seconds the model took for this item (for batched local generation, the
   batch time divided by its size; 0 for answers served from the request cache).
 
@@ -48,7 +53,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PREDICTIONS_FORMAT = "spinebench-predictions/1"
-PREDICTION_FIELDS = ("id", "kind", "output", "extracted", "status", "latency_s", "error", "attempts", "cached")
+PREDICTION_FIELDS = ("id", "kind", "output", "extracted", "status", "reference", "correct", "latency_s", "error", "attempts",
+                     "cached")
 PREDICTION_STATUSES = ("answered", "refused", "empty", "unparsed", "generated", "error")
 
 
@@ -75,6 +81,10 @@ def validate_prediction(obj: Any, where: str = "prediction") -> list[str]:
         problems.append(f"{where}: 'output' is null but 'status' is {status!r} (null output means an error)")
     if status == "error" and not obj.get("error"):
         problems.append(f"{where}: status 'error' needs an 'error' message")
+    if obj.get("correct") is not None and not isinstance(obj["correct"], bool):
+        problems.append(f"{where}: 'correct' must be true, false or null, got {obj['correct']!r}")
+    if obj.get("reference") is not None and not isinstance(obj["reference"], str):
+        problems.append(f"{where}: 'reference' must be a string or null, got {type(obj['reference']).__name__}")
     latency = obj.get("latency_s")
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0):
         problems.append(f"{where}: 'latency_s' must be a non-negative number or null, got {latency!r}")
