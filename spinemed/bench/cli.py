@@ -24,6 +24,8 @@ from .review import Workspace, export_packets, format_resolution, import_packets
 from .sample import DEFAULT_MAX_SHARE, DEFAULT_TARGETS, format_sampling, sample_candidates
 from .simulate import simulate_review
 
+BENCH_COMMANDS_ATTR = "spinemed_bench_commands"  # the `bench` parser's subcommand action, for later parts
+
 _WORKFLOW = """\
 workflow (WORK is the review workspace; it keeps the sample, the packets and the audit log):
   spinemed bench sample --corpus out/spinemed-450k --work out/bench-work
@@ -35,7 +37,8 @@ workflow (WORK is the review workspace; it keeps the sample, the packets and the
   spinemed bench build --work out/bench-work --out out/spinebench --version v1.0.0
   spinemed bench decontaminate --bench out/spinebench --corpus out/spinemed-450k --out out/spinemed-450k-release
   spinemed publish out/spinebench --repo ORG/SpineBench --version v1.0.0
-  spinemed bench check-overlap ORG/SpineBench path/or/hub-id/of/training-data"""
+  spinemed bench check-overlap ORG/SpineBench path/or/hub-id/of/training-data
+  spinemed bench export-harness out/harness --bench out/spinebench   (lmms-eval task + VLMEvalKit TSV)"""
 
 
 def register(subparsers) -> None:
@@ -46,6 +49,8 @@ def register(subparsers) -> None:
                     "and decontamination of the training corpus.",
         epilog=_WORKFLOW, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = bench.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
+    # Later parts add `bench` commands that need them (evaluation/cli.py: export-harness).
+    setattr(bench, BENCH_COMMANDS_ATTR, sub)
 
     p = sub.add_parser("sample", help="draw the candidate set from a corpus build (stratified, seeded)",
                        description="Draw SpineBench candidates from a built SpineMed-450k folder, stratified so they "
