@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-__all__ = ["Progress", "is_quiet", "progress", "quiet", "set_quiet"]
+__all__ = ["Progress", "add_quiet_argument", "is_quiet", "progress", "quiet", "set_quiet"]
 
 _QUIET = False
 
@@ -45,6 +45,13 @@ def quiet(value: bool = True) -> Iterator[None]:
         yield
     finally:
         set_quiet(old)
+
+
+def add_quiet_argument(parser) -> None:
+    """The ``--quiet`` flag of a command with long steps (``spinemed.cli.main`` applies it)."""
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress output (by default a bar with rate and ETA on a terminal, else a log line "
+                             "on stderr every 10 s or 10%%)")
 
 
 def _clock_text(seconds: float) -> str:
@@ -132,8 +139,8 @@ class Progress:
         rate = self.done / elapsed
         units = f"{self.unit}s"
         if self.total:
-            so_far = " planned so far" if self._growing and not final else ""
-            head = f"{self.desc}: {self.done}/{self.total}{so_far} {units} ({100 * self.done / self.total:.0f}%)"
+            so_far = " of those planned so far" if self._growing and not final else ""
+            head = f"{self.desc}: {self.done}/{self.total} {units} ({100 * self.done / self.total:.0f}%{so_far})"
         else:
             head = f"{self.desc}: {self.done} {units}"
         parts = [head, f"{rate:.1f} {units}/s"]

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from spinemed.fileio import atomic_write_json
+from spinemed.progress import add_quiet_argument
 
 from .decontam import (
     DEFAULT_ANSWER_THRESHOLD,
@@ -158,6 +159,7 @@ def register(subparsers) -> None:
                    help="also leave out rows whose source is not redistributable (a public release), counted per "
                         "licence in the card's accounting")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_quiet_argument(p)
     p.set_defaults(func=_cmd_decontaminate)
 
     p = sub.add_parser("check-overlap", help="report overlap between SpineBench and any dataset (exit 1 if any)",
@@ -179,6 +181,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, help="write the full report as JSON to this file")
     p.add_argument("--save-index", type=Path, metavar="DIR", help="also save the bench index here for later checks")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    add_quiet_argument(p)
     p.set_defaults(func=_cmd_check_overlap)
 
 

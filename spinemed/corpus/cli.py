@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..hub.staging import OutputFolderError
 from ..llm.base import UntrustedEndpointError
+from ..progress import add_quiet_argument
 from .pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
 
 _VLLM_HELP = """\
@@ -73,6 +74,7 @@ def register(subparsers) -> None:
                    help="OCR every image and quarantine records whose images show identifier text (needs "
                         "pip install 'spinemed[ocr]' or the tesseract binary; refuses to start without one)")
     _add_generation_args(b)
+    add_quiet_argument(b)
     b.set_defaults(func=_cmd_build)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from spinemed.bench.cli import BENCH_COMMANDS_ATTR
 from spinemed.evaluation import agreement
+from spinemed.progress import add_quiet_argument
 from spinemed.schema import BENCH_KINDS, check_kinds
 
 _EPILOG = """\
@@ -138,6 +139,7 @@ def register(subparsers) -> None:
                         "errored item exits 3); the results are marked incomplete either way")
     o.add_argument("--overwrite", action="store_true", help="discard earlier predictions in OUT instead of resuming")
     o.add_argument("--json", action="store_true", help="print the results JSON instead of the summary table")
+    add_quiet_argument(o)
     p.set_defaults(func=handler, _eval_parser=p)
     _register_export_harness(subparsers)
 
