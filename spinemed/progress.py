@@ -69,8 +69,8 @@ class Progress:
 
     def __init__(self, total: int | None, desc: str, *, unit: str = "item", stream: IO[str] | None = None,
                  tty: bool | None = None, every_s: float = 10.0, every_frac: float = 0.10, enabled: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic):
-        self.total, self.desc, self.unit = total, desc, unit
+                 clock: Callable[[], float] = time.monotonic, failed_label: str = "failed"):
+        self.total, self.desc, self.unit, self.failed_label = total, desc, unit, failed_label
         self.done = self.failed = 0
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = (not _QUIET) if enabled is None else enabled
@@ -103,7 +103,7 @@ class Progress:
             return
         if self._bar is not None:
             if failed:
-                self._bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+                self._bar.set_postfix_str(f"{self.failed} {self.failed_label}", refresh=False)
             self._bar.update(n)
             return
         if self.total and self.done >= self.total and not self._growing:
@@ -149,7 +149,7 @@ class Progress:
         elif self.total and self.done and self.total > self.done and not self._growing:
             parts.append(f"ETA {_clock_text((self.total - self.done) / rate)}")
         if self.failed:
-            parts.append(f"{self.failed} failed")
+            parts.append(f"{self.failed} {self.failed_label}")
         return ", ".join(parts)
 
     def _line(self, now: float, final: bool = False) -> None:

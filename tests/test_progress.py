@@ -116,3 +116,26 @@ def test_eval_cli_progress_on_stderr_and_quiet(tmp_path, capsys, flag):
         assert progress_lines == [] and not is_quiet()  # quiet ends with the command
     else:
         assert progress_lines[-1].startswith("eval: 15/15 items (100%)") and "done in" in progress_lines[-1]
+
+
+@pytest.mark.parametrize("flag", [[], ["--quiet"]])
+def test_build_cli_progress_counts_match_the_summary_and_quiet(tmp_path, capsys, flag):
+    import json
+
+    from spinemed.cli import main
+
+    assert main(["build", "--out", str(tmp_path / "corpus"), "--limit", "12", "--json", *flag]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)
+    lines = [line for line in captured.err.splitlines() if line.startswith("build ")]
+    if flag:
+        assert lines == []
+        return
+    finals = {line.split(":")[0]: line for line in lines if "done in" in line}
+    assert set(finals) >= {"build sources", "build generate", "build classify", "build pcm"}
+    assert finals["build sources"].startswith("build sources: 12 records,")
+    acc = summary["accounting"]
+    done, total = map(int, re.match(r"build generate: (\d+)/(\d+) items", finals["build generate"]).groups())
+    assert done == total == acc["items_planned"]
+    assert acc["items_quarantined"] and finals["build generate"].endswith(f", {acc['items_quarantined']} quarantined")
+    assert acc["source_defects"] and finals["build sources"].endswith(f", {acc['source_defects']} source defect(s)")

@@ -322,7 +322,7 @@ class Generate(PipelineStep):
     outcome per job, in job order.  Stats: `items` (planned)."""
 
     name = "plan"
-    progress_name, progress_unit = "generate", "item"
+    progress_name, progress_unit, progress_failed = "generate", "item", "quarantined"
 
     def __init__(self, generator: Generator, plan: dict | None = None, languages: str = "auto"):
         super().__init__()

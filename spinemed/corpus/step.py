@@ -95,6 +95,7 @@ class PipelineStep:
 
     progress_unit = "record"  # what the step's progress counts
     progress_name = ""  # the name its progress shows (default: `name`)
+    progress_failed = "failed"  # what its failures are called
 
     def __init__(self) -> None:
         self.stats: defaultdict[str, Counter] = defaultdict(Counter)
@@ -106,7 +107,8 @@ class PipelineStep:
         """The step's progress display (spinemed.progress), made on first use; its total grows
         window by window, since the windows are read lazily."""
         if self._progress is None:
-            self._progress = Progress(None, f"build {self.progress_name or self.name}", unit=self.progress_unit)
+            self._progress = Progress(None, f"build {self.progress_name or self.name}", unit=self.progress_unit,
+                                      failed_label=self.progress_failed)
         return self._progress
 
     async def gather(self, aws: Sequence[Awaitable], failed: Callable[[object], bool] = lambda _r: False) -> list:

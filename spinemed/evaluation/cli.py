@@ -26,8 +26,11 @@ examples:
   spinemed eval --bench ORG/SpineBench@v1.0.0 --model openai:Qwen/Qwen2.5-VL-72B-Instruct@http://node1:8000/v1,http://node2:8000/v1 \\
       --concurrency 64 --judge-model gpt-5-mini --judge-url https://api.openai.com/v1 --out runs/qwen72b --model-index
 
-OUT receives predictions.jsonl (one line per item, written as answers arrive), results.json (the
-one results schema; docs/eval.md), plots/*.png, and with --model-index model_index.json.  Rerun
+OUT receives predictions.jsonl (one line per item, written as answers arrive; MCQ lines record the
+extracted answer, the reference and whether it is correct), samples.jsonl (the per-item table for
+error analysis: prompt, output, extraction, reference, correct, score, judge scores), results.json
+(the one results schema; docs/eval.md), plots/*.png, and with --model-index model_index.json.
+Progress (rate, ETA, failures) goes to stderr: a bar on a terminal, else a line every 10 s or 10%.  Rerun
 the same command after an interruption to resume: answered items are not asked again.  Reports
 are judged only with --judge-model/--judge-url; otherwise the report part is "not judged" (not 0).
 Before any work an openai: endpoint is checked (GET /models, else one tiny chat request): a base URL

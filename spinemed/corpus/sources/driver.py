@@ -176,6 +176,7 @@ class ReadSources(PipelineStep):
     after that many records (smoke runs); `max_chars` is the builder's `max_paragraph_chars`.  Stats: `sources` (records)."""
 
     name = "sources"
+    progress_failed = "source defect(s)"
 
     def __init__(self, root: str | Path, window: int = 64, limit: int | None = None,
                  max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS):
