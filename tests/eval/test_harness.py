@@ -158,3 +158,13 @@ def test_cli_exports_and_reports_a_bad_bench(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli_main(["bench", "export-harness", "--help"])
     assert "lmms-eval" in capsys.readouterr().out
+
+
+def test_a_hub_bench_is_loaded_by_its_id_and_revision(tmp_path, monkeypatch):
+    monkeypatch.setattr("huggingface_hub.snapshot_download", lambda repo_id, repo_type, revision: str(sample_bench()))
+    export = export_harness("org/SpineBench@v1.0.0", tmp_path, allow_unregistered=True)
+    base = _yaml(export.task_dir / "_default_template_yaml")
+    assert base["dataset_path"] == "org/SpineBench" and base["dataset_kwargs"] == {"revision": "v1.0.0"}
+    # --dataset-path points lmms-eval elsewhere (a mirror, a local copy) without changing what was checked
+    local = export_harness(sample_bench(), tmp_path / "mirror", allow_unregistered=True, dataset_path="mirror/SpineBench")
+    assert _yaml(local.task_dir / "_default_template_yaml")["dataset_path"] == "mirror/SpineBench"
