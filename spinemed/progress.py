@@ -91,6 +91,8 @@ class Progress:
         """Grow the total by `n` (work planned as the step goes)."""
         self.total = (self.total or 0) + n
         self._growing = True
+        if self.total:  # tenths count against the new total
+            self._last_step = int(self.done / self.total / self.every_frac)
         if self._bar is not None:
             self._bar.total = self.total
             self._bar.refresh()

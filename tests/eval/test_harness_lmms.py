@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import site
 import subprocess
 import sys
@@ -46,8 +47,19 @@ def respond(body) -> str:
     return PHRASES[h % len(PHRASES)].format(x=letters[(h // 7) % len(letters)])
 
 
-def _venv() -> Path:
-    venv = Path(os.environ.get("SPINEMED_LMMS_VENV") or tempfile.mkdtemp(prefix="spinemed-lmms-venv-"))
+@pytest.fixture(scope="module")
+def lmms_python():
+    """The scratch venv's python; a temporary venv is removed afterwards, a $SPINEMED_LMMS_VENV one kept."""
+    keep = os.environ.get("SPINEMED_LMMS_VENV")
+    venv = Path(keep or tempfile.mkdtemp(prefix="spinemed-lmms-venv-"))
+    try:
+        yield _venv(venv)
+    finally:
+        if not keep:
+            shutil.rmtree(venv, ignore_errors=True)
+
+
+def _venv(venv: Path) -> Path:
     python = venv / "bin" / "python"
     if python.exists() and subprocess.run([python, "-c", "import lmms_eval, spinemed"]).returncode == 0:
         return python
@@ -62,8 +74,8 @@ def _venv() -> Path:
     return python
 
 
-def test_lmms_eval_runs_the_exported_task_with_spinemed_scores(tmp_path):
-    python = _venv()
+def test_lmms_eval_runs_the_exported_task_with_spinemed_scores(tmp_path, lmms_python):
+    python = lmms_python
     bench = sample_bench()
     export = export_harness(bench, tmp_path / "harness", allow_unregistered=True)
     env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1",
