@@ -15,6 +15,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from .progress import is_quiet, quiet
+
 # In `spinemed --help` order.  Parts are imported only to build the parser: each cli.py keeps
 # heavy third-party imports (torch, gradio) inside its handlers.
 SUBCOMMAND_MODULES = (
@@ -114,8 +116,11 @@ def _input_errors() -> tuple[type[BaseException], ...]:
 def main(argv: list[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     handler = args.func
+    # --quiet (commands with long steps add it through spinemed.progress.add_quiet_argument) silences
+    # every progress display for this command; restored after it, for callers running several.
     try:
-        return handler(args)
+        with quiet(bool(getattr(args, "quiet", False)) or is_quiet()):
+            return handler(args)
     except _input_errors() as exc:
         message = str(exc) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from spinemed.fileio import atomic_write_json
+from spinemed.progress import add_quiet_argument
 
 from .decontam import (
     DEFAULT_ANSWER_THRESHOLD,
@@ -24,6 +25,8 @@ from .review import Workspace, export_packets, format_resolution, import_packets
 from .sample import DEFAULT_MAX_SHARE, DEFAULT_TARGETS, format_sampling, sample_candidates
 from .simulate import simulate_review
 
+BENCH_COMMANDS_ATTR = "spinemed_bench_commands"  # the `bench` parser's subcommand action, for later parts
+
 _WORKFLOW = """\
 workflow (WORK is the review workspace; it keeps the sample, the packets and the audit log):
   spinemed bench sample --corpus out/spinemed-450k --work out/bench-work
@@ -35,7 +38,8 @@ workflow (WORK is the review workspace; it keeps the sample, the packets and the
   spinemed bench build --work out/bench-work --out out/spinebench --version v1.0.0
   spinemed bench decontaminate --bench out/spinebench --corpus out/spinemed-450k --out out/spinemed-450k-release
   spinemed publish out/spinebench --repo ORG/SpineBench --version v1.0.0
-  spinemed bench check-overlap ORG/SpineBench path/or/hub-id/of/training-data"""
+  spinemed bench check-overlap ORG/SpineBench path/or/hub-id/of/training-data
+  spinemed bench export-harness out/harness --bench out/spinebench   (lmms-eval task + VLMEvalKit TSV)"""
 
 
 def register(subparsers) -> None:
@@ -46,6 +50,8 @@ def register(subparsers) -> None:
                     "and decontamination of the training corpus.",
         epilog=_WORKFLOW, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = bench.add_subparsers(dest="bench_command", required=True, metavar="COMMAND")
+    # Later parts add `bench` commands that need them (evaluation/cli.py: export-harness).
+    setattr(bench, BENCH_COMMANDS_ATTR, sub)
 
     p = sub.add_parser("sample", help="draw the candidate set from a corpus build (stratified, seeded)",
                        description="Draw SpineBench candidates from a built SpineMed-450k folder, stratified so they "
@@ -153,6 +159,7 @@ def register(subparsers) -> None:
                    help="also leave out rows whose source is not redistributable (a public release), counted per "
                         "licence in the card's accounting")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_quiet_argument(p)
     p.set_defaults(func=_cmd_decontaminate)
 
     p = sub.add_parser("check-overlap", help="report overlap between SpineBench and any dataset (exit 1 if any)",
@@ -174,6 +181,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, help="write the full report as JSON to this file")
     p.add_argument("--save-index", type=Path, metavar="DIR", help="also save the bench index here for later checks")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
+    add_quiet_argument(p)
     p.set_defaults(func=_cmd_check_overlap)
 
 

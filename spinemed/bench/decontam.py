@@ -58,6 +58,7 @@ from spinemed.corpus.dedup import Deduper, shingle_hashes
 from spinemed.fileio import atomic_write_json
 from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, is_repo_id, write_dataset_card, write_manifest
 from spinemed.paths import checkout_path
+from spinemed.progress import Progress
 from spinemed.schema import BENCH_CONFIGS, REPORT_PARTS, TASKS, features_for
 from spinemed.text import normalize_text, tokens_of  # what the dedup reads text with, so both checks read alike
 
@@ -477,20 +478,28 @@ def check_overlap(
     items: list[dict[str, Any]] = []
     by_config: dict[str, dict[str, int]] = {}
     n = 0
-    for config, split, i, row in iter_dataset_rows(candidate, configs=configs, splits=splits):
-        n += 1
-        stats = by_config.setdefault(config, {"checked": 0, "overlapping": 0})
-        stats["checked"] += 1
-        row_id = str(row["id"]) if row.get("id") is not None else f"{config}/{split}/{i}"
-        hit = index.match_row(row, row_id=row_id, answer_threshold=answer_threshold)
-        if hit:
-            stats["overlapping"] += 1
-            items.append({"candidate_id": row_id, **hit, "config": config, "split": split})
+    # rows are streamed, so their number is not known up front: the progress shows count and rate
+    with Progress(None, "overlap check", unit="row") as bar:
+        for config, split, i, row in iter_dataset_rows(candidate, configs=configs, splits=splits):
+            n += 1
+            bar.update()
+            _check_row(index, config, split, i, row, by_config, items, answer_threshold)
     name = str(candidate) if isinstance(candidate, (str, os.PathLike)) else type(candidate).__name__
     return OverlapReport(bench={k: index.info.get(k) for k in ("name", "version", "content_hash", "source")},
                          candidate=name, threshold=index.threshold, n_checked=n, n_overlapping=len(items),
                          items=items, by_config=by_config, seconds=round(time.perf_counter() - start, 2),
                          answer_threshold=answer_threshold)
+
+
+def _check_row(index: BenchIndex, config: str, split: str, i: int, row: Mapping[str, Any],
+               by_config: dict[str, dict[str, int]], items: list[dict[str, Any]], answer_threshold: float) -> None:
+    stats = by_config.setdefault(config, {"checked": 0, "overlapping": 0})
+    stats["checked"] += 1
+    row_id = str(row["id"]) if row.get("id") is not None else f"{config}/{split}/{i}"
+    hit = index.match_row(row, row_id=row_id, answer_threshold=answer_threshold)
+    if hit:
+        stats["overlapping"] += 1
+        items.append({"candidate_id": row_id, **hit, "config": config, "split": split})
 
 
 def _check_answer_threshold(value: float) -> None:
@@ -552,11 +561,13 @@ def write_decontaminated_corpus(
     removed: list[dict[str, Any]] = []
     restricted = Counter()  # source licence -> rows left out as not redistributable
     kept = Counter()
+    bar = Progress(manifest["counts"]["num_rows"], "decontaminate", unit="row")
     try:
         for config in folder_configs(manifest):
             if config not in configs:
                 raise ValueError(f"{str(corpus_dir)!r}: config {config!r} is not a SpineMed-450k config {TASKS}")
             for row in read_folder_rows(corpus_dir, config, manifest=manifest):
+                bar.update()
                 hit = index.match_row(row, answer_threshold=answer_threshold)
                 if hit:
                     removed.append({"id": row["id"], "config": config, **hit})
@@ -571,6 +582,8 @@ def write_decontaminated_corpus(
     except BaseException:
         writer.abort()
         raise
+    finally:
+        bar.close()
     stats = writer.stats()
     corpus_rows = manifest["counts"]["num_rows"]
     n_restricted = sum(restricted.values())

@@ -14,6 +14,7 @@ from typing import Any
 
 from spinemed.hub import load_manifest
 from spinemed.hub.publish import PublishError, publish_folder
+from spinemed.progress import add_quiet_argument
 
 from .decontam import OverlapReport, check_overlap
 from .release import DEFAULT_REPO_ID
@@ -54,6 +55,7 @@ def register(subparsers) -> None:
     p.add_argument("--gated", action="store_true",
                    help="publish to a gated repo (manual approval, access fields in the card): needed when rows "
                         "come from sources that are not redistributable")
+    add_quiet_argument(p)
     p.set_defaults(func=_cmd_publish)
 
 

@@ -10,7 +10,6 @@ unclassifiable (never guessed).
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 
@@ -108,7 +107,8 @@ class Classify(PipelineStep):
         self.prompt = prompt
 
     async def process(self, window: Window) -> Window:
-        classes = await asyncio.gather(*(classify_record(self.generator, self.prompt, d.record) for d in window))
+        classes = await self.gather([classify_record(self.generator, self.prompt, d.record) for d in window],
+                                    failed=lambda c: c[0] is None)
         kept = []
         for doc, (slug, method) in zip(window, classes):
             self.stats["classification"][method] += 1

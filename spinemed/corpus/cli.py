@@ -10,6 +10,7 @@ from pathlib import Path
 from ..hub.staging import OutputFolderError
 from ..llm.base import UntrustedEndpointError
 from ..llm.params import parse_gen_kwargs
+from ..progress import add_quiet_argument
 from .pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
 
 _VLLM_HELP = """\
@@ -85,6 +86,7 @@ def register(subparsers) -> None:
                    help="OCR every image and quarantine records whose images show identifier text (needs "
                         "pip install 'spinemed[ocr]' or the tesseract binary; refuses to start without one)")
     _add_generation_args(b)
+    add_quiet_argument(b)
     b.set_defaults(func=_cmd_build)
 
 

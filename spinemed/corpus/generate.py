@@ -14,7 +14,6 @@ classification go through `ask_json` too, so no prompt text reaches a backend an
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -333,6 +332,7 @@ class Generate(PipelineStep):
     outcome per job, in job order.  Stats: `items` (planned)."""
 
     name = "plan"
+    progress_name, progress_unit, progress_failed = "generate", "item", "quarantined"
 
     def __init__(self, generator: Generator, plan: dict | None = None, languages: str = "auto"):
         super().__init__()
@@ -361,7 +361,7 @@ class Generate(PipelineStep):
             planned.append(doc)
         flat = [job for doc in planned for job in doc.jobs]
         self.stats["items"]["planned"] += len(flat)
-        outcomes = await asyncio.gather(*(self.generator.run(j) for j in flat))
+        outcomes = await self.gather([self.generator.run(j) for j in flat], failed=lambda o: o.row is None)
         pos = 0
         for doc in planned:
             doc.outcomes = list(outcomes[pos:pos + len(doc.jobs)])

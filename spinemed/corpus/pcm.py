@@ -17,7 +17,6 @@ shipped description (caption names the lumbar spine and MRI, the image is a knee
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass, field
 
@@ -425,7 +424,7 @@ class PictureContextCheck(PipelineStep):
             return CheckFailed(str(exc))
 
     async def process(self, window: Window) -> Window:
-        verdicts = await asyncio.gather(*(self._verdict(d) for d in window))
+        verdicts = await self.gather([self._verdict(d) for d in window], failed=lambda v: isinstance(v, CheckFailed))
         kept = []
         for doc, verdict in zip(window, verdicts):
             if isinstance(verdict, CheckFailed):

@@ -277,6 +277,8 @@ class CorpusBuilder:
             writer.abort()
             raise
         finally:
+            for step in self.steps:
+                step.close_progress()
             log.close()
             await self.client.aclose()
         n_records = self.read.stats["sources"]["records"]

@@ -18,12 +18,14 @@ machines: the source step reads only its shard (`in_shard`), the other steps ign
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..progress import Progress
 from ..schema import SourceIssue, SourceRecord
 
 __all__ = ["Doc", "Window", "Quarantine", "MemoryQuarantine", "PipelineStep", "run_steps", "merged_stats", "shard_of",
@@ -91,9 +93,39 @@ class PipelineStep:
 
     name = "step"  # the stage name its quarantine entries carry
 
+    progress_unit = "record"  # what the step's progress counts
+    progress_name = ""  # the name its progress shows (default: `name`)
+    progress_failed = "failed"  # what its failures are called
+
     def __init__(self) -> None:
         self.stats: defaultdict[str, Counter] = defaultdict(Counter)
         self.quarantine: Quarantine = MemoryQuarantine()
+        self._progress: Progress | None = None
+
+    @property
+    def progress(self) -> Progress:
+        """The step's progress display (spinemed.progress), made on first use; its total grows
+        window by window, since the windows are read lazily."""
+        if self._progress is None:
+            self._progress = Progress(None, f"build {self.progress_name or self.name}", unit=self.progress_unit,
+                                      failed_label=self.progress_failed)
+        return self._progress
+
+    async def gather(self, aws: Sequence[Awaitable], failed: Callable[[object], bool] = lambda _r: False) -> list:
+        """``asyncio.gather`` of a window's requests, counted in the step's progress (failures by `failed`)."""
+        bar = self.progress
+        bar.add_total(len(aws))
+
+        async def one(aw):
+            result = await aw
+            bar.update(failed=int(failed(result)))
+            return result
+
+        return list(await asyncio.gather(*(one(aw) for aw in aws)))
+
+    def close_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
 
     async def process(self, window: Window) -> Window:
         return window

@@ -8,8 +8,10 @@ import json
 import sys
 from pathlib import Path
 
+from spinemed.bench.cli import BENCH_COMMANDS_ATTR
 from spinemed.evaluation import agreement
 from spinemed.llm.params import parse_gen_kwargs
+from spinemed.progress import add_quiet_argument
 from spinemed.schema import BENCH_KINDS, check_kinds
 
 _EPILOG = """\
@@ -25,8 +27,11 @@ examples:
   spinemed eval --bench ORG/SpineBench@v1.0.0 --model openai:Qwen/Qwen2.5-VL-72B-Instruct@http://node1:8000/v1,http://node2:8000/v1 \\
       --concurrency 64 --judge-model gpt-5-mini --judge-url https://api.openai.com/v1 --out runs/qwen72b --model-index
 
-OUT receives predictions.jsonl (one line per item, written as answers arrive), results.json (the
-one results schema; docs/eval.md), plots/*.png, and with --model-index model_index.json.  Rerun
+OUT receives predictions.jsonl (one line per item, written as answers arrive; MCQ lines record the
+extracted answer, the reference and whether it is correct), samples.jsonl (the per-item table for
+error analysis: prompt, output, extraction, reference, correct, score, judge scores), results.json
+(the one results schema; docs/eval.md), plots/*.png, and with --model-index model_index.json.
+Progress (rate, ETA, failures) goes to stderr: a bar on a terminal, else a line every 10 s or 10%.  Rerun
 the same command after an interruption to resume: answered items are not asked again.  Reports
 are judged only with --judge-model/--judge-url; otherwise the report part is "not judged" (not 0).
 Before any work an openai: endpoint is checked (GET /models, else one tiny chat request): a base URL
@@ -169,7 +174,9 @@ def register(subparsers) -> None:
                         "errored item exits 3); the results are marked incomplete either way")
     o.add_argument("--overwrite", action="store_true", help="discard earlier predictions in OUT instead of resuming")
     o.add_argument("--json", action="store_true", help="print the results JSON instead of the summary table")
+    add_quiet_argument(o)
     p.set_defaults(func=handler, _eval_parser=p)
+    _register_export_harness(subparsers)
 
     sub = p.add_subparsers(dest="eval_command", metavar="agreement", title="other commands")
     # prog spelled out: argparse would derive it from the custom usage of `eval` above
@@ -265,4 +272,50 @@ def handler(args) -> int:
                   file=sys.stderr)
         if not allowed:
             return 3
+    return 0
+
+
+def _register_export_harness(subparsers) -> None:
+    """`spinemed bench export-harness`: a `bench` command whose logic is the eval's (prompts, benchmark loading)."""
+    bench = subparsers.choices.get("bench")
+    commands = getattr(bench, BENCH_COMMANDS_ATTR, None)
+    if commands is None:  # the bench part is not installed
+        return
+    h = commands.add_parser(
+        "export-harness", help="SpineBench as an lmms-eval task folder and VLMEvalKit MCQ tables",
+        description="Write an lmms-eval task folder (YAML + utils.py that renders the SpineBench prompts and scores "
+                    "with spinemed.scoring, so its scores equal spinemed eval's on the same outputs) and VLMEvalKit-style "
+                    "MCQ TSVs (base64 images) for a SpineBench folder or Hub id. The MCQ parts (P1, P2, their "
+                    "count-weighted closed_qa) are exported; reports need the SpineBench judge (spinemed eval).",
+        epilog="example:\n  spinemed bench export-harness out/harness --bench demo_out/spinebench\n"
+               "  python -m lmms_eval --model openai --model_args model_version=MODEL,base_url=http://host:8000/v1 \\\n"
+               "      --tasks spinebench_mcq --include_path out/harness/lmms_eval/spinebench --log_samples --output_path runs/lmms\n"
+               "lmms-eval needs spinemed installed in its environment (utils.py imports spinemed.scoring).",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    h.add_argument("out", type=Path, help="output folder (gets lmms_eval/spinebench/, vlmevalkit/*.tsv, manifest.json)")
+    h.add_argument("--bench", required=True, help="SpineBench dataset folder, or Hub dataset repo ORG/NAME[@REVISION]")
+    h.add_argument("--bench-revision", help="Hub revision of --bench")
+    h.add_argument("--dataset-path", help="what the lmms-eval YAML loads (default: the bench folder's absolute path, or "
+                                          "the Hub id of --bench)")
+    h.add_argument("--allow-unregistered", action="store_true",
+                   help="export a benchmark that is not a registered SpineBench release (recorded in manifest.json)")
+    h.add_argument("--prompt-version", default="v1", help="builders/spinebench/eval_prompts/<version> (default v1)")
+    h.add_argument("--prompt-dir", type=Path, help="folder of prompt versions (default: $SPINEMED_EVAL_PROMPTS, "
+                                                   "else the checkout's builders/spinebench/eval_prompts)")
+    h.add_argument("--max-new-tokens", type=_positive, default=1024, help="generation budget in the YAML (default 1024)")
+    h.set_defaults(func=_cmd_export_harness)
+
+
+def _cmd_export_harness(args) -> int:
+    from spinemed.evaluation.benchmark import BenchmarkError
+    from spinemed.evaluation.harness import export_harness, format_export
+
+    try:
+        export = export_harness(args.bench, args.out, revision=args.bench_revision, dataset_path=args.dataset_path,
+                                allow_unregistered=args.allow_unregistered, prompt_version=args.prompt_version,
+                                prompt_dir=args.prompt_dir, max_new_tokens=args.max_new_tokens)
+    except (BenchmarkError, FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_export(export))
     return 0

@@ -3,7 +3,8 @@
 Line format (``PREDICTION_FIELDS``)::
 
     {"id": "mcq-...", "kind": "text_mcq", "output": "... Answer: B", "extracted": "B",
-     "extraction": "rules", "status": "answered", "latency_s": 1.42, "error": null, "attempts": 1, "cached": false}
+     "extraction": "rules", "status": "answered", "reference": "B", "correct": true, "latency_s": 1.42,
+     "error": null, "attempts": 1, "cached": false}
 
 * ``output``: the model's raw text; null only when the request failed for good (``error`` says why).
 * ``extracted`` / ``status``: for MCQ items what :func:`spinemed.scoring.score_items` extracts
@@ -15,6 +16,10 @@ Line format (``PREDICTION_FIELDS``)::
 * ``extraction``: how an MCQ answer was found: ``rules`` (:mod:`spinemed.choices`), ``llm`` (the
   judge model as answer extractor, for an output the rules left unparsed; its replies are in
   ``extraction.json`` and the scorer takes them as ``llm_answers``) or ``none``; null for reports.
+* ``reference`` / ``correct``: for MCQ items the reference letters and whether the extracted
+  answer equals them (a failed request is not correct), added with the extraction; null for
+  reports (their judge scores are in ``samples.jsonl``, see :mod:`spinemed.evaluation.samples`)
+  and while the run is going.  Informative too: scoring compares with the benchmark's answer.
 * ``latency_s``: seconds the model took for this item (for batched local generation, the
   batch time divided by its size; 0 for answers served from the request cache).
 
@@ -52,7 +57,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PREDICTIONS_FORMAT = "spinebench-predictions/1"
-PREDICTION_FIELDS = ("id", "kind", "output", "extracted", "extraction", "status", "latency_s", "error", "attempts", "cached")
+PREDICTION_FIELDS = ("id", "kind", "output", "extracted", "extraction", "status", "reference", "correct", "latency_s",
+                     "error", "attempts", "cached")
 EXTRACTIONS = ("rules", "llm", "none")  # how an MCQ answer was found; null for reports
 PREDICTION_STATUSES = ("answered", "refused", "empty", "unparsed", "generated", "error")
 
@@ -83,6 +89,10 @@ def validate_prediction(obj: Any, where: str = "prediction") -> list[str]:
     extraction = obj.get("extraction")
     if extraction is not None and extraction not in EXTRACTIONS:
         problems.append(f"{where}: 'extraction' must be one of {', '.join(EXTRACTIONS)} or null, got {extraction!r}")
+    if obj.get("correct") is not None and not isinstance(obj["correct"], bool):
+        problems.append(f"{where}: 'correct' must be true, false or null, got {obj['correct']!r}")
+    if obj.get("reference") is not None and not isinstance(obj["reference"], str):
+        problems.append(f"{where}: 'reference' must be a string or null, got {type(obj['reference']).__name__}")
     latency = obj.get("latency_s")
     if latency is not None and (isinstance(latency, bool) or not isinstance(latency, (int, float)) or latency < 0):
         problems.append(f"{where}: 'latency_s' must be a non-negative number or null, got {latency!r}")

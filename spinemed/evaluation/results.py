@@ -25,7 +25,8 @@ Top-level keys (``docs/eval.md`` has the field-by-field table):
   ``items`` (``[{id, kind, error}]``) for requests that failed for good;
 * ``run``: ``date`` (ISO 8601, UTC), ``kit_version``, ``device``, ``dtype``, ``backend``,
   ``concurrency``, ``batch_size``, ``wall_time_s``, ``requests``, ``resumed_items``, ...;
-* ``files``: paths, relative to the results file, of the predictions, plots, model index.
+* ``files``: paths, relative to the results file, of the predictions, the per-item table
+  (``samples``: :mod:`spinemed.evaluation.samples`), plots, model index.
 """
 
 from __future__ import annotations

@@ -43,12 +43,14 @@ from spinemed.evaluation.predictions import (
 )
 from spinemed.evaluation.prompts import DEFAULT_PROMPT_VERSION, load_eval_prompts
 from spinemed.evaluation.results import assemble_results, benchmark_warnings, write_results
+from spinemed.evaluation.samples import SAMPLES_FILE, sample_rows, write_samples
 from spinemed.fileio import atomic_write_json
 from spinemed.judge import judge_reports
 from spinemed.judge import load_prompts as load_judge_prompts
 from spinemed.judge.extract import DEFAULT_EXTRACT_PROMPT_VERSION, extract_answers, load_extract_prompts
 from spinemed.models.loader import openai_client
 from spinemed.models.spec import ModelError, ModelSpec, ModelSpecError
+from spinemed.progress import Progress
 from spinemed.scoring import score_items, score_predictions
 
 __all__ = ["EvalConfig", "EvalInterrupted", "EvalRun", "format_results", "run_eval"]
@@ -162,15 +164,17 @@ def _record(job: Job, gen: Generation) -> dict[str, Any]:
 
 
 def _finalize(rec: dict[str, Any], item: dict[str, Any], llm_answer: str | None = None) -> dict[str, Any]:
-    """Add the MCQ extraction to a line; it is the scorer's own (`score_items`), so the two agree.
-    ``extraction`` says how: "rules", "llm" (an LLM extractor's `llm_answer` for an output the rules
-    left unparsed) or "none"."""
+    """Add the MCQ extraction, the reference letters and whether they match to a line; they are
+    the scorer's own (`score_items`), so the two agree.  ``extraction`` says how the answer was
+    found: "rules", "llm" (an LLM extractor's `llm_answer` for an output the rules left unparsed)
+    or "none".  A failed request gets the reference too (it is scored as wrong)."""
     if rec["kind"] == "report":
         return rec
-    if rec["output"] is None:
-        return {**rec, "extraction": "none"}
     scored = score_items([item], [rec["output"]], levels=False, llm_answers=[llm_answer])[0]
-    return {**rec, "extracted": scored.extracted, "status": scored.status, "extraction": scored.extraction}
+    if rec["output"] is None:
+        return {**rec, "extraction": "none", "reference": scored.reference, "correct": False}
+    return {**rec, "extracted": scored.extracted, "status": scored.status, "extraction": scored.extraction,
+            "reference": scored.reference, "correct": scored.correct}
 
 
 def _judge_client(cfg: EvalConfig, cache_dir: Path):
@@ -185,22 +189,6 @@ def _judge_client(cfg: EvalConfig, cache_dir: Path):
         raise EvalError(f"judge: {exc}") from None
     except ModelError as exc:
         raise EvalError(str(exc)) from None
-
-
-class _Progress:
-    def __init__(self, total: int, say: Callable[[str], None], every_s: float = 5.0):
-        self.total, self.say, self.every_s = total, say, every_s
-        self.done = self.errors = 0
-        self.start = self.last = time.perf_counter()
-
-    def tick(self, rec: dict[str, Any]) -> None:
-        self.done += 1
-        self.errors += rec["status"] == "error"
-        now = time.perf_counter()
-        if now - self.last >= self.every_s or self.done == self.total:
-            self.last = now
-            rate = self.done / max(now - self.start, 1e-9)
-            self.say(f"  {self.done}/{self.total} items ({rate:.1f}/s, {self.errors} error(s))")
 
 
 def _run_async(make_coro: Callable[[], Any]) -> Any:
@@ -302,14 +290,13 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
     gen_start = time.perf_counter()
     if jobs:
         say(f"generating {len(jobs)} answer(s) with {adapter.spec}")
-        tracker = _Progress(len(jobs), say)
-        with PredictionWriter(predictions_path) as writer:
+        with PredictionWriter(predictions_path) as writer, Progress(len(jobs), "eval", unit="item") as bar:
 
             def emit(job: Job, gen: Generation) -> None:
                 rec = _record(job, gen)
                 writer.write(rec)
                 records[job.id] = rec
-                tracker.tick(rec)
+                bar.update(failed=int(rec["status"] == "error"))
 
             try:
                 _run_async(lambda: _generate(adapter, jobs, emit))
@@ -375,7 +362,10 @@ def run_eval(cfg: EvalConfig, progress: Callable[[str], None] | None = None, *, 
     metric = score_predictions(bench.items, outputs, judge_run, breakdowns=BREAKDOWNS, bootstrap=cfg.bootstrap, seed=cfg.seed,
                                partial_reports=cfg.partial_reports,
                                request_errors=request_errors if any(request_errors) else None,
-                               llm_answers=llm_answers or None)
+                               llm_answers=llm_answers or None, return_items=True)
+    # The per-item table for error analysis (lmms-eval's logged samples), from the scorer's own records.
+    write_samples(out / SAMPLES_FILE, sample_rows(bench.items, ordered, metric.pop("items"),
+                                                  [j.prompt for j in jobs_all], [len(j.images) for j in jobs_all]))
     results = _assemble(cfg, bench, prompts, adapter, metric, ordered, started, t0, gen_time, len(jobs), resumed, judge_stats)
     results["extraction"] = _extraction_block(ordered, extraction_run, llm_extract)
     if extraction_run is not None:
@@ -466,7 +456,7 @@ def _assemble(cfg, bench: Benchmark, prompts, adapter: Adapter, metric, ordered,
         prompt={"version": prompts.version, "hash": prompts.sha256},
         generation=_generation(cfg, adapter),
         run=run, warnings=warnings, unanswered=unanswered, errors=errors,
-        files={"predictions": "predictions.jsonl", "plots": {}, "model_index": None,
+        files={"predictions": "predictions.jsonl", "samples": SAMPLES_FILE, "plots": {}, "model_index": None,
                "judge": "judge.json" if metric["judge"] else None},
     )
 
@@ -563,7 +553,11 @@ def format_results(results: dict[str, Any], out_dir: Path | None = None) -> str:
         lines.append(f"  note: {w}")
     if out_dir is not None:
         files = results["files"]
-        written = ["results.json", files["predictions"], files.get("judge"), files.get("extraction"), files.get("model_index"),
+        written = ["results.json", files["predictions"], files.get("samples"), files.get("judge"), files.get("extraction"),
+                   files.get("model_index"),
                    *(files.get("plots") or {}).values()]
         lines.append(f"  files in {out_dir}: " + ", ".join(f for f in written if f))
+        if files.get("samples"):
+            lines.append(f"  per-item table (extracted answer, reference, correct, judge scores): "
+                         f"{Path(out_dir) / files['samples']}")
     return "\n".join(lines)

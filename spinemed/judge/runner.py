@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from spinemed.llm.base import ChatRequest, LLMError
+from spinemed.progress import progress
 from spinemed.prompts import (
     JUDGE_PROMPT_DIR,
     JUDGE_PROMPT_ENV,
@@ -285,7 +286,14 @@ async def judge_reports(
                 max_tokens=max_tokens, response_format=response_format, gen_kwargs=extra, sent=sent,
             )
         )
-    results = list(await asyncio.gather(*jobs))
+    with progress(len(jobs), "judge", unit="report") as bar:
+
+        async def tracked(job):
+            result = await job
+            bar.update(failed=int(not result.ok))
+            return result
+
+        results = list(await asyncio.gather(*(tracked(j) for j in jobs)))
     backend = getattr(client, "backend", None)
     judge_model = next((r.model for r in results if r.model), "") or model or getattr(backend, "model", "") or ""
     return JudgeRun(

@@ -294,7 +294,8 @@ def test_baseline_run_writes_predictions_results_plots_and_model_index(tmp_path)
     assert index[0]["name"] == "BM25" and index[0]["results"][0]["metrics"]
     # the summary lists every file written, the model index included
     files_line = next(line for line in format_results(results, tmp_path).splitlines() if "files in" in line)
-    assert files_line.split(": ", 1)[1].split(", ")[:3] == ["results.json", "predictions.jsonl", "model_index.json"]
+    assert files_line.split(": ", 1)[1].split(", ")[:4] == ["results.json", "predictions.jsonl", "samples.jsonl",
+                                                             "model_index.json"]
     assert "plots/report_dimensions.png" in files_line and "judge.json" not in files_line
     # nothing was judged: the judge-score means are null, not floor-filled
     assert results["report"]["means_over"] == "none" and set(results["report"]["dimensions"].values()) == {None}

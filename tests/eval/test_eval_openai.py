@@ -207,10 +207,65 @@ def test_reports_are_judged_when_a_judge_is_configured(tmp_path):
     assert r["files"]["judge"] == "judge.json" and (tmp_path / "judge.json").is_file()
     assert r["report"]["means_over"] == "judged"
     files_line = next(line for line in format_results(r, tmp_path).splitlines() if "files in" in line)
-    assert files_line.endswith(": results.json, predictions.jsonl, judge.json, plots/report_dimensions.png, "
+    assert files_line.endswith(": results.json, predictions.jsonl, samples.jsonl, judge.json, plots/report_dimensions.png, "
                                "plots/accuracy_by_subfield.png, plots/accuracy_by_modality.png")
     assert again.results["scores"] == r["scores"] and again.results["run"]["judge_requests"]["requests_sent"] == 0
     assert not any("not judged" in w for w in r["warnings"])
+    # the per-item table carries each report's judge scores
+    reports = [row for row in _samples(tmp_path) if row["kind"] == "report"]
+    assert len(reports) == 3 and all(row["status"] == "judged" and row["score"] == pytest.approx(72.0) for row in reports)
+    assert all(row["dimensions"]["diagnosis"] == 2 and row["sections"]["diagnosis"] == pytest.approx(40.0) for row in reports)
+
+
+def _samples(out):
+    return [json.loads(line) for line in (out / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_predictions_and_samples_record_each_item_answer_reference_and_correctness(tmp_path, capsys):
+    """Error analysis without a rescore: each MCQ line says what was extracted, the reference and
+    whether they match; samples.jsonl joins prompt, output and the scorer's item record, in order."""
+    model = Model()
+    failed = model.ids("text_mcq")[0]
+    model.fail = {failed}
+    with SimServer(latency_s=0.0, max_concurrency=8, responder=model) as server:
+        run = run_eval(_cfg(tmp_path, server, retries=0))
+    preds = read_predictions(run.predictions_path)
+    items = {i["id"]: i for i in model.items}
+    for item_id, p in preds.items():
+        item = items[item_id]
+        if item["kind"] == "report":
+            assert p["reference"] is None and p["correct"] is None
+            continue
+        assert p["reference"] == item["answer"]
+        if item_id == failed:  # no answer: scored wrong, the reference still recorded
+            assert p["status"] == "error" and p["extracted"] is None and p["correct"] is False
+        else:  # the scripted model is right on text MCQ, wrong on image MCQ
+            assert p["correct"] is (item["kind"] == "text_mcq") and (p["extracted"] == p["reference"]) is p["correct"]
+    answers = run.results["answers"]
+    assert sum(p["correct"] is True for p in preds.values()) == answers["text_mcq"]["correct"] + answers["image_mcq"]["correct"]
+
+    rows = _samples(tmp_path)
+    assert [r["id"] for r in rows] == [i["id"] for i in model.items] and [r["index"] for r in rows] == list(range(N_ITEMS))
+    for row in rows:
+        p = preds[row["id"]]
+        assert row["output"] == p["output"] and row["prompt"].strip()
+        assert row["n_images"] >= 1 if row["kind"] == "image_mcq" else row["kind"] == "report" or row["n_images"] == 0
+        if row["kind"] != "report":
+            assert (row["extracted"], row["reference"], row["correct"]) == (p["extracted"], p["reference"], p["correct"])
+            assert row["score"] == (100.0 if row["correct"] else 0.0)
+        else:
+            assert row["status"] == "not_judged" and row["levels"]["reference"]
+    failed_row = next(r for r in rows if r["id"] == failed)
+    assert failed_row["status"] == "missing" and "503" in failed_row["request_error"]
+    assert "samples.jsonl" in run.summary() and str(tmp_path / "samples.jsonl") in run.summary()
+
+    # A resumed run (the failed item retried) rewrites the table whole, the records still complete.
+    model.fail = set()
+    with SimServer(latency_s=0.0, max_concurrency=8, responder=model) as server:
+        again = run_eval(_cfg(tmp_path, server))
+    assert again.results["run"]["resumed_items"] == N_ITEMS - 1
+    fixed = next(r for r in _samples(tmp_path) if r["id"] == failed)
+    assert fixed["correct"] is True and fixed["request_error"] is None and len(_samples(tmp_path)) == N_ITEMS
 
 
 def test_floor_scored_reports_are_not_reported_as_judge_means(tmp_path):

@@ -176,6 +176,7 @@ class ReadSources(PipelineStep):
     after that many records (smoke runs); `max_chars` is the builder's `max_paragraph_chars`.  Stats: `sources` (records)."""
 
     name = "sources"
+    progress_failed = "source defect(s)"
 
     def __init__(self, root: str | Path, window: int = 64, limit: int | None = None,
                  max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS):
@@ -188,13 +189,16 @@ class ReadSources(PipelineStep):
     async def run(self, data=None, rank: int = 0, world_size: int = 1) -> AsyncIterator[Window]:
         counts = self.stats["sources"]
         window: Window = []
+        bar = self.progress  # records read (source defects as failures); the total is not known up front
         for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars):
             if isinstance(entry, SourceIssue):
                 self.quarantine.source_issue(entry)
+                bar.update(0, failed=1)
                 continue
             if self.limit is not None and counts["records"] >= self.limit:
                 break
             counts["records"] += 1
+            bar.update()
             window.append(Doc(entry))
             if len(window) >= self.window:
                 yield window
