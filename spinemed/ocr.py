@@ -100,14 +100,14 @@ def read_lines(img, engine: str | None = None, *, layout: str = "sparse") -> lis
     if picked is None:
         raise OcrUnavailableError(NO_ENGINE)
     img = img.convert("RGB")
-    return _rapidocr_lines(img) if picked == "rapidocr" else _tesseract_lines(img, layout)
+    return _rapidocr_lines(img, layout) if picked == "rapidocr" else _tesseract_lines(img, layout)
 
 
 def lines_text(lines: list[OcrLine]) -> str:
     return "\n".join(ln.text for ln in lines)
 
 
-def _rapidocr_lines(img) -> list[OcrLine]:
+def _rapidocr_lines(img, layout: str) -> list[OcrLine]:
     import numpy as np
 
     global _rapid
@@ -118,7 +118,9 @@ def _rapidocr_lines(img) -> list[OcrLine]:
             _rapid = RapidOCR()
         engine = _rapid
     bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
-    result, _elapse = engine(bgr)
+    # a scanned page's lines are upright: the angle classifier (half the time) only runs on sparse
+    # text, where labels may be set upside down or sideways
+    result, _elapse = engine(bgr, use_cls=layout != "page")
     boxes = []
     for box, text, _score in result or []:
         ys = [p[1] for p in box]
