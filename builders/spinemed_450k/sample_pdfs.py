@@ -252,7 +252,7 @@ def en_chapter(spine: Callable[..., Image.Image]) -> bytes:
            "foramina that compresses the cauda equina or the exiting nerve roots. Degenerative stenosis results "
            "from disc bulging, facet joint hypertrophy and thickening of the ligamentum flavum, and it is most "
            "common at L4-L5 in patients older than 60 years.")
-    f.para("The natural history is usually benign: about one third of patients improve, half remain stable and "
+    f.para("Most patients follow a benign course: about one third improve, half remain stable and "
            "a minority deteriorate over several years. Rapid neurological decline is rare and should prompt a "
            "search for another diagnosis such as a synovial cyst or an epidural tumour.")
     f.heading("11.2 Clinical Presentation", 13)

@@ -22,6 +22,7 @@ from spinemed.corpus.offline_rules import RulesBackend
 from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder, run_build
 from spinemed.hub import deid_preflight, load_manifest, publish_folder, verify_folder
 from spinemed.llm.client import LLMClient
+from spinemed.ocr import engine_name as ocr_engine_name
 from spinemed.schema import LANGUAGES, TASKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +59,11 @@ def test_every_input_is_accounted_for(demo):
     assert a["source_records"] == a["records_published"] + a["records_quarantined"] + a["records_duplicate"]
     assert a["items_planned"] == a["items_published"] + a["items_quarantined"]
     assert a["duplicates"] == {"exact": 1, "near": 1}  # the planted duplicate and near-duplicate passages
-    assert a["source_defects"] == 4  # truncated XML, non-image .png, empty chapter, missing image
+    # truncated XML, non-image .png, empty chapter, missing image; + the 2 pages of the scanned PDF without OCR
+    assert a["source_defects"] == 4 + (2 if ocr_engine_name() is None else 0)
+    # the sample PDFs' postoperative photo and bar chart are discarded as not diagnostic
+    assert {k: v for k, v in a["image_relevance"].items() if k != "kept"} == {"colour_photo": 1, "chart_or_table": 1}
+    assert a["image_relevance"]["kept"] > 10
     assert any("picture-context mismatch" in r for r in a["record_quarantine_reasons"])
     assert sum(summary["rows"].values()) == a["items_published"]
     assert all(summary["rows"][t] > 0 for t in TASKS)
