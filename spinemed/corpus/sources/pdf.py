@@ -353,6 +353,9 @@ def read_pdf(path: str | Path, entry: CatalogEntry | dict[str, Any], *, max_char
     rel = _rel(path, entry.root)
     try:
         pdf = _open(str(path))
+    except ImportError:
+        yield SourceIssue(rel, "pypdfium2 is not installed (pip install pypdfium2); PDF not read")
+        return
     except Exception as exc:
         msg = str(exc)
         if "password" in msg.lower():
