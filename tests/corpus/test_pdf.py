@@ -118,6 +118,19 @@ def test_workers_give_the_same_records():
     assert [vars(r) for r in one] == [vars(r) for r in two]
 
 
+def test_searchable_scan_is_read_from_its_text_layer_and_the_scan_is_no_figure(tmp_path):
+    """A scanned page with an OCR text layer on top: the text is read, the page image is not a figure."""
+    w = sample_pdfs.PdfWriter()
+    im = w.image(_scan([("scan", 30)]))
+    text = (b"BT /F1 10.5 Tf 64 700 Td (Lumbar canal stenosis narrows the central canal and the lateral recesses "
+            b"at L4-L5.) Tj ET")
+    w.page(b"q %d 0 0 %d 0 0 cm /Im1 Do Q\n" % (sample_pdfs.PAGE_W, sample_pdfs.PAGE_H) + text, {"Im1": im})
+    path = tmp_path / "searchable.pdf"
+    path.write_bytes(w.to_bytes())
+    recs, issues = _read(path)
+    assert issues == [] and [r.kind for r in recs] == ["passage"] and recs[0].text.startswith("Lumbar canal stenosis")
+
+
 # ---------------------------------------------------------------- OCR
 
 

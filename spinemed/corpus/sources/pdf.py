@@ -16,7 +16,9 @@ markdown sources, with N the PDF page number (1-based) in every locator.
   the ruled and unruled grid tables of textbooks.  A bare number at the foot of a page (the
   printed folio) is dropped.
 * **Images**: each embedded image object is saved as PNG (in the record, not on disk) and placed
-  at its position on the page; PCM anchors it to the caption above or below it.
+  at its position on the page; PCM anchors it to the caption above or below it.  An image
+  covering most of the page is the page's scan (a "searchable" PDF: scan + OCR text layer), not
+  a figure, and is skipped.
 * **OCR**: a page with no text layer (a scanned book, an image-only PDF) is rendered at 300 dpi
   and read by the one OCR engine (`spinemed.ocr`: RapidOCR, else Tesseract); its lines become
   paragraphs and headings (by line height) -- tables and figures are not recovered from scans.
@@ -57,7 +59,7 @@ __all__ = ["read_pdf", "pdf_markdown", "OCR_DPI"]
 
 OCR_DPI = 300  # the highest render resolution for OCR; scans are rarely sharper than this
 _MAX_OCR_SIDE = 3600  # pixels: a poster-sized page is rendered smaller rather than exhaust memory
-_PAGE_IMAGE_SHARE = 0.8  # an image covering this much of a text-less page is the scan itself
+_PAGE_IMAGE_SHARE = 0.8  # an image covering this much of a page is the page's scan, not a figure
 _MIN_FIGURE_PX = 24  # smaller image objects are rules, bullets or texture tiles, not figures
 _LABEL_START = re.compile(rf"^\s*(?:{FIGURE_LABEL_RE.pattern}|(?:Table|表)\s*\d)", re.IGNORECASE)
 _SENTENCE_END = tuple(".!?;。！？；")  # a line ending a sentence is no heading, whatever its size
@@ -149,10 +151,13 @@ def _text_lines(page, height: float) -> list[Line]:
 def _figures(page, height: float, n: int) -> list[tuple[float, str, bytes]]:
     import pypdfium2.raw as pdfium_c
 
+    width = page.get_size()[0]
     out = []
     for k, obj in enumerate(page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=2), 1):
         try:
-            _left, _bottom, _right, top = obj.get_bounds()
+            left, bottom, right, top = obj.get_bounds()
+            if (right - left) * (top - bottom) > _PAGE_IMAGE_SHARE * width * height:
+                continue  # the page's own scan under an OCR'd text layer (a "searchable" PDF), not a figure
             img = obj.get_bitmap(render=False).to_pil()
         except Exception:  # an undecodable image stream: the page's text is still read
             continue
