@@ -192,6 +192,7 @@ class SourceRecord:
     images: list[ImageRef] = field(default_factory=list)
     context: list[str] = field(default_factory=list)  # paragraphs citing a figure (PCM output)
     subfield_hint: str = ""  # catalog's sub-field for the whole source: last classification fallback
+    ocr: str = ""  # OCR engine and version that read the text (a scanned PDF page); "" = not OCR'd here
 
     def provenance(self) -> dict[str, Any]:
         """The `provenance` struct of every row generated from this record.
@@ -209,6 +210,7 @@ class SourceRecord:
             "license": self.license,
             "redistributable": bool(self.redistributable),
             "source_file": self.source_file,
+            "ocr": self.ocr,
         }
 
     def to_json(self) -> dict[str, Any]:
@@ -255,6 +257,7 @@ def _columns() -> dict[str, Any]:
         "license": Value("string"),
         "redistributable": Value("bool"),
         "source_file": Value("string"),
+        "ocr": Value("string"),  # OCR engine + version that read the source text ("" = text layer)
     }
     generation = {
         "backend": Value("string"),

@@ -8,6 +8,8 @@ and committed as they are; this script only writes what cannot be hand-written, 
   `Description` text chunk, or JPEG with a comment: a one-line English description of what the
   image shows, which the offline LLM backend uses as its stand-in for vision;
 * two synthetic VerSe subjects (CT, vertebra mask, centroid JSON), one with a wedge-compressed L1;
+* the PDF sources (`sample_pdfs.py`): a text-layer chapter in English and one in Chinese, each
+  with a figure, its caption and a table, and a two-page scan (EN, ZH) as an image-only PDF;
 * the planted defects that are files: a `.png` that is not an image.  (The caption/image
   mismatch is `ch7_fig3.png`, an AP knee radiograph under a lumbar-MRI caption; the missing image
   `ch7_fig4.png` is deliberately not written.)
@@ -18,6 +20,7 @@ Usage:  python builders/spinemed_450k/make_sample_sources.py [--out builders/spi
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -480,7 +483,12 @@ def main(argv: list[str] | None = None) -> None:
     bad = out / "textbooks" / "images" / "ch12_fig2.png"
     bad.write_bytes(b"<html><head><title>404 Not Found</title></head><body>image unavailable</body></html>\n")
     write_verse(out)
-    print(f"wrote {len(figures()) + 1} images and 2 VerSe subjects under {out}")
+    # the PDF sources (text-layer chapters EN + ZH, an image-only scan): builders/spinemed_450k/sample_pdfs.py
+    spec = importlib.util.spec_from_file_location("sample_pdfs", HERE / "sample_pdfs.py")
+    sample_pdfs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sample_pdfs)
+    pdfs = sample_pdfs.write_sample_pdfs(out, sagittal_spine)
+    print(f"wrote {len(figures()) + 1} images, 2 VerSe subjects and {len(pdfs)} PDFs under {out}")
 
 
 if __name__ == "__main__":

@@ -85,6 +85,9 @@ def register(subparsers) -> None:
     b.add_argument("--ocr-check", action="store_true",
                    help="OCR every image and quarantine records whose images show identifier text (needs "
                         "pip install 'spinemed[ocr]' or the tesseract binary; refuses to start without one)")
+    b.add_argument("--workers", type=int, default=1,
+                   help="processes the pages of each PDF source fan out over (text layer and OCR; default 1); "
+                        "the output is the same for any number")
     _add_generation_args(b)
     add_quiet_argument(b)
     b.set_defaults(func=_cmd_build)
@@ -95,7 +98,8 @@ def _cmd_build(args) -> int:
                       work_dir=args.work_dir, version=args.version, backend=args.backend, model=args.model,
                       base_urls=args.base_urls, api_key=args.api_key, concurrency=args.concurrency,
                       languages=args.languages, limit=args.limit, ocr_check=args.ocr_check,
-                      trusted=args.trusted_endpoint, overwrite=args.overwrite, gen_kwargs=args.gen_kwargs)
+                      trusted=args.trusted_endpoint, overwrite=args.overwrite, gen_kwargs=args.gen_kwargs,
+                      workers=args.workers)
     try:
         summary = run_build(cfg, progress=(lambda m: None) if args.json else print)
     except (UntrustedEndpointError, OutputFolderError) as exc:

@@ -60,7 +60,7 @@ def respond(messages: list[dict]) -> str:
         out = handler(extract_fenced_json(user, "FACTS"), extract_fenced_json(user, "DRAFT"),
                       extract_fenced_json(user, "CRITERIA"))
     else:
-        label = "FIGURE" if prompt_id == "pcm_check" else "TEXT" if prompt_id == "classify" else "FACTS"
+        label = "FIGURE" if prompt_id in ("pcm_check", "image_relevance") else "TEXT" if prompt_id == "classify" else "FACTS"
         out = handler(extract_fenced_json(user, label))
     return json.dumps(out, ensure_ascii=False)
 
@@ -697,6 +697,21 @@ def pcm_check(facts: dict) -> dict:
     return {"consistent": True, "reason": "body region and modality agree"}
 
 
+_NOT_DIAGNOSTIC_RE = re.compile(
+    r"(?<![A-Za-z])(?:photo(?:graph)?s?|logos?|charts?|graphs?|flow ?charts?|bar plots?|histograms?)(?![A-Za-z])"
+    r"|照片|标志|图表|柱状图|折线图|流程图|饼图", re.IGNORECASE)
+
+
+def image_relevance(facts: dict) -> dict:
+    """Not relevant when the caption or the image description names a photograph, chart or logo
+    (the offline stand-in for looking at the picture; the pixel heuristics run before it)."""
+    text = f"{facts.get('caption', '')} {facts.get('image_description', '')}"
+    m = _NOT_DIAGNOSTIC_RE.search(text)
+    if m:
+        return {"relevant": False, "reason": f"the caption or description names a {m.group(0).lower()}"}
+    return {"relevant": True, "reason": "nothing in the caption or description says it is not a medical image"}
+
+
 def classify(facts: dict) -> dict:
     result = keyword_classify(facts.get("text", ""))
     if result.subfield is None:
@@ -712,5 +727,6 @@ _HANDLERS = {
     "draft_consultation": draft_consultation,
     "revise": revise,
     "pcm_check": pcm_check,
+    "image_relevance": image_relevance,
     "classify": classify,
 }

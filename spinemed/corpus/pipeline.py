@@ -1,4 +1,4 @@
-"""The corpus build: sources -> deid -> pcm check -> dedup -> classify -> generate -> validate -> Hub folder.
+"""The corpus build: sources -> deid -> image relevance -> pcm check -> dedup -> classify -> generate -> validate -> Hub folder.
 
 Records stream through in windows (never the whole corpus in memory).  Within a window the
 LLM calls run concurrently; de-identification and dedup run in record order so the output is
@@ -7,7 +7,7 @@ reason / duplicate) and every planned item in one (published / quarantined), and
 checks that the buckets add up.
 
 The build is a chain of steps (`spinemed.corpus.step`): `ReadSources` (sources/) ->
-`Deidentify` (deidentify.py) -> `PictureContextCheck` (pcm.py) -> `Deduplicate` (dedup.py) ->
+`Deidentify` (deidentify.py) -> `ImageRelevance` (relevance.py) -> `PictureContextCheck` (pcm.py) -> `Deduplicate` (dedup.py) ->
 `Classify` (classify.py) -> `Generate` (generate.py: plan, draft, revise) -> `Validate`
 (validate.py) -> `WriteRows`; each stage's logic lives in its module, this one only sets them
 up and composes them.  The quarantine writer every step reports to is `worklog.WorkLog`.
@@ -66,6 +66,7 @@ from .generate import DEFAULT_PLAN, Generate, Generator, load_criteria
 from .offline_rules import RulesBackend
 from .pcm import PictureContextCheck
 from .prompts import load_prompts
+from .relevance import ImageRelevance
 from .sources import DEFAULT_MAX_PARAGRAPH_CHARS, ReadSources, load_catalog
 from .step import PipelineStep, Window, merged_stats, run_steps
 from .validate import Validate
@@ -95,6 +96,7 @@ class BuildConfig:
     provenance_secret: str | None = None  # HMAC key of opaque ids (default: $SPINEMED_PROVENANCE_SECRET)
     ocr_check: bool = False  # OCR every image; burned-in identifier text quarantines the record
     overwrite: bool = False  # replace an --out that holds data spinemed did not write (--overwrite)
+    workers: int = 1  # processes the pages of each PDF fan out over (--workers); output does not depend on it
 
     def resolved(self) -> dict[str, Any]:
         spec = yaml.safe_load(Path(self.builder).read_text("utf-8"))
@@ -127,13 +129,23 @@ class BuildConfig:
             "rows_per_shard": int(spec.get("rows_per_shard", 5000)),
             "plan": spec.get("plan") or DEFAULT_PLAN,
             "pcm_check": bool((spec.get("pcm") or {}).get("check", True)),
+            "relevance": _relevance_settings(spec.get("relevance") or {}),
             "dedup": spec.get("dedup") or {},
             "generation": gen,
             "out": out,
             "work_dir": Path(self.work_dir) if self.work_dir else out.parent / f"{out.name}.work",
             "ocr_check": bool(self.ocr_check),
             "overwrite": bool(self.overwrite),
+            "workers": max(1, int(self.workers)),
         }
+
+
+def _relevance_settings(d: dict) -> dict[str, Any]:
+    """builder.yaml `relevance:` -- heuristics (true/false), model_check (auto/true/false)."""
+    check = d.get("model_check", "auto")
+    if check not in ("auto", True, False):
+        raise ValueError(f"builder relevance.model_check must be auto, true or false, not {check!r}")
+    return {"heuristics": bool(d.get("heuristics", True)), "model_check": check}
 
 
 class WriteRows(PipelineStep):
@@ -200,12 +212,15 @@ class CorpusBuilder:
         # the steps; Generate checks the languages setting
         cfg = self.cfg
         self.read = ReadSources(cfg["sources"], window=config.window, limit=config.limit,
-                                max_chars=int(cfg["spec"].get("max_paragraph_chars", DEFAULT_MAX_PARAGRAPH_CHARS)))
+                                max_chars=int(cfg["spec"].get("max_paragraph_chars", DEFAULT_MAX_PARAGRAPH_CHARS)),
+                                workers=cfg["workers"])
         self.generate = Generate(self.generator, cfg["plan"], gen.get("languages", "auto"))
         self.write_rows = WriteRows()  # its dataset writer is opened by run_async
         self.steps: list[PipelineStep] = [
             self.read,
             Deidentify(self.ids, cfg["sources"], ocr_engine=self.ocr_engine),
+            ImageRelevance(self.generator, self.prompts.get("image_relevance"), self._model_check(),
+                           heuristics=cfg["relevance"]["heuristics"]),
             PictureContextCheck(self.generator, self.prompts["pcm_check"], enabled=cfg["pcm_check"]),
             Deduplicate(self.deduper),
             Classify(self.generator, self.prompts["classify"]),
@@ -222,6 +237,22 @@ class CorpusBuilder:
                     raise ValueError(f"backend {backend.name!r}{f' (for {st} sources)' if st else ''} cannot "
                                      "translate; use languages=source or auto")
         self.log: WorkLog | None = None
+
+    def _model_check(self) -> Callable[[Any], bool] | None:
+        """Whether the relevance step asks the vision model about a figure: `auto` asks whenever
+        the endpoint routed for the record's source type is not the offline backend (it cannot
+        see pixels)."""
+        setting = self.cfg["relevance"]["model_check"]
+        if setting is False:
+            return None
+        if setting is True:
+            return lambda rec: True
+        backend = self.client.backend
+
+        def routed(rec) -> bool:
+            b = backend.backend_for(rec.source_type) if hasattr(backend, "backend_for") else backend
+            return getattr(b, "name", "offline") != "offline"
+        return routed
 
     @property
     def counts(self) -> dict[str, Counter]:
@@ -321,6 +352,7 @@ class CorpusBuilder:
             "source_defects": sum(c["source_issues"].values()),
             "source_defect_reasons": dict(sorted(c["source_issues"].items())),
             "pcm": dict(c["pcm"]),
+            "image_relevance": dict(sorted(c["relevance"].items())),
             "classification": dict(c["classification"]),
             "deid_dropped_keys": dict(sorted(c["deid_dropped_keys"].items())),
         }

@@ -47,14 +47,12 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 import struct
-import subprocess
-import threading
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .. import ocr as _ocr
 from .scrubber import find_identifiers
 
 __all__ = [
@@ -693,56 +691,15 @@ def _icc_text(icc: bytes) -> list[str]:
 # ======================================================================================
 
 
-class OcrUnavailableError(RuntimeError):
-    """No OCR engine is installed: the burned-in-text check did not run (it did not pass)."""
-
-
-_NO_ENGINE = ("no OCR engine is installed: pip install 'spinemed[ocr]' (rapidocr-onnxruntime) "
-              "or apt-get install tesseract-ocr tesseract-ocr-chi-sim")
-_ENGINES = ("rapidocr", "tesseract")
-_lock = threading.Lock()
-_rapid: Any = None
-
-
-def _have_rapidocr() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
-
-
-def _tesseract_path() -> str | None:
-    return shutil.which("tesseract")
-
-
-def _pick_engine(engine: str | None) -> str | None:
-    if engine is not None and engine not in _ENGINES:
-        raise ValueError(f"unknown OCR engine {engine!r}; expected one of {_ENGINES}")
-    if engine in (None, "rapidocr") and _have_rapidocr():
-        return "rapidocr"
-    if engine in (None, "tesseract") and _tesseract_path():
-        return "tesseract"
-    return None
+# The engine wrapper lives in spinemed.ocr (the PDF reader's scanned pages use the same one).
+OcrUnavailableError = _ocr.OcrUnavailableError
+_NO_ENGINE = _ocr.NO_ENGINE
 
 
 def ocr_engine(engine: str | None = None) -> str | None:
     """The OCR engine that :func:`ocr_text` will use, as "name version", or None if none is
     installed.  Preference: rapidocr-onnxruntime, then the tesseract binary."""
-    picked = _pick_engine(engine)
-    if picked == "rapidocr":
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}"
-        except PackageNotFoundError:
-            return "rapidocr-onnxruntime"
-    if picked == "tesseract":
-        try:
-            proc = subprocess.run([_tesseract_path(), "--version"], capture_output=True, text=True, timeout=30)
-            first = (proc.stdout or proc.stderr).splitlines()[0].strip()
-        except (OSError, subprocess.SubprocessError, IndexError):
-            first = "tesseract"
-        return first
-    return None
+    return _ocr.engine_name(engine)
 
 
 def _ocr_image(data: bytes):
@@ -774,89 +731,9 @@ def _ocr_image(data: bytes):
 def ocr_text(data: bytes, engine: str | None = None) -> str | None:
     """Text burned into the image, one line per text row; None when no OCR engine is installed
     (the check did not run).  `engine` forces "rapidocr" or "tesseract"."""
-    picked = _pick_engine(engine)
-    if picked is None:
+    if _ocr.pick_engine(engine) is None:
         return None
-    img = _ocr_image(data)
-    if picked == "rapidocr":
-        return _rapidocr_text(img)
-    return _tesseract_text(img)
-
-
-def _rapidocr_text(img) -> str:
-    import numpy as np
-
-    global _rapid
-    with _lock:
-        if _rapid is None:
-            from rapidocr_onnxruntime import RapidOCR
-
-            _rapid = RapidOCR()
-        engine = _rapid
-    bgr = np.ascontiguousarray(np.asarray(img)[:, :, ::-1])
-    result, _elapse = engine(bgr)
-    boxes = []
-    for box, text, _score in result or []:
-        ys = [p[1] for p in box]
-        xs = [p[0] for p in box]
-        boxes.append((min(ys), max(ys), min(xs), str(text)))
-    boxes.sort()
-    lines: list[list[tuple]] = []
-    for top, bottom, left, text in boxes:  # boxes whose vertical centre falls in a row's span share the row
-        centre = (top + bottom) / 2
-        if lines and lines[-1][0][0] <= centre <= lines[-1][0][1]:
-            lines[-1].append((top, bottom, left, text))
-        else:
-            lines.append([(top, bottom, left, text)])
-    return "\n".join(" ".join(_respace(t) for *_, t in sorted(row, key=lambda b: b[2])) for row in lines)
-
-
-_RUN_ON = re.compile(r"\S{9,}")
-_SPLIT = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
-
-
-def _respace(text: str) -> str:
-    """PP-OCR's recogniser often drops narrow spaces ("MRN20230314JohnSmith"): split long run-on
-    tokens at lower->upper case and letter<->digit changes.  Short tokens (L4, T12, C5-C6,
-    HLA-B27) are left alone."""
-    return _RUN_ON.sub(lambda m: _SPLIT.sub(" ", m.group(0)), text)
-
-
-def _tesseract_text(img) -> str:
-    exe = _tesseract_path()
-    if exe is None:
-        raise OcrUnavailableError(_NO_ENGINE)
-    try:
-        langs = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        langs = []
-    lang = "+".join(x for x in ("eng", "chi_sim") if x in langs) or "eng"
-    if min(img.size) < 600:  # tesseract reads small overlay text better a little larger
-        scale = min(4, max(2, 600 // max(1, min(img.size))))
-        img = img.resize((img.width * scale, img.height * scale))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    # --psm 11: sparse text (overlay labels in corners); tsv: per-word confidence, so the noise
-    # tesseract "reads" in textured regions (short nonsense words) can be dropped
-    proc = subprocess.run([exe, "stdin", "stdout", "-l", lang, "--psm", "11", "tsv"], input=buf.getvalue(),
-                          capture_output=True, timeout=300)
-    if proc.returncode != 0:
-        raise RuntimeError(f"tesseract failed ({proc.returncode}): {proc.stderr.decode('utf-8', 'replace')[-300:]}")
-    lines: dict[tuple, list[tuple[int, str]]] = {}
-    for row in proc.stdout.decode("utf-8", "replace").splitlines()[1:]:
-        cols = row.split("\t")
-        if len(cols) != 12 or not cols[11].strip():
-            continue
-        try:
-            conf, left = float(cols[10]), int(cols[6])
-        except ValueError:
-            continue
-        if conf >= _TESSERACT_MIN_CONF:
-            lines.setdefault((int(cols[2]), int(cols[3]), int(cols[4])), []).append((left, cols[11].strip()))
-    return "\n".join(" ".join(w for _, w in sorted(words)) for _, words in sorted(lines.items()))
-
-
-_TESSERACT_MIN_CONF = 60.0
+    return _ocr.lines_text(_ocr.read_lines(_ocr_image(data), engine, layout="sparse"))
 
 
 def burned_in_identifiers(data: bytes, find: Callable[[str], list] | None = None, engine: str | None = None) -> list:

@@ -53,7 +53,8 @@ def _generator(backend=None, **kw):
 # ---------------------------------------------------------------- prompts and parsing
 
 def test_prompt_files_have_ids_versions_and_hashes():
-    assert set(PROMPTS) == {"draft_mcq", "draft_open_qa", "draft_consultation", "draft_report", "revise", "pcm_check", "classify"}
+    assert set(PROMPTS) == {"draft_mcq", "draft_open_qa", "draft_consultation", "draft_report", "revise", "pcm_check", "classify",
+                            "image_relevance"}
     for p in PROMPTS.values():
         assert p.version and len(p.hash) == 16
         msgs = p.render(language_name="English", modality="text", task="mcq", facts_json="{}", draft_json="{}",

@@ -22,6 +22,7 @@ from spinemed.corpus.offline_rules import RulesBackend
 from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder, run_build
 from spinemed.hub import deid_preflight, load_manifest, publish_folder, verify_folder
 from spinemed.llm.client import LLMClient
+from spinemed.ocr import engine_name as ocr_engine_name
 from spinemed.schema import LANGUAGES, TASKS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +59,11 @@ def test_every_input_is_accounted_for(demo):
     assert a["source_records"] == a["records_published"] + a["records_quarantined"] + a["records_duplicate"]
     assert a["items_planned"] == a["items_published"] + a["items_quarantined"]
     assert a["duplicates"] == {"exact": 1, "near": 1}  # the planted duplicate and near-duplicate passages
-    assert a["source_defects"] == 4  # truncated XML, non-image .png, empty chapter, missing image
+    # truncated XML, non-image .png, empty chapter, missing image; + the 2 pages of the scanned PDF without OCR
+    assert a["source_defects"] == 4 + (2 if ocr_engine_name() is None else 0)
+    # the sample PDFs' postoperative photo and bar chart are discarded as not diagnostic
+    assert {k: v for k, v in a["image_relevance"].items() if k != "kept"} == {"colour_photo": 1, "chart_or_table": 1}
+    assert a["image_relevance"]["kept"] > 10
     assert any("picture-context mismatch" in r for r in a["record_quarantine_reasons"])
     assert sum(summary["rows"].values()) == a["items_published"]
     assert all(summary["rows"][t] > 0 for t in TASKS)
@@ -71,8 +76,9 @@ def test_side_files_report_each_defect_by_file_and_reason(demo):
     # work files name files by opaque id; the private provenance map resolves them
     real = {e["id"]: e["value"] for e in map(json.loads, (work / "provenance_map.jsonl").read_text("utf-8").splitlines())}
     files = {real[i["source_file"]] for i in issues}
+    scan = {"pdf/scan_ch13_epidural_abscess.pdf"} if ocr_engine_name() is None else set()  # its pages, unread
     assert {"case_reports/PMC0000106.xml", "textbooks/images/ch12_fig2.png",
-            "textbooks/en_ch09_spinal_cord_injury.md", "textbooks/en_ch07_spondylolisthesis_scoliosis.md"} == files
+            "textbooks/en_ch09_spinal_cord_injury.md", "textbooks/en_ch07_spondylolisthesis_scoliosis.md"} | scan == files
     quarantine = [json.loads(line) for line in (work / "quarantine.jsonl").read_text("utf-8").splitlines()]
     pcm = [q for q in quarantine if q["stage"] == "pcm"]
     assert len(pcm) == 1 and "knee" in pcm[0]["reason"]

@@ -11,6 +11,7 @@ from datasets import Features, Value
 from datasets import Image as HFImage
 from PIL import Image, ImageCms, ImageDraw, ImageFont, PngImagePlugin
 
+from spinemed import ocr as spinemed_ocr
 from spinemed.deid import images as deid_images
 from spinemed.deid.images import (
     OcrUnavailableError,
@@ -382,8 +383,8 @@ def test_ocr_engine_names_itself():
 
 
 def test_without_an_engine_the_check_is_not_run_never_passed(monkeypatch):
-    monkeypatch.setattr(deid_images, "_have_rapidocr", lambda: False)
-    monkeypatch.setattr(deid_images, "_tesseract_path", lambda: None)
+    monkeypatch.setattr(spinemed_ocr, "_have_rapidocr", lambda: False)
+    monkeypatch.setattr(spinemed_ocr, "_tesseract_path", lambda: None)
     assert ocr_engine() is None
     assert ocr_text(_burned_in()) is None
     with pytest.raises(OcrUnavailableError, match="no OCR engine"):
@@ -393,8 +394,8 @@ def test_without_an_engine_the_check_is_not_run_never_passed(monkeypatch):
 def test_build_refuses_ocr_check_without_an_engine(monkeypatch, tmp_path):
     from spinemed.corpus.pipeline import BuildConfig, CorpusBuilder
 
-    monkeypatch.setattr(deid_images, "_have_rapidocr", lambda: False)
-    monkeypatch.setattr(deid_images, "_tesseract_path", lambda: None)
+    monkeypatch.setattr(spinemed_ocr, "_have_rapidocr", lambda: False)
+    monkeypatch.setattr(spinemed_ocr, "_tesseract_path", lambda: None)
     with pytest.raises(ValueError, match="--ocr-check cannot run: no OCR engine"):
         CorpusBuilder(BuildConfig(out=tmp_path / "x", ocr_check=True), progress=None)
 

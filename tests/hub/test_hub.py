@@ -101,6 +101,7 @@ def make_row(task: str, n: int, *, language="en", images=(), subfield="lumbar_di
             "license": "CC-BY-4.0" if redistributable else "proprietary",
             "redistributable": redistributable,
             "source_file": "book.md",
+            "ocr": "",
         },
         "generation": {
             "backend": "offline",
@@ -627,7 +628,8 @@ def test_attachments_are_hashed_verified_and_published(tmp_path):
     w.add("open_qa", {"id": "q1", "task": "open_qa", "language": "en", "modality": "text", "images": [],
                       "subfield": "lumbar_stenosis", "subfield_group": "spinal", "levels": [], "question": "Q?",
                       "answer": "A.", "messages": [], "provenance": {"record_id": "r1", "source_type": "textbook", "source_id": "x",
-                      "locator": "", "license": "cc-by-4.0", "redistributable": True, "source_file": "x.md"},
+                      "locator": "", "license": "cc-by-4.0", "redistributable": True, "source_file": "x.md",
+                      "ocr": ""},
                       "generation": {"backend": "", "model": "", "prompt_id": "", "prompt_hash": "",
                                      "revision_prompt_id": "", "revision_prompt_hash": "", "criteria_version": "",
                                      "draft_hash": "", "revisions": []},

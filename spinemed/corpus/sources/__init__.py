@@ -6,6 +6,7 @@ folder, dispatching on `source_type`:
 | source_type              | files                                  | adapter                  | kinds            |
 | ------------------------ | -------------------------------------- | ------------------------ | ---------------- |
 | textbook, guideline      | OCR markdown (`*.md`)                  | `read_markdown_document` | passage, figure  |
+| textbook, guideline      | PDF (`*.pdf`): text layer, else OCR    | `read_pdf`               | passage, figure  |
 | question_bank            | `*.csv`, `*.json`, `*.jsonl`           | `read_question_bank`     | mcq              |
 | case_report              | Europe PMC JATS XML (`*.xml`)          | `read_jats`              | case, figure     |
 | inpatient                | one case per `*.json` (or `*.jsonl`)   | `read_inpatient`         | case             |
@@ -20,7 +21,7 @@ imaging subjects: de-identification, including the opaque provenance ids
 (`spinemed.deid.provenance.deidentify_provenance`), is the next stage's job.
 
 Layout: `catalog` (catalog.yaml entries), `common` (helpers every reader shares), one module per
-format (`markdown`, `question_bank`, `jats`, `inpatient`, `verse`) and `driver` (dispatch and
+format (`markdown`, `pdf`, `question_bank`, `jats`, `inpatient`, `verse`) and `driver` (dispatch and
 the shard filter).  A new format is a new reader module plus one line in `driver._READERS`.
 """
 
@@ -30,6 +31,7 @@ from .driver import ReadSources, iter_sources
 from .inpatient import read_inpatient
 from .jats import read_jats
 from .markdown import read_markdown_document
+from .pdf import read_pdf
 from .question_bank import read_question_bank
 from .verse import VERSE_LABELS, read_verse
 
@@ -41,6 +43,7 @@ __all__ = [
     "iter_sources",
     "ReadSources",
     "read_markdown_document",
+    "read_pdf",
     "read_question_bank",
     "read_jats",
     "read_inpatient",

@@ -14,19 +14,29 @@ from .common import DEFAULT_MAX_PARAGRAPH_CHARS, _inside
 from .inpatient import read_inpatient
 from .jats import read_jats
 from .markdown import read_markdown_document
+from .pdf import read_pdf
 from .question_bank import read_question_bank
 from .verse import read_verse
 
+
+def read_book(path: Path, entry: CatalogEntry, *, max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
+              workers: int = 1) -> Iterator[SourceRecord | SourceIssue]:
+    """A textbook chapter or guideline: OCR'd markdown, or a PDF (text layer, else OCR)."""
+    if path.suffix.lower() == ".pdf":
+        return read_pdf(path, entry, max_chars=max_chars, workers=workers)
+    return read_markdown_document(path, entry, max_chars=max_chars)
+
+
 _READERS = {
-    "textbook": read_markdown_document,
-    "guideline": read_markdown_document,
+    "textbook": read_book,
+    "guideline": read_book,
     "question_bank": read_question_bank,
     "case_report": read_jats,
     "inpatient": read_inpatient,
 }
 _ADAPTER_SUFFIXES = {
-    "textbook": (".md",),
-    "guideline": (".md",),
+    "textbook": (".md", ".pdf"),
+    "guideline": (".md", ".pdf"),
     "question_bank": (".csv", ".json", ".jsonl"),
     "case_report": (".xml",),
     "inpatient": (".json", ".jsonl"),
@@ -37,7 +47,7 @@ _OUTSIDE = "resolves outside the sources folder (a '..' path or a symlink); not 
 
 
 def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
-                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> Iterator[SourceRecord | SourceIssue]:
+                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS, workers: int = 1) -> Iterator[SourceRecord | SourceIssue]:
     """Stream every record (and every defect as a SourceIssue) of the sources under `root`.
 
     Entries are read in sorted path order, files inside a folder entry in sorted order, so two
@@ -45,6 +55,7 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
     at the end, not read.  Every path read, symlinks resolved, lies inside `root`: a catalog
     path or a symlink that leads out of it is a defect, not read; a symlinked folder inside the
     root is followed.  A paragraph longer than `max_chars` is reported and split at sentence ends.
+    `workers` > 1 fans the pages of each PDF out over that many processes (same output).
 
     `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole) belongs to
     shard `shard_of(its path)`, so the shards 0..world_size-1 together read every file exactly
@@ -71,7 +82,7 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
             if in_shard(entry.path, rank, world_size):
                 yield SourceIssue(entry.path, "catalogued but missing on disk")
             continue
-        yield from _dispatch(target, entry, rank, world_size, max_chars, read)
+        yield from _dispatch(target, entry, rank, world_size, max_chars, read, workers)
     for path, problem in sorted(_walk(root, root)):
         if problem:  # a link out of the root: reported here unless a catalog entry covers it
             rp = path.parent.resolve() / path.name
@@ -119,7 +130,7 @@ def _walk(folder: Path, root: Path) -> Iterator[tuple[Path, str]]:
 
 def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int = 1,
               max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
-              read: set[Path] | None = None) -> Iterator[SourceRecord | SourceIssue]:
+              read: set[Path] | None = None, workers: int = 1) -> Iterator[SourceRecord | SourceIssue]:
     if entry.source_type == "open_dataset":
         if not in_shard(entry.path, rank, world_size):
             return
@@ -129,7 +140,7 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
         yield from _guarded(read_verse, target, entry)
         return
     reader = _READERS[entry.source_type]
-    reader = partial(reader, max_chars=max_chars)
+    reader = partial(reader, max_chars=max_chars, **({"workers": workers} if reader is read_book else {}))
     suffixes = _ADAPTER_SUFFIXES[entry.source_type]
     if target.is_dir():
         found = sorted(fp for fp in _walk(target, entry.root) if fp[1] or fp[0].name.endswith(suffixes))
@@ -173,24 +184,27 @@ def _guarded(reader, path: Path, entry: CatalogEntry) -> Iterator[SourceRecord |
 class ReadSources(PipelineStep):
     """The first step: reads the sources (its shard of them) and yields windows of `window`
     records; each source defect goes to the quarantine writer's `source_issue`.  `limit` stops
-    after that many records (smoke runs); `max_chars` is the builder's `max_paragraph_chars`.  Stats: `sources` (records)."""
+    after that many records (smoke runs); `max_chars` is the builder's `max_paragraph_chars`;
+    `workers` processes read the pages of each PDF.  Stats: `sources` (records)."""
 
     name = "sources"
     progress_failed = "source defect(s)"
 
     def __init__(self, root: str | Path, window: int = 64, limit: int | None = None,
-                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS):
+                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS, workers: int = 1):
         super().__init__()
         self.root = Path(root)
         self.window = window
         self.limit = limit
         self.max_chars = max_chars
+        self.workers = workers
 
     async def run(self, data=None, rank: int = 0, world_size: int = 1) -> AsyncIterator[Window]:
         counts = self.stats["sources"]
         window: Window = []
         bar = self.progress  # records read (source defects as failures); the total is not known up front
-        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars):
+        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars,
+                                  workers=self.workers):
             if isinstance(entry, SourceIssue):
                 self.quarantine.source_issue(entry)
                 bar.update(0, failed=1)

@@ -39,11 +39,19 @@ def read_markdown_document(path: str | Path, entry: CatalogEntry | dict[str, Any
     """
     path = Path(path)
     entry = _as_entry(entry, path)
-    rel = _rel(path, entry.root)
     raw, read_issues = _read_text(path, entry)
     yield from read_issues
     if raw is None:
         return
+    yield from markdown_records(raw, path, entry, max_chars=max_chars)
+
+
+def markdown_records(raw: str, path: Path, entry: CatalogEntry, *, max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
+                     images: dict[str, bytes] | None = None) -> Iterator[SourceRecord | SourceIssue]:
+    """The records of one chapter's markdown text (`read_markdown_document` without the file
+    reading).  `images` maps the image references of `raw` to encoded bytes the caller made
+    (the PDF reader's embedded figures); without it, references are files next to `path`."""
+    rel = _rel(path, entry.root)
     blocks = pcm.split_blocks(raw)
     kinds = [pcm.block_kind(b) for b in blocks]
     title = next((pcm.heading_text(b) for b, k in zip(blocks, kinds, strict=True) if k == "heading"), entry.title)
@@ -130,9 +138,14 @@ def read_markdown_document(path: str | Path, entry: CatalogEntry | dict[str, Any
             detail = anchor.image_path or anchor.caption[:80]
             yield SourceIssue(rel, f"{anchor.problem}: {detail!r}")
             continue
-        img_path = _resolve_asset(anchor.image_path, path.parent, entry.root)
-        img_rel = _rel(img_path, entry.root)
-        description, error = _check_image(img_path, entry.root)
+        data = None
+        if images is not None:  # bytes made by the caller, checked there
+            img_rel, data, description = anchor.image_path, images.get(anchor.image_path), ""
+            error = "" if data is not None else "missing"
+        else:
+            img_path = _resolve_asset(anchor.image_path, path.parent, entry.root)
+            img_rel = _rel(img_path, entry.root)
+            description, error = _check_image(img_path, entry.root)
         if error == "missing":
             yield SourceIssue(rel, f"figure {what!r} references missing image file {img_rel}")
             continue
@@ -145,7 +158,8 @@ def read_markdown_document(path: str | Path, entry: CatalogEntry | dict[str, Any
         yield _record(
             entry, path, kind="figure", text=anchor.caption, locator=locator, title=title,
             id_parts=(anchor.caption, img_rel),
-            images=[ImageRef(path=img_rel, label=label_text, caption=anchor.caption, description=description)],
+            images=[ImageRef(path="" if data is not None else img_rel, data=data, label=label_text,
+                             caption=anchor.caption, description=description)],
             context=[clean_ocr_text(c) for c in anchor.citing],
             fields={"page": pg, "label_key": anchor.label.canonical if anchor.label else "", "alt": anchor.alt},
         )
