@@ -57,9 +57,35 @@ CSS = """
 @media (max-width: 640px) {
   .spinemed-wide-only {display: none !important;}
   .spinemed-narrow-only {display: block !important;}
-  h1 {font-size: 1.25rem !important; margin: 0 !important;}
-  .spinemed-notice {font-size: 0.8rem; padding: 4px 8px;}
+  .spinemed-title h1 {font-size: 1.15rem !important; margin: 0 !important;}
+  .spinemed-notice p {font-size: 0.75rem !important; line-height: 1.3 !important;}
+  .spinemed-notice {padding: 2px 8px !important;}
 }
+"""
+_LEFT2, _LEFT3 = lb.ALL_COLUMNS[0].width, lb.ALL_COLUMNS[0].width + lb.ALL_COLUMNS[1].width
+CSS += f"""
+/* Rank, Model and Total stay in place when the table scrolls sideways.  Gradio draws the body as absolutely placed
+   rows as wide as the viewport, so a sticky cell had nowhere to stick once the row scrolled away (which is why
+   pinned_columns alone does not pin): rows are made as wide as their cells, and the first three cells sticky at the
+   offsets of the fixed widths of the first two columns (leaderboard.ALL_COLUMNS). */
+#leaderboard-table .virtual-row {{width: max-content !important; min-width: 100%;}}
+#leaderboard-table tr > :nth-child(-n+3), #leaderboard-table .virtual-row > :nth-child(-n+3) {{
+  position: sticky !important; z-index: 3; background: var(--background-fill-primary);}}
+#leaderboard-table thead tr > :nth-child(-n+3) {{z-index: 4;}}
+#leaderboard-table tr > :nth-child(1), #leaderboard-table .virtual-row > :nth-child(1) {{left: 0;}}
+#leaderboard-table tr > :nth-child(2), #leaderboard-table .virtual-row > :nth-child(2) {{left: {_LEFT2}px;}}
+#leaderboard-table tr > :nth-child(3), #leaderboard-table .virtual-row > :nth-child(3) {{
+  left: {_LEFT3}px; box-shadow: 2px 0 0 var(--border-color-primary);}}
+/* On a phone the three pinned columns get narrower, so the rest of the row still has room to scroll past. */
+@media (max-width: 640px) {{
+  #leaderboard-table table {{width: max-content !important; min-width: 0 !important;}}
+  #leaderboard-table tr > :nth-child(1), #leaderboard-table .virtual-row > :nth-child(1) {{
+    width: 50px !important; min-width: 50px !important; max-width: 50px !important;}}
+  #leaderboard-table tr > :nth-child(2), #leaderboard-table .virtual-row > :nth-child(2) {{
+    left: 50px; width: 118px !important; min-width: 118px !important; max-width: 118px !important;}}
+  #leaderboard-table tr > :nth-child(3), #leaderboard-table .virtual-row > :nth-child(3) {{
+    left: 168px; width: 64px !important; min-width: 64px !important; max-width: 64px !important;}}
+}}
 """
 
 
@@ -135,6 +161,10 @@ class SpaceState:
         by_source = {s: sum(e.source == s for e in entries) for s in lb.SOURCES}
         parts = [f"{n} {s}" for s, n in by_source.items() if n]
         text = f"{len(entries)} rows: " + ", ".join(parts) + "."
+        n_editions = len(lb.editions(entries))
+        if n_editions > 1:
+            text += (f" They are on {n_editions} benchmark editions; each table ranks the rows of one (choose it under "
+                     "*Benchmark*), never rows of another edition or of a subset.")
         inconsistent = [e.model for e in entries if any(not c.consistent for c in e.checks)]
         if inconsistent:
             text += (f" {lb.FLAG} The published totals of {', '.join(md_escape(m) for m in inconsistent)} do not follow from their own "
@@ -428,14 +458,14 @@ def build_app(state: SpaceState):
     """The gr.Blocks for `state` (launch it with ``**launch_kwargs(state)``)."""
     facets = state.bench.facets() if state.bench else {"subfield": [], "language": [], "modality": [], "kind": []}
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
-        gr.Markdown(f"# {TITLE}")
+        gr.Markdown(f"# {TITLE}", elem_classes=["spinemed-title"])
         gr.Markdown(NOT_FOR_CLINICAL_USE, elem_classes=["spinemed-notice"])
 
         with gr.Tab("Leaderboard", id="leaderboard"):
             first_editions = state.editions()
             # One benchmark edition per table; the selector shows only when several are served.
-            edition = gr.Radio(first_editions, value=first_editions[0], label="Benchmark", visible=len(first_editions) > 1,
-                               elem_id="leaderboard-edition")
+            edition = gr.Dropdown(first_editions, value=first_editions[0], label="Benchmark", visible=len(first_editions) > 1,
+                                  elem_id="leaderboard-edition", info="Rows are ranked only against rows on the same benchmark")
             with gr.Accordion("Search, sort, filters and columns", open=False, elem_id="leaderboard-controls"):
                 with gr.Row():
                     search = gr.Textbox("", label="Search models", placeholder="e.g. qwen, medical, open", scale=3)

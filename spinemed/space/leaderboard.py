@@ -480,15 +480,17 @@ def _ci_text(iv: Any) -> str:
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 
-# Markdown punctuation that can make emphasis, links, code, HTML or tables inside one table cell; "-", "." and
-# "+" only matter at a line's start (lists), which cell_text already defuses, so names keep them unescaped.
-_MD_INLINE = re.compile(r"([\\`*_{}\[\]()#!|~>])")
+# Markdown punctuation that can make emphasis, links, code, HTML or tables inside one table cell, plus ":" and "@",
+# which GFM's autolinks need (a bare "http://x" or "a@b.org" would become a link); "-", "." and "+" only matter at a
+# line's start (lists), which cell_text already defuses, so names keep them unescaped.
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]()#!|~>:@])")
 
 
 def model_cell(name: str) -> str:
     """The Model cell (Markdown): a link to the Hub page for a Hub id, literal text otherwise."""
     text = _MD_INLINE.sub(r"\\\1", html.escape(cell_text(name, 80), quote=False))
     text = re.sub(r"^(\d+)\.", r"\1\\.", text)  # "1. x" would be an ordered list
+    text = re.sub(r"(?i)\b(www)\.", r"\1\\.", text)  # "www.x.org" would be an autolink
     plain = cell_text(name, 80)
     if _HUB_ID.match(plain) and ".." not in plain:
         return f"[{text}](https://huggingface.co/{plain})"

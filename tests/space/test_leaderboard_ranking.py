@@ -121,6 +121,9 @@ def test_model_cell_links_hub_ids_and_keeps_everything_else_literal():
     assert lb.model_cell("Gemini-2.5-Pro") == "Gemini-2.5-Pro"
     hostile = lb.model_cell("<img src=x onerror=alert(1)> [x](http://evil.invalid) **b**")
     assert "<" not in hostile and "](" not in hostile and "**" not in hostile
+    # No bare URL or address is left for GFM to autolink.
+    assert "http://" not in hostile and "http\\://evil" in hostile
+    assert lb.model_cell("www.evil.org a@b.org") == "www\\.evil.org a\\@b.org"
     assert lb.model_cell("a/../b").startswith("a/") and "](" not in lb.model_cell("a/../b")
 
 
