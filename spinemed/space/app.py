@@ -426,8 +426,11 @@ def _about_md(state: SpaceState) -> str:
 - **P3**: an LLM judge scores each report 1-5 on ten dimensions in five sections; P3 = 20 × the mean of the section means.
 - **Total** = Σ_k N_k·P_k / Σ_k N_k over the three parts (released SpineBench: {n['text_mcq']} + {n['image_mcq']} MCQ, {n['report']} reports).
 - **Level-aware scores**: precision / recall / F1 of the vertebral levels a report names versus the reference (shown × 100).
-- **Ranking**: sorting by Total ranks a row without a Total (its reports were not judged, or no report score was
-  published) by its Closed QA score; its Total cell stays empty.
+- **Ranking**: one table per benchmark edition (the paper's 574 items, the demo's sample build, a local build...):
+  rows scored on another edition or on a subset are never ranked together. Rows with a Total are ranked by it; a
+  row is behind another only when the other's 95% interval lies wholly above its own, so overlapping intervals
+  share a rank band ("2–4") and equal totals without intervals tie. Rows without a Total (reports not judged, closed
+  QA only as published) or on a subset are listed after the ranked rows, with the reason.
 
 ### The paper's table
 Rows marked *paper (reported)* are copied from the SpineBench paper. Their **Total** is recomputed from the published
