@@ -537,13 +537,14 @@ COLUMN_GROUPS = ("Summary", "Per kind", "Report dimensions", "Levels", "CIs", "P
 DEFAULT_GROUPS = ("Summary",)
 ALL_COLUMNS: tuple[Column, ...] = (
     Column("Rank", "str", 64, "", lambda r: r.rank_text),
-    Column("Model", "markdown", 220, "", lambda r: model_cell(r.entry.model)),
+    Column("Model", "markdown", 210, "", lambda r: model_cell(r.entry.model)),
     Column("Total", "number", 76, "", _score("total")),
-    Column("Not ranked because", "str", 190, "Summary", lambda r: r.reason),
+    Column("Total 95% CI", "str", 100, "Summary", lambda r: _ci_text(r.entry.ci.get("total"))),
+    Column("Not ranked because", "str", 160, "Summary", lambda r: r.reason),
     Column("Closed QA", "number", 84, "Summary", _score("closed_qa")),
     Column("Report (P3)", "number", 84, "Summary", _score("report")),
-    Column("Consistency check", "str", 280, "Summary", lambda r: cell_text(r.entry.check_text, 160)),
-    Column("Type", "str", 150, "Summary", lambda r: r.entry.source),
+    Column("Consistency check", "str", 254, "Summary", lambda r: cell_text(r.entry.check_text, 160)),
+    Column("Type", "str", 120, "Summary", lambda r: r.entry.source),
     Column("Size", "str", 64, "Summary", lambda r: cell_text(r.entry.size, 12)),
     Column("Text MCQ (P1)", "number", 84, "Per kind", _score("text_mcq")),
     Column("Image MCQ (P2)", "number", 90, "Per kind", _score("image_mcq")),
@@ -554,7 +555,6 @@ ALL_COLUMNS: tuple[Column, ...] = (
     Column("Level F1", "number", 76, "Levels", lambda r: _round(r.entry.levels.get("f1"), 100)),
     Column("Level precision", "number", 96, "Levels", lambda r: _round(r.entry.levels.get("precision"), 100)),
     Column("Level recall", "number", 84, "Levels", lambda r: _round(r.entry.levels.get("recall"), 100)),
-    Column("Total 95% CI", "str", 110, "CIs", lambda r: _ci_text(r.entry.ci.get("total"))),
     Column("P1 95% CI", "str", 100, "CIs", lambda r: _ci_text(r.entry.ci.get("text_mcq"))),
     Column("P2 95% CI", "str", 100, "CIs", lambda r: _ci_text(r.entry.ci.get("image_mcq"))),
     Column("P3 95% CI", "str", 100, "CIs", lambda r: _ci_text(r.entry.ci.get("report"))),
@@ -715,6 +715,9 @@ def dimension_chart(entries: Sequence[Entry]):
             ax.text(0.5, 0.5, "Select models in the picker to compare them", ha="center", va="center", fontsize=13)
             ax.set_axis_off()
             return fig
+        # One colour per model in both panels (the dimension panel skips models without judged reports).
+        palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        color = {id(e): palette[i % len(palette)] for i, e in enumerate(entries)}
         x = np.arange(len(CHART_PARTS))
         width = 0.8 / len(entries)
         for i, e in enumerate(entries):
@@ -722,7 +725,7 @@ def dimension_chart(entries: Sequence[Entry]):
             missing = [name for (name, _), v in zip(CHART_PARTS, values) if v is None]
             label = cell_text(e.model, 40) + (f" (no {', '.join(missing)})" if missing else "")
             heights = [np.nan if v is None else v for v in values]
-            bars = ax.bar(x + (i - (len(entries) - 1) / 2) * width, heights, width, label=label)
+            bars = ax.bar(x + (i - (len(entries) - 1) / 2) * width, heights, width, label=label, color=color[id(e)])
             for rect, v in zip(bars, values):
                 if v is not None and len(entries) <= 3:
                     ax.annotate(f"{v:.0f}", (rect.get_x() + rect.get_width() / 2, v), ha="center", va="bottom",
@@ -739,7 +742,8 @@ def dimension_chart(entries: Sequence[Entry]):
             height = 0.8 / len(has_dims)
             for i, e in enumerate(has_dims):
                 vals = [np.nan if e.dimensions.get(d) is None else e.dimensions[d] for d in DIMENSIONS]
-                ax2.barh(y + (i - (len(has_dims) - 1) / 2) * height, vals, height, label=cell_text(e.model, 40))
+                ax2.barh(y + (i - (len(has_dims) - 1) / 2) * height, vals, height, label=cell_text(e.model, 40),
+                         color=color[id(e)])
             ax2.set_yticks(y, [_dim_header(d) for d in DIMENSIONS])
             ax2.invert_yaxis()
             ax2.set_xlim(1, 5)

@@ -129,7 +129,7 @@ def test_model_cell_links_hub_ids_and_keeps_everything_else_literal():
 
 def test_column_groups_and_the_compact_comparison():
     rows = lb.board(lb.paper_entries())
-    assert list(lb.board_frame(rows).columns) == ["Rank", "Model", "Total", "Not ranked because", "Closed QA",
+    assert list(lb.board_frame(rows).columns) == ["Rank", "Model", "Total", "Total 95% CI", "Not ranked because", "Closed QA",
                                                   "Report (P3)", "Consistency check", "Type", "Size"]
     dims = lb.board_frame(rows, ["Report dimensions"])
     assert list(dims.columns)[3:] == [d.replace("_", " ").capitalize() for d in DIMENSIONS]
@@ -140,3 +140,16 @@ def test_column_groups_and_the_compact_comparison():
     assert "Diagnosis" not in lb.compare_markdown(lb.paper_entries()[:2])
     with pytest.raises(ValueError, match="sortable"):
         lb.board(lb.paper_entries(), sort_by="Rank")
+
+
+def test_dimension_panel_keeps_each_models_colour():
+    paper = lb.paper_entries()[0]  # no judged reports: in the score panel only
+    judged = [lb.Entry(key=m, model=m, source=lb.SOURCES[1], scores={"total": 70.0}, dimensions={d: 3.0 for d in DIMENSIONS})
+              for m in ("org/a", "org/b")]
+    fig = lb.dimension_chart([paper, *judged])
+    parts = len(lb.CHART_PARTS)
+    scores, dims = fig.axes[0].patches, fig.axes[1].patches
+    assert len(dims) == 2 * len(DIMENSIONS)
+    for i in range(2):  # bars are drawn model by model
+        assert scores[(i + 1) * parts].get_facecolor() == dims[i * len(DIMENSIONS)].get_facecolor()
+    assert scores[0].get_facecolor() != dims[0].get_facecolor()
