@@ -201,6 +201,21 @@ class SpaceState:
         rows = self.rows(search, sizes, access, domains, sources, sort_by, descending, edition)
         return lb.styled_frame(rows, groups) if styled else lb.board_frame(rows, groups)
 
+    def details_at(self, keys: list[str], row: Any, row_value: list[Any] | None = None) -> str:
+        """The details of the table row a visitor selected: `keys` are the shown rows' keys in the order sent to
+        the page; `row_value` (the cells the page reports) settles which row it was when the visitor re-sorted the
+        table in the browser, where the index no longer matches the order sent."""
+        try:
+            key = keys[int(row)]
+        except (IndexError, TypeError, ValueError):
+            key = None
+        if row_value is not None and len(row_value) > 1:
+            with self._lock:
+                cell = {e.key: lb.model_cell(e.model) for e in self.entries}
+            if key is None or cell.get(key) != row_value[1]:
+                key = next((k for k in keys if cell.get(k) == row_value[1]), None)
+        return self.details(key)
+
     def details(self, key: str | None) -> str:
         """The details view of one row (rank or why none, edition, check, provenance)."""
         with self._lock:
@@ -501,10 +516,7 @@ def build_app(state: SpaceState):
 
             def show_details(keys, evt: gr.SelectData):
                 row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
-                try:
-                    return state.details(keys[int(row)])
-                except (IndexError, TypeError, ValueError):
-                    return gr.skip()
+                return state.details_at(keys, row, getattr(evt, "row_value", None))
 
             table.select(show_details, shown_keys, details, api_visibility="private")
 
