@@ -626,8 +626,8 @@ def build_app(state: SpaceState):
             gr.ChatInterface(
                 state.respond,
                 multimodal=True,
-                # No floating label: it sat over the first message.  Lines wrap (CSS above).
-                chatbot=gr.Chatbot(show_label=False, elem_id="spinemed-chat", height=480),
+                # No floating label (it sat over the first message), no share button; lines wrap (CSS above).
+                chatbot=gr.Chatbot(show_label=False, elem_id="spinemed-chat", height=480, buttons=["copy"]),
                 textbox=gr.MultimodalTextbox(file_types=["image"], file_count="multiple", sources=["upload"],
                                              placeholder="Ask about a spine case… 请输入问题…"),
                 examples=[ex for ex, _ in examples],

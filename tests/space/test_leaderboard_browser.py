@@ -195,9 +195,12 @@ def _check_chat(page, width: int) -> None:
     page.locator("#spinemed-chat .message").nth(1).wait_for(timeout=30_000)
     geometry = page.evaluate("""() => {
       const chat = document.querySelector('#spinemed-chat');
+      [...chat.querySelectorAll('*')].forEach(e => { if (e.scrollHeight > e.clientHeight) e.scrollTop = 0; });
       const msgs = [...chat.querySelectorAll('.message')];
       const m = msgs[0].getBoundingClientRect();
-      const labels = [...chat.querySelectorAll('label, [data-testid=block-label]')]
+      // Labels and the floating buttons outside the messages must not sit over the first message.
+      const labels = [...chat.querySelectorAll('label, [data-testid=block-label], button')]
+        .filter(l => !l.closest('.message') && !l.closest('.message-buttons-left, .message-buttons-right, .message-buttons'))
         .map(l => l.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0);
       const overlaps = labels.filter(r => r.left < m.right && m.left < r.right && r.top < m.bottom && m.top < r.bottom);
       return {right: Math.max(...msgs.map(x => x.getBoundingClientRect().right)),
@@ -206,6 +209,7 @@ def _check_chat(page, width: int) -> None:
     }""")
     assert geometry["wider"] == 0 and geometry["right"] <= width and geometry["page"] <= width, geometry
     assert geometry["overlaps"] == 0, geometry
+    page.wait_for_timeout(1_500)  # the answer's progress timer fades out before the screenshot
 
 
 def _shot(shots: list[Path], name: str) -> Path:
