@@ -5,6 +5,12 @@ total next to the published one, with :func:`spinemed.scoring.check_paper_table`
 (three published totals do not follow from their own components); results rows show the
 scorer's payload as written by ``spinemed eval`` or by the Space's own rescoring of a
 submission.  Filters, search and sort are plain functions so they are tested without a UI.
+
+The ranking lives here too, not in the page: each row belongs to one benchmark *edition*
+(:func:`edition_of`) and :func:`board` ranks only within one, with rank bands where the 95%
+intervals overlap (:func:`rank_entries`); rows without a Total or scored on a subset are listed
+after the ranked ones with the reason (:func:`unranked_reason`).  :data:`ALL_COLUMNS` defines the
+table's columns and their groups for the column picker.
 """
 
 from __future__ import annotations
