@@ -48,6 +48,44 @@ EXPLORER_PAGE = 200  # rows shown in the explorer table at once
 CSS = """
 .spinemed-notice {border-left: 4px solid #d97706; padding: 8px 12px; background: rgba(217,119,6,0.08); border-radius: 6px;}
 .spinemed-status {font-size: 0.9em; opacity: 0.85;}
+/* Headers wrap between words only, never inside one ("Consisten-cy"). */
+#leaderboard-table th, #leaderboard-table th * {word-break: keep-all; overflow-wrap: normal; hyphens: none;}
+/* The compact comparison table replaces the figure on narrow screens, where the figure's text gets too small. */
+.spinemed-narrow-only {display: none !important;}
+/* Chat: long lines wrap inside the bubble instead of running off a phone screen. */
+#spinemed-chat .message, #spinemed-chat .message * {overflow-wrap: anywhere; word-break: break-word;}
+@media (max-width: 640px) {
+  .spinemed-wide-only {display: none !important;}
+  .spinemed-narrow-only {display: block !important;}
+  .spinemed-title h1 {font-size: 1.15rem !important; margin: 0 !important;}
+  .spinemed-notice p {font-size: 0.75rem !important; line-height: 1.3 !important;}
+  .spinemed-notice {padding: 2px 8px !important;}
+}
+"""
+_LEFT2, _LEFT3 = lb.ALL_COLUMNS[0].width, lb.ALL_COLUMNS[0].width + lb.ALL_COLUMNS[1].width
+CSS += f"""
+/* Rank, Model and Total stay in place when the table scrolls sideways.  Gradio draws the body as absolutely placed
+   rows as wide as the viewport, so a sticky cell had nowhere to stick once the row scrolled away (which is why
+   pinned_columns alone does not pin): rows are made as wide as their cells, and the first three cells sticky at the
+   offsets of the fixed widths of the first two columns (leaderboard.ALL_COLUMNS). */
+#leaderboard-table .virtual-row {{width: max-content !important; min-width: 100%;}}
+#leaderboard-table tr > :nth-child(-n+3), #leaderboard-table .virtual-row > :nth-child(-n+3) {{
+  position: sticky !important; z-index: 3; background: var(--background-fill-primary);}}
+#leaderboard-table thead tr > :nth-child(-n+3) {{z-index: 4;}}
+#leaderboard-table tr > :nth-child(1), #leaderboard-table .virtual-row > :nth-child(1) {{left: 0;}}
+#leaderboard-table tr > :nth-child(2), #leaderboard-table .virtual-row > :nth-child(2) {{left: {_LEFT2}px;}}
+#leaderboard-table tr > :nth-child(3), #leaderboard-table .virtual-row > :nth-child(3) {{
+  left: {_LEFT3}px; box-shadow: 2px 0 0 var(--border-color-primary);}}
+/* On a phone the three pinned columns get narrower, so the rest of the row still has room to scroll past. */
+@media (max-width: 640px) {{
+  #leaderboard-table table {{width: max-content !important; min-width: 0 !important;}}
+  #leaderboard-table tr > :nth-child(1), #leaderboard-table .virtual-row > :nth-child(1) {{
+    width: 50px !important; min-width: 50px !important; max-width: 50px !important;}}
+  #leaderboard-table tr > :nth-child(2), #leaderboard-table .virtual-row > :nth-child(2) {{
+    left: 50px; width: 118px !important; min-width: 118px !important; max-width: 118px !important;}}
+  #leaderboard-table tr > :nth-child(3), #leaderboard-table .virtual-row > :nth-child(3) {{
+    left: 168px; width: 64px !important; min-width: 64px !important; max-width: 64px !important;}}
+}}
 """
 
 
@@ -123,23 +161,70 @@ class SpaceState:
         by_source = {s: sum(e.source == s for e in entries) for s in lb.SOURCES}
         parts = [f"{n} {s}" for s, n in by_source.items() if n]
         text = f"{len(entries)} rows: " + ", ".join(parts) + "."
+        n_editions = len(lb.editions(entries))
+        if n_editions > 1:
+            text += (f" They are on {n_editions} benchmark editions; each table ranks the rows of one (choose it under "
+                     "*Benchmark*), never rows of another edition or of a subset.")
         inconsistent = [e.model for e in entries if any(not c.consistent for c in e.checks)]
         if inconsistent:
-            text += (f" ⚠ The published totals of {', '.join(md_escape(m) for m in inconsistent)} do not follow from their own "
+            text += (f" {lb.FLAG} The published totals of {', '.join(md_escape(m) for m in inconsistent)} do not follow from their own "
                      "closed-QA and report scores with the paper's formula; the **Total** column shows the recomputed value, "
                      "the published one is kept under *Published total*.")
         if problems:
             text += f"\n\n{len(problems)} results file(s) skipped (invalid): " + "; ".join(md_escape(p, 200) for p in problems[:5])
         return text
 
-    def table(self, search: str = "", sizes: list[str] | None = None, access: list[str] | None = None,
-              domains: list[str] | None = None, sources: list[str] | None = None, sort_by: str = "Total",
-              descending: bool = True, styled: bool = False):
-        """The filtered, sorted leaderboard (a DataFrame; a Styler for the page when `styled`)."""
+    @property
+    def served_edition(self) -> str | None:
+        """The edition of the benchmark this Space scores submissions on (None without one)."""
+        return lb.edition_of(self.bench.bench.describe()) if self.bench is not None else None
+
+    def editions(self) -> list[str]:
+        """Editions to choose from: those with rows, plus the served one (submissions land there)."""
+        with self._lock:
+            found = lb.editions(self.entries)
+        served = self.served_edition
+        return found + ([served] if served and served not in found else [])
+
+    def rows(self, search: str = "", sizes: list[str] | None = None, access: list[str] | None = None,
+             domains: list[str] | None = None, sources: list[str] | None = None, sort_by: str = "Total",
+             descending: bool = True, edition: str | None = None) -> list[lb.Ranked]:
+        """The rows of one benchmark edition (default: the paper's), ranked within it, filtered and sorted."""
         with self._lock:
             entries = list(self.entries)
-        rows = lb.filter_entries(entries, search, sizes, access, domains, sources, sort_by or "Total", bool(descending))
-        return lb.styled_frame(rows) if styled else lb.entries_frame(rows)
+        return lb.board(entries, edition, search, sizes, access, domains, sources, sort_by or "Total", bool(descending))
+
+    def table(self, search: str = "", sizes: list[str] | None = None, access: list[str] | None = None,
+              domains: list[str] | None = None, sources: list[str] | None = None, sort_by: str = "Total",
+              descending: bool = True, *, edition: str | None = None, groups: list[str] | None = None, styled: bool = False):
+        """:meth:`rows` as a DataFrame with the columns of `groups` (a Styler for the page when `styled`)."""
+        rows = self.rows(search, sizes, access, domains, sources, sort_by, descending, edition)
+        return lb.styled_frame(rows, groups) if styled else lb.board_frame(rows, groups)
+
+    def details_at(self, keys: list[str], row: Any, row_value: list[Any] | None = None) -> str:
+        """The details of the table row a visitor selected: `keys` are the shown rows' keys in the order sent to
+        the page; `row_value` (the cells the page reports) settles which row it was when the visitor re-sorted the
+        table in the browser, where the index no longer matches the order sent."""
+        try:
+            key = keys[int(row)]
+        except (IndexError, TypeError, ValueError):
+            key = None
+        if row_value is not None and len(row_value) > 1:
+            with self._lock:
+                cell = {e.key: lb.model_cell(e.model) for e in self.entries}
+            if key is None or cell.get(key) != row_value[1]:
+                key = next((k for k in keys if cell.get(k) == row_value[1]), None)
+        return self.details(key)
+
+    def details(self, key: str | None) -> str:
+        """The details view of one row (rank or why none, edition, check, provenance)."""
+        with self._lock:
+            entries = list(self.entries)
+        entry = next((e for e in entries if e.key == key), None)
+        if entry is None:
+            return "Select a row of the table to see where its numbers come from."
+        ranks = lb.rank_entries([e for e in entries if e.edition == entry.edition])
+        return lb.details_markdown(ranks[id(entry)])
 
     def _by_label(self) -> dict[str, lb.Entry]:
         """Picker label -> entry; labels made unique (two runs may share a model name)."""
@@ -159,11 +244,16 @@ class SpaceState:
     def default_selection(self, n: int = 3) -> list[str]:
         by_label = self._by_label()
         label_of = {id(e): label for label, e in by_label.items()}
-        return [label_of[id(e)] for e in lb.filter_entries(list(by_label.values()), sort_by="Total")[:n]]
+        return [label_of[id(r.entry)] for r in lb.board(list(by_label.values()))[:n] if id(r.entry) in label_of]
 
     def chart(self, labels: list[str] | None):
         by_label = self._by_label()
         return lb.dimension_chart([by_label[x] for x in labels or [] if x in by_label])
+
+    def compare(self, labels: list[str] | None) -> str:
+        """The chart's numbers as a compact table (shown instead of the figure on narrow screens)."""
+        by_label = self._by_label()
+        return lb.compare_markdown([by_label[x] for x in labels or [] if x in by_label])
 
     # -- submissions ---------------------------------------------------------------------
 
@@ -207,7 +297,7 @@ class SpaceState:
         except SubmissionRejected as exc:
             return exc.markdown()
         except LLMError as exc:  # the judge endpoint failed for good: nothing stored
-            return f"### ❌ Not stored\n\nThe report judge failed: {md_escape(exc, 300)}. Please try again later."
+            return f"### Not stored\n\nThe report judge failed: {md_escape(exc, 300)}. Please try again later."
         self.reload(force=True)
         return accepted_markdown(results, outcome.describe())
 
@@ -268,7 +358,7 @@ class SpaceState:
         try:
             turns = turns_from_gradio(message, history)
         except ChatInputError as exc:
-            yield f"⚠️ {exc}"
+            yield f"Warning: {exc}"
             return
         last = turns[-1] if turns else None
         if last is None or (not last.text.strip() and not last.images):
@@ -281,7 +371,7 @@ class SpaceState:
                 answer += piece
                 yield answer
         except (LLMError, OSError, ValueError) as exc:
-            yield (answer + "\n\n" if answer else "") + f"⚠️ The model backend failed: {exc}"
+            yield (answer + "\n\n" if answer else "") + f"Warning: the model backend failed: {exc}"
             return
         if not answer.strip():
             yield "(the model returned no visible text)"
@@ -351,8 +441,11 @@ def _about_md(state: SpaceState) -> str:
 - **P3**: an LLM judge scores each report 1-5 on ten dimensions in five sections; P3 = 20 × the mean of the section means.
 - **Total** = Σ_k N_k·P_k / Σ_k N_k over the three parts (released SpineBench: {n['text_mcq']} + {n['image_mcq']} MCQ, {n['report']} reports).
 - **Level-aware scores**: precision / recall / F1 of the vertebral levels a report names versus the reference (shown × 100).
-- **Ranking**: sorting by Total ranks a row without a Total (its reports were not judged, or no report score was
-  published) by its Closed QA score; its Total cell stays empty.
+- **Ranking**: one table per benchmark edition (the paper's 574 items, the demo's sample build, a local build...):
+  rows scored on another edition or on a subset are never ranked together. Rows with a Total are ranked by it; a
+  row is behind another only when the other's 95% interval lies wholly above its own, so overlapping intervals
+  share a rank band ("2–4") and equal totals without intervals tie. Rows without a Total (reports not judged, closed
+  QA only as published) or on a subset are listed after the ranked rows, with the reason.
 
 ### The paper's table
 Rows marked *paper (reported)* are copied from the SpineBench paper. Their **Total** is recomputed from the published
@@ -372,53 +465,93 @@ file are ignored) and stores the accepted results.
 """
 
 
+def _table_props(rows: list[lb.Ranked], groups: Any) -> dict[str, Any]:
+    """Value, headers, datatypes and widths of the leaderboard table for a column choice (they change together)."""
+    cols = lb.columns_for(groups)
+    return {"value": lb.styled_frame(rows, groups), "headers": [c.header for c in cols],
+            "datatype": [c.datatype for c in cols], "column_widths": [f"{c.width}px" for c in cols]}
+
+
 def build_app(state: SpaceState):
     """The gr.Blocks for `state` (launch it with ``**launch_kwargs(state)``)."""
     facets = state.bench.facets() if state.bench else {"subfield": [], "language": [], "modality": [], "kind": []}
     with gr.Blocks(title=TITLE, fill_width=True) as demo:
-        gr.Markdown(f"# {TITLE}")
+        gr.Markdown(f"# {TITLE}", elem_classes=["spinemed-title"])
         gr.Markdown(NOT_FOR_CLINICAL_USE, elem_classes=["spinemed-notice"])
 
         with gr.Tab("Leaderboard", id="leaderboard"):
+            first_editions = state.editions()
+            # One benchmark edition per table; the selector shows only when several are served.
+            edition = gr.Dropdown(first_editions, value=first_editions[0], label="Benchmark", visible=len(first_editions) > 1,
+                                  elem_id="leaderboard-edition", info="Rows are ranked only against rows on the same benchmark")
+            with gr.Accordion("Search, sort, filters and columns", open=False, elem_id="leaderboard-controls"):
+                with gr.Row():
+                    search = gr.Textbox("", label="Search models", placeholder="e.g. qwen, medical, open", scale=3)
+                    sort_by = gr.Dropdown(list(lb.SORTABLE), value="Total", label="Sort by", scale=2,
+                                          info="Total: ranked rows first, then rows without a rank, with the reason")
+                    descending = gr.Checkbox(value=True, label="Descending", scale=1)
+                groups = gr.CheckboxGroup(list(lb.COLUMN_GROUPS), value=list(lb.DEFAULT_GROUPS), label="Columns",
+                                          info="Rank, Model and Total are always shown")
+                with gr.Row():
+                    sizes = gr.CheckboxGroup(list(lb.SIZE_BUCKETS), value=list(lb.SIZE_BUCKETS), label="Model size")
+                    access = gr.CheckboxGroup(list(lb.ACCESS), value=list(lb.ACCESS), label="Access")
+                    domains = gr.CheckboxGroup(list(lb.DOMAINS), value=list(lb.DOMAINS), label="Domain")
+                    sources = gr.CheckboxGroup(list(lb.SOURCES), value=list(lb.SOURCES), label="Type")
+            first_rows = state.rows(edition=first_editions[0])
+            table = gr.Dataframe(**_table_props(first_rows, lb.DEFAULT_GROUPS), interactive=False, show_search="none",
+                                 pinned_columns=lb.PINNED_COLUMNS, wrap=True, max_height=lb.TABLE_MAX_HEIGHT,
+                                 elem_id="leaderboard-table", label="SpineBench leaderboard (scores in %)")
+            shown_keys = gr.State([r.entry.key for r in first_rows])
+            details = gr.Markdown(state.details(None), elem_id="leaderboard-details")
             status = gr.Markdown(state.status_md(), elem_classes=["spinemed-status"])
-            with gr.Row():
-                search = gr.Textbox("", label="Search models", placeholder="e.g. qwen, medical, open", scale=3)
-                sort_by = gr.Dropdown(list(lb.SORTABLE), value="Total", label="Sort by", scale=2,
-                                      info="Total: rows without one (reports not judged) rank by their Closed QA")
-                descending = gr.Checkbox(value=True, label="Descending", scale=1)
-            with gr.Row():
-                sizes = gr.CheckboxGroup(list(lb.SIZE_BUCKETS), value=list(lb.SIZE_BUCKETS), label="Model size")
-                access = gr.CheckboxGroup(list(lb.ACCESS), value=list(lb.ACCESS), label="Access")
-                domains = gr.CheckboxGroup(list(lb.DOMAINS), value=list(lb.DOMAINS), label="Domain")
-                sources = gr.CheckboxGroup(list(lb.SOURCES), value=list(lb.SOURCES), label="Type")
-            table = gr.Dataframe(
-                value=state.table(styled=True), headers=list(lb.HEADERS), datatype=list(lb.DATATYPES), interactive=False,
-                show_search="filter", pinned_columns=lb.PINNED_COLUMNS, wrap=True, max_height=lb.TABLE_MAX_HEIGHT,
-                column_widths=list(lb.COLUMN_WIDTHS),
-                elem_id="leaderboard-table", label="SpineBench leaderboard (scores in %)",
-            )
 
-            def show_table(search, sizes, access, domains, sources, sort_by, descending):
-                return state.table(search, sizes, access, domains, sources, sort_by, descending, styled=True)
+            def show_table(search, edition, groups, sizes, access, domains, sources, sort_by, descending):
+                # The value only (the API's answer is the table itself); datatypes and widths follow the columns.
+                rows = state.rows(search, sizes, access, domains, sources, sort_by, descending, edition)
+                return lb.styled_frame(rows, groups), [r.entry.key for r in rows]
+
+            def show_columns(search, edition, groups, sizes, access, domains, sources, sort_by, descending):
+                rows = state.rows(search, sizes, access, domains, sources, sort_by, descending, edition)
+                return gr.Dataframe(**_table_props(rows, groups)), [r.entry.key for r in rows]
+
+            def show_details(keys, evt: gr.SelectData):
+                row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+                return state.details_at(keys, row, getattr(evt, "row_value", None))
+
+            table.select(show_details, shown_keys, details, api_visibility="private")
 
             with gr.Row():
                 picker = gr.Dropdown(state.labels(), value=state.default_selection(), multiselect=True,
-                                     label="Compare models (per-dimension chart)", scale=4)
-                refresh = gr.Button("↻ Reload results", scale=1)
-            plot = gr.Plot(value=state.chart(state.default_selection()), label="Per-dimension scores")
+                                     label="Compare models (scores and report dimensions)", scale=4)
+                refresh = gr.Button("Reload results", scale=1)
+            plot = gr.Plot(value=state.chart(state.default_selection()), label="Scores and report dimensions",
+                           elem_classes=["spinemed-wide-only"])
+            compact = gr.Markdown(state.compare(state.default_selection()), elem_classes=["spinemed-narrow-only"],
+                                  elem_id="leaderboard-compare")
 
-            filters = [search, sizes, access, domains, sources, sort_by, descending]
+            filters = [search, edition, groups, sizes, access, domains, sources, sort_by, descending]
             for control in filters:
-                control.change(show_table, filters, table, api_name="leaderboard" if control is search else False,
+                control.change(show_columns if control is groups else show_table, filters, [table, shown_keys],
+                               api_name="leaderboard" if control is search else False,
                                api_visibility="public" if control is search else "private")
             picker.change(state.chart, picker, plot, api_name="chart")
+            picker.change(state.compare, picker, compact, api_visibility="private")
 
-            def do_refresh(search, sizes, access, domains, sources, sort_by, descending):
+            def do_refresh(search, edition, groups, sizes, access, domains, sources, sort_by, descending):
                 state.reload()  # a no-op unless the results folder changed
-                table_ = show_table(search, sizes, access, domains, sources, sort_by, descending)
-                return table_, gr.update(choices=state.labels()), state.status_md()
+                choices = state.editions()
+                edition = edition if edition in choices else choices[0]
+                table_, keys = show_table(search, edition, groups, sizes, access, domains, sources, sort_by, descending)
+                return (table_, keys, gr.update(choices=state.labels()), state.status_md(),
+                        gr.update(choices=choices, value=edition, visible=len(choices) > 1))
 
-            refresh.click(do_refresh, filters, [table, picker, status], api_name="refresh")
+            def after_submit(*controls):
+                # Show the table the submission landed in (the served benchmark's edition).
+                controls = list(controls)
+                controls[1] = state.served_edition or controls[1]
+                return do_refresh(*controls)
+
+            refresh.click(do_refresh, filters, [table, shown_keys, picker, status, edition], api_name="refresh")
 
         with gr.Tab("Submit", id="submit"):
             gr.Markdown(
@@ -442,7 +575,8 @@ def build_app(state: SpaceState):
                 return state.submit(file, model_name, size_b, access, domain, model_revision, client=client_id(request))
 
             submit.click(do_submit, [upload, name, params, s_access, s_domain, revision], outcome, api_name="submit",
-                         concurrency_limit=1).then(do_refresh, filters, [table, picker, status], api_visibility="private")
+                         concurrency_limit=1).then(after_submit, filters, [table, shown_keys, picker, status, edition],
+                                                   api_visibility="private")
 
         with gr.Tab("Explorer", id="explorer"):
             gr.Markdown("Browse SpineBench items by sub-field, language and modality. Empty filters match everything.")
@@ -492,6 +626,8 @@ def build_app(state: SpaceState):
             gr.ChatInterface(
                 state.respond,
                 multimodal=True,
+                # No floating label (it sat over the first message), no share button; lines wrap (CSS above).
+                chatbot=gr.Chatbot(show_label=False, elem_id="spinemed-chat", height=480, buttons=["copy"]),
                 textbox=gr.MultimodalTextbox(file_types=["image"], file_count="multiple", sources=["upload"],
                                              placeholder="Ask about a spine case… 请输入问题…"),
                 examples=[ex for ex, _ in examples],
@@ -506,7 +642,7 @@ def build_app(state: SpaceState):
         with gr.Tab("About", id="about"):
             gr.Markdown(_about_md(state))
 
-        demo.load(do_refresh, filters, [table, picker, status], api_visibility="private")
+        demo.load(do_refresh, filters, [table, shown_keys, picker, status, edition], api_visibility="private")
     return demo
 
 

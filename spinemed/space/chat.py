@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 NOT_FOR_CLINICAL_USE = (
-    "⚠️ Research demo, not a medical device: answers may be wrong and must not be used for diagnosis or treatment. "
+    "Research demo, not a medical device: answers may be wrong and must not be used for diagnosis or treatment. "
     "仅供科研演示，并非医疗器械：回答可能有误，不得用于临床诊断或治疗。"
 )
 

@@ -5,16 +5,24 @@ total next to the published one, with :func:`spinemed.scoring.check_paper_table`
 (three published totals do not follow from their own components); results rows show the
 scorer's payload as written by ``spinemed eval`` or by the Space's own rescoring of a
 submission.  Filters, search and sort are plain functions so they are tested without a UI.
+
+The ranking lives here too, not in the page: each row belongs to one benchmark *edition*
+(:func:`edition_of`) and :func:`board` ranks only within one, with rank bands where the 95%
+intervals overlap (:func:`rank_entries`); rows without a Total or scored on a subset are listed
+after the ranked ones with the reason (:func:`unranked_reason`).  :data:`ALL_COLUMNS` defines the
+table's columns and their groups for the column picker.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from spinemed.evaluation.benchmark import KNOWN_BENCHMARKS
 from spinemed.scoring import (
     BENCHMARK_COUNTS,
     DIMENSIONS,
@@ -25,30 +33,56 @@ from spinemed.scoring import (
     weighted_total,
 )
 
-from .safety import cell_text
+from .safety import cell_text, md_escape
 
 __all__ = [
     "ACCESS",
-    "COLUMNS",
+    "ALL_COLUMNS",
+    "COLUMN_GROUPS",
     "DOMAINS",
-    "SIZE_BUCKETS",
+    "PAPER_EDITION",
     "PINNED_COLUMNS",
-    "TABLE_MAX_HEIGHT",
+    "PROVENANCE_FIELDS",
+    "SIZE_BUCKETS",
     "SORTABLE",
     "SOURCES",
+    "TABLE_MAX_HEIGHT",
     "Entry",
+    "Ranked",
+    "board",
+    "board_frame",
+    "columns_for",
+    "compare_markdown",
+    "details_markdown",
     "dimension_chart",
+    "edition_of",
+    "editions",
     "entries_frame",
     "entry_from_results",
     "filter_entries",
     "paper_entries",
+    "rank_entries",
     "size_bucket",
+    "styled_frame",
+    "unranked_reason",
 ]
 
 SIZE_BUCKETS = ("≤10B", "10–50B", "50–100B", ">100B", "unknown")
 ACCESS = ("open", "closed", "unknown")
 DOMAINS = ("medical", "general", "unknown")
 SOURCES = ("paper (reported)", "submission (rescored)", "results file", "baseline")
+# A flagged consistency check starts with this word (text, not an emoji: it reads the same without an emoji font).
+FLAG = "Flag:"
+# The paper's table is on the released SpineBench (294 + 193 MCQ, 87 reports); results rows join this
+# edition only when their benchmark is a registered full release with exactly these counts.
+PAPER_EDITION = f"SpineBench, paper release ({sum(BENCHMARK_COUNTS.values())} items)"
+# What a row's provenance may say (the Submit/queue side fills them; the table shows what is there).
+PROVENANCE_FIELDS = (
+    ("source", "Source"), ("model_id", "Model id"), ("model_revision", "Revision"), ("prompt_version", "Prompt version"),
+    ("prompt_hash", "Prompt hash"), ("generation", "Generation"), ("judge_model", "Judge"),
+    ("judge_prompt_version", "Judge prompt"), ("benchmark_version", "Benchmark version"), ("bench_items", "Items"),
+)
+NOT_RECORDED = "not recorded"
 
 # What the paper (and public model cards) say about each paper model: open weights or API
 # only, medical or general-purpose.  Sizes are the paper's own column.
@@ -122,6 +156,13 @@ class Entry:
     report_status: str = ""
     benchmark: str = ""
     date: str = ""
+    # Which benchmark the scores are on (one table per edition, see :func:`edition_of`) and
+    # whether every item of it was evaluated: a subset is listed, never ranked.
+    edition: str = ""
+    complete: bool = True
+    items: int | None = None
+    # Who/what produced the row: the keys of PROVENANCE_FIELDS, missing ones shown as "not recorded".
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -175,9 +216,9 @@ def _check_text(checks: Sequence[TotalCheck], has_report: bool) -> str:
     for c in checks:
         name = "total" if c.quantity == "total" else "closed QA"
         if c.consistent:
-            parts.append(f"✓ {name} matches its components")
+            parts.append(f"OK: {name} matches its components")
         else:
-            parts.append(f"⚠ published {name} {c.reported:.2f} ≠ {c.recomputed:.2f} recomputed")
+            parts.append(f"{FLAG} published {name} {c.reported:.2f} ≠ {c.recomputed:.2f} recomputed")
     if not has_report:
         parts.append("closed QA only (no report score published)")
     return "; ".join(parts)
@@ -218,6 +259,10 @@ def paper_entries(rows: Iterable[PaperResult] = PAPER_RESULTS) -> list[Entry]:
                 report_status="reported" if row.report is not None else "not reported",
                 benchmark="SpineBench (paper: 294+193 MCQ, 87 reports)",
                 date="paper",
+                edition=PAPER_EDITION,
+                items=sum(BENCHMARK_COUNTS.values()),
+                provenance={"source": "paper", "model_id": row.model, "benchmark_version": "paper",
+                            "bench_items": sum(BENCHMARK_COUNTS.values())},
             )
         )
     return out
@@ -230,6 +275,50 @@ def paper_entries(rows: Iterable[PaperResult] = PAPER_RESULTS) -> list[Entry]:
 
 def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def edition_of(bench: Mapping[str, Any]) -> str:
+    """The benchmark edition a results file was scored on: rows are ranked only within one edition.
+
+    A registered full release with the paper's item counts is the paper's edition; any other
+    registered build (the demo's sample) is its own edition, and an unregistered build is keyed by
+    its items hash, so two different local builds never share a table.
+    """
+    name, version = str(bench.get("name") or "?"), str(bench.get("version") or "?")
+    digest = str(bench.get("items_hash") or "")
+    known = next((k for k in KNOWN_BENCHMARKS if (k.name, k.version, k.items_hash) == (name, version, digest)), None)
+    if known is None:
+        return f"{name} {version}, unregistered build {digest[:8] or '?'}"
+    if known.variant == "full" and dict(known.counts) == BENCHMARK_COUNTS:
+        return PAPER_EDITION
+    kind = "sample build, " if known.variant == "sample" else ""
+    return f"{name} {version} ({kind}{sum(known.counts.values())} items)"
+
+
+def provenance_of(results: Mapping[str, Any]) -> dict[str, Any]:
+    """The row's provenance: a results file's own ``provenance`` block when it has one, else what its
+    ``model``/``prompt``/``generation``/``judge``/``benchmark`` blocks say.  Placeholders the Space
+    writes for an upload that did not say ("external", "unknown", empty settings) count as not recorded."""
+    model = results.get("model") if isinstance(results.get("model"), Mapping) else {}
+    prompt = results.get("prompt") if isinstance(results.get("prompt"), Mapping) else {}
+    judge = results.get("judge") if isinstance(results.get("judge"), Mapping) else {}
+    bench = results.get("benchmark") if isinstance(results.get("benchmark"), Mapping) else {}
+    derived = {
+        "source": "submission" if isinstance(results.get("submission"), Mapping) else "results file",
+        "model_id": model.get("id"), "model_revision": model.get("revision"),
+        "prompt_version": prompt.get("version"), "prompt_hash": prompt.get("hash"),
+        "generation": results.get("generation"), "judge_model": judge.get("judge_model") or judge.get("model"),
+        "judge_prompt_version": judge.get("prompt_version"), "benchmark_version": bench.get("version"),
+        "bench_items": bench.get("items"),
+    }
+    given = results.get("provenance") if isinstance(results.get("provenance"), Mapping) else {}
+    out = {}
+    for key, _ in PROVENANCE_FIELDS:
+        value = given.get(key, derived.get(key))
+        if value in (None, "", {}, [], "external", "unknown"):
+            continue
+        out[key] = value
+    return out
 
 
 def entry_from_results(results: Mapping[str, Any], key: str) -> Entry:
@@ -252,15 +341,15 @@ def entry_from_results(results: Mapping[str, Any], key: str) -> Entry:
     bench = results.get("benchmark") or {}
     scoring = results.get("scoring") or {}
     if submission:
-        check = f"✓ rescored by the Space from the submitted predictions (scorer {scoring.get('scorer_version', '?')})"
+        check = f"OK: rescored by the Space from the submitted predictions (scorer {scoring.get('scorer_version', '?')})"
     else:
         check = f"scored by spinemed eval (scorer {scoring.get('scorer_version', '?')})"
     if not bench.get("complete", True):
-        check += "; ⚠ not every benchmark item was evaluated"
+        check += f"; {FLAG} not every benchmark item was evaluated"
     if bench.get("variant") == "sample":
-        check += "; ⚠ sample SpineBench (demo build), not for reporting"
+        check += f"; {FLAG} sample SpineBench (demo build), not for reporting"
     elif bench.get("registered") is False:
-        check += "; ⚠ unregistered benchmark build, not comparable"
+        check += f"; {FLAG} unregistered benchmark build, not comparable"
     report = results.get("report") or {}
     return Entry(
         key=key,
@@ -279,7 +368,103 @@ def entry_from_results(results: Mapping[str, Any], key: str) -> Entry:
         report_status=str(results.get("report_status") or ""),
         benchmark=f"{bench.get('name', '?')} {bench.get('version', '?')}",
         date=str((results.get("run") or {}).get("date") or "")[:10],
+        edition=edition_of(bench),
+        complete=bench.get("complete", True) is not False,
+        items=bench.get("items") if isinstance(bench.get("items"), int) else None,
+        provenance=provenance_of(results),
     )
+
+
+# --------------------------------------------------------------------------------------
+# Ranking: one edition per table, rank bands from the 95% intervals
+# --------------------------------------------------------------------------------------
+
+
+def editions(entries: Sequence[Entry]) -> list[str]:
+    """The benchmark editions present, the paper's first, then by number of rows."""
+    counts: dict[str, int] = {}
+    for e in entries:
+        counts[e.edition] = counts.get(e.edition, 0) + 1
+    return sorted(counts, key=lambda ed: (ed != PAPER_EDITION, -counts[ed], ed))
+
+
+def unranked_reason(e: Entry) -> str:
+    """Why a row is listed after the ranked rows ("" when it is ranked)."""
+    if not e.complete:
+        return f"subset: {e.items} items evaluated, not the whole benchmark" if e.items else "subset of the benchmark"
+    if e.scores.get("total") is not None:
+        return ""
+    if e.source == SOURCES[0]:
+        return "closed QA only, as published"
+    return {"not_judged": "report not judged", "partially_judged": "report partly judged",
+            "no_items": "no report items"}.get(e.report_status, "no total")
+
+
+def _interval(e: Entry) -> tuple[float, float]:
+    total = e.scores["total"]
+    iv = e.ci.get("total")
+    if isinstance(iv, (list, tuple)) and len(iv) == 2 and all(_num(x) is not None for x in iv) and iv[0] <= total <= iv[1]:
+        return float(iv[0]), float(iv[1])
+    return total, total  # no interval (the paper's rows): the point itself
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A row as the table shows it: its rank band on its edition, or why it has none."""
+
+    entry: Entry
+    best: int | None = None  # 1 + rows whose interval lies wholly above this row's
+    worst: int | None = None  # rows whose interval does not lie wholly below this row's
+    reason: str = ""
+
+    @property
+    def rank_text(self) -> str:
+        if self.best is None:
+            return "—"
+        return str(self.best) if self.best == self.worst else f"{self.best}–{self.worst}"
+
+
+def rank_entries(entries: Sequence[Entry]) -> dict[int, Ranked]:
+    """Rank bands over rows of one edition (keyed by ``id(entry)``).
+
+    As in HealthBench-style reporting, a row is behind another only when the other's 95% interval
+    lies wholly above its own; so rows whose intervals overlap share a band ("2–4"), and rows with
+    equal totals and no interval tie.  Rows with a reason (:func:`unranked_reason`) get no rank.
+    """
+    out: dict[int, Ranked] = {}
+    ranked = [e for e in entries if not unranked_reason(e)]
+    spans = {id(e): _interval(e) for e in ranked}
+    for e in ranked:
+        lo, hi = spans[id(e)]
+        ahead = sum(1 for o in ranked if o is not e and spans[id(o)][0] > hi)
+        behind = sum(1 for o in ranked if o is not e and spans[id(o)][1] < lo)
+        out[id(e)] = Ranked(e, 1 + ahead, len(ranked) - behind)
+    for e in entries:
+        if id(e) not in out:
+            out[id(e)] = Ranked(e, reason=unranked_reason(e))
+    return out
+
+
+def board(entries: Sequence[Entry], edition: str | None = None, search: str = "", sizes: Iterable[str] | None = None,
+          access: Iterable[str] | None = None, domains: Iterable[str] | None = None, sources: Iterable[str] | None = None,
+          sort_by: str = "Total", descending: bool = True) -> list[Ranked]:
+    """The rows of one edition (default: the first of :func:`editions`) as the table lists them.
+
+    Ranks are computed over the whole edition before filtering, so a filter never promotes a row.
+    Sorted by Total, the ranked rows come first and the unranked ones after them (by closed QA,
+    their reason beside them); sorted by another column, every row of the edition is in that order.
+    """
+    choices = editions(entries)
+    edition = edition if edition in choices else (choices[0] if choices else None)
+    same = [e for e in entries if e.edition == edition]
+    ranks = rank_entries(same)
+    rows = [ranks[id(e)] for e in filter_entries(same, search, sizes, access, domains, sources, sort_by, descending)]
+    if sort_by != "Total":
+        return rows
+    unranked = [r for r in rows if r.reason]
+    unranked.sort(key=lambda r: -1.0 if r.entry.scores.get("closed_qa") is None else r.entry.scores["closed_qa"],
+                  reverse=True)
+    return [r for r in rows if not r.reason] + unranked
 
 
 # --------------------------------------------------------------------------------------
@@ -297,80 +482,147 @@ def _ci_text(iv: Any) -> str:
     return ""
 
 
-def _cells(e: Entry) -> list[Any]:
-    s = e.scores
-    cells = {
-        "Model": cell_text(e.model, 80),
-        "Type": e.source,
-        "Size": cell_text(e.size, 12),
-        "Access": e.access,
-        "Domain": e.domain,
-        "Total": _round(s.get("total")),
-        "Text MCQ (P1)": _round(s.get("text_mcq")),
-        "Image MCQ (P2)": _round(s.get("image_mcq")),
-        "Closed QA": _round(s.get("closed_qa")),
-        "Report (P3)": _round(s.get("report")),
-        "Published total": _round(e.published_total),
-        "Consistency check": cell_text(e.check_text, 160),
-        "Level F1": _round(e.levels.get("f1"), 100),
-        "Level precision": _round(e.levels.get("precision"), 100),
-        "Level recall": _round(e.levels.get("recall"), 100),
-        "Total 95% CI": _ci_text(e.ci.get("total")),
-        "P1 95% CI": _ci_text(e.ci.get("text_mcq")),
-        "P2 95% CI": _ci_text(e.ci.get("image_mcq")),
-        "P3 95% CI": _ci_text(e.ci.get("report")),
-        "Unanswered": e.unanswered,
-        "Report status": cell_text(e.report_status, 40),
-        "Benchmark": cell_text(e.benchmark, 60),
-        "Date": cell_text(e.date, 20),
-    }
-    return [cells[h] for h in HEADERS]
+# A Hub repo id: the Model cell links to its page.  Anything else is shown as escaped text.
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$")
 
 
-def entries_frame(entries: Sequence[Entry]):
-    """A pandas DataFrame with :data:`HEADERS`; missing numbers are None (shown empty)."""
+# Markdown punctuation that can make emphasis, links, code, HTML or tables inside one table cell, plus ":" and "@",
+# which GFM's autolinks need (a bare "http://x" or "a@b.org" would become a link); "-", "." and "+" only matter at a
+# line's start (lists), which cell_text already defuses, so names keep them unescaped.
+_MD_INLINE = re.compile(r"([\\`*_{}\[\]()#!|~>:@])")
+
+
+def model_cell(name: str) -> str:
+    """The Model cell (Markdown): a link to the Hub page for a Hub id, literal text otherwise."""
+    text = _MD_INLINE.sub(r"\\\1", html.escape(cell_text(name, 80), quote=False))
+    text = re.sub(r"^(\d+)\.", r"\1\\.", text)  # "1. x" would be an ordered list
+    text = re.sub(r"(?i)\b(www)\.", r"\1\\.", text)  # "www.x.org" would be an autolink
+    plain = cell_text(name, 80)
+    if _HUB_ID.match(plain) and ".." not in plain:
+        return f"[{text}](https://huggingface.co/{plain})"
+    return text
+
+
+def _provenance_text(e: Entry, key: str) -> str:
+    value = e.provenance.get(key)
+    if value is None:
+        return NOT_RECORDED
+    if isinstance(value, Mapping):
+        value = ", ".join(f"{k}={v}" for k, v in value.items()) or NOT_RECORDED
+    return cell_text(value, 80)
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    datatype: str  # gr.Dataframe datatype
+    width: int  # px
+    group: str  # one of COLUMN_GROUPS, or "" for the columns always shown
+    value: Any  # Ranked -> cell
+
+
+def _score(key: str):
+    return lambda r: _round(r.entry.scores.get(key))
+
+
+def _dimension(d: str):
+    return lambda r: _round(r.entry.dimensions.get(d))
+
+
+def _provenance(key: str):
+    return lambda r: _provenance_text(r.entry, key)
+
+
+def _dim_header(d: str) -> str:
+    return d.replace("_", " ").capitalize()
+
+
+# Column groups for the column picker; "Summary" is shown by default.  Rank, Model and Total are
+# always shown first and stay pinned when the table scrolls sideways.
+COLUMN_GROUPS = ("Summary", "Per kind", "Report dimensions", "Levels", "CIs", "Provenance")
+DEFAULT_GROUPS = ("Summary",)
+ALL_COLUMNS: tuple[Column, ...] = (
+    Column("Rank", "str", 64, "", lambda r: r.rank_text),
+    Column("Model", "markdown", 210, "", lambda r: model_cell(r.entry.model)),
+    Column("Total", "number", 76, "", _score("total")),
+    Column("Total 95% CI", "str", 100, "Summary", lambda r: _ci_text(r.entry.ci.get("total"))),
+    Column("Not ranked because", "str", 160, "Summary", lambda r: r.reason),
+    Column("Closed QA", "number", 84, "Summary", _score("closed_qa")),
+    Column("Report (P3)", "number", 84, "Summary", _score("report")),
+    Column("Consistency check", "str", 254, "Summary", lambda r: cell_text(r.entry.check_text, 160)),
+    Column("Type", "str", 120, "Summary", lambda r: r.entry.source),
+    Column("Size", "str", 64, "Summary", lambda r: cell_text(r.entry.size, 12)),
+    Column("Text MCQ (P1)", "number", 84, "Per kind", _score("text_mcq")),
+    Column("Image MCQ (P2)", "number", 90, "Per kind", _score("image_mcq")),
+    Column("Published total", "number", 96, "Per kind", lambda r: _round(r.entry.published_total)),
+    Column("Unanswered", "number", 100, "Per kind", lambda r: r.entry.unanswered),
+    *(Column(_dim_header(d), "number", 120, "Report dimensions",
+             _dimension(d)) for d in DIMENSIONS),
+    Column("Level F1", "number", 76, "Levels", lambda r: _round(r.entry.levels.get("f1"), 100)),
+    Column("Level precision", "number", 96, "Levels", lambda r: _round(r.entry.levels.get("precision"), 100)),
+    Column("Level recall", "number", 84, "Levels", lambda r: _round(r.entry.levels.get("recall"), 100)),
+    Column("P1 95% CI", "str", 100, "CIs", lambda r: _ci_text(r.entry.ci.get("text_mcq"))),
+    Column("P2 95% CI", "str", 100, "CIs", lambda r: _ci_text(r.entry.ci.get("image_mcq"))),
+    Column("P3 95% CI", "str", 100, "CIs", lambda r: _ci_text(r.entry.ci.get("report"))),
+    *(Column(label, "str", 200 if key in ("generation", "model_id") else 130, "Provenance",
+             _provenance(key)) for key, label in PROVENANCE_FIELDS),
+    Column("Access", "str", 80, "Provenance", lambda r: r.entry.access),
+    Column("Domain", "str", 86, "Provenance", lambda r: r.entry.domain),
+    Column("Report status", "str", 120, "Provenance", lambda r: cell_text(r.entry.report_status, 40)),
+    Column("Date", "str", 100, "Provenance", lambda r: cell_text(r.entry.date, 20)),
+)
+PINNED_COLUMNS = 3  # Rank, Model, Total
+SORTABLE = ("Total", "Closed QA", "Report (P3)", "Text MCQ (P1)", "Image MCQ (P2)", "Published total", "Level F1",
+            "Level precision", "Level recall", "Unanswered", "Model", "Size")
+_SCORE_COLUMNS = {"Total": "total", "Text MCQ (P1)": "text_mcq", "Image MCQ (P2)": "image_mcq",
+                  "Closed QA": "closed_qa", "Report (P3)": "report"}
+# The table grows with its rows up to this height before it scrolls inside the page.
+TABLE_MAX_HEIGHT = 1600
+
+
+def columns_for(groups: Iterable[str] | None = None) -> list[Column]:
+    """The always-shown columns plus those of the chosen groups (None: :data:`DEFAULT_GROUPS`)."""
+    chosen = set(DEFAULT_GROUPS if groups is None else groups)
+    unknown = chosen - set(COLUMN_GROUPS)
+    if unknown:
+        raise ValueError(f"column groups: {', '.join(sorted(unknown))} unknown; choose from {', '.join(COLUMN_GROUPS)}")
+    return [c for c in ALL_COLUMNS if not c.group or c.group in chosen]
+
+
+def board_frame(rows: Sequence[Ranked], groups: Iterable[str] | None = None):
+    """A pandas DataFrame of `rows` with the columns of `groups`; missing numbers are None (empty cells)."""
     import pandas as pd
 
-    frame = pd.DataFrame([_cells(e) for e in entries], columns=list(HEADERS))
+    cols = columns_for(groups)
+    frame = pd.DataFrame([[c.value(r) for c in cols] for r in rows], columns=[c.header for c in cols])
     # object dtype keeps None as None (not NaN) so the browser shows an empty cell.
     return frame.astype(object).where(frame.notna(), None)
 
 
-# Pixel widths on the page.  Model ... Consistency check add up to 1,000 px: inside the 1,216 px a
-# 1280 px window leaves the table.  The first PINNED_COLUMNS (Model, Total) stay put when scrolling sideways.
-_WIDTHS = {
-    "Model": "210px", "Total": "72px", "Text MCQ (P1)": "80px", "Image MCQ (P2)": "80px", "Closed QA": "76px",
-    "Report (P3)": "76px", "Published total": "96px", "Consistency check": "310px", "Type": "150px", "Size": "64px",
-    "Access": "76px", "Domain": "86px", "Level F1": "76px", "Level precision": "90px", "Level recall": "80px",
-    "Total 95% CI": "106px", "P1 95% CI": "100px", "P2 95% CI": "100px", "P3 95% CI": "100px", "Unanswered": "100px",
-    "Report status": "110px", "Benchmark": "220px", "Date": "100px",
-}
-COLUMN_WIDTHS = tuple(_WIDTHS[h] for h in HEADERS)
-PINNED_COLUMNS = 2
-# The table grows with its rows up to this height (about 25 wrapped rows) before it scrolls inside
-# the page; the paper's ten rows plus a few submissions never need the inner scroll bar.
-TABLE_MAX_HEIGHT = 1600
-
-
-def styled_frame(entries: Sequence[Entry]):
-    """:func:`entries_frame` for display: two decimals, empty cells for missing numbers, and the
-    consistency flags highlighted.  The numbers underneath stay numbers (sorting works)."""
-    frame = entries_frame(entries)
-    numeric = [c for c, t in COLUMNS if t == "number" and c != "Unanswered"]
+def styled_frame(rows: Sequence[Ranked], groups: Iterable[str] | None = None):
+    """:func:`board_frame` for display: two decimals, empty cells for missing numbers, flagged
+    consistency checks in amber.  The numbers underneath stay numbers (sorting works)."""
+    frame = board_frame(rows, groups)
+    numeric = [c.header for c in columns_for(groups) if c.datatype == "number" and c.header != "Unanswered"]
 
     def flag(value: Any) -> str:
-        return "color: #b45309; font-weight: 600" if isinstance(value, str) and "⚠" in value else ""
+        return "color: #b45309; font-weight: 600" if isinstance(value, str) and FLAG in value else ""
 
-    return (frame.style.format(precision=2, na_rep="", subset=numeric)
-            .format(precision=0, na_rep="", subset=["Unanswered"])
-            .map(flag, subset=["Consistency check"]))
+    styler = frame.style.format(precision=2, na_rep="", subset=numeric)
+    if "Unanswered" in frame.columns:
+        styler = styler.format(precision=0, na_rep="", subset=["Unanswered"])
+    if "Consistency check" in frame.columns:
+        styler = styler.map(flag, subset=["Consistency check"])
+    return styler
+
+
+def entries_frame(entries: Sequence[Entry], groups: Iterable[str] | None = COLUMN_GROUPS):
+    """Every column (default) for `entries`, ranked among themselves (tests, exports)."""
+    ranks = rank_entries(entries)
+    return board_frame([ranks[id(e)] for e in entries], groups)
 
 
 def _sort_value(e: Entry, column: str) -> Any:
-    if column == "Total" and e.scores.get("total") is None:
-        # No total (reports not judged, or none published): rank by closed QA rather than below every
-        # judged row, where unjudged submissions would all end up at the bottom of the page.
-        return e.scores.get("closed_qa")
     if column in _SCORE_COLUMNS:
         return e.scores.get(_SCORE_COLUMNS[column])
     return {
@@ -394,10 +646,8 @@ def filter_entries(
     sort_by: str = "Total",
     descending: bool = True,
 ) -> list[Entry]:
-    """Rows matching every filter, sorted by `sort_by` (rows without a value last).
-
-    Sorting by "Total" ranks a row without a total (its reports were not judged, or the paper
-    published no report score) by its closed-QA score instead; its Total cell stays empty.
+    """Rows matching every filter, sorted by `sort_by`; rows without a value (no Total: reports not
+    judged, closed QA only) come last, never counted as 0.
 
     `search`: every whitespace-separated term must occur (case-insensitive) in the model name,
     type, access or domain.  A filter given as None keeps everything; an empty list keeps
@@ -427,6 +677,18 @@ def filter_entries(
     return present + absent
 
 
+def details_markdown(r: Ranked) -> str:
+    """One row's details view: its rank (or why none), edition, consistency check and every provenance field."""
+    e = r.entry
+    lines = [f"#### {md_escape(cell_text(e.model, 80), None)}",
+             f"- **Rank**: {r.rank_text}" + (f" (not ranked: {md_escape(r.reason)})" if r.reason else ""),
+             f"- **Benchmark edition**: {md_escape(e.edition)}",
+             f"- **Check**: {md_escape(e.check_text, 400)}"]
+    for key, label in PROVENANCE_FIELDS:
+        lines.append(f"- **{label}**: {md_escape(_provenance_text(e, key), 200)}")
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------------------
 # Chart
 # --------------------------------------------------------------------------------------
@@ -436,10 +698,11 @@ CHART_PARTS = (("Text MCQ", "text_mcq"), ("Image MCQ", "image_mcq"), ("Closed QA
 
 
 def dimension_chart(entries: Sequence[Entry]):
-    """Grouped bars per score part (0-100) and, where judged, per report dimension (1-5).
+    """Grouped bars per score part (0-100) and, below them when judged, per report dimension (1-5).
 
-    Returns a matplotlib Figure (Agg, no display needed); parts a model has no score for are
-    left empty and listed in the legend label, never drawn as 0.
+    Returns a matplotlib Figure (Agg, no display needed).  The panels are stacked, not side by side,
+    and the fonts sized so the figure still reads when a phone scales it to its width; parts a model
+    has no score for are left empty and named in the legend, never drawn as 0.
     """
     import matplotlib
 
@@ -449,43 +712,69 @@ def dimension_chart(entries: Sequence[Entry]):
 
     entries = list(entries)
     has_dims = [e for e in entries if any(v is not None for v in e.dimensions.values())]
-    ncols = 2 if has_dims else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(7.5 * ncols, 4.8), squeeze=False, constrained_layout=True)
-    ax = axes[0][0]
-    if not entries:
-        ax.text(0.5, 0.5, "Select models in the picker to compare them", ha="center", va="center", fontsize=12)
-        ax.set_axis_off()
-        return fig
-    x = np.arange(len(CHART_PARTS))
-    width = 0.8 / len(entries)
-    for i, e in enumerate(entries):
-        values = [e.scores.get(k) for _, k in CHART_PARTS]
-        missing = [name for (name, _), v in zip(CHART_PARTS, values) if v is None]
-        label = cell_text(e.model, 40) + (f" (no {', '.join(missing)})" if missing else "")
-        heights = [np.nan if v is None else v for v in values]
-        bars = ax.bar(x + (i - (len(entries) - 1) / 2) * width, heights, width, label=label)
-        for rect, v in zip(bars, values):
-            if v is not None and len(entries) <= 4:
-                ax.annotate(f"{v:.1f}", (rect.get_x() + rect.get_width() / 2, v), ha="center", va="bottom", fontsize=7,
-                            xytext=(0, 1), textcoords="offset points")
-    ax.set_xticks(x, [name for name, _ in CHART_PARTS])
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("score (%)")
-    ax.set_title("SpineBench scores")
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=min(2, len(entries)), frameon=False)
-    if has_dims:
-        ax2 = axes[0][1]
-        y = np.arange(len(DIMENSIONS))
-        height = 0.8 / len(has_dims)
-        for i, e in enumerate(has_dims):
-            vals = [np.nan if e.dimensions.get(d) is None else e.dimensions[d] for d in DIMENSIONS]
-            ax2.barh(y + (i - (len(has_dims) - 1) / 2) * height, vals, height, label=cell_text(e.model, 40))
-        ax2.set_yticks(y, [d.replace("_", " ") for d in DIMENSIONS])
-        ax2.invert_yaxis()
-        ax2.set_xlim(1, 5)
-        ax2.set_xlabel("judge score (1-5, mean over reports)")
-        ax2.set_title("Report dimensions")
-        ax2.grid(axis="x", alpha=0.3)
-        ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(2, len(has_dims)), frameon=False)
+    nrows = 2 if has_dims else 1
+    with plt.rc_context({"font.size": 11}):
+        fig, axes = plt.subplots(nrows, 1, figsize=(7.0, 4.6 + 5.4 * (nrows - 1)), squeeze=False, constrained_layout=True,
+                                 gridspec_kw={"height_ratios": [4.6, 5.4][:nrows]})
+        ax = axes[0][0]
+        if not entries:
+            ax.text(0.5, 0.5, "Select models in the picker to compare them", ha="center", va="center", fontsize=13)
+            ax.set_axis_off()
+            return fig
+        # One colour per model in both panels (the dimension panel skips models without judged reports).
+        palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        color = {id(e): palette[i % len(palette)] for i, e in enumerate(entries)}
+        x = np.arange(len(CHART_PARTS))
+        width = 0.8 / len(entries)
+        for i, e in enumerate(entries):
+            values = [e.scores.get(k) for _, k in CHART_PARTS]
+            missing = [name for (name, _), v in zip(CHART_PARTS, values) if v is None]
+            label = cell_text(e.model, 40) + (f" (no {', '.join(missing)})" if missing else "")
+            heights = [np.nan if v is None else v for v in values]
+            bars = ax.bar(x + (i - (len(entries) - 1) / 2) * width, heights, width, label=label, color=color[id(e)])
+            for rect, v in zip(bars, values):
+                if v is not None and len(entries) <= 3:
+                    ax.annotate(f"{v:.0f}", (rect.get_x() + rect.get_width() / 2, v), ha="center", va="bottom",
+                                fontsize=9, xytext=(0, 1), textcoords="offset points")
+        ax.set_xticks(x, [name for name, _ in CHART_PARTS])
+        ax.set_ylim(0, 108)
+        ax.set_ylabel("score (%)")
+        ax.set_title("SpineBench scores")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=1, frameon=False)
+        if has_dims:
+            ax2 = axes[1][0]
+            y = np.arange(len(DIMENSIONS))
+            height = 0.8 / len(has_dims)
+            for i, e in enumerate(has_dims):
+                vals = [np.nan if e.dimensions.get(d) is None else e.dimensions[d] for d in DIMENSIONS]
+                ax2.barh(y + (i - (len(has_dims) - 1) / 2) * height, vals, height, label=cell_text(e.model, 40),
+                         color=color[id(e)])
+            ax2.set_yticks(y, [_dim_header(d) for d in DIMENSIONS])
+            ax2.invert_yaxis()
+            ax2.set_xlim(1, 5)
+            ax2.set_xlabel("judge score (1-5, mean over reports)")
+            ax2.set_title("Report dimensions")
+            ax2.grid(axis="x", alpha=0.3)
+            ax2.legend(fontsize=10, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=1, frameon=False)
     return fig
+
+
+def compare_markdown(entries: Sequence[Entry]) -> str:
+    """The chart's numbers as a compact Markdown table (what a phone shows instead of the figure):
+    one column per model, rows for the score parts and, when judged, the ten report dimensions."""
+    entries = list(entries)
+    if not entries:
+        return "Select models in the picker to compare them."
+    names = [md_escape(cell_text(e.model, 24), None) for e in entries]
+    lines = ["| | " + " | ".join(names) + " |", "|---|" + "---:|" * len(entries)]
+
+    def fmt(v: float | None, digits: int) -> str:
+        return "—" if v is None else f"{v:.{digits}f}"
+
+    for name, key in CHART_PARTS:
+        lines.append(f"| {name} (%) | " + " | ".join(fmt(e.scores.get(key), 1) for e in entries) + " |")
+    if any(v is not None for e in entries for v in e.dimensions.values()):
+        for d in DIMENSIONS:
+            lines.append(f"| {_dim_header(d)} (1-5) | " + " | ".join(fmt(e.dimensions.get(d), 2) for e in entries) + " |")
+    return "\n".join(lines)

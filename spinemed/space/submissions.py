@@ -77,7 +77,7 @@ class SubmissionRejected(ValueError):
 
     def markdown(self) -> str:
         """The message for the page: every problem escaped, the list bounded."""
-        head = f"### ❌ Submission rejected: nothing was stored\n\n{len(self.problems)} problem(s):\n"
+        head = f"### Submission rejected: nothing was stored\n\n{len(self.problems)} problem(s):\n"
         lines = [f"- {md_escape(p, 400)}" for p in self.problems[: self.shown]]
         if len(self.problems) > self.shown:
             lines.append(f"- … and {len(self.problems) - self.shown} more")
@@ -365,7 +365,7 @@ def accepted_markdown(results: Mapping[str, Any], stored: str) -> str:
         return "—" if v is None else f"{v:.2f}"
 
     lines = [
-        f"### ✅ Accepted: {md_code(results['model']['name'])}",
+        f"### Accepted: {md_code(results['model']['name'])}",
         "",
         f"Rescored by the Space over {c['total']} items of {md_escape(results['benchmark']['name'])} "
         f"{md_escape(results['benchmark']['version'])} (claimed answers and scores in the file were ignored).",
@@ -379,6 +379,6 @@ def accepted_markdown(results: Mapping[str, Any], stored: str) -> str:
         f"report status: {md_escape(results['report_status'])}.",
     ]
     for w in results.get("warnings") or []:
-        lines.append(f"\n⚠ {md_escape(w)}")
+        lines.append(f"\nWarning: {md_escape(w)}")
     lines.append(f"\n{md_escape(stored, None)}")
     return "\n".join(lines)

@@ -73,7 +73,7 @@ def test_forty_near_identical_submissions_from_one_client_accept_one(tmp_path, b
     state = _state(tmp_path, bench)
     messages = [state.submit(_upload(tmp_path, bench, i), "flood/model-7B", None, "open", "general", client=CLIENT)
                 for i in range(40)]
-    accepted = [m for m in messages if m.startswith("### ✅ Accepted")]
+    accepted = [m for m in messages if m.startswith("### Accepted")]
     assert len(accepted) == 1 and messages[0] is accepted[0]
     assert all("rate limit: this client already has 1 accepted submission" in m for m in messages[1:]), messages[1]
     assert len(_stored(tmp_path)) == 1
@@ -82,7 +82,7 @@ def test_forty_near_identical_submissions_from_one_client_accept_one(tmp_path, b
 def test_the_same_predictions_again_are_refused_naming_the_existing_entry(tmp_path, bench):
     state = _state(tmp_path, bench)
     path = _upload(tmp_path, bench, 0)
-    assert state.submit(path, "org/model", None, "open", "general", "v1", client="host:a").startswith("### ✅")
+    assert state.submit(path, "org/model", None, "open", "general", "v1", client="host:a").startswith("### Accepted")
     (sid,) = [r["submission"]["id"] for r in _stored(tmp_path)]
     again = _plain(state.submit(path, "org/model", None, "open", "general", "v1", client="host:b"))
     assert f"submission {sid}" in again and "model 'org/model', revision 'v1'" in again
@@ -119,7 +119,7 @@ def test_rate_limits_per_name_and_per_client_slide_with_time():
 
 def test_name_rate_limit_holds_across_a_restart(tmp_path, bench):
     state = _state(tmp_path, bench, rate_per_name=RateLimit(1, 3600))
-    assert state.submit(_upload(tmp_path, bench, 0), "org/m", None, "open", "general", client="host:a").startswith("### ✅")
+    assert state.submit(_upload(tmp_path, bench, 0), "org/m", None, "open", "general", client="host:a").startswith("### Accepted")
     restarted = _state(tmp_path, bench, rate_per_name=RateLimit(1, 3600))
     message = restarted.submit(_upload(tmp_path, bench, 1), "org/m", None, "open", "general", client="host:b")
     assert "rate limit: model name" in message and len(_stored(tmp_path)) == 1
@@ -183,16 +183,16 @@ def test_impersonating_names_are_refused_on_the_page_and_store_nothing(tmp_path,
     for name, expected in [("GPT5\u3164", "U+3164 HANGUL FILLER"), ("Medgemm\u0430-27B", "is reserved"),
                            ("\u202eB72-ammegdeM", "U+202E RIGHT-TO-LEFT OVERRIDE"), ("GPT\u200d5", "U+200D ZERO WIDTH JOINER")]:
         message = _plain(state.submit(path, name, None, "open", "general", client=f"host:{name}"))
-        assert message.startswith("### ❌ Submission rejected: nothing was stored") and expected in message, message
+        assert message.startswith("### Submission rejected: nothing was stored") and expected in message, message
     assert _stored(tmp_path) == []
 
 
 def test_nfkc_variants_of_an_existing_name_are_that_name_and_look_alikes_are_refused(tmp_path, bench):
     assert validate_model_name("\uff4f\uff52\uff47\uff0f\uff2d\uff4f\uff44\uff45\uff4c\uff0d\uff17\uff22") == "org/Model-7B"
     state = _state(tmp_path, bench)
-    assert state.submit(_upload(tmp_path, bench, 0), "org/Model-7B", None, "open", "general", client="host:a").startswith("### ✅")
+    assert state.submit(_upload(tmp_path, bench, 0), "org/Model-7B", None, "open", "general", client="host:a").startswith("### Accepted")
     full_width = "\uff4f\uff52\uff47\uff0f\uff2d\uff4f\uff44\uff45\uff4c\uff0d\uff17\uff22"
-    assert state.submit(_upload(tmp_path, bench, 1), full_width, None, "open", "general", client="host:b").startswith("### ✅")
+    assert state.submit(_upload(tmp_path, bench, 1), full_width, None, "open", "general", client="host:b").startswith("### Accepted")
     assert [r["model"]["name"] for r in _stored(tmp_path)] == ["org/Model-7B", "org/Model-7B"]
     for look_alike in ("org/M\u03bfdel-7B", "org/model-7b", "org/Model_7B"):
         message = _plain(state.submit(_upload(tmp_path, bench, 2), look_alike, None, "open", "general",

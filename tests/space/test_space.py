@@ -109,7 +109,7 @@ def test_paper_rows_recompute_totals_and_flag_the_three_inconsistent_ones():
     assert round(entries["SpineGPT"].scores["total"], 2) == 87.79
     assert entries["SpineGPT"].published_total == 87.44
     assert "87.44 ≠ 87.79" in entries["SpineGPT"].check_text
-    assert round(entries["Gemini-2.5-Pro"].scores["total"], 2) == 89.23 and entries["Gemini-2.5-Pro"].check_text.startswith("✓")
+    assert round(entries["Gemini-2.5-Pro"].scores["total"], 2) == 89.23 and entries["Gemini-2.5-Pro"].check_text.startswith("OK:")
     # GPT5 publishes the text/image split: its closed QA is checked too.
     assert [c.quantity for c in entries["GPT5"].checks] == ["total", "closed_qa"]
     assert entries["Claude4"].scores["total"] is None and "closed QA only" in entries["Claude4"].check_text
@@ -138,14 +138,14 @@ def test_filters_search_and_sort():
     assert models(access=[]) == []  # every box unticked: nothing, as in the page
     ranked = models()
     assert ranked[:3] == ["Gemini-2.5-Pro", "SpineGPT", "GPT5-mini"]
-    # No total (no report score): ranked by closed QA (GPT-4o 84.74, Claude4 79.67) among the totals, never as 0.
-    assert ranked == ["Gemini-2.5-Pro", "SpineGPT", "GPT5-mini", "GPT5", "GPT-4o", "GLM-4.5V", "Medgemma-27B",
-                      "Qwen2.5-VL-72B", "Claude4", "Qwen2.5-VL-7B"]
-    assert models(descending=False)[:2] == ["Qwen2.5-VL-7B", "Claude4"]
+    # No total (no report score published): after every row with one, never counted as 0.
+    assert ranked[:8] == ["Gemini-2.5-Pro", "SpineGPT", "GPT5-mini", "GPT5", "GLM-4.5V", "Medgemma-27B",
+                          "Qwen2.5-VL-72B", "Qwen2.5-VL-7B"] and set(ranked[8:]) == {"GPT-4o", "Claude4"}
+    assert models(descending=False)[:2] == ["Qwen2.5-VL-7B", "Qwen2.5-VL-72B"]
     unjudged = lb.Entry(key="s", model="unjudged", source=lb.SOURCES[1], scores={"closed_qa": 86.0, "total": None})
     nothing = lb.Entry(key="n", model="no scores", source=lb.SOURCES[2], scores={})
     ranked = [e.model for e in lb.filter_entries([nothing, *entries, unjudged])]
-    assert ranked[3:5] == ["unjudged", "GPT5"] and ranked[-1] == "no scores"  # no total and no closed QA: last
+    assert ranked[:8] == models()[:8] and set(ranked[8:]) == {"unjudged", "no scores", "GPT-4o", "Claude4"}
     assert lb.entries_frame([unjudged])["Total"][0] is None  # the cell stays empty
     assert models(sort_by="Report (P3)", descending=False)[:2] == ["Qwen2.5-VL-7B", "Qwen2.5-VL-72B"]
     assert models(sort_by="Model", descending=False)[0] == "Claude4"
@@ -156,16 +156,18 @@ def test_filters_search_and_sort():
 def test_frame_has_every_score_column_and_empty_cells_for_missing_numbers():
     frame = lb.entries_frame(lb.paper_entries())
     for col in ("Text MCQ (P1)", "Image MCQ (P2)", "Report (P3)", "Total", "Level F1", "Total 95% CI", "Published total",
-                "Consistency check"):
+                "Consistency check", "Diagnosis", "Prompt hash"):
         assert col in frame.columns
     row = frame[frame["Model"] == "Claude4"].iloc[0]
-    assert row["Total"] is None and row["Closed QA"] == 79.67
-    # Model, the scores and the consistency check first, within the 1216 px a 1280 px window gives the table.
-    upto = lb.HEADERS.index("Consistency check") + 1
-    assert lb.HEADERS[:upto] == ("Model", "Total", "Text MCQ (P1)", "Image MCQ (P2)", "Closed QA", "Report (P3)",
-                                 "Published total", "Consistency check")
-    assert sum(int(w.removesuffix("px")) for w in lb.COLUMN_WIDTHS[:upto]) <= 1216
-    assert len(lb.COLUMN_WIDTHS) == len(lb.HEADERS) and lb.HEADERS[:lb.PINNED_COLUMNS] == ("Model", "Total")
+    assert row["Total"] is None and row["Closed QA"] == 79.67 and row["Rank"] == "—"
+    assert row["Not ranked because"] == "closed QA only, as published"
+    # Rank, Model and Total lead every column choice (they are the pinned ones); the summary fits a 1280 px window.
+    for groups in (None, ["Levels"], [], lb.COLUMN_GROUPS):
+        assert [c.header for c in lb.columns_for(groups)][:lb.PINNED_COLUMNS] == ["Rank", "Model", "Total"]
+    assert sum(c.width for c in lb.columns_for(None)) <= 1216
+    assert {c.group for c in lb.ALL_COLUMNS} == {"", *lb.COLUMN_GROUPS}
+    with pytest.raises(ValueError, match="unknown"):
+        lb.columns_for(["Everything"])
 
 
 def test_chart_has_bars_per_model_and_a_dimension_panel_only_when_judged(bench):
@@ -271,7 +273,7 @@ def test_submission_persists_and_survives_a_restart(tmp_path, bench):
     state = _state(tmp_path, bench)
     path = write_jsonl(tmp_path / "predictions.jsonl", prediction_lines(bench))
     message = state.submit(str(path), "my-org/SpineLM-7B", 7, "open", "medical")
-    assert message.startswith("### ✅ Accepted") and "100.00" in message
+    assert message.startswith("### Accepted") and "100.00" in message
     stored = list((tmp_path / "results" / "submissions").iterdir())
     assert len(stored) == 1 and sorted(p.name for p in stored[0].iterdir()) == ["predictions.jsonl", "results.json"]
     assert validate_results(json.loads((stored[0] / "results.json").read_text())) == []
@@ -280,9 +282,10 @@ def test_submission_persists_and_survives_a_restart(tmp_path, bench):
     assert "identical predictions were already submitted" in again
 
     restarted = _state(tmp_path, bench)  # a new process over the same folder
-    frame = restarted.table(search="spinelm")
-    assert list(frame["Model"]) == ["my-org/SpineLM-7B"] and list(frame["Type"]) == ["submission (rescored)"]
-    assert frame.iloc[0]["Text MCQ (P1)"] == 100.0
+    frame = restarted.table(search="spinelm", edition=restarted.served_edition, groups=["Summary", "Per kind"])
+    assert list(frame["Model"]) == ["[my-org/SpineLM-7B](https://huggingface.co/my-org/SpineLM-7B)"]
+    assert list(frame["Type"]) == ["submission (rescored)"] and frame.iloc[0]["Text MCQ (P1)"] == 100.0
+    assert restarted.table(search="spinelm").empty  # the fixture bench is not the paper's: another table
 
 
 def test_rejected_upload_stores_nothing(tmp_path, bench):
@@ -514,7 +517,7 @@ def test_respond_streams_the_growing_answer_and_shows_backend_errors(tmp_path, b
     state = _state(tmp_path, bench, chat=Scripted())
     assert list(state.respond({"text": "q", "files": []}, [], "en")) == ["Answer", "Answer: B"]
     state = _state(tmp_path, bench, chat=Scripted(fail=True))
-    assert list(state.respond({"text": "q", "files": []}, [], "en"))[-1] == "Answer: B\n\n⚠️ The model backend failed: endpoint went away"
+    assert list(state.respond({"text": "q", "files": []}, [], "en"))[-1] == "Answer: B\n\nWarning: the model backend failed: endpoint went away"
     assert "only images" in list(state.respond({"text": "q", "files": [__file__]}, [], "en"))[-1]
 
 
@@ -599,13 +602,13 @@ def test_a_spinemed_eval_run_uploads_and_rescores_to_the_same_numbers(tmp_path, 
                               allow_unregistered=True, overwrite=True))
     state = _state(tmp_path, bench)
     message = state.submit(str(run.predictions_path), "random-resubmitted", None, "open", "general")
-    assert message.startswith("### ✅ Accepted")
+    assert message.startswith("### Accepted")
     assert "not a registered SpineBench release" in message
     (stored,) = (tmp_path / "results" / "submissions").glob("*/results.json")
     rescored = json.loads(stored.read_text())
     for key in ("scores", "counts", "answers", "levels", "report_status"):
         assert rescored[key] == run.results[key], key
-    row = state.table(search="random-resubmitted").iloc[0]
+    row = state.table(search="random-resubmitted", edition=state.served_edition).iloc[0]
     assert "unregistered benchmark build" in row["Consistency check"]
 
 
@@ -618,7 +621,7 @@ def test_page_loads_reread_the_results_folder_only_when_it_changed(tmp_path, ben
     assert calls == []  # nothing changed since start-up
     write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))
     state.submit(str(tmp_path / "p.jsonl"), "org/m", None, "open", "general")
-    assert len(calls) == 1 and len(state.table()) == 11
+    assert len(calls) == 1 and len(state.table()) == 10 and len(state.table(edition=state.served_edition)) == 1
     (tmp_path / "results" / "elsewhere.json").write_text("{}")  # an operator drops a file in
     state.reload()
     assert len(calls) == 2
@@ -653,7 +656,7 @@ def test_a_failing_judge_stores_nothing(tmp_path, bench):
         state = _state(tmp_path, bench, judge=Judge(f"openai:judge-sim@{server.base_url}", client=client))
         path = write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))
         message = state.submit(str(path), "org/m", None, "open", "general")
-    assert message.startswith("### ❌ Not stored") and "the report judge failed on" in message
+    assert message.startswith("### Not stored") and "the report judge failed on" in message
     assert list((tmp_path / "results" / "submissions").iterdir()) == []
 
 
@@ -666,7 +669,27 @@ def test_chart_picker_labels_are_unique(tmp_path, bench):
     assert "same-name [submission (rescored)]" in labels and "same-name [submission (rescored)] #2" in labels
     fig = state.chart(["same-name [submission (rescored)]", "same-name [submission (rescored)] #2"])
     assert len(fig.axes[0].patches) == 2 * 5
-    # The chart starts with the top three of the ranking: the two unjudged submissions (no Total) rank by their
-    # closed QA, which the nearly all-correct sample predictions make higher than any paper total.
-    assert state.default_selection() == ["same-name [submission (rescored)]", "same-name [submission (rescored)] #2",
-                                         "Gemini-2.5-Pro [paper (reported)]"]
+    # The chart starts with the top three of the default table: the paper's (the unjudged submissions are on
+    # the fixture bench, another edition, and have no Total to rank by anyway).
+    assert state.default_selection() == ["Gemini-2.5-Pro [paper (reported)]", "SpineGPT [paper (reported)]",
+                                         "GPT5-mini [paper (reported)]"]
+
+
+def test_editions_and_the_row_details_view(tmp_path, bench):
+    state = _state(tmp_path, bench)
+    served = state.served_edition
+    assert served.startswith("spinebench v1.0.0, unregistered build") and state.editions() == [lb.PAPER_EDITION, served]
+    state.submit(str(write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))), "org/SpineLM-7B", 7, "open", "medical", "r1")
+    assert [r.entry.model for r in state.rows(edition=served)] == ["org/SpineLM-7B"]
+    paper = state.rows()
+    keys = [r.entry.key for r in paper]
+    first = state.details_at(keys, 0)
+    assert "Gemini" in first and "**Rank**: 1" in first and "**Source**: paper" in first
+    # The page re-sorted in the browser: the reported cells, not the index, say which row was picked.
+    claude = state.details_at(keys, 0, ["—", "Claude4", None])
+    assert "Claude4" in claude and "closed QA only, as published" in claude
+    sub = state.details_at([r.entry.key for r in state.rows(edition=served)], 0)
+    assert "**Revision**: r1" in sub and "**Prompt hash**: not recorded" in sub and "report not judged" in sub
+    assert "Select a row" in state.details_at(keys, 99)
+    # The status line says the rows are on two editions, each ranked apart.
+    assert "2 benchmark editions" in state.status_md()

@@ -1,10 +1,10 @@
 """What a person sees: the Space in Debian's chromium, driven by playwright (no browser download).
 
 Loads the page at 1280 px wide, checks that the leaderboard renders (paper rows, the consistency
-flags, a rescored submission without a judge ranked by its closed QA, the scores and the consistency
-check in view without scrolling), that a results file whose model name is an HTML/Markdown payload shows
-as literal text without creating elements or running script, that the explorer shows an
-item's image, and saves screenshots.  Set SPINEMED_SPACE_SCREENSHOTS=DIR to keep them.
+flags, rows of another benchmark edition kept out of the paper's table, the summary columns in view
+without scrolling), that the explorer shows an item's image, and saves screenshots.  Set
+SPINEMED_SPACE_SCREENSHOTS=DIR to keep them.  The layout at desktop and phone widths, the pinned
+columns and the hostile model name are checked in test_leaderboard_browser.py.
 """
 
 from __future__ import annotations
@@ -83,20 +83,19 @@ def test_leaderboard_renders_in_a_real_browser(tmp_path):
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(url, wait_until="domcontentloaded")
             table = page.locator("#leaderboard-table")
-            table.get_by_text("Gemini-2.5-Pro", exact=True).first.wait_for(timeout=30_000)
+            table.locator(".virtual-row").filter(has_text="Gemini-2.5-Pro").first.wait_for(timeout=30_000)
             _wait_for_page_load_refresh(page, playwright)
             text = table.inner_text()
-            for expected in ("SpineGPT", "Medgemma-27B", "Qwen2.5-VL-7B", "org/SpineLM-7B", "submission (rescored)",
-                             "paper (reported)", "published total 87.44 ≠ 87.79 recomputed", "Total", "Text MCQ (P1)"):
+            for expected in ("SpineGPT", "Medgemma-27B", "Qwen2.5-VL-7B", "paper (reported)",
+                             "published total 87.44 ≠ 87.79 recomputed", "Total", "Rank", "closed QA only, as published"):
                 assert expected in text, expected
-            # The payload is shown as the literal string, and nothing of it became markup.
-            assert HOSTILE in text
-            assert table.locator("img[src='x']").count() == 0 and table.locator("a[href*='example.invalid']").count() == 0
-            assert table.locator("strong", has_text="bold").count() == 0
+            # The submission and the hostile results file are on the fixture bench: not in the paper's table
+            # (tests/space/test_leaderboard_browser.py opens their own table and checks the payload stays text).
+            assert "org/SpineLM-7B" not in text and "onerror" not in text
             assert page.evaluate("window.__pwned") is None and dialogs == []
             assert page.get_by_text("Research demo, not a medical device").first.is_visible()
-            # Readable at a 1280 px wide window: every score and the consistency check are in view without
-            # scrolling sideways, and the whole table shows without an inner vertical scroll bar.
+            # Readable at a 1280 px wide window: the summary columns are in view without scrolling sideways,
+            # and the whole table shows without an inner vertical scroll bar.
             geometry = page.evaluate("""() => {
                 const root = document.querySelector('#leaderboard-table');
                 const view = root.querySelector('.virtual-table-viewport') || root;
@@ -110,9 +109,8 @@ def test_leaderboard_renders_in_a_real_browser(tmp_path):
             assert geometry["scrollLeft"] == 0 and geometry["viewLeft"] <= geometry["left"]
             assert geometry["right"] <= geometry["viewRight"], geometry
             assert geometry["scrollHeight"] <= geometry["clientHeight"], geometry
-            assert geometry["rows"] == 12
-            # No judge here, so the submission has no Total: ranked by its closed QA (100), not last.
-            assert any("org/SpineLM-7B" in row for row in geometry["firstRows"]), geometry["firstRows"]
+            assert geometry["rows"] == 10
+            assert "Gemini-2.5-Pro" in geometry["firstRows"][0], geometry["firstRows"]
             shots.append(tmp_path / "leaderboard.png")
             page.screenshot(path=str(shots[-1]), full_page=True)
 

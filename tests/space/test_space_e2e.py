@@ -24,6 +24,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from spinemed.space.app import create_app  # noqa: E402
 from spinemed.space.bench import SpaceBench  # noqa: E402
 from spinemed.space.config import SpaceConfig  # noqa: E402
+from spinemed.space.leaderboard import edition_of  # noqa: E402
 
 
 class _StreamingChat(BaseHTTPRequestHandler):
@@ -71,6 +72,7 @@ def test_space_end_to_end_with_gradio_client(tmp_path, chat_server):
                          cache_dir=tmp_path / "cache", model=f"openai:sim@{chat_server}", bootstrap=200)
     bench = SpaceBench.load(bench_dir, allow_unregistered=True)
     image_item = next(i for i in bench.items if i["kind"] == "image_mcq")
+    edition = edition_of(bench.bench.describe())
     image = tmp_path / "mri.png"
     bench.images(image_item["id"])[0].save(image)
 
@@ -100,15 +102,18 @@ def test_space_end_to_end_with_gradio_client(tmp_path, chat_server):
         # A valid one: rescored, stored, on the leaderboard.
         good = write_jsonl(tmp_path / "good.jsonl", rows)
         message = client.predict(handle_file(str(good)), "org/SpineLM-7B", 7, "open", "medical", api_name="/submit")
-        assert message.startswith("### ✅ Accepted") and "| 100.00 | 100.00 | 100.00 |" in message
+        assert message.startswith("### Accepted") and "| 100.00 | 100.00 | 100.00 |" in message
         # Another model from the same client at once: the per-client rate limit, keyed by the request's address.
         other = write_jsonl(tmp_path / "other.jsonl", prediction_lines(bench, {rows[0]["id"]: "Answer: Z"}))
         message = client.predict(handle_file(str(other)), "org/Other-7B", 7, "open", "general", "r1", api_name="/submit")
         assert "rate limit: this client already has 1 accepted submission" in message
-        table = client.predict("spinelm", api_name="/leaderboard")
+        # The fixture bench is its own edition: the row is in that table, not in the paper's.
+        assert client.predict("spinelm", api_name="/leaderboard")["data"] in ([], [[]])
+        table = client.predict("spinelm", edition, api_name="/leaderboard")
         headers = table["headers"]
         (row,) = table["data"]
-        assert row[headers.index("Model")] == "org/SpineLM-7B" and row[headers.index("Type")] == "submission (rescored)"
+        assert row[headers.index("Model")] == "[org/SpineLM-7B](https://huggingface.co/org/SpineLM-7B)"
+        assert row[headers.index("Type")] == "submission (rescored)" and row[headers.index("Rank")] == "—"
         assert row[headers.index("Closed QA")] == 100.0
 
         # The explorer: filter, then open an image item.
@@ -122,7 +127,8 @@ def test_space_end_to_end_with_gradio_client(tmp_path, chat_server):
     # A restart over the same results folder still shows the accepted submission.
     demo, url = _launch(config)
     try:
-        table = Client(url, verbose=False).predict("spinelm", api_name="/leaderboard")
-        assert [r[0] for r in table["data"]] == ["org/SpineLM-7B"]
+        table = Client(url, verbose=False).predict("spinelm", edition, api_name="/leaderboard")
+        assert [r[table["headers"].index("Model")] for r in table["data"]] == [
+            "[org/SpineLM-7B](https://huggingface.co/org/SpineLM-7B)"]
     finally:
         demo.close()
