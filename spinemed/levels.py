@@ -58,7 +58,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-__all__ = ["LEVELS", "VERTEBRAE", "canonical_level", "level_prf", "level_sort_key", "parse_levels"]
+__all__ = ["LEVELS", "VERTEBRAE", "canonical_level", "level_mentions", "level_prf", "level_sort_key", "parse_levels"]
 
 _REGION_MAX = {"C": 7, "T": 12, "L": 6, "S": 5}
 # Anatomical order; L6 is a transitional vertebra that only exists when named explicitly.
@@ -360,19 +360,16 @@ def level_sort_key(level: str) -> tuple[int, int, int]:
     return (_INDEX[upper], 1 if lower else 0, _INDEX[lower] if lower else 0)
 
 
-def parse_levels(text: str) -> list[str]:
-    """Canonical vertebral levels named in ``text``, deduplicated, in anatomical order.
+def level_mentions(text: str) -> list[tuple[int, int, list[str]]]:
+    """Every level expression in ``text``: ``(start, end, levels)`` with offsets into the
+    normalised text (same length as ``text``), whatever the level is mentioned for.
 
-    >>> parse_levels("MRI: L4/5 disc herniation, L5S1 bulge, T2 hyperintensity at L4")
-    ['L4', 'L4-L5', 'L5-S1']
-
-    See the module docstring for the accepted notations and the context rules (T1/T2 as MRI
-    sequences and other look-alikes).
+    This is the notation layer; ``parse_levels`` then keeps only the levels a finding is about.
     """
     if not text:
         return []
     text = _normalise(text)
-    found: set[str] = set()
+    out = []
     for match in _EXPR.finditer(text):
         tokens, lone_spaced = _tokens(match)
         if lone_spaced:
@@ -385,8 +382,160 @@ def parse_levels(text: str) -> list[str]:
             extent = "-" in ops and _is_curve_extent(text, match.start(), match.end())
         levels, verts = _evaluate(tokens, extent)
         if levels and not _is_not_a_level(text, match.start(), match.end(), verts):
-            found.update(levels)
-    return sorted(found, key=level_sort_key)
+            out.append((match.start(), match.end(), levels))
+    return out
+
+
+def parse_levels(text: str) -> list[str]:
+    """Canonical vertebral levels a finding in ``text`` is about, deduplicated, in anatomical order.
+
+    >>> parse_levels("MRI: L4/5 disc herniation, L5S1 bulge, T2 hyperintensity at L4")
+    ['L4', 'L4-L5', 'L5-S1']
+    >>> parse_levels("Saddle anaesthesia S2-S5 from an L1 burst fracture; fixation from T11 to L3.")
+    ['L1']
+
+    See the module docstring for the accepted notations, the look-alike rules (T1/T2 as MRI
+    sequences ...) and the finding rules (dermatomes, myotomes, constructs, counts, negations).
+    """
+    mentions = level_mentions(text)
+    if not mentions:
+        return []
+    return sorted(set(_about_findings(_normalise(text), text, mentions)), key=level_sort_key)
+
+
+# --- finding rules: which mentions a finding is about (see module docstring) -----------------
+# Cues are matched next to a level expression, with only filler words between, so "numbness
+# in the L5 dermatome" drops L5 while "numbness in both legs due to L4-L5 stenosis" keeps L4-L5.
+# Neighbouring expressions joined by list words form one group ("L2-L3, L3-L4 and L4-L5 are
+# normal"): a cue before the group's first or after its last expression applies to all of them.
+_LIST_JOIN = re.compile(r" *(?:,|、|/|&|\band\b|\bor\b|和|及|与|或)? *(?:\band\b|\bor\b)? *$", re.IGNORECASE)
+_LEVEL_WORD = (r"(?: *(?:levels?|segments?|dis[ck]s?|disc\s+spaces?|vertebrae|vertebral\s+bodies|vertebral\s+body"
+               r"|vertebra|bodies|body|spinous\s+process(?:es)?|椎间盘|椎间隙|间隙|节段|椎体|水平|椎))?")
+# Clause ends: sentence punctuation and contrast words; a negation never reaches past them.
+_CLAUSE_END = re.compile(
+    r"[;!?。；！？\n]|\.(?!\d)|\b(?:but|whereas|while|however|although|though|except)\b|但是?|然而|而(?!且)",
+    re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[;!?。；！？\n]|\.(?!\d)")
+# What ends a negation's reach inside a clause: a comma not followed by a level (a list goes
+# on), and words that start a positive statement.
+_NEG_BREAK = re.compile(
+    r",(?! *(?:and |or )?(?:Th|[CTLS]) ?\d)|，|\b(?:shows?|showed|demonstrat\w*|reveal\w*|with|there\s+(?:is|are|was|were)"
+    r"|due\s+to|caused\s+by|from|secondary\s+to)\b|示|显示|提示|伴|合并",
+    re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(?:no(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))|not|without|negative\s+for|free\s+of"
+    r"|absence\s+of|absent|ruled\s+out|rule\s+out|normal|unremarkable|preserved|maintained|intact|spared)\b"
+    r"|未见|未发现|未累及|未受累|无(?!力|菌|明显诱因)|没有|排除|否认|正常",
+    re.IGNORECASE)
+# Nouns a negated statement may name between the level and its verdict ("L4 vertebral body
+# height is maintained", "C3/4水平椎管无狭窄").
+_ASPECT = (r"(?: *(?:disc\s+)?(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?"
+           r"|facets?(?:\s+joints?)?)|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质)?")
+_NEGATED_AFTER = re.compile(
+    rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?)\s+)?"
+    r"(?:(?:otherwise|entirely|completely|essentially|all|both)\s+)?"
+    r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
+    r"|negative\b|clear\b|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
+    r"|without\b|(?:shows?|showed|demonstrates?|has|have|had|reveals?|with)\s+no\b"
+    r"|(?:均|亦|也)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常))",
+    re.IGNORECASE)
+_FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|and|or|left|right|bilateral|both|on|into|by"
+              r"|was|were|is|are|performed|placed|inserted|extending|extended|extends|spanning|spans?|across"
+              r"|posterior|anterior|lateral|percutaneous|using|levels?|segments?|pedicle|segmental|short|long"
+              r"|open|minimally|invasive|instrumented|then|also")
+_FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根)*"
+_DERMATOME_BEFORE = re.compile(
+    r"(?:saddle\s+(?:an(?:a)?esthesia|area|region|numbness|hyp\w+|sensory\s+loss)|perianal|perineal"
+    r"|sensory\s+(?:level|loss|deficit|change)|hyp(?:o|a|er)?(?:a)?esthesia|an(?:a)?esthesia|numbness|numb"
+    r"|pa?raesthesias?|paresthesias?|tingling|dys(?:a)?esthesia|pin-?prick|light\s+touch|sensation"
+    r"|鞍区|会阴区|感觉平面|感觉减退|感觉过敏|感觉缺失|感觉障碍|麻木|皮节)" + _FILLER + "$", re.IGNORECASE)
+_DERMATOME_AFTER = re.compile(
+    r" *[)\]]? *(?:nerve\s+root\s+)?(?:dermatom\w*|distribution|sensory|sensation|territory|area|皮节|皮区|分布区|支配区"
+    r"|区域?(?:感觉|麻木)|神经支配区|平面以下|以下感觉|感觉)", re.IGNORECASE)
+_MYOTOME_BEFORE = re.compile(
+    r"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
+    r"|inversion|eversion|grip|strength|power|weakness|肌力|反射|背伸|跖屈)\s*[(\[]\s*"
+    r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by\s+(?:the\s+)?|innervation\s+from\s+(?:the\s+)?)$",
+    re.IGNORECASE)
+_MYOTOME_AFTER = re.compile(r" *[)\]]? *(?:myotom\w*|key\s+muscles?|motor\s+level|肌节|(?:神经)?支配(?!区))", re.IGNORECASE)
+_ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|神经根|神经)", re.IGNORECASE)
+_CONSTRUCT_WORDS = (r"fusions?|fused|fixation|instrumentation|instrumented|arthrodesis|constructs?|screws?|rods?"
+                    r"|plates?|plating|hardware|cages?|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
+_CONSTRUCT_BEFORE = re.compile(
+    rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉)(?:\s+from)?{_FILLER}$",
+    re.IGNORECASE)
+_CONSTRUCT_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:posterior|anterior|lateral|pedicle|segmental|instrumented|interbody|spinal"
+    rf"|percutaneous|circumferential|short|long)\s+)*(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])"
+    r"|(?:后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉))",
+    re.IGNORECASE)
+_COUNT_BEFORE = re.compile(
+    r"(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|labell?ed(?:\s+as)?|numbered(?:\s+as)?|counted(?:\s+as)?"
+    r"|count(?:ing)?\s+(?:down\s+|up\s+)?from|numbering\s+from|designated(?:\s+as)?|rib-?bearing"
+    r"|conus(?:\s+medullaris)?\s+(?:terminates|ends|lies|is\s+located|tip)|移行椎?|骶化|腰化|计数|圆锥(?:末端)?(?:位于|止于)?)"
+    r"(?:[\s(:]|(?<![A-Za-z])(?:the|a|an|vertebrae?|vertebral\s+body|as|is|was|at|of|to|from|level)(?![A-Za-z])|为|于|位于)*$",
+    re.IGNORECASE)
+_COUNT_AFTER = re.compile(
+    r" *[)\]]? *(?:(?:is|was|as|being)\s+(?:a\s+)?)?(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|rib-?bearing"
+    r"|移行|骶化|腰化|(?:向[上下])?计数)", re.IGNORECASE)
+
+
+def _groups(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> list[list[int]]:
+    """Indices of mentions joined by list words only ("L2-L3, L3-L4 and L4-L5"); a full-width
+    comma (in ``raw``, the text before normalisation) ends a Chinese clause, not a list."""
+    groups: list[list[int]] = []
+    for i, (start, _end, _levels) in enumerate(mentions):
+        prev_end = mentions[i - 1][1] if i else 0
+        if groups and _LIST_JOIN.fullmatch(text, prev_end, start) and "，" not in raw[prev_end:start]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+def _clause_before(text: str, start: int) -> str:
+    window = text[max(0, start - 120):start]
+    ends = list(_CLAUSE_END.finditer(window))
+    return window[ends[-1].end():] if ends else window
+
+
+def _negated_before(text: str, start: int) -> bool:
+    clause = _clause_before(text, start)
+    negs = list(_NEGATION.finditer(clause))
+    if not negs:
+        return False
+    return _NEG_BREAK.search(clause, negs[-1].end()) is None
+
+
+def _excluded(text: str, start: int, end: int) -> bool:
+    """Whether the group at text[start:end] is not what a finding is about (the cue kinds above)."""
+    before = text[max(0, start - 80):start]
+    return bool(
+        _DERMATOME_BEFORE.search(before) or _DERMATOME_AFTER.match(text, end)
+        or _MYOTOME_BEFORE.search(before) or _MYOTOME_AFTER.match(text, end)
+        or _CONSTRUCT_BEFORE.search(before) or _CONSTRUCT_AFTER.match(text, end)
+        or _COUNT_BEFORE.search(before) or _COUNT_AFTER.match(text, end)
+        or _negated_before(text, start) or _NEGATED_AFTER.match(text, end)
+    )
+
+
+def _about_findings(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> list[str]:
+    """The levels of the mentions no rule excludes.  A nerve root ("the L5 root", "S1
+    radiculopathy") is the lesion's level only when its sentence names no other kept level:
+    "L4-L5 herniation compressing the L5 root" is about L4-L5."""
+    kept: list[tuple[int, list[str], bool]] = []  # (sentence start, levels, is a root mention)
+    for group in _groups(text, raw, mentions):
+        first, last = mentions[group[0]], mentions[group[-1]]
+        if _excluded(text, first[0], last[1]):
+            continue
+        for i in group:
+            start, end, levels = mentions[i]
+            is_root = _ROOT_AFTER.match(text, end) is not None or (
+                i != group[-1] and _ROOT_AFTER.match(text, last[1]) is not None)
+            ends = [m.end() for m in _SENTENCE_END.finditer(text, 0, start)]
+            kept.append((ends[-1] if ends else 0, levels, is_root))
+    has_lesion = {sent for sent, _levels, is_root in kept if not is_root}
+    return [lv for sent, levels, is_root in kept if not (is_root and sent in has_lesion) for lv in levels]
 
 
 @lru_cache(maxsize=4096)
