@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -65,6 +66,18 @@ from .generate import DEFAULT_PLAN, Generate, Generator, load_criteria
 from .offline_rules import RulesBackend
 from .pcm import PictureContextCheck
 from .prompts import load_prompts
+from .shards import (
+    ReadShards,
+    ShardError,
+    WriteShard,
+    counters_json,
+    load_shards,
+    parse_shard,
+    preload_work_log,
+    replace_folder,
+    sources_fingerprint,
+    write_shard_meta,
+)
 from .sources import DEFAULT_MAX_PARAGRAPH_CHARS, ReadSources, load_catalog
 from .step import PipelineStep, Window, merged_stats, run_steps
 from .validate import Validate
@@ -93,6 +106,8 @@ class BuildConfig:
     provenance_secret: str | None = None  # HMAC key of opaque ids (default: $SPINEMED_PROVENANCE_SECRET)
     ocr_check: bool = False  # OCR every image; burned-in identifier text quarantines the record
     overwrite: bool = False  # replace an --out that holds data spinemed did not write (--overwrite)
+    shard: str | None = None  # "I/N": ingest shard I of N (0-based) into the shard folder --out (shards.py)
+    merge: list[Path] = field(default_factory=list)  # shard folders to merge into the dataset folder --out
 
     def resolved(self) -> dict[str, Any]:
         spec = yaml.safe_load(Path(self.builder).read_text("utf-8"))
@@ -162,7 +177,15 @@ class CorpusBuilder:
         gen = self.cfg["generation"]
         secret = config.provenance_secret if config.provenance_secret is not None else os.environ.get(PROVENANCE_SECRET_ENV)
         self.ids = ProvenanceIds(secret or None)
-        self.source_types = _catalog_source_types(self.cfg["sources"])
+        if config.shard and config.merge:
+            raise ShardError("--shard and --merge are two different runs: ingest a shard, or merge the shards")
+        self.shard = parse_shard(config.shard) if config.shard else None
+        if self.shard and config.limit is not None:
+            raise ShardError("--limit cannot be combined with --shard: the shards would not add up to one build")
+        # a merge checks its shards first: they, not a sources folder, say which source types it holds
+        self.shard_metas = load_shards([Path(f) for f in config.merge], self._shard_identity()) if config.merge else []
+        self.source_types = (set().union(*(m["source_types"] for m in self.shard_metas)) if self.shard_metas
+                             else _catalog_source_types(self.cfg["sources"]))
         self.endpoints, self.routing = resolve_endpoints(gen, api_key=config.api_key)
         if client is None:
             # refuse before anything is built or sent: clinical sources only go to trusted endpoints
@@ -198,10 +221,17 @@ class CorpusBuilder:
                                 max_chars=int(cfg["spec"].get("max_paragraph_chars", DEFAULT_MAX_PARAGRAPH_CHARS)))
         self.generate = Generate(self.generator, cfg["plan"], gen.get("languages", "auto"))
         self.write_rows = WriteRows()  # its dataset writer is opened by run_async
-        self.steps: list[PipelineStep] = [
+        # the ingest: the stages before the global dedup, which one shard of a sharded build runs
+        self.ingest: list[PipelineStep] = [
             self.read,
             Deidentify(self.ids, cfg["sources"], ocr_engine=self.ocr_engine),
             PictureContextCheck(self.generator, self.prompts["pcm_check"], enabled=cfg["pcm_check"]),
+        ]
+        if self.shard_metas:  # a merge starts from the shards' ingested records
+            self.read = ReadShards(self.shard_metas, window=config.window)
+            self.ingest = [self.read]
+        self.steps: list[PipelineStep] = [
+            *self.ingest,
             Deduplicate(self.deduper),
             Classify(self.generator, self.prompts["classify"]),
             self.generate,
@@ -229,6 +259,50 @@ class CorpusBuilder:
         return StagedFolder(cfg["out"], overwrite=cfg["overwrite"],
                             protect=(cfg["sources"], cfg["work_dir"], Path(self.config.builder)))
 
+    def _shard_identity(self) -> dict[str, Any]:
+        """What the shards of one build share: the builder, the dataset version, the versions of
+        the code that made their records (checked again by each record's deid stamp)."""
+        return {"name": self.cfg["name"], "version": self.cfg["version"], "pipeline_version": PIPELINE_VERSION,
+                "deid_version": deid.DEID_VERSION}
+
+    async def run_shard_async(self) -> dict[str, Any]:
+        """Ingest shard I of N (`config.shard`) into the shard folder `out` (corpus/shards.py):
+        built in a staging folder next to it and put in place when complete."""
+        cfg = self.cfg
+        rank, world_size = self.shard
+        start = time.perf_counter()
+        if not cfg["sources"].is_dir():
+            raise FileNotFoundError(f"sources folder not found: {cfg['sources']}")
+        out = Path(cfg["out"])
+        staging = out.with_name(f".{out.name}.shard-staging-{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        (staging / "work").mkdir(parents=True)
+        self.log = log = WorkLog(staging / "work", self.ids, cfg["sources"], progress=self.progress)
+        sink = WriteShard(staging)
+        try:
+            async for _window in run_steps([*self.ingest, sink], log, rank=rank, world_size=world_size):
+                log.flush_ids()
+        except BaseException:
+            log.close()
+            shutil.rmtree(staging, ignore_errors=True)
+            await self.client.aclose()
+            raise
+        sink.close()
+        log.close()
+        await self.client.aclose()
+        meta = {**self._shard_identity(), "rank": rank, "world_size": world_size,
+                "sources_fingerprint": sources_fingerprint(cfg["sources"]), "source_types": sorted(self.source_types),
+                "records_read": self.read.stats["sources"]["records"],
+                "records_written": sink.stats["shard"]["records_written"],
+                "step_stats": counters_json(merged_stats(self.ingest)), "log_counts": counters_json(log.counts)}
+        write_shard_meta(staging, meta)
+        replace_folder(staging, out)
+        summary = {"shard": f"{rank}/{world_size}", "out": out.name, "seconds": round(time.perf_counter() - start, 2),
+                   **{k: meta[k] for k in ("records_read", "records_written")},
+                   "records_quarantined": log.counts["record_outcome"]["quarantined"],
+                   "source_defects": sum(log.counts["source_issues"].values())}
+        return summary
+
     async def run_async(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
         """Build the dataset folder; `rank`/`world_size` build one shard of the sources (their
         files split by `step.shard_of`; dedup then runs within the shard only).
@@ -238,7 +312,7 @@ class CorpusBuilder:
         leaves the previous folder as it was."""
         cfg = self.cfg
         start = time.perf_counter()
-        if not cfg["sources"].is_dir():
+        if not self.shard_metas and not cfg["sources"].is_dir():
             raise FileNotFoundError(f"sources folder not found: {cfg['sources']}")
         folder = self.output_folder()
         try:
@@ -260,6 +334,7 @@ class CorpusBuilder:
     async def _build_into(self, out: Path, rank: int, world_size: int, start: float) -> dict[str, Any]:
         cfg = self.cfg
         self.log = log = WorkLog(cfg["work_dir"], self.ids, cfg["sources"], progress=self.progress)
+        preload_work_log(log, self.shard_metas)  # a merge: the shards' quarantine, defects and counts
         configs = {t: features_for(t) for t in TASKS}
         writer = DatasetFolderWriter(out, configs, split="train", rows_per_shard=cfg["rows_per_shard"],
                                      default_config=cfg["default_config"])
@@ -293,6 +368,10 @@ class CorpusBuilder:
         return summary
 
     def run(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+        """The build (a merge when `config.merge` names shards); with `config.shard`, the ingest
+        of that shard into a shard folder."""
+        if self.shard:
+            return asyncio.run(self.run_shard_async())
         return asyncio.run(self.run_async(rank, world_size))
 
     def _summary(self, n_records: int, writer, writer_result, seconds: float) -> dict[str, Any]:

@@ -37,7 +37,8 @@ _OUTSIDE = "resolves outside the sources folder (a '..' path or a symlink); not 
 
 
 def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
-                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS) -> Iterator[SourceRecord | SourceIssue]:
+                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
+                 file_counter: list[int] | None = None) -> Iterator[SourceRecord | SourceIssue]:
     """Stream every record (and every defect as a SourceIssue) of the sources under `root`.
 
     Entries are read in sorted path order, files inside a folder entry in sorted order, so two
@@ -49,8 +50,10 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
     `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole) belongs to
     shard `shard_of(its path)`, so the shards 0..world_size-1 together read every file exactly
     once; catalog defects are reported by shard 0.  Files that are not in this shard are not
-    opened.
+    opened.  `file_counter[0]`, when given, counts every source file met, in this shard or not,
+    so it numbers files the same way in every shard (the order a sharded build is merged in).
     """
+    counter = file_counter if file_counter is not None else [0]
     root = Path(root)
     entries, issues = load_catalog(root)
     if rank == 0:
@@ -71,7 +74,7 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
             if in_shard(entry.path, rank, world_size):
                 yield SourceIssue(entry.path, "catalogued but missing on disk")
             continue
-        yield from _dispatch(target, entry, rank, world_size, max_chars, read)
+        yield from _dispatch(target, entry, rank, world_size, max_chars, read, counter)
     for path, problem in sorted(_walk(root, root)):
         if problem:  # a link out of the root: reported here unless a catalog entry covers it
             rp = path.parent.resolve() / path.name
@@ -119,8 +122,10 @@ def _walk(folder: Path, root: Path) -> Iterator[tuple[Path, str]]:
 
 def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int = 1,
               max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
-              read: set[Path] | None = None) -> Iterator[SourceRecord | SourceIssue]:
+              read: set[Path] | None = None, counter: list[int] | None = None) -> Iterator[SourceRecord | SourceIssue]:
+    counter = counter if counter is not None else [0]
     if entry.source_type == "open_dataset":
+        counter[0] += 1
         if not in_shard(entry.path, rank, world_size):
             return
         if not target.is_dir():
@@ -136,6 +141,7 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
         if not found and in_shard(entry.path, rank, world_size):
             yield SourceIssue(entry.path, f"folder has no {'/'.join(suffixes)} files")
         for f, problem in found:
+            counter[0] += 1
             where = _rel(f, entry.root) if not problem else f"{entry.path}/{f.relative_to(target).as_posix()}"
             if not in_shard(where, rank, world_size):
                 continue
@@ -143,9 +149,11 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
                 yield SourceIssue(where, problem)
             else:
                 yield from _read_once(reader, f, entry, read)
-    elif not in_shard(entry.path, rank, world_size):
         return
-    elif target.name.endswith(suffixes):
+    counter[0] += 1
+    if not in_shard(entry.path, rank, world_size):
+        return
+    if target.name.endswith(suffixes):
         yield from _read_once(reader, target, entry, read)
     else:
         yield SourceIssue(entry.path, f"{entry.source_type} sources must be {'/'.join(suffixes)} files")
@@ -188,14 +196,17 @@ class ReadSources(PipelineStep):
     async def run(self, data=None, rank: int = 0, world_size: int = 1) -> AsyncIterator[Window]:
         counts = self.stats["sources"]
         window: Window = []
-        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars):
+        files, last_file, in_file = [0], -1, 0  # Doc.order: (file number, record number in it)
+        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars, file_counter=files):
             if isinstance(entry, SourceIssue):
                 self.quarantine.source_issue(entry)
                 continue
             if self.limit is not None and counts["records"] >= self.limit:
                 break
             counts["records"] += 1
-            window.append(Doc(entry))
+            in_file = in_file + 1 if files[0] == last_file else 0
+            last_file = files[0]
+            window.append(Doc(entry, order=(last_file, in_file)))
             if len(window) >= self.window:
                 yield window
                 window = []
