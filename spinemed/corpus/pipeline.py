@@ -291,7 +291,7 @@ class CorpusBuilder:
         log.close()
         await self.client.aclose()
         meta = {**self._shard_identity(), "rank": rank, "world_size": world_size,
-                "sources_fingerprint": sources_fingerprint(cfg["sources"]), "source_types": sorted(self.source_types),
+                "sources_fingerprint": sources_fingerprint(cfg["sources"], self.read.file_order.digest), "source_types": sorted(self.source_types),
                 "records_read": self.read.stats["sources"]["records"],
                 "records_written": sink.stats["shard"]["records_written"],
                 "step_stats": counters_json(merged_stats(self.ingest)), "log_counts": counters_json(log.counts)}

@@ -63,10 +63,12 @@ def parse_shard(value: str) -> tuple[int, int]:
     return rank, size
 
 
-def sources_fingerprint(sources: Path) -> str:
-    """sha256 of the catalog: shards of one build must read the same catalogued sources."""
+def sources_fingerprint(sources: Path, files_digest: str) -> str:
+    """sha256 of the catalog and of the list of source files every shard walked
+    (`sources.FileOrder`): the shards of one build must number the same files the same way."""
     path = Path(sources) / CATALOG_FILE
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    catalog = path.read_bytes() if path.is_file() else b""
+    return hashlib.sha256(catalog + b"\0" + files_digest.encode("ascii")).hexdigest()
 
 
 # ------------------------------------------------------------------ record (de)serialisation
@@ -169,6 +171,10 @@ def load_shards(folders: list[Path], expect: dict[str, Any]) -> list[dict[str, A
                 raise ShardError(f"{folder}: {key} is {meta.get(key)!r} but this merge has {value!r} "
                                  "(shards must come from the same sources, builder and versions)")
         metas.append({**meta, "folder": Path(folder)})
+    prints = {m.get("sources_fingerprint") for m in metas}
+    if len(prints) != 1:
+        raise ShardError("the shards read different sources (catalog or source files differ between them): "
+                         + ", ".join(f"{m['folder']}: {str(m.get('sources_fingerprint'))[:12]}" for m in metas))
     sizes = {m["world_size"] for m in metas}
     if len(sizes) != 1:
         raise ShardError(f"the shards come from different splits (world sizes {sorted(sizes)})")

@@ -76,6 +76,10 @@ def test_incomplete_or_mixed_shard_sets_are_refused(shards, tmp_path):
     (other / SHARD_FILE).write_text(json.dumps({**meta, "deid_version": "deid-0.0"}), "utf-8")
     with pytest.raises(ShardError, match="other: deid_version"):
         run_build(BuildConfig(out=tmp_path / "c", merge=[other, *shards[1:]]), progress=None)
+    # a shard that walked another source tree (a file added or removed) numbers files differently
+    (other / SHARD_FILE).write_text(json.dumps({**meta, "sources_fingerprint": "0" * 64}), "utf-8")
+    with pytest.raises(ShardError, match="read different sources"):
+        run_build(BuildConfig(out=tmp_path / "c", merge=[other, *shards[1:]]), progress=None)
     with pytest.raises(ShardError, match="not a finished shard folder"):
         run_build(BuildConfig(out=tmp_path / "d", merge=[tmp_path, *shards[1:]]), progress=None)
     with pytest.raises(ShardError, match="--limit"):

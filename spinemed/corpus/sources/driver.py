@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
@@ -36,9 +37,27 @@ _ADAPTER_SUFFIXES = {
 _OUTSIDE = "resolves outside the sources folder (a '..' path or a symlink); not read"
 
 
+class FileOrder:
+    """Numbers every source file met, in this shard or not, so every shard numbers files the same
+    way (the order a sharded build is merged in), and hashes their paths, so shards that read
+    different source trees are caught at the merge."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._hash = hashlib.sha256()
+
+    def add(self, where: str) -> None:
+        self.n += 1
+        self._hash.update(where.encode("utf-8") + b"\0")
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
 def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
                  max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
-                 file_counter: list[int] | None = None) -> Iterator[SourceRecord | SourceIssue]:
+                 file_order: FileOrder | None = None) -> Iterator[SourceRecord | SourceIssue]:
     """Stream every record (and every defect as a SourceIssue) of the sources under `root`.
 
     Entries are read in sorted path order, files inside a folder entry in sorted order, so two
@@ -50,10 +69,9 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
     `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole) belongs to
     shard `shard_of(its path)`, so the shards 0..world_size-1 together read every file exactly
     once; catalog defects are reported by shard 0.  Files that are not in this shard are not
-    opened.  `file_counter[0]`, when given, counts every source file met, in this shard or not,
-    so it numbers files the same way in every shard (the order a sharded build is merged in).
+    opened.  `file_order`, when given, numbers every source file met, in this shard or not.
     """
-    counter = file_counter if file_counter is not None else [0]
+    counter = file_order if file_order is not None else FileOrder()
     root = Path(root)
     entries, issues = load_catalog(root)
     if rank == 0:
@@ -122,10 +140,10 @@ def _walk(folder: Path, root: Path) -> Iterator[tuple[Path, str]]:
 
 def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int = 1,
               max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
-              read: set[Path] | None = None, counter: list[int] | None = None) -> Iterator[SourceRecord | SourceIssue]:
-    counter = counter if counter is not None else [0]
+              read: set[Path] | None = None, counter: FileOrder | None = None) -> Iterator[SourceRecord | SourceIssue]:
+    counter = counter if counter is not None else FileOrder()
     if entry.source_type == "open_dataset":
-        counter[0] += 1
+        counter.add(entry.path)
         if not in_shard(entry.path, rank, world_size):
             return
         if not target.is_dir():
@@ -141,8 +159,8 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
         if not found and in_shard(entry.path, rank, world_size):
             yield SourceIssue(entry.path, f"folder has no {'/'.join(suffixes)} files")
         for f, problem in found:
-            counter[0] += 1
             where = _rel(f, entry.root) if not problem else f"{entry.path}/{f.relative_to(target).as_posix()}"
+            counter.add(where)
             if not in_shard(where, rank, world_size):
                 continue
             if problem:
@@ -150,7 +168,7 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
             else:
                 yield from _read_once(reader, f, entry, read)
         return
-    counter[0] += 1
+    counter.add(entry.path)
     if not in_shard(entry.path, rank, world_size):
         return
     if target.name.endswith(suffixes):
@@ -192,20 +210,22 @@ class ReadSources(PipelineStep):
         self.window = window
         self.limit = limit
         self.max_chars = max_chars
+        self.file_order = FileOrder()  # after run: every source file met (shards compare its digest)
 
     async def run(self, data=None, rank: int = 0, world_size: int = 1) -> AsyncIterator[Window]:
         counts = self.stats["sources"]
         window: Window = []
-        files, last_file, in_file = [0], -1, 0  # Doc.order: (file number, record number in it)
-        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars, file_counter=files):
+        files = self.file_order = FileOrder()
+        last_file, in_file = -1, 0  # Doc.order: (file number, record number in it)
+        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars, file_order=files):
             if isinstance(entry, SourceIssue):
                 self.quarantine.source_issue(entry)
                 continue
             if self.limit is not None and counts["records"] >= self.limit:
                 break
             counts["records"] += 1
-            in_file = in_file + 1 if files[0] == last_file else 0
-            last_file = files[0]
+            in_file = in_file + 1 if files.n == last_file else 0
+            last_file = files.n
             window.append(Doc(entry, order=(last_file, in_file)))
             if len(window) >= self.window:
                 yield window
