@@ -550,31 +550,39 @@ def _groups(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> 
     return groups
 
 
-def _clause_before(text: str, start: int) -> str:
-    window = text[max(0, start - 120):start]
-    ends = list(_CLAUSE_END.finditer(window))
-    return window[ends[-1].end():] if ends else window
+class _Scan:
+    """Where the cues of one text are, found once per text (not once per level): the ends of
+    each before-cue, clause ends, negations and what ends a negation's reach."""
 
+    def __init__(self, text: str, raw: str):
+        self.cue_ends = [cue.ends(text) for cue in _CUES_BEFORE]
+        self.clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]
+        self.neg_ends = [m.end() for m in _NEGATION.finditer(text)]
+        # a full-width comma (seen in `raw`, before normalisation) ends a Chinese clause's negation
+        self.breaks = sorted({m.start() for m in _NEG_BREAK.finditer(text)} | {i for i, c in enumerate(raw) if c == "，"})
 
-def _negated_before(text: str, start: int) -> bool:
-    clause = _clause_before(text, start)
-    negs = list(_NEGATION.finditer(clause))
-    if not negs:
-        return False
-    return _NEG_BREAK.search(clause, negs[-1].end()) is None
+    def negated_before(self, start: int) -> bool:
+        """A negation in the level's clause (at most 120 characters back) that nothing between
+        it and the level cancels."""
+        i = bisect_right(self.clause_ends, start)
+        clause_start = max(start - 120, self.clause_ends[i - 1] if i else 0)
+        j = bisect_right(self.neg_ends, start)
+        if not j or self.neg_ends[j - 1] <= clause_start:
+            return False
+        k = bisect_right(self.breaks, start - 1)
+        return not (k and self.breaks[k - 1] >= self.neg_ends[j - 1])
 
 
 _CUES_BEFORE = (_DERMATOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
 _CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
 
 
-def _excluded(text: str, start: int, end: int, cue_ends: list[list[int]]) -> bool:
-    """Whether the group at text[start:end] is not what a finding is about (the cue kinds above);
-    `cue_ends[i]` are the ends of `_CUES_BEFORE[i]`'s cues in the text."""
+def _excluded(text: str, start: int, end: int, scan: _Scan) -> bool:
+    """Whether the group at text[start:end] is not what a finding is about (the cue kinds above)."""
     return bool(
-        any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, cue_ends))
+        any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
         or any(after.match(text, end) for after in _CUES_AFTER)
-        or _negated_before(text, start)
+        or scan.negated_before(start)
     )
 
 
@@ -584,10 +592,10 @@ def _about_findings(text: str, raw: str, mentions: list[tuple[int, int, list[str
     "L4-L5 herniation compressing the L5 root" is about L4-L5."""
     kept: list[tuple[int, list[str], bool]] = []  # (sentence number, levels, is a root mention)
     sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-    cue_ends = [cue.ends(text) for cue in _CUES_BEFORE]
+    scan = _Scan(text, raw)
     for group in _groups(text, raw, mentions):
         first, last = mentions[group[0]], mentions[group[-1]]
-        if _excluded(text, first[0], last[1], cue_ends):
+        if _excluded(text, first[0], last[1], scan):
             continue
         for i in group:
             start, end, levels = mentions[i]
