@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -71,10 +70,10 @@ from .shards import (
     ShardError,
     WriteShard,
     counters_json,
+    is_shard_folder,
     load_shards,
     parse_shard,
     preload_work_log,
-    replace_folder,
     sources_fingerprint,
     write_shard_meta,
 )
@@ -173,13 +172,13 @@ class CorpusBuilder:
                  progress: Callable[[str], None] | None = print):
         self.cfg = config.resolved()
         self.config = config
+        if config.shard and config.merge:
+            raise ShardError("--shard and --merge are two different runs: ingest a shard, or merge the shards")
+        self.shard = parse_shard(config.shard) if config.shard else None
         self.output_folder().check()  # someone else's data in --out: refuse before anything is created
         gen = self.cfg["generation"]
         secret = config.provenance_secret if config.provenance_secret is not None else os.environ.get(PROVENANCE_SECRET_ENV)
         self.ids = ProvenanceIds(secret or None)
-        if config.shard and config.merge:
-            raise ShardError("--shard and --merge are two different runs: ingest a shard, or merge the shards")
-        self.shard = parse_shard(config.shard) if config.shard else None
         if self.shard and config.limit is not None:
             raise ShardError("--limit cannot be combined with --shard: the shards would not add up to one build")
         # a merge checks its shards first: they, not a sources folder, say which source types it holds
@@ -254,10 +253,13 @@ class CorpusBuilder:
         return merged_stats(self.steps, self.log.counts if self.log is not None else {})
 
     def output_folder(self) -> StagedFolder:
-        """The --out folder as a staged swap; `check()` refuses one holding data spinemed did not write."""
+        """The --out folder as a staged swap; `check()` refuses one holding data spinemed did not write
+        (a shard build replaces the shard folder an earlier run of it wrote)."""
         cfg = self.cfg
-        return StagedFolder(cfg["out"], overwrite=cfg["overwrite"],
-                            protect=(cfg["sources"], cfg["work_dir"], Path(self.config.builder)))
+        overwrite = cfg["overwrite"] or bool(self.shard and is_shard_folder(cfg["out"]))
+        return StagedFolder(cfg["out"], overwrite=overwrite,
+                            protect=(cfg["sources"], cfg["work_dir"], Path(self.config.builder),
+                                     *self.config.merge))
 
     def _shard_identity(self) -> dict[str, Any]:
         """What the shards of one build share: the builder, the dataset version, the versions of
@@ -274,9 +276,13 @@ class CorpusBuilder:
         if not cfg["sources"].is_dir():
             raise FileNotFoundError(f"sources folder not found: {cfg['sources']}")
         out = Path(cfg["out"])
-        staging = out.with_name(f".{out.name}.shard-staging-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        (staging / "work").mkdir(parents=True)
+        folder = self.output_folder()
+        try:
+            staging = folder.begin()
+        except BaseException:
+            await self.client.aclose()
+            raise
+        (staging / "work").mkdir()
         self.log = log = WorkLog(staging / "work", self.ids, cfg["sources"], progress=self.progress)
         sink = WriteShard(staging)
         try:
@@ -284,19 +290,20 @@ class CorpusBuilder:
                 log.flush_ids()
         except BaseException:
             log.close()
-            shutil.rmtree(staging, ignore_errors=True)
-            await self.client.aclose()
+            folder.abort()
             raise
-        sink.close()
+        finally:
+            sink.close()
+            await self.client.aclose()
         log.close()
-        await self.client.aclose()
         meta = {**self._shard_identity(), "rank": rank, "world_size": world_size,
-                "sources_fingerprint": sources_fingerprint(cfg["sources"], self.read.file_order.digest), "source_types": sorted(self.source_types),
+                "sources_fingerprint": sources_fingerprint(cfg["sources"], self.read.file_order.digest),
+                "source_types": sorted(self.source_types),
                 "records_read": self.read.stats["sources"]["records"],
                 "records_written": sink.stats["shard"]["records_written"],
                 "step_stats": counters_json(merged_stats(self.ingest)), "log_counts": counters_json(log.counts)}
         write_shard_meta(staging, meta)
-        replace_folder(staging, out)
+        folder.commit()
         summary = {"shard": f"{rank}/{world_size}", "out": out.name, "seconds": round(time.perf_counter() - start, 2),
                    **{k: meta[k] for k in ("records_read", "records_written")},
                    "records_quarantined": log.counts["record_outcome"]["quarantined"],

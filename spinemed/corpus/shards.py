@@ -27,7 +27,6 @@ import base64
 import hashlib
 import heapq
 import json
-import os
 import shutil
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -113,41 +112,28 @@ class WriteShard(PipelineStep):
 
     def __init__(self, folder: Path):
         super().__init__()
-        self.folder = folder
-        self.file = None
+        self.file = open(folder / RECORDS_FILE, "w", encoding="utf-8")
 
     async def process(self, window: Window) -> Window:
-        if self.file is None:
-            self.file = open(self.folder / RECORDS_FILE, "w", encoding="utf-8")
         for doc in window:
             self.file.write(json.dumps(doc_to_json(doc), ensure_ascii=False) + "\n")
             self.stats["shard"]["records_written"] += 1
         return window
 
     def close(self) -> None:
-        if self.file is None:
-            (self.folder / RECORDS_FILE).touch()
-        else:
-            self.file.close()
+        self.file.close()
 
 
 def counters_json(counts: dict[str, Counter]) -> dict[str, dict[str, int]]:
     return {name: dict(sorted(c.items())) for name, c in sorted(counts.items()) if c}
 
 
-def replace_folder(staging: Path, out: Path) -> None:
-    """Put a finished shard folder in place of `out` (an earlier shard folder or nothing)."""
-    if out.exists():
-        if not (out / SHARD_FILE).is_file() and any(out.iterdir()):
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ShardError(f"refusing to replace {out}: it is not empty and holds no {SHARD_FILE}")
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-        os.replace(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging, out)
+def is_shard_folder(path: Path) -> bool:
+    """A folder a shard build wrote (its `shard.json` names the shard format): a rerun replaces it."""
+    try:
+        return json.loads((Path(path) / SHARD_FILE).read_text("utf-8")).get("format") == SHARD_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 # ------------------------------------------------------------------ the merge

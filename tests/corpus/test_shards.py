@@ -14,6 +14,7 @@ import pytest
 from spinemed.cli import main as cli_main
 from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.corpus.shards import RECORDS_FILE, SHARD_FILE, ShardError, parse_shard
+from spinemed.hub.staging import OutputFolderError
 from spinemed.schema import TASKS
 
 N = 3
@@ -101,6 +102,22 @@ def test_a_changed_shard_record_is_refused(shards, tmp_path):
     path.write_text("\n".join(lines) + "\n", "utf-8")
     with pytest.raises(ShardError, match=rf"{RECORDS_FILE}:1: .*changed after de-identification"):
         run_build(BuildConfig(out=tmp_path / "out", merge=copies), progress=None)
+
+
+def test_a_rerun_replaces_its_shard_folder_and_nothing_else(shards, tmp_path):
+    again = tmp_path / "again"
+    shutil.copytree(shards[2], again)
+    (again / "stale.txt").write_text("from an earlier run", "utf-8")
+    run_build(BuildConfig(out=again, shard=f"2/{N}"), progress=None)
+    assert not (again / "stale.txt").exists()
+    assert (again / RECORDS_FILE).read_bytes() == (shards[2] / RECORDS_FILE).read_bytes()  # deterministic
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("someone else's", "utf-8")
+    with pytest.raises(OutputFolderError, match="spinemed did not write"):
+        run_build(BuildConfig(out=theirs, shard=f"0/{N}"), progress=None)
+    with pytest.raises(OutputFolderError, match="refusing to use"):  # a merge never writes into a shard
+        run_build(BuildConfig(out=shards[0], merge=shards, overwrite=True), progress=None)
 
 
 def test_cli_shard_and_merge_errors_exit_2(tmp_path, capsys):
