@@ -10,7 +10,9 @@ The build is a chain of steps (`spinemed.corpus.step`): `ReadSources` (sources/)
 `Deidentify` (deidentify.py) -> `PictureContextCheck` (pcm.py) -> `Deduplicate` (dedup.py) ->
 `Classify` (classify.py) -> `Generate` (generate.py: plan, draft, revise) -> `Validate`
 (validate.py) -> `WriteRows`; each stage's logic lives in its module, this one only sets them
-up and composes them.  The quarantine writer every step reports to is `worklog.WorkLog`.
+up and composes them.  A sharded build (`shards.py`) runs the ingest (`ReadSources` ->
+`Deidentify` -> `PictureContextCheck`) of one shard into a shard folder, and the merge runs
+the rest from `ReadShards`.  The quarantine writer every step reports to is `worklog.WorkLog`.
 
 Order differs from the paper's (PCM before de-identification) on purpose: de-identification
 runs before the first LLM call, so no identifier ever reaches a generation endpoint.  The
@@ -312,7 +314,8 @@ class CorpusBuilder:
 
     async def run_async(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
         """Build the dataset folder; `rank`/`world_size` build one shard of the sources (their
-        files split by `step.shard_of`; dedup then runs within the shard only).
+        files split by `step.shard_of`; dedup then runs within the shard only: for one dataset
+        from many shards, use `config.shard` and `config.merge` instead).
 
         The whole folder (data/, card, manifest) is written into a staging folder next to
         `out` and swapped in only when complete (`hub.staging`): a failed or killed build
