@@ -455,7 +455,8 @@ _NEG_BREAK = re.compile(
     re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(?:no(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))|not|without|negative\s+for|free\s+of"
-    r"|absence\s+of|absent|ruled\s+out|rule\s+out|normal|unremarkable|preserved|maintained|intact|spared)\b"
+    r"|absence\s+of|absent|ruled\s+out|rule\s+out|unremarkable|spared"
+    r"|(?<!loss of )(?<!loss of the )(?:normal|preserved|maintained|intact))\b"  # "loss of normal disc height"
     r"|未见|未发现|未累及|未受累|无(?!力|菌|明显诱因)|没有|排除|否认|正常",
     re.IGNORECASE)
 # Nouns a negated statement may name between the level and its verdict ("L4 vertebral body
@@ -475,6 +476,8 @@ _FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|and|or|left|rig
               r"|posterior|anterior|lateral|percutaneous|using|levels?|segments?|pedicle|segmental|short|long"
               r"|open|minimally|invasive|instrumented|then|also")
 _FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根)*"
+
+
 class _CueBefore:
     """A cue word, then only `filler` up to the level.  The cue is searched once per text
     (`ends`), then each level checks the filler from the cue ends within its reach: linear in
@@ -510,7 +513,7 @@ _DERMATOME_BEFORE = _CueBefore(
     r"|pa?raesthesias?|paresthesias?|tingling|dys(?:a)?esthesia|pin-?prick|light\s+touch|sensation"
     r"|鞍区|会阴区|感觉平面|感觉减退|感觉过敏|感觉缺失|感觉障碍|麻木|皮节)", _FILLER)
 _DERMATOME_AFTER = re.compile(
-    r" *[)\]]? *(?:nerve\s+root\s+)?(?:dermatom\w*|distribution|sensory|sensation|territory|area|皮节|皮区|分布区|支配区"
+    r" *[)\]]? *(?:nerve\s+root\s+)?(?:dermatom\w*|distribution|sensory|sensation|territory|皮节|皮区|分布区|支配区"
     r"|区域?(?:感觉|麻木)|神经支配区|平面以下|以下感觉|感觉)", re.IGNORECASE)
 _MYOTOME_BEFORE = _CueBefore(
     r"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
@@ -518,7 +521,8 @@ _MYOTOME_BEFORE = _CueBefore(
     r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from)", r"\s*(?:the\s+)?")
 _MYOTOME_AFTER = re.compile(r" *[)\]]? *(?:myotom\w*|key\s+muscles?|motor\s+level|肌节|(?:神经)?支配(?!区))", re.IGNORECASE)
 _ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|神经根|神经)", re.IGNORECASE)
-_CONSTRUCT_WORDS = (r"fusions?|fused|fixation|instrumentation|instrumented|arthrodesis|constructs?|screws?|rods?"
+# a congenital / spontaneous fusion (block vertebra, ankylosis) is the finding, not a construct
+_CONSTRUCT_WORDS = (r"(?<!congenital )(?<!spontaneous )(?<!bony )(?<!auto)fusions?|(?<!congenitally )fused|fixation|instrumentation|instrumented|arthrodesis|constructs?|screws?|rods?"
                     r"|plates?|plating|hardware|cages?|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
 _CONSTRUCT_BEFORE = _CueBefore(
     rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉)", _FILLER)

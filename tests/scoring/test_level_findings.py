@@ -60,7 +60,11 @@ CASES = [
     ("未见L3/4椎间盘突出，L4/5椎间盘突出。", ["L3-L4", "L4-L5"], ["L4-L5"]),
     ("L1/2、L2/3椎间盘未见异常。", ["L1-L2", "L2-L3"], []),
     ("C3/4水平椎管无狭窄。", ["C3-C4"], []),
-    # plain findings stay
+    # plain findings stay: a congenital fusion is the finding, "loss of normal ..." is no negation,
+    # and a generic "area" is no dermatome
+    ("Congenital fusion of C2-C3 (Klippel-Feil).", ["C2-C3"], ["C2-C3"]),
+    ("Loss of normal disc height at L4-L5.", ["L4-L5"], ["L4-L5"]),
+    ("Severe stenosis in the L4-L5 area.", ["L4-L5"], ["L4-L5"]),
     ("Multilevel stenosis from L2 to L5.", ["L2-L3", "L3-L4", "L4-L5"], ["L2-L3", "L3-L4", "L4-L5"]),
     ("L4/5 decompression relieved the claudication.", ["L4-L5"], ["L4-L5"]),
     ("腰5骶1椎间盘突出，椎间隙变窄。", ["L5-S1"], ["L5-S1"]),
