@@ -447,10 +447,12 @@ _CLAUSE_END = re.compile(
     r"[;!?。；！？\n]|\.(?!\d)|\b(?:but|whereas|while|however|although|though|except)\b|但是?|然而|而(?!且)",
     re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[;!?。；！？\n]|\.(?!\d)")
-# What ends a negation's reach inside a clause: a comma not followed by a level (a list goes
-# on), and words that start a positive statement.
+# What ends a negation's reach inside a clause: words that start a positive statement, and a
+# comma unless it stands between two levels (a list goes on: "no stenosis at L2-L3, L3-L4 or
+# L4-L5", but not "L4-L5 without stenosis, L5-S1 with severe stenosis"; `_Scan`).
+_LIST_NEXT = re.compile(r" *(?:(?:and|or) +)?")
 _NEG_BREAK = re.compile(
-    r",(?! *(?:and |or )?(?:Th|[CTLS]) ?\d)|，|\b(?:shows?|showed|demonstrat\w*|reveal\w*|with|there\s+(?:is|are|was|were)"
+    r"\b(?:shows?|showed|demonstrat\w*|reveal\w*|with|there\s+(?:is|are|was|were)"
     r"|due\s+to|caused\s+by|from|secondary\s+to)\b|示|显示|提示|伴|合并",
     re.IGNORECASE)
 _NEGATION = re.compile(
@@ -468,8 +470,14 @@ _NEGATED_AFTER = re.compile(
     r"(?:(?:otherwise|entirely|completely|essentially|all|both)\s+)?"
     r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
     r"|negative\b|clear\b|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
-    r"|without\b|(?:shows?|showed|demonstrates?|has|have|had|reveals?|with)\s+no\b"
     r"|(?:均|亦|也)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常))",
+    re.IGNORECASE)
+# "L5-S1 without compression", "L5-S1 shows no ...": unless the lack is placed at another level
+# of the same clause ("stenosis at L3-4 with no stenosis at L2-3": a locative before that level).
+_LOCATIVE = re.compile(r"(?<![A-Za-z])(?:at|in|of|involving|from|to)(?:\s+the)?(?:\s+levels?(?:\s+of)?)? *$|[在于] *$",
+                       re.IGNORECASE)
+_LACKS_AFTER = re.compile(
+    rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:without|(?:shows?|showed|demonstrates?|has|have|had|reveals?|with)\s+no)\b",
     re.IGNORECASE)
 _FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|and|or|left|right|bilateral|both|on|into|by"
               r"|was|were|is|are|performed|placed|inserted|extending|extended|extends|spanning|spans?|across"
@@ -558,12 +566,18 @@ class _Scan:
     """Where the cues of one text are, found once per text (not once per level): the ends of
     each before-cue, clause ends, negations and what ends a negation's reach."""
 
-    def __init__(self, text: str, raw: str):
+    def __init__(self, text: str, raw: str, mentions: list[tuple[int, int, list[str]]]):
         self.cue_ends = [cue.ends(text) for cue in _CUES_BEFORE]
         self.clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]
         self.neg_ends = [m.end() for m in _NEGATION.finditer(text)]
-        # a full-width comma (seen in `raw`, before normalisation) ends a Chinese clause's negation
-        self.breaks = sorted({m.start() for m in _NEG_BREAK.finditer(text)} | {i for i, c in enumerate(raw) if c == "，"})
+        level_ends = {end for _start, end, _levels in mentions}
+        level_starts = {start for start, _end, _levels in mentions}
+        # a comma between two levels continues a list; any other comma, and a full-width one
+        # (seen in `raw`, before normalisation: it ends a Chinese clause), ends a negation's reach
+        commas = {i for i, c in enumerate(text) if c == "," and (
+            raw[i] == "，" or len(text[:i].rstrip()) not in level_ends
+            or _LIST_NEXT.match(text, i + 1).end() not in level_starts)}
+        self.breaks = sorted({m.start() for m in _NEG_BREAK.finditer(text)} | commas)
 
     def negated_before(self, start: int) -> bool:
         """A negation in the level's clause (at most 120 characters back) that nothing between
@@ -581,13 +595,20 @@ _CUES_BEFORE = (_DERMATOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BE
 _CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
 
 
-def _excluded(text: str, start: int, end: int, scan: _Scan) -> bool:
-    """Whether the group at text[start:end] is not what a finding is about (the cue kinds above)."""
-    return bool(
-        any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
-        or any(after.match(text, end) for after in _CUES_AFTER)
-        or scan.negated_before(start)
-    )
+def _excluded(text: str, start: int, end: int, scan: _Scan, next_start: int | None) -> bool:
+    """Whether the group at text[start:end] is not what a finding is about (the cue kinds above);
+    `next_start` is where the next level expression starts (None: there is none)."""
+    if (any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
+            or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)):
+        return True
+    lacks = _LACKS_AFTER.match(text, end)
+    if not lacks:
+        return False
+    i = bisect_right(scan.clause_ends, lacks.end())
+    clause_end = scan.clause_ends[i] if i < len(scan.clause_ends) else len(text)
+    placed_elsewhere = (next_start is not None and next_start < clause_end
+                        and _LOCATIVE.search(text, max(lacks.end(), next_start - 30), next_start) is not None)
+    return not placed_elsewhere
 
 
 def _about_findings(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> list[str]:
@@ -596,10 +617,11 @@ def _about_findings(text: str, raw: str, mentions: list[tuple[int, int, list[str
     "L4-L5 herniation compressing the L5 root" is about L4-L5."""
     kept: list[tuple[int, list[str], bool]] = []  # (sentence number, levels, is a root mention)
     sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text)]
-    scan = _Scan(text, raw)
+    scan = _Scan(text, raw, mentions)
     for group in _groups(text, raw, mentions):
         first, last = mentions[group[0]], mentions[group[-1]]
-        if _excluded(text, first[0], last[1], scan):
+        next_start = mentions[group[-1] + 1][0] if group[-1] + 1 < len(mentions) else None
+        if _excluded(text, first[0], last[1], scan, next_start):
             continue
         for i in group:
             start, end, levels = mentions[i]

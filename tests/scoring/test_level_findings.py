@@ -57,6 +57,12 @@ CASES = [
     ("L1-L2 and L2-L3 are normal.", ["L1-L2", "L2-L3"], []),
     ("Without cord compression at C6-C7, but a large herniation at C5-C6.", ["C6-C7", "C5-C6"], ["C5-C6"]),
     ("No change in the L4-L5 herniation compared with the prior study.", ["L4-L5"], ["L4-L5"]),
+    # a negation's reach: a list of levels goes on, another statement does not
+    ("No stenosis at L2-L3, L3-L4, and L4-L5.", ["L2-L3", "L3-L4", "L4-L5"], []),
+    ("no stenosis at L3-L4, severe stenosis at L4-L5", ["L3-L4", "L4-L5"], ["L4-L5"]),
+    ("L4-L5 without stenosis, L5-S1 with severe stenosis.", ["L4-L5", "L5-S1"], ["L5-S1"]),
+    ("Severe stenosis at L3-4 and L4-5 with no significant stenosis at L2-3 or L5-S1.",
+     ["L2-L3", "L3-L4", "L4-L5", "L5-S1"], ["L3-L4", "L4-L5"]),
     ("未见L3/4椎间盘突出，L4/5椎间盘突出。", ["L3-L4", "L4-L5"], ["L4-L5"]),
     ("L1/2、L2/3椎间盘未见异常。", ["L1-L2", "L2-L3"], []),
     ("C3/4水平椎管无狭窄。", ["C3-C4"], []),
