@@ -72,8 +72,10 @@ dropped when, next to it with only filler words between (in, at, of, the, from, 
   normal", "L5-S1 shows no compression", "disc height is preserved at L2-L3", 未见L3/4椎间盘突出,
   L1/2、L2/3椎间盘未见异常, C3/4水平椎管无狭窄.  A clause ends at sentence punctuation and
   contrast words (but, whereas, 但, 而); a negation's reach also ends at a comma that does not
-  continue a list and at words that start a positive statement (shows, with, due to, 示, 伴).
-  "No change in the L4-L5 herniation" is not a negation.
+  stand between two levels (a full-width ， always) and at words that start a positive
+  statement (shows, with, due to, 示, 伴).  "L5-S1 without compression" negates L5-S1 unless
+  the lack is placed at another level ("... with no stenosis at L2-3").  "No change in the
+  L4-L5 herniation" is not a negation.
 
 Levels joined by list words ("L2-L3, L3-L4 and L4-L5 are normal", "T11、T12、L2、L3") share
 the cue before the first or after the last of them; a full-width comma ends a Chinese clause,
