@@ -51,14 +51,47 @@ complement/esterase terms (``C3 complement``), thyroid hormones (``free T4``), t
 staging (``T2 N0``), heart sounds (``S1 and S2 heart sounds``) and supplementary
 figure/table labels (``Figure S1``).  Nerve-root and palsy mentions are levels
 ("S1 nerve root" -> S1, "C5 palsy" -> C5).
+
+Finding rules (``parse_levels``; ``level_mentions`` is the notation layer above and names
+every level whatever it is mentioned for).  A text names levels for many reasons; the labels a
+row carries and the level-aware score want the levels a *finding* is about, so a level is
+dropped when, next to it with only filler words between (in, at, of, the, from, to, posterior,
+行, 于, 后路 ...), stands a cue that it is named for something else:
+
+* a dermatome or sensory sign: "saddle anaesthesia S2-S5", "numbness in the L5 dermatome",
+  "C6 distribution", "sensory level at T10", 鞍区（S2-S5）感觉减退, L5皮节, S1支配区, T10平面以下;
+* a myotome, reflex or innervation: "ankle jerk (S1)", "C5 myotome", "innervated by the C7
+  root", 跟腱反射（S1）, C5肌节, 由C7神经支配;
+* a fixation or fusion construct: "fixation from C4 to T2", "posterior fusion L3-S1",
+  "pedicle screws at T11, T12, L2 and L3", "L4-L5 TLIF", 内固定 T10-L2, L3-S1融合术后,
+  置入椎弓根螺钉 (decompression, discectomy and osteotomy are done at the diseased level and
+  stay);
+* a count, numbering or landmark: "transitional L6 vertebra", "sacralised L5", "counting from
+  C2", "the conus terminates at L1-L2", L5移行椎, 圆锥位于L1/2, 自C2向下计数;
+* a negation or normal verdict in the same clause: "no stenosis at L3-L4", "L1-L2 and L2-L3 are
+  normal", "L5-S1 shows no compression", "disc height is preserved at L2-L3", 未见L3/4椎间盘突出,
+  L1/2、L2/3椎间盘未见异常, C3/4水平椎管无狭窄.  A clause ends at sentence punctuation and
+  contrast words (but, whereas, 但, 而); a negation's reach also ends at a comma that does not
+  stand between two levels (a full-width ， always) and at words that start a positive
+  statement (shows, with, due to, 示, 伴).  "L5-S1 without compression" negates L5-S1 unless
+  the lack is placed at another level ("... with no stenosis at L2-3").  "No change in the
+  L4-L5 herniation" is not a negation.
+
+Levels joined by list words ("L2-L3, L3-L4 and L4-L5 are normal", "T11、T12、L2、L3") share
+the cue before the first or after the last of them; a full-width comma ends a Chinese clause,
+not a list.  A nerve root ("the L5 root", "S1 radiculopathy", L5神经根) is the level of the
+finding only when its sentence names no other kept level: "L4-L5 herniation compressing the L5
+root" is about L4-L5, "right S1 radiculopathy" about S1.  ``benchmarks/bench_levels.py``
+measures the rules on a labelled set (``benchmarks/data/levels_gold.jsonl``) and a held-out one.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from functools import lru_cache
 
-__all__ = ["LEVELS", "VERTEBRAE", "canonical_level", "level_prf", "level_sort_key", "parse_levels"]
+__all__ = ["LEVELS", "VERTEBRAE", "canonical_level", "level_mentions", "level_prf", "level_sort_key", "parse_levels"]
 
 _REGION_MAX = {"C": 7, "T": 12, "L": 6, "S": 5}
 # Anatomical order; L6 is a transitional vertebra that only exists when named explicitly.
@@ -360,19 +393,16 @@ def level_sort_key(level: str) -> tuple[int, int, int]:
     return (_INDEX[upper], 1 if lower else 0, _INDEX[lower] if lower else 0)
 
 
-def parse_levels(text: str) -> list[str]:
-    """Canonical vertebral levels named in ``text``, deduplicated, in anatomical order.
+def level_mentions(text: str) -> list[tuple[int, int, list[str]]]:
+    """Every level expression in ``text``: ``(start, end, levels)`` with offsets into the
+    normalised text (same length as ``text``), whatever the level is mentioned for.
 
-    >>> parse_levels("MRI: L4/5 disc herniation, L5S1 bulge, T2 hyperintensity at L4")
-    ['L4', 'L4-L5', 'L5-S1']
-
-    See the module docstring for the accepted notations and the context rules (T1/T2 as MRI
-    sequences and other look-alikes).
+    This is the notation layer; ``parse_levels`` then keeps only the levels a finding is about.
     """
     if not text:
         return []
     text = _normalise(text)
-    found: set[str] = set()
+    out = []
     for match in _EXPR.finditer(text):
         tokens, lone_spaced = _tokens(match)
         if lone_spaced:
@@ -385,8 +415,223 @@ def parse_levels(text: str) -> list[str]:
             extent = "-" in ops and _is_curve_extent(text, match.start(), match.end())
         levels, verts = _evaluate(tokens, extent)
         if levels and not _is_not_a_level(text, match.start(), match.end(), verts):
-            found.update(levels)
-    return sorted(found, key=level_sort_key)
+            out.append((match.start(), match.end(), levels))
+    return out
+
+
+def parse_levels(text: str) -> list[str]:
+    """Canonical vertebral levels a finding in ``text`` is about, deduplicated, in anatomical order.
+
+    >>> parse_levels("MRI: L4/5 disc herniation, L5S1 bulge, T2 hyperintensity at L4")
+    ['L4', 'L4-L5', 'L5-S1']
+    >>> parse_levels("Saddle anaesthesia S2-S5 from an L1 burst fracture; fixation from T11 to L3.")
+    ['L1']
+
+    See the module docstring for the accepted notations, the look-alike rules (T1/T2 as MRI
+    sequences ...) and the finding rules (dermatomes, myotomes, constructs, counts, negations).
+    """
+    mentions = level_mentions(text)
+    if not mentions:
+        return []
+    return sorted(set(_about_findings(_normalise(text), text, mentions)), key=level_sort_key)
+
+
+# --- finding rules: which mentions a finding is about (see module docstring) -----------------
+# Cues are matched next to a level expression, with only filler words between, so "numbness
+# in the L5 dermatome" drops L5 while "numbness in both legs due to L4-L5 stenosis" keeps L4-L5.
+# Neighbouring expressions joined by list words form one group ("L2-L3, L3-L4 and L4-L5 are
+# normal"): a cue before the group's first or after its last expression applies to all of them.
+_LIST_JOIN = re.compile(r" *(?:,|、|/|&|\band\b|\bor\b|和|及|与|或)? *(?:\band\b|\bor\b)? *$", re.IGNORECASE)
+_LEVEL_WORD = (r"(?: *(?:levels?|segments?|dis[ck]s?|disc\s+spaces?|vertebrae|vertebral\s+bodies|vertebral\s+body"
+               r"|vertebra|bodies|body|spinous\s+process(?:es)?|椎间盘|椎间隙|间隙|节段|椎体|水平|椎))?")
+# Clause ends: sentence punctuation and contrast words; a negation never reaches past them.
+_CLAUSE_END = re.compile(
+    r"[;!?。；！？\n]|\.(?!\d)|\b(?:but|whereas|while|however|although|though|except)\b|但是?|然而|而(?!且)",
+    re.IGNORECASE)
+_SENTENCE_END = re.compile(r"[;!?。；！？\n]|\.(?!\d)")
+# What ends a negation's reach inside a clause: words that start a positive statement, and a
+# comma unless it stands between two levels (a list goes on: "no stenosis at L2-L3, L3-L4 or
+# L4-L5", but not "L4-L5 without stenosis, L5-S1 with severe stenosis"; `_Scan`).
+_LIST_NEXT = re.compile(r" *(?:(?:and|or) +)?")
+_NEG_BREAK = re.compile(
+    r"\b(?:shows?|showed|demonstrat\w*|reveal\w*|with|there\s+(?:is|are|was|were)"
+    r"|due\s+to|caused\s+by|from|secondary\s+to)\b|示|显示|提示|伴|合并",
+    re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(?:no(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))|not|without|negative\s+for|free\s+of"
+    r"|absence\s+of|absent|ruled\s+out|rule\s+out|unremarkable|spared"
+    r"|(?<!loss of )(?<!loss of the )(?:normal|preserved|maintained|intact))\b"  # "loss of normal disc height"
+    r"|未见|未发现|未累及|未受累|无(?!力|菌|明显诱因)|没有|排除|否认|正常",
+    re.IGNORECASE)
+# Nouns a negated statement may name between the level and its verdict ("L4 vertebral body
+# height is maintained", "C3/4水平椎管无狭窄").
+_ASPECT = (r"(?: *(?:disc\s+)?(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?"
+           r"|facets?(?:\s+joints?)?)|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质)?")
+_NEGATED_AFTER = re.compile(
+    rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?)\s+)?"
+    r"(?:(?:otherwise|entirely|completely|essentially|all|both)\s+)?"
+    r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
+    r"|negative\b|clear\b|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
+    r"|(?:均|亦|也)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常))",
+    re.IGNORECASE)
+# "L5-S1 without compression", "L5-S1 shows no ...": unless the lack is placed at another level
+# of the same clause ("stenosis at L3-4 with no stenosis at L2-3": a locative before that level).
+_LOCATIVE = re.compile(r"(?<![A-Za-z])(?:at|in|of|involving|from|to)(?:\s+the)?(?:\s+levels?(?:\s+of)?)? *$|[在于] *$",
+                       re.IGNORECASE)
+_LACKS_AFTER = re.compile(
+    rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:without|(?:shows?|showed|demonstrates?|has|have|had|reveals?|with)\s+no)\b",
+    re.IGNORECASE)
+_FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|and|or|left|right|bilateral|both|on|into|by"
+              r"|was|were|is|are|performed|placed|inserted|extending|extended|extends|spanning|spans?|across"
+              r"|posterior|anterior|lateral|percutaneous|using|levels?|segments?|pedicle|segmental|short|long"
+              r"|open|minimally|invasive|instrumented|then|also")
+_FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根)*"
+
+
+class _CueBefore:
+    """A cue word, then only `filler` up to the level.  The cue is searched once per text
+    (`ends`), then each level checks the filler from the cue ends within its reach: linear in
+    the text, not an end-anchored search retried from every position before every level."""
+
+    reach = 80
+
+    def __init__(self, cue: str, filler: str):
+        if re.search(r"\\[A-Z]", cue):
+            raise ValueError(f"cue patterns are lowercased for speed; {cue!r} has an upper-case escape")
+        self.cue = re.compile(cue, re.IGNORECASE)
+        self.cue_lower = re.compile(cue.lower())  # 3-5x faster than IGNORECASE on lowercased text
+        self.filler = re.compile(filler, re.IGNORECASE)
+
+    def ends(self, text: str) -> list[int]:
+        low = text.lower()
+        if len(low) == len(text):  # offsets still line up (they do unless a rare letter grew)
+            return [m.end() for m in self.cue_lower.finditer(low)]
+        return [m.end() for m in self.cue.finditer(text)]
+
+    def before(self, text: str, start: int, ends: list[int]) -> bool:
+        i = bisect_right(ends, start)
+        while i > 0 and ends[i - 1] >= start - self.reach:
+            i -= 1
+            if self.filler.fullmatch(text, ends[i], start):
+                return True
+        return False
+
+
+_DERMATOME_BEFORE = _CueBefore(
+    r"(?:saddle\s+(?:an(?:a)?esthesia|area|region|numbness|hyp\w+|sensory\s+loss)|perianal|perineal"
+    r"|sensory\s+(?:level|loss|deficit|change)|hyp(?:o|a|er)?(?:a)?esthesia|an(?:a)?esthesia|numbness|numb"
+    r"|pa?raesthesias?|paresthesias?|tingling|dys(?:a)?esthesia|pin-?prick|light\s+touch|sensation"
+    r"|鞍区|会阴区|感觉平面|感觉减退|感觉过敏|感觉缺失|感觉障碍|麻木|皮节)", _FILLER)
+_DERMATOME_AFTER = re.compile(
+    r" *[)\]]? *(?:nerve\s+root\s+)?(?:dermatom\w*|distribution|sensory|sensation|territory|皮节|皮区|分布区|支配区"
+    r"|区域?(?:感觉|麻木)|神经支配区|平面以下|以下感觉|感觉)", re.IGNORECASE)
+_MYOTOME_BEFORE = _CueBefore(
+    r"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
+    r"|inversion|eversion|grip|strength|power|weakness|肌力|反射|背伸|跖屈)\s*[(\[]"
+    r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from)", r"\s*(?:the\s+)?")
+_MYOTOME_AFTER = re.compile(r" *[)\]]? *(?:myotom\w*|key\s+muscles?|motor\s+level|肌节|(?:神经)?支配(?!区))", re.IGNORECASE)
+_ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|神经根|神经)", re.IGNORECASE)
+# a congenital / spontaneous fusion (block vertebra, ankylosis) is the finding, not a construct
+_CONSTRUCT_WORDS = (r"(?<!congenital )(?<!spontaneous )(?<!bony )(?<!auto)fusions?|(?<!congenitally )fused|fixation|instrumentation|instrumented|arthrodesis|constructs?|screws?|rods?"
+                    r"|plates?|plating|hardware|cages?|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
+_CONSTRUCT_BEFORE = _CueBefore(
+    rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉)", _FILLER)
+_CONSTRUCT_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:posterior|anterior|lateral|pedicle|segmental|instrumented|interbody|spinal"
+    rf"|percutaneous|circumferential|short|long)\s+)*(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])"
+    r"|(?:后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉))",
+    re.IGNORECASE)
+_COUNT_BEFORE = _CueBefore(
+    r"(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|labell?ed(?:\s+as)?|numbered(?:\s+as)?|counted(?:\s+as)?"
+    r"|count(?:ing)?\s+(?:down\s+|up\s+)?from|numbering\s+from|designated(?:\s+as)?|rib-?bearing"
+    r"|conus(?:\s+medullaris)?\s+(?:terminates|ends|lies|is\s+located|tip)|移行椎?|骶化|腰化|计数|圆锥(?:末端)?(?:位于|止于)?)",
+    r"(?:[\s(:]|(?<![A-Za-z])(?:the|a|an|vertebrae?|vertebral\s+body|as|is|was|at|of|to|from|level)(?![A-Za-z])|为|于|位于)*")
+_COUNT_AFTER = re.compile(
+    r" *[)\]]? *(?:(?:is|was|as|being)\s+(?:a\s+)?)?(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|rib-?bearing"
+    r"|移行|骶化|腰化|(?:向[上下])?计数)", re.IGNORECASE)
+
+
+def _groups(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> list[list[int]]:
+    """Indices of mentions joined by list words only ("L2-L3, L3-L4 and L4-L5"); a full-width
+    comma (in ``raw``, the text before normalisation) ends a Chinese clause, not a list."""
+    groups: list[list[int]] = []
+    for i, (start, _end, _levels) in enumerate(mentions):
+        prev_end = mentions[i - 1][1] if i else 0
+        if groups and _LIST_JOIN.fullmatch(text, prev_end, start) and "，" not in raw[prev_end:start]:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    return groups
+
+
+class _Scan:
+    """Where the cues of one text are, found once per text (not once per level): the ends of
+    each before-cue, clause ends, negations and what ends a negation's reach."""
+
+    def __init__(self, text: str, raw: str, mentions: list[tuple[int, int, list[str]]]):
+        self.cue_ends = [cue.ends(text) for cue in _CUES_BEFORE]
+        self.clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]
+        self.neg_ends = [m.end() for m in _NEGATION.finditer(text)]
+        level_ends = {end for _start, end, _levels in mentions}
+        level_starts = {start for start, _end, _levels in mentions}
+        # a comma between two levels continues a list; any other comma, and a full-width one
+        # (seen in `raw`, before normalisation: it ends a Chinese clause), ends a negation's reach
+        commas = {i for i, c in enumerate(text) if c == "," and (
+            raw[i] == "，" or len(text[:i].rstrip()) not in level_ends
+            or _LIST_NEXT.match(text, i + 1).end() not in level_starts)}
+        self.breaks = sorted({m.start() for m in _NEG_BREAK.finditer(text)} | commas)
+
+    def negated_before(self, start: int) -> bool:
+        """A negation in the level's clause (at most 120 characters back) that nothing between
+        it and the level cancels."""
+        i = bisect_right(self.clause_ends, start)
+        clause_start = max(start - 120, self.clause_ends[i - 1] if i else 0)
+        j = bisect_right(self.neg_ends, start)
+        if not j or self.neg_ends[j - 1] <= clause_start:
+            return False
+        k = bisect_right(self.breaks, start - 1)
+        return not (k and self.breaks[k - 1] >= self.neg_ends[j - 1])
+
+
+_CUES_BEFORE = (_DERMATOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
+_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
+
+
+def _excluded(text: str, start: int, end: int, scan: _Scan, next_start: int | None) -> bool:
+    """Whether the group at text[start:end] is not what a finding is about (the cue kinds above);
+    `next_start` is where the next level expression starts (None: there is none)."""
+    if (any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
+            or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)):
+        return True
+    lacks = _LACKS_AFTER.match(text, end)
+    if not lacks:
+        return False
+    i = bisect_right(scan.clause_ends, lacks.end())
+    clause_end = scan.clause_ends[i] if i < len(scan.clause_ends) else len(text)
+    placed_elsewhere = (next_start is not None and next_start < clause_end
+                        and _LOCATIVE.search(text, max(lacks.end(), next_start - 30), next_start) is not None)
+    return not placed_elsewhere
+
+
+def _about_findings(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> list[str]:
+    """The levels of the mentions no rule excludes.  A nerve root ("the L5 root", "S1
+    radiculopathy") is the lesion's level only when its sentence names no other kept level:
+    "L4-L5 herniation compressing the L5 root" is about L4-L5."""
+    kept: list[tuple[int, list[str], bool]] = []  # (sentence number, levels, is a root mention)
+    sentence_ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    scan = _Scan(text, raw, mentions)
+    for group in _groups(text, raw, mentions):
+        first, last = mentions[group[0]], mentions[group[-1]]
+        next_start = mentions[group[-1] + 1][0] if group[-1] + 1 < len(mentions) else None
+        if _excluded(text, first[0], last[1], scan, next_start):
+            continue
+        for i in group:
+            start, end, levels = mentions[i]
+            is_root = _ROOT_AFTER.match(text, end) is not None or (
+                i != group[-1] and _ROOT_AFTER.match(text, last[1]) is not None)
+            kept.append((bisect_right(sentence_ends, start), levels, is_root))
+    has_lesion = {sent for sent, _levels, is_root in kept if not is_root}
+    return [lv for sent, levels, is_root in kept if not (is_root and sent in has_lesion) for lv in levels]
 
 
 @lru_cache(maxsize=4096)

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from datasets import Features
 
-PIPELINE_VERSION = "1.0.0"
+# 1.1.0: `level_source` column; `levels` hold the levels a finding is about (no dermatomes,
+# constructs, negated levels ...), from a source's labels when it has them.
+PIPELINE_VERSION = "1.1.0"
 
 TASKS = ("mcq", "open_qa", "consultation", "report")
 LANGUAGES = ("en", "zh")
@@ -280,6 +282,7 @@ def _columns() -> dict[str, Any]:
         "subfield": Value("string"),
         "subfield_group": Value("string"),
         "levels": List(Value("string")),
+        "level_source": Value("string"),  # label | text | none: where `levels` came from
     }
     tail = {
         "messages": List(message),

@@ -80,7 +80,7 @@ _PROMPT_COLUMNS = ("question", "prompt", "instruction", "input", "query", "probl
 _USER_ROLES = {"user", "human"}
 # Columns that describe a row rather than say anything a model could learn the answer from.
 _METADATA_COLUMNS = frozenset({"id", "task", "language", "modality", "images", "subfield", "subfield_group", "levels",
-                               "provenance", "generation", "pipeline_version", "deid_version", "kind",
+                               "level_source", "provenance", "generation", "pipeline_version", "deid_version", "kind",
                                "bench_version", "verification"})
 
 

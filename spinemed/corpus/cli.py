@@ -12,6 +12,7 @@ from ..llm.base import UntrustedEndpointError
 from ..llm.params import parse_gen_kwargs
 from ..progress import add_quiet_argument
 from .pipeline import DEFAULT_BUILDER, BuildConfig, format_summary, run_build
+from .shards import ShardError
 
 _VLLM_HELP = """\
 Point the build at OpenAI-compatible servers (vLLM, TGI, hosted APIs):
@@ -32,6 +33,13 @@ textbooks to a hosted model and clinical records to a local one, name endpoints 
 source types in the builder YAML (generation.endpoints / generation.routing, see README);
 --backend/--model/--base-url/--trusted-endpoint define the endpoint named "default", which
 gets every source type the routing does not name.
+
+Scaling out (docs/scale-out.md): run the ingest (reading, OCR, de-identification, the
+picture-context check) of shard I of N on each machine, then merge the shards on one:
+  spinemed build --shard 0/3 --out shards/0 --sources /data/raw     # ranks 0..N-1, 0-based
+  spinemed build --merge shards/0 shards/1 shards/2 --out spinemed-450k
+The merge runs dedup, classification, generation and validation over the shards' records in
+the unsharded order: the same rows and accounting as one unsharded build.
 
 Every request is built from a de-identified record and checked for its de-identification
 stamp.  File names and case ids are published as opaque ids (set SPINEMED_PROVENANCE_SECRET
@@ -82,6 +90,13 @@ def register(subparsers) -> None:
     b.add_argument("--version", help="dataset version tag, e.g. v1.0.0 (default: the builder's)")
     b.add_argument("--limit", type=int, help="stop after N source records (smoke runs)")
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s = b.add_argument_group("scaling out (docs/scale-out.md)")
+    s.add_argument("--shard", metavar="I/N",
+                   help="ingest only shard I of N (0-based rank: 0/3, 1/3, 2/3): read, de-identify and PCM-check "
+                        "that shard's source files into the shard folder --out, for --merge")
+    s.add_argument("--merge", nargs="+", type=Path, default=[], metavar="SHARD",
+                   help="merge the shard folders 0..N-1 of a --shard build into the dataset folder --out "
+                        "(dedup, classify, generate, validate): the same rows as an unsharded build")
     b.add_argument("--ocr-check", action="store_true",
                    help="OCR every image and quarantine records whose images show identifier text (needs "
                         "pip install 'spinemed[ocr]' or the tesseract binary; refuses to start without one)")
@@ -99,11 +114,17 @@ def _cmd_build(args) -> int:
                       base_urls=args.base_urls, api_key=args.api_key, concurrency=args.concurrency,
                       languages=args.languages, limit=args.limit, ocr_check=args.ocr_check,
                       trusted=args.trusted_endpoint, overwrite=args.overwrite, gen_kwargs=args.gen_kwargs,
-                      workers=args.workers)
+                      workers=args.workers, shard=args.shard, merge=args.merge)
     try:
         summary = run_build(cfg, progress=(lambda m: None) if args.json else print)
-    except (UntrustedEndpointError, OutputFolderError) as exc:
+    except (UntrustedEndpointError, OutputFolderError, ShardError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(summary, indent=2, ensure_ascii=False) if args.json else format_summary(summary))
+    if args.json:
+        print(json.dumps(summary, indent=2, ensure_ascii=False))
+    elif "shard" in summary:  # a shard's ingest: the merge prints the build summary
+        print("shard {shard} -> {out} ({seconds} s): {records_read} records read, {records_written} ingested, "
+              "{records_quarantined} quarantined, {source_defects} source defects".format(**summary))
+    else:
+        print(format_summary(summary))
     return 0

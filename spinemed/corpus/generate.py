@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from ..deid.provenance import verify_record
-from ..levels import parse_levels
+from ..levels import canonical_level, level_sort_key, parse_levels
 from ..llm.base import ChatRequest, LLMError
 from ..llm.images import text_and_images_content
 from ..schema import PIPELINE_VERSION, REPORT_PARTS, REPORT_SECTION_TITLES, SUBFIELDS, SourceRecord, stable_id, subfield_group
@@ -79,6 +79,7 @@ class Job:
     subfield: str
     levels: list[str]
     images: list[dict] = field(default_factory=list)  # {"bytes", "path"}
+    level_source: str = "text"  # "label" when `levels` are the source's labels (record_levels)
 
     @property
     def item_id(self) -> str:
@@ -94,8 +95,44 @@ class JobOutcome:
     detail: dict = field(default_factory=dict)
 
 
+# The SourceRecord.fields key a reader fills from a source's labels (DICOM severity labels per
+# level, VerSe graded vertebrae): a list of levels.  Present (even empty) means the labels decide.
+LABEL_LEVELS = "label_levels"
+LEVEL_SOURCES = ("label", "text", "none")
+
+
+def record_levels(rec: SourceRecord) -> tuple[list[str], str]:
+    """The levels a record is about and where they came from (`level_source`): its source's
+    labels (`label`) when its reader filled `fields["label_levels"]`, else the levels its text's
+    findings are about (`text`; `none` when it names none).  A label that is not one vertebral
+    level raises ValueError naming it (the build quarantines the record)."""
+    if LABEL_LEVELS in rec.fields:
+        labels = rec.fields[LABEL_LEVELS]
+        if isinstance(labels, str) or not isinstance(labels, (list, tuple)):
+            raise ValueError(f"{LABEL_LEVELS} must be a list of levels, not {type(labels).__name__}")
+        levels = []
+        for value in labels:
+            canon = canonical_level(value) if isinstance(value, str) else None
+            if canon is None:
+                raise ValueError(f"{LABEL_LEVELS} holds {value!r}, which is not one vertebral level")
+            levels.append(canon)
+        return sorted(set(levels), key=level_sort_key), "label"
+    levels = parse_levels(classification_text(rec))
+    return levels, "text" if levels else "none"
+
+
+def row_levels(row: dict, text: str | None = None) -> tuple[list[str], str]:
+    """A published row's `levels` and `level_source`: a row whose levels came from its source's
+    labels keeps them (the labels, not the generated text, are the truth); any other row gets
+    the levels its text's findings are about (`text`, or `none`).  `text` defaults to `row_text`."""
+    if row.get("level_source") == "label":
+        return list(row.get("levels") or []), "label"
+    levels = parse_levels(row_text(row) if text is None else text)
+    return levels, "text" if levels else "none"
+
+
 def plan_jobs(record: SourceRecord, subfield: str, levels: list[str], images: list[dict],
-              languages: list[str], plan: dict | None = None) -> list[Job]:
+              languages: list[str], plan: dict | None = None, level_source: str = "text") -> list[Job]:
     """The (task, language, modality) jobs for one record, in a fixed order."""
     plan = plan or DEFAULT_PLAN
     modality = "image" if images and record.kind in ("figure", "volume", "mcq") else "text"
@@ -104,7 +141,8 @@ def plan_jobs(record: SourceRecord, subfield: str, levels: list[str], images: li
         if task == "consultation" and record.source_type in NO_CONSULTATION_SOURCES:
             continue
         for lang in languages:
-            jobs.append(Job(record, task, lang, modality, subfield, levels, images if modality == "image" else []))
+            jobs.append(Job(record, task, lang, modality, subfield, levels, images if modality == "image" else [],
+                            level_source))
     return jobs
 
 
@@ -315,8 +353,9 @@ def assemble_row(job: Job, item: dict, generation: dict) -> dict:
     elif job.task == "report":
         rep = item["report"]
         row.update(case=str(item["case"]).strip(), report={p: str(rep.get(p, "") or "").strip() for p in REPORT_PARTS})
-    row["levels"] = parse_levels(row_text(row)) if job.task != "consultation" else parse_levels(
-        "\n".join(m["content"] for m in row["_dialogue"]))
+    dialogue = "\n".join(m["content"] for m in row["_dialogue"]) if job.task == "consultation" else None
+    row["levels"], row["level_source"] = row_levels(
+        {"level_source": "label", "levels": job.levels} if job.level_source == "label" else row, dialogue)
     row["messages"] = render_messages(row)
     row.pop("_dialogue", None)
     row["provenance"] = rec.provenance()
@@ -353,8 +392,12 @@ class Generate(PipelineStep):
         planned = []
         for doc in window:
             rec = doc.record
-            levels = parse_levels(classification_text(rec))
-            doc.jobs = plan_jobs(rec, doc.subfield, levels, doc.images, self.languages_for(rec), self.plan)
+            try:
+                levels, level_source = record_levels(rec)
+            except ValueError as exc:
+                self.drop(doc, f"bad level labels: {exc}")
+                continue
+            doc.jobs = plan_jobs(rec, doc.subfield, levels, doc.images, self.languages_for(rec), self.plan, level_source)
             if not doc.jobs:
                 self.drop(doc, f"no task is planned for record kind {rec.kind!r}")
                 continue

@@ -10,7 +10,9 @@ The build is a chain of steps (`spinemed.corpus.step`): `ReadSources` (sources/)
 `Deidentify` (deidentify.py) -> `ImageRelevance` (relevance.py) -> `PictureContextCheck` (pcm.py) -> `Deduplicate` (dedup.py) ->
 `Classify` (classify.py) -> `Generate` (generate.py: plan, draft, revise) -> `Validate`
 (validate.py) -> `WriteRows`; each stage's logic lives in its module, this one only sets them
-up and composes them.  The quarantine writer every step reports to is `worklog.WorkLog`.
+up and composes them.  A sharded build (`shards.py`) runs the ingest (`ReadSources` ->
+`Deidentify` -> `ImageRelevance` -> `PictureContextCheck`) of one shard into a shard folder, and the merge runs
+the rest from `ReadShards`.  The quarantine writer every step reports to is `worklog.WorkLog`.
 
 Order differs from the paper's (PCM before de-identification) on purpose: de-identification
 runs before the first LLM call, so no identifier ever reaches a generation endpoint.  The
@@ -67,6 +69,18 @@ from .offline_rules import RulesBackend
 from .pcm import PictureContextCheck
 from .prompts import load_prompts
 from .relevance import ImageRelevance
+from .shards import (
+    ReadShards,
+    ShardError,
+    WriteShard,
+    counters_json,
+    is_shard_folder,
+    load_shards,
+    parse_shard,
+    preload_work_log,
+    sources_fingerprint,
+    write_shard_meta,
+)
 from .sources import DEFAULT_MAX_PARAGRAPH_CHARS, ReadSources, load_catalog
 from .step import PipelineStep, Window, merged_stats, run_steps
 from .validate import Validate
@@ -97,6 +111,8 @@ class BuildConfig:
     ocr_check: bool = False  # OCR every image; burned-in identifier text quarantines the record
     overwrite: bool = False  # replace an --out that holds data spinemed did not write (--overwrite)
     workers: int = 1  # processes the pages of each PDF fan out over (--workers); output does not depend on it
+    shard: str | None = None  # "I/N": ingest shard I of N (0-based) into the shard folder --out (shards.py)
+    merge: list[Path] = field(default_factory=list)  # shard folders to merge into the dataset folder --out
 
     def resolved(self) -> dict[str, Any]:
         spec = yaml.safe_load(Path(self.builder).read_text("utf-8"))
@@ -174,11 +190,19 @@ class CorpusBuilder:
                  progress: Callable[[str], None] | None = print):
         self.cfg = config.resolved()
         self.config = config
+        if config.shard and config.merge:
+            raise ShardError("--shard and --merge are two different runs: ingest a shard, or merge the shards")
+        self.shard = parse_shard(config.shard) if config.shard else None
         self.output_folder().check()  # someone else's data in --out: refuse before anything is created
         gen = self.cfg["generation"]
         secret = config.provenance_secret if config.provenance_secret is not None else os.environ.get(PROVENANCE_SECRET_ENV)
         self.ids = ProvenanceIds(secret or None)
-        self.source_types = _catalog_source_types(self.cfg["sources"])
+        if self.shard and config.limit is not None:
+            raise ShardError("--limit cannot be combined with --shard: the shards would not add up to one build")
+        # a merge checks its shards first: they, not a sources folder, say which source types it holds
+        self.shard_metas = load_shards([Path(f) for f in config.merge], self._shard_identity()) if config.merge else []
+        self.source_types = (set().union(*(m["source_types"] for m in self.shard_metas)) if self.shard_metas
+                             else _catalog_source_types(self.cfg["sources"]))
         self.endpoints, self.routing = resolve_endpoints(gen, api_key=config.api_key)
         if client is None:
             # refuse before anything is built or sent: clinical sources only go to trusted endpoints
@@ -216,12 +240,19 @@ class CorpusBuilder:
                                 workers=cfg["workers"])
         self.generate = Generate(self.generator, cfg["plan"], gen.get("languages", "auto"))
         self.write_rows = WriteRows()  # its dataset writer is opened by run_async
-        self.steps: list[PipelineStep] = [
+        # the ingest: the stages before the global dedup, which one shard of a sharded build runs
+        self.ingest: list[PipelineStep] = [
             self.read,
             Deidentify(self.ids, cfg["sources"], ocr_engine=self.ocr_engine),
             ImageRelevance(self.generator, self.prompts.get("image_relevance"), self._model_check(),
                            heuristics=cfg["relevance"]["heuristics"]),
             PictureContextCheck(self.generator, self.prompts["pcm_check"], enabled=cfg["pcm_check"]),
+        ]
+        if self.shard_metas:  # a merge starts from the shards' ingested records
+            self.read = ReadShards(self.shard_metas, window=config.window)
+            self.ingest = [self.read]
+        self.steps: list[PipelineStep] = [
+            *self.ingest,
             Deduplicate(self.deduper),
             Classify(self.generator, self.prompts["classify"]),
             self.generate,
@@ -260,21 +291,74 @@ class CorpusBuilder:
         return merged_stats(self.steps, self.log.counts if self.log is not None else {})
 
     def output_folder(self) -> StagedFolder:
-        """The --out folder as a staged swap; `check()` refuses one holding data spinemed did not write."""
+        """The --out folder as a staged swap; `check()` refuses one holding data spinemed did not write
+        (a shard build replaces the shard folder an earlier run of it wrote)."""
         cfg = self.cfg
-        return StagedFolder(cfg["out"], overwrite=cfg["overwrite"],
-                            protect=(cfg["sources"], cfg["work_dir"], Path(self.config.builder)))
+        overwrite = cfg["overwrite"] or bool(self.shard and is_shard_folder(cfg["out"]))
+        return StagedFolder(cfg["out"], overwrite=overwrite,
+                            protect=(cfg["sources"], cfg["work_dir"], Path(self.config.builder),
+                                     *self.config.merge))
+
+    def _shard_identity(self) -> dict[str, Any]:
+        """What the shards of one build share: the builder, the dataset version, the versions of
+        the code that made their records (checked again by each record's deid stamp)."""
+        return {"name": self.cfg["name"], "version": self.cfg["version"], "pipeline_version": PIPELINE_VERSION,
+                "deid_version": deid.DEID_VERSION}
+
+    async def run_shard_async(self) -> dict[str, Any]:
+        """Ingest shard I of N (`config.shard`) into the shard folder `out` (corpus/shards.py):
+        built in a staging folder next to it and put in place when complete."""
+        cfg = self.cfg
+        rank, world_size = self.shard
+        start = time.perf_counter()
+        if not cfg["sources"].is_dir():
+            raise FileNotFoundError(f"sources folder not found: {cfg['sources']}")
+        out = Path(cfg["out"])
+        folder = self.output_folder()
+        try:
+            staging = folder.begin()
+        except BaseException:
+            await self.client.aclose()
+            raise
+        (staging / "work").mkdir()
+        self.log = log = WorkLog(staging / "work", self.ids, cfg["sources"], progress=self.progress)
+        sink = WriteShard(staging)
+        try:
+            async for _window in run_steps([*self.ingest, sink], log, rank=rank, world_size=world_size):
+                log.flush_ids()
+        except BaseException:
+            log.close()
+            folder.abort()
+            raise
+        finally:
+            sink.close()
+            await self.client.aclose()
+        log.close()
+        meta = {**self._shard_identity(), "rank": rank, "world_size": world_size,
+                "sources_fingerprint": sources_fingerprint(cfg["sources"], self.read.file_order.digest),
+                "source_types": sorted(self.source_types),
+                "records_read": self.read.stats["sources"]["records"],
+                "records_written": sink.stats["shard"]["records_written"],
+                "step_stats": counters_json(merged_stats(self.ingest)), "log_counts": counters_json(log.counts)}
+        write_shard_meta(staging, meta)
+        folder.commit()
+        summary = {"shard": f"{rank}/{world_size}", "out": out.name, "seconds": round(time.perf_counter() - start, 2),
+                   **{k: meta[k] for k in ("records_read", "records_written")},
+                   "records_quarantined": log.counts["record_outcome"]["quarantined"],
+                   "source_defects": sum(log.counts["source_issues"].values())}
+        return summary
 
     async def run_async(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
         """Build the dataset folder; `rank`/`world_size` build one shard of the sources (their
-        files split by `step.shard_of`; dedup then runs within the shard only).
+        files split by `step.shard_of`; dedup then runs within the shard only: for one dataset
+        from many shards, use `config.shard` and `config.merge` instead).
 
         The whole folder (data/, card, manifest) is written into a staging folder next to
         `out` and swapped in only when complete (`hub.staging`): a failed or killed build
         leaves the previous folder as it was."""
         cfg = self.cfg
         start = time.perf_counter()
-        if not cfg["sources"].is_dir():
+        if not self.shard_metas and not cfg["sources"].is_dir():
             raise FileNotFoundError(f"sources folder not found: {cfg['sources']}")
         folder = self.output_folder()
         try:
@@ -296,6 +380,7 @@ class CorpusBuilder:
     async def _build_into(self, out: Path, rank: int, world_size: int, start: float) -> dict[str, Any]:
         cfg = self.cfg
         self.log = log = WorkLog(cfg["work_dir"], self.ids, cfg["sources"], progress=self.progress)
+        preload_work_log(log, self.shard_metas)  # a merge: the shards' quarantine, defects and counts
         configs = {t: features_for(t) for t in TASKS}
         writer = DatasetFolderWriter(out, configs, split="train", rows_per_shard=cfg["rows_per_shard"],
                                      default_config=cfg["default_config"])
@@ -334,6 +419,10 @@ class CorpusBuilder:
         return summary
 
     def run(self, rank: int = 0, world_size: int = 1) -> dict[str, Any]:
+        """The build (a merge when `config.merge` names shards); with `config.shard`, the ingest
+        of that shard into a shard folder."""
+        if self.shard:
+            return asyncio.run(self.run_shard_async())
         return asyncio.run(self.run_async(rank, world_size))
 
     def _summary(self, n_records: int, writer, writer_result, seconds: float) -> dict[str, Any]:

@@ -37,6 +37,9 @@ class Doc:
     """One source record on its way through the steps, with what the steps found out about it."""
 
     record: SourceRecord
+    # (source file number, record number in it) in the unsharded read order: the merge of a
+    # sharded build puts the shards' records back in this order (corpus/shards.py)
+    order: tuple[int, int] = (0, 0)
     images: list[dict] = field(default_factory=list)  # encoded bytes ({"bytes", "path"}), from the deid step
     subfield: str | None = None  # from the classify step
     jobs: list = field(default_factory=list)  # generate.Job, planned by the generate step

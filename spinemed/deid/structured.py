@@ -36,7 +36,7 @@ investigations diagnosis diagnoses admission_diagnosis discharge_diagnosis diffe
 assessment plan procedure procedures operation operative_findings operation_note surgery implants anaesthesia
 anesthesia complications course hospital_course treatment treatments management outcome outcomes discharge_plan
 discharge_medications follow_up followup prognosis rehabilitation scores pathology histology microbiology
-department ward specialty service notes language subfield
+department ward specialty service notes language subfield label_levels
 性别 年龄 职业 民族 婚姻 婚姻状况 主诉 现病史 既往史 个人史 家族史 婚育史 月经史 过敏史 用药史 手术史 外伤史 输血史
 体格检查 专科检查 神经系统检查 生命体征 影像学检查 影像检查 辅助检查 实验室检查 化验 检验 诊断 入院诊断 出院诊断 初步诊断
 鉴别诊断 手术 手术名称 手术记录 术中所见 麻醉 麻醉方式 内固定 植入物 并发症 诊疗经过 住院经过 治疗 治疗经过 处理 转归

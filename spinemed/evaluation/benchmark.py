@@ -69,7 +69,7 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
     KnownBenchmark(
         name="spinebench",
         version="v1.0.0",
-        items_hash="c946459d2df78ecc2a3940090267842a7d75972e6b333ff9a2707bdb9063de54",
+        items_hash="b8e85ababdd5c002403246dafebf0351b95023f47f9f52e24855ee2be146d46c",  # issue 12: finding levels
         counts={"text_mcq": 22, "image_mcq": 4, "report": 4},
         variant="sample",
         note="`spinemed demo`: the shipped sample sources, simulated reviewers (tests/eval/test_eval.py checks it)",

@@ -15,7 +15,9 @@ import numpy as np
 
 from spinemed.schema import DIMENSIONS
 
-SCORER_VERSION = "1.0.0"
+# 1.1.0: level-aware scores compare the levels a finding is about (spinemed.levels.parse_levels
+# drops dermatomes, fixation ranges, counts, negated levels and a root beside its lesion).
+SCORER_VERSION = "1.1.0"
 
 # A floor-scored report: every dimension 1, so every section 20 and the item's P3 20.
 FLOOR_DIMENSION_SCORE = 1.0

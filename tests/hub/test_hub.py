@@ -92,6 +92,7 @@ def make_row(task: str, n: int, *, language="en", images=(), subfield="lumbar_di
         "subfield": subfield,
         "subfield_group": "spinal" if subfield != "foot_ankle" else "orthopedic",
         "levels": ["L4/L5"],
+        "level_source": "text",
         "messages": [{"role": "user", "content": f"question {n}"}, {"role": "assistant", "content": f"answer {n}"}],
         "provenance": {
             "record_id": f"rec-{n:03d}",
@@ -626,7 +627,7 @@ def test_attachments_are_hashed_verified_and_published(tmp_path):
     out = tmp_path / "ds"
     w = DatasetFolderWriter(out, {"open_qa": features_for("open_qa")}, default_config="open_qa")
     w.add("open_qa", {"id": "q1", "task": "open_qa", "language": "en", "modality": "text", "images": [],
-                      "subfield": "lumbar_stenosis", "subfield_group": "spinal", "levels": [], "question": "Q?",
+                      "subfield": "lumbar_stenosis", "subfield_group": "spinal", "levels": [], "level_source": "none", "question": "Q?",
                       "answer": "A.", "messages": [], "provenance": {"record_id": "r1", "source_type": "textbook", "source_id": "x",
                       "locator": "", "license": "cc-by-4.0", "redistributable": True, "source_file": "x.md",
                       "ocr": ""},

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from spinemed.levels import LEVELS, VERTEBRAE, canonical_level, level_prf, level_sort_key, parse_levels
+from spinemed.levels import LEVELS, VERTEBRAE, canonical_level, level_mentions, level_prf, level_sort_key, parse_levels
 
 CASES = [
     # one segment, every notation
@@ -149,9 +149,16 @@ CASES = [
 ]
 
 
+def every_mention(text: str) -> list[str]:
+    """The notation layer: every level named, whatever for (parse_levels then keeps the levels
+    a finding is about: tests/scoring/test_level_findings.py)."""
+    return sorted({lv for _s, _e, levels in level_mentions(text) for lv in levels}, key=level_sort_key)
+
+
 @pytest.mark.parametrize(("text", "expected"), CASES)
-def test_parse_levels(text: str, expected: list[str]) -> None:
-    assert parse_levels(text) == expected
+def test_level_mentions(text: str, expected: list[str]) -> None:
+    assert every_mention(text) == expected
+    assert set(parse_levels(text)) <= set(expected)  # the finding rules only ever drop levels
 
 
 def test_table_size() -> None:
@@ -165,7 +172,7 @@ def test_order_vertebra_before_its_segments() -> None:
 
 def test_every_output_is_canonical() -> None:
     for text, _ in CASES:
-        for level in parse_levels(text):
+        for level in every_mention(text):
             assert level in LEVELS
             assert canonical_level(level) == level
 

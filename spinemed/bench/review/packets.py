@@ -24,9 +24,7 @@ from typing import Any
 
 from charset_normalizer import from_bytes
 
-from spinemed.corpus.generate import render_messages
-from spinemed.corpus.validate import row_text
-from spinemed.levels import parse_levels
+from spinemed.corpus.generate import render_messages, row_levels
 from spinemed.schema import REPORT_PARTS, SUBFIELDS, bench_kind, subfield_group
 
 OPTION_LABELS = "ABCDE"
@@ -167,7 +165,7 @@ def field_value(row: Mapping[str, Any], config: str, name: str) -> str:
 
 
 def apply_changes(row: Mapping[str, Any], config: str, changes: Mapping[str, str]) -> dict[str, Any]:
-    """A copy of `row` with corrected fields applied, `levels`, `subfield_group` and `messages`
+    """A copy of `row` with corrected fields applied, `levels` (`level_source`), `subfield_group` and `messages`
     re-derived the way the corpus build derives them."""
     out = json.loads(json.dumps({k: v for k, v in row.items() if k != "images"}, ensure_ascii=False))
     out["images"] = row.get("images") or []
@@ -183,7 +181,7 @@ def apply_changes(row: Mapping[str, Any], config: str, changes: Mapping[str, str
             out["report"][name] = value
         else:
             out[name] = value
-    out["levels"] = parse_levels(row_text(out))
+    out["levels"], out["level_source"] = row_levels(out)
     out["messages"] = render_messages(out)
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from functools import partial
 from pathlib import Path
@@ -46,8 +47,27 @@ _ADAPTER_SUFFIXES = {
 _OUTSIDE = "resolves outside the sources folder (a '..' path or a symlink); not read"
 
 
+class FileOrder:
+    """Numbers every source file met, in this shard or not, so every shard numbers files the same
+    way (the order a sharded build is merged in), and hashes their paths, so shards that read
+    different source trees are caught at the merge."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self._hash = hashlib.sha256()
+
+    def add(self, where: str) -> None:
+        self.n += 1
+        self._hash.update(where.encode("utf-8") + b"\0")
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()
+
+
 def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
-                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS, workers: int = 1) -> Iterator[SourceRecord | SourceIssue]:
+                 max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS, workers: int = 1,
+                 file_order: FileOrder | None = None) -> Iterator[SourceRecord | SourceIssue]:
     """Stream every record (and every defect as a SourceIssue) of the sources under `root`.
 
     Entries are read in sorted path order, files inside a folder entry in sorted order, so two
@@ -60,8 +80,9 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
     `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole) belongs to
     shard `shard_of(its path)`, so the shards 0..world_size-1 together read every file exactly
     once; catalog defects are reported by shard 0.  Files that are not in this shard are not
-    opened.
+    opened.  `file_order`, when given, numbers every source file met, in this shard or not.
     """
+    counter = file_order if file_order is not None else FileOrder()
     root = Path(root)
     entries, issues = load_catalog(root)
     if rank == 0:
@@ -82,7 +103,7 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
             if in_shard(entry.path, rank, world_size):
                 yield SourceIssue(entry.path, "catalogued but missing on disk")
             continue
-        yield from _dispatch(target, entry, rank, world_size, max_chars, read, workers)
+        yield from _dispatch(target, entry, rank, world_size, max_chars, read, counter, workers)
     for path, problem in sorted(_walk(root, root)):
         if problem:  # a link out of the root: reported here unless a catalog entry covers it
             rp = path.parent.resolve() / path.name
@@ -130,8 +151,11 @@ def _walk(folder: Path, root: Path) -> Iterator[tuple[Path, str]]:
 
 def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int = 1,
               max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
-              read: set[Path] | None = None, workers: int = 1) -> Iterator[SourceRecord | SourceIssue]:
+              read: set[Path] | None = None, counter: FileOrder | None = None,
+              workers: int = 1) -> Iterator[SourceRecord | SourceIssue]:
+    counter = counter if counter is not None else FileOrder()
     if entry.source_type == "open_dataset":
+        counter.add(entry.path)
         if not in_shard(entry.path, rank, world_size):
             return
         if not target.is_dir():
@@ -148,15 +172,18 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
             yield SourceIssue(entry.path, f"folder has no {'/'.join(suffixes)} files")
         for f, problem in found:
             where = _rel(f, entry.root) if not problem else f"{entry.path}/{f.relative_to(target).as_posix()}"
+            counter.add(where)
             if not in_shard(where, rank, world_size):
                 continue
             if problem:
                 yield SourceIssue(where, problem)
             else:
                 yield from _read_once(reader, f, entry, read)
-    elif not in_shard(entry.path, rank, world_size):
         return
-    elif target.name.endswith(suffixes):
+    counter.add(entry.path)
+    if not in_shard(entry.path, rank, world_size):
+        return
+    if target.name.endswith(suffixes):
         yield from _read_once(reader, target, entry, read)
     else:
         yield SourceIssue(entry.path, f"{entry.source_type} sources must be {'/'.join(suffixes)} files")
@@ -198,13 +225,16 @@ class ReadSources(PipelineStep):
         self.limit = limit
         self.max_chars = max_chars
         self.workers = workers
+        self.file_order = FileOrder()  # after run: every source file met (shards compare its digest)
 
     async def run(self, data=None, rank: int = 0, world_size: int = 1) -> AsyncIterator[Window]:
         counts = self.stats["sources"]
         window: Window = []
         bar = self.progress  # records read (source defects as failures); the total is not known up front
-        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars,
-                                  workers=self.workers):
+        files = self.file_order = FileOrder()
+        last_file, in_file = -1, 0  # Doc.order: (file number, record number in it)
+        for entry in iter_sources(self.root, rank, world_size, max_chars=self.max_chars, workers=self.workers,
+                                  file_order=files):
             if isinstance(entry, SourceIssue):
                 self.quarantine.source_issue(entry)
                 bar.update(0, failed=1)
@@ -213,7 +243,9 @@ class ReadSources(PipelineStep):
                 break
             counts["records"] += 1
             bar.update()
-            window.append(Doc(entry))
+            in_file = in_file + 1 if files.n == last_file else 0
+            last_file = files.n
+            window.append(Doc(entry, order=(last_file, in_file)))
             if len(window) >= self.window:
                 yield window
                 window = []

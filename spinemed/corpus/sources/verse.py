@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from spinemed.levels import LEVELS
 from spinemed.schema import ImageRef, SourceIssue, SourceRecord
 
 from .catalog import CatalogEntry, _as_entry, _rel
@@ -52,7 +53,8 @@ def read_verse(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iter
     Images: the mid-sagittal slice through the median centroid in a bone and a soft-tissue CT
     window (PNG bytes).  fields: vertebrae visible in the slice (cranial to caudal), centroids,
     anterior/middle/posterior body heights in mm and Genant grades, so a wedge compression
-    can be described.
+    can be described, and `label_levels`: the graded (compressed) vertebrae, the levels the
+    rows are about (`level_source` "label").
     """
     import nibabel as nib
     import nibabel.orientations as nio
@@ -128,7 +130,7 @@ def _verse_record(sub: str, ct: np.ndarray, msk: np.ndarray, points: dict[int, t
     visible = sorted(int(v) for v in np.unique(slab_msk) if v > 0)
     names = [VERSE_LABELS.get(v, f"label{v}") for v in visible]
     dp, di = zooms[0], zooms[1]
-    heights, findings = {}, []
+    heights, findings, graded = {}, [], []
     for v, name in zip(visible, names, strict=True):
         h = _body_heights(slab_msk == v, points.get(v), di)
         if h is None:
@@ -138,6 +140,7 @@ def _verse_record(sub: str, ct: np.ndarray, msk: np.ndarray, points: dict[int, t
         h["height_loss"] = round(max(loss, 0.0), 2)
         h["genant_grade"] = _genant(loss)
         if h["genant_grade"]:
+            graded.append(name)
             shape = "wedge" if h["anterior_mm"] <= h["middle_mm"] else "biconcave"
             findings.append(
                 f"{name} {shape} compression deformity: anterior height {h['anterior_mm']:.1f} mm vs posterior "
@@ -167,7 +170,10 @@ def _verse_record(sub: str, ct: np.ndarray, msk: np.ndarray, points: dict[int, t
         source_id=dataset_id, language="en", id_parts=(description,), images=images,
         fields={"subject": sub, "vertebrae": names, "centroids": centroids, "heights": heights,
                 "findings": findings, "orientation": "PIR", "shape": list(ct.shape),
-                "zooms_mm": [round(z, 3) for z in zooms], "slice_index": x},
+                "zooms_mm": [round(z, 3) for z in zooms], "slice_index": x,
+                # the levels the labelled findings are about (a T13 has no canonical level);
+                # present even when empty: the labels, not the text, decide the row's levels
+                "label_levels": [n for n in graded if n in LEVELS]},
     )
 
 
