@@ -8,6 +8,8 @@ and committed as they are; this script only writes what cannot be hand-written, 
   `Description` text chunk, or JPEG with a comment: a one-line English description of what the
   image shows, which the offline LLM backend uses as its stand-in for vision;
 * two synthetic VerSe subjects (CT, vertebra mask, centroid JSON), one with a wedge-compressed L1;
+* a tiny synthetic DICOM study set in the RSNA 2024 lumbar layout with planted header identifiers
+  (`sample_dicom.py`);
 * the planted defects that are files: a `.png` that is not an image.  (The caption/image
   mismatch is `ch7_fig3.png`, an AP knee radiograph under a lumbar-MRI caption; the missing image
   `ch7_fig4.png` is deliberately not written.)
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -481,6 +484,11 @@ def main(argv: list[str] | None = None) -> None:
     bad.write_bytes(b"<html><head><title>404 Not Found</title></head><body>image unavailable</body></html>\n")
     write_verse(out)
     print(f"wrote {len(figures()) + 1} images and 2 VerSe subjects under {out}")
+    # DICOM studies in the RSNA lumbar layout (sample_dicom.py, next to this script)
+    sys.path.insert(0, str(HERE))
+    from sample_dicom import write_rsna_sample
+
+    print(f"wrote {write_rsna_sample(out)} DICOM slices and 3 CSVs in the RSNA lumbar layout under {out}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from spinemed.schema import SourceIssue, SourceRecord
 from ..step import Doc, PipelineStep, Window, in_shard
 from .catalog import _NOT_SOURCES, _SOURCE_SUFFIXES, CatalogEntry, _rel, load_catalog
 from .common import DEFAULT_MAX_PARAGRAPH_CHARS, _inside
+from .dicom import LAYOUT as RSNA_LAYOUT
+from .dicom import is_rsna_layout, read_rsna_lumbar
 from .inpatient import read_inpatient
 from .jats import read_jats
 from .markdown import read_markdown_document
@@ -31,6 +33,17 @@ _ADAPTER_SUFFIXES = {
     "case_report": (".xml",),
     "inpatient": (".json", ".jsonl"),
 }
+
+
+# open_dataset folders: catalog key `layout` (default: RSNA lumbar when its CSVs are there, else VerSe).
+_OPEN_LAYOUTS = {"verse": read_verse, RSNA_LAYOUT: read_rsna_lumbar}
+
+
+def _layout(target: Path, entry: CatalogEntry) -> str | None:
+    layout = str(entry.extra.get("layout") or "")
+    if layout:
+        return layout if layout in _OPEN_LAYOUTS else None
+    return RSNA_LAYOUT if is_rsna_layout(target) else "verse"
 
 
 _OUTSIDE = "resolves outside the sources folder (a '..' path or a symlink); not read"
@@ -124,9 +137,13 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
         if not in_shard(entry.path, rank, world_size):
             return
         if not target.is_dir():
-            yield SourceIssue(entry.path, "open_dataset entries must be folders (VerSe layout)")
+            yield SourceIssue(entry.path, "open_dataset entries must be folders (VerSe or RSNA lumbar DICOM layout)")
             return
-        yield from _guarded(read_verse, target, entry)
+        layout = _layout(target, entry)
+        if layout is None:
+            yield SourceIssue(entry.path, f"unknown layout {entry.extra.get('layout')!r} (known: {', '.join(_OPEN_LAYOUTS)})")
+            return
+        yield from _guarded(_OPEN_LAYOUTS[layout], target, entry)
         return
     reader = _READERS[entry.source_type]
     reader = partial(reader, max_chars=max_chars)
