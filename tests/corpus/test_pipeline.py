@@ -58,7 +58,7 @@ def test_every_input_is_accounted_for(demo):
     assert a["source_records"] == a["records_published"] + a["records_quarantined"] + a["records_duplicate"]
     assert a["items_planned"] == a["items_published"] + a["items_quarantined"]
     assert a["duplicates"] == {"exact": 1, "near": 1}  # the planted duplicate and near-duplicate passages
-    assert a["source_defects"] == 4  # truncated XML, non-image .png, empty chapter, missing image
+    assert a["source_defects"] == 5  # truncated XML, non-image .png, empty chapter, missing image, missing DICOM instance
     assert any("picture-context mismatch" in r for r in a["record_quarantine_reasons"])
     assert sum(summary["rows"].values()) == a["items_published"]
     assert all(summary["rows"][t] > 0 for t in TASKS)
@@ -72,7 +72,8 @@ def test_side_files_report_each_defect_by_file_and_reason(demo):
     real = {e["id"]: e["value"] for e in map(json.loads, (work / "provenance_map.jsonl").read_text("utf-8").splitlines())}
     files = {real[i["source_file"]] for i in issues}
     assert {"case_reports/PMC0000106.xml", "textbooks/images/ch12_fig2.png",
-            "textbooks/en_ch09_spinal_cord_injury.md", "textbooks/en_ch07_spondylolisthesis_scoliosis.md"} == files
+            "textbooks/en_ch09_spinal_cord_injury.md", "textbooks/en_ch07_spondylolisthesis_scoliosis.md",
+            "rsna_lumbar/train_label_coordinates.csv"} == files
     quarantine = [json.loads(line) for line in (work / "quarantine.jsonl").read_text("utf-8").splitlines()]
     pcm = [q for q in quarantine if q["stage"] == "pcm"]
     assert len(pcm) == 1 and "knee" in pcm[0]["reason"]

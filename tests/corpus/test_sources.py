@@ -57,7 +57,7 @@ def test_counts_per_type_kind_language(records):
         ("guideline", "passage", "zh"): 7,
         ("inpatient", "case", "en"): 6,
         ("inpatient", "case", "zh"): 6,
-        ("open_dataset", "volume", "en"): 2,
+        ("open_dataset", "volume", "en"): 4,  # 2 VerSe subjects + 2 RSNA-layout DICOM studies
         ("question_bank", "mcq", "en"): 13,
         ("question_bank", "mcq", "zh"): 12,
         ("textbook", "figure", "en"): 8,  # incl. the mismatched ch7 figure: the PCM LLM check drops it
@@ -92,7 +92,9 @@ def test_every_planted_defect_reported(issues):
     assert reasons["textbooks/en_ch09_spinal_cord_injury.md"] == ["no paragraphs or figures (headings only)"]
     (missing,) = reasons["textbooks/en_ch07_spondylolisthesis_scoliosis.md"]
     assert "missing image file textbooks/images/ch7_fig4.png" in missing
-    assert len(issues) == 4  # nothing else in the shipped samples is defective at read time
+    (dcm,) = reasons["rsna_lumbar/train_label_coordinates.csv"]
+    assert dcm == "line(s) 11: instance train_images/10000002/2002/7.dcm is missing"
+    assert len(issues) == 5  # nothing else in the shipped samples is defective at read time
 
 
 def test_mismatched_figure_is_kept_for_the_pcm_check(records):
@@ -176,7 +178,7 @@ def test_inpatient_keeps_identifiers(records):
 
 
 def test_verse_volumes(records):
-    vols = {r.fields["subject"]: r for r in records if r.kind == "volume"}
+    vols = {r.fields["subject"]: r for r in records if r.kind == "volume" and "vertebrae" in r.fields}
     assert vols["sub-verse501"].fields["vertebrae"] == ["L1", "L2", "L3", "L4", "L5"]
     assert vols["sub-verse502"].fields["vertebrae"] == ["T10", "T11", "T12", "L1", "L2", "L3"]
     for r in vols.values():
@@ -272,13 +274,13 @@ def test_generator_script_reproduces_shipped_binaries(tmp_path):
     spec.loader.exec_module(mod)
     mod.main(["--out", str(tmp_path)])
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert len(made) == 24 + 6  # images incl. the broken one, 2 x (CT, mask, centroids)
+    assert len(made) == 24 + 6 + 3 + 9  # images incl. the broken one, 2 x (CT, mask, centroids), RSNA CSVs + slices
     for rel in made:
         new, old = tmp_path / rel, SOURCES / rel
         assert old.is_file(), f"{rel} not committed"
         if rel.name.endswith(".nii.gz"):
             assert np.array_equal(np.asanyarray(nib.load(new).dataobj), np.asanyarray(nib.load(old).dataobj))
-        elif rel.name == "ch12_fig2.png":
+        elif rel.name == "ch12_fig2.png" or rel.suffix == ".dcm":
             assert new.read_bytes() == old.read_bytes()
         elif rel.suffix in (".png", ".jpg"):
             with Image.open(new) as a, Image.open(old) as b:
