@@ -92,7 +92,7 @@ def sagittal(narrow: dict[int, float], seed: int) -> np.ndarray:
     for i in range(6):  # bodies between the discs
         top, bottom = (_DISC_Y[i - 1] + 2 if i else 0), (_DISC_Y[i] - 2 if i < 5 else SIZE)
         img[top:bottom, 12:32] = 450.0
-    for i, y in enumerate(_DISC_Y):
+    for y in _DISC_Y:
         img[y - 1:y + 2, 12:33] = 700.0
     img[:, 36:44] = 900.0  # CSF
     for i, loss in narrow.items():
