@@ -378,7 +378,9 @@ def _study_mcq(vol: dict, lang: str, seed) -> dict:
             continue
         opts = list(_SEVERITY_ORDER) if lang != "zh" else [_SEVERITY_ZH[s] for s in _SEVERITY_ORDER]
         true = opts[_SEVERITY_ORDER.index(g["severity"])]
-        options, answer = _arrange(true, [o for o in opts if o != true], seed)
+        # three grades and a fourth option (an MCQ needs 4-5): the level was graded, so it is never right
+        others = [o for o in opts if o != true] + ["该节段无法评估" if lang == "zh" else "Not assessable on this study"]
+        options, answer = _arrange(true, others, seed)
         if lang == "zh":
             return {"question": f"该腰椎MRI中{g['level']}节段{_CONDITION_ZH.get(g['condition'], g['condition'])}的程度为？",
                     "options": options, "answer": answer, "explanation": summary}

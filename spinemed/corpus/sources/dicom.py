@@ -246,7 +246,9 @@ def window(ds: Any, arr: np.ndarray) -> np.ndarray:
     if center is None or width is None or width <= 0:
         finite = values[np.isfinite(values)]
         lo, hi = (np.percentile(finite, [1.0, 99.5]) if finite.size else (0.0, 1.0))
-        center, width = (lo + hi) / 2.0, max(float(hi - lo), 1e-6)
+        if hi <= lo:  # a flat image shows black, not mid-grey
+            hi = lo + 1.0
+        center, width = (lo + hi) / 2.0, float(hi - lo)
     lo = center - width / 2.0
     out = np.clip((values - lo) / width, 0.0, 1.0)
     if str(getattr(ds, "PhotometricInterpretation", "")).strip().upper() == "MONOCHROME1":
