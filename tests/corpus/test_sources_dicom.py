@@ -232,8 +232,10 @@ def test_marked_point_is_drawn(tmp_path):
                      [("1", "10", "1", "Spinal Canal Stenosis", "L4/L5", "16", "16")], [("1", "10", "Axial T2")])
     _save(_ds(np.zeros((32, 32))), folder / "train_images" / "1" / "10" / "1.dcm")
     (rec,) = _read(folder)[0]
-    marked = np.asarray(Image.open(io.BytesIO(rec.images[0].data)).convert("RGB"))
-    assert marked.shape == (256, 256, 3) and marked[..., 0].max() == 255 and marked[..., 2].max() == 0  # a yellow ring on black
+    marked = np.asarray(Image.open(io.BytesIO(rec.images[0].data)))
+    assert marked.shape == (256, 256) and marked.max() == 255  # a white ring on the black slice
+    ys, xs = np.nonzero(marked == 255)
+    assert abs(xs.mean() - 16.5 * 8) < 2 and abs(ys.mean() - 16.5 * 8) < 2  # centred on the labelled point (x8 display)
     (rec,) = [r for r in read_rsna_lumbar(folder, {**ENTRY, "root": str(tmp_path), "mark_points": False})
               if isinstance(r, SourceRecord)]
     plain = np.asarray(Image.open(io.BytesIO(rec.images[0].data)))

@@ -268,22 +268,25 @@ def _first(value: Any) -> float | None:
 
 
 def slice_png(pixels: np.ndarray, points: list[tuple[float, float]] = ()) -> bytes:
-    """PNG bytes (no metadata) of a windowed slice resized for display, the labelled points
-    marked with a ring."""
+    """PNG bytes (no metadata) of a windowed slice resized for display, each labelled point
+    marked with a white ring in a black one (grey scale: a colour ring would make the PNG three
+    channels and encoding several times slower)."""
     h, w = pixels.shape
     side = max(h, w)
     scale = _MIN_SIDE / side if side < _MIN_SIDE else _MAX_SIDE / side if side > _MAX_SIDE else 1.0
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    img = Image.fromarray(pixels, mode="L").resize(size, Image.BILINEAR)
+    img = Image.fromarray(pixels, mode="L")
+    if size != (w, h):
+        img = img.resize(size, Image.BILINEAR)
     if points:
-        img = img.convert("RGB")
         draw = ImageDraw.Draw(img)
-        r = max(4, round(min(size) / 40))
+        r, width = max(4, round(min(size) / 40)), max(1, round(min(size) / 160))
         for x, y in points:
             cx, cy = (x + 0.5) * scale, (y + 0.5) * scale
-            draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=(255, 200, 0), width=max(1, r // 3))
+            draw.ellipse((cx - r - width, cy - r - width, cx + r + width, cy + r + width), outline=0, width=3 * width)
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=255, width=width)
     buf = io.BytesIO()
-    img.save(buf, format="PNG", optimize=True)
+    img.save(buf, format="PNG", compress_level=6)  # optimize=True costs twice the time for ~3% smaller files
     return buf.getvalue()
 
 
