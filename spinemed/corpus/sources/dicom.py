@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -86,17 +87,26 @@ def _condition_name(text: str) -> str:
     return re.sub(r"[_\s]+", " ", text.strip()).lower()
 
 
-def _read_csv(path: Path, entry: CatalogEntry, required: tuple[str, ...]) -> tuple[list[tuple[int, dict]], list[SourceIssue]]:
+def _read_csv(path: Path, entry: CatalogEntry, required: tuple[str, ...]
+              ) -> tuple[list[str], list[tuple[int, dict]], list[SourceIssue]]:
+    """(header, [(line, row)], issues); a row with more cells than the header is reported and skipped."""
     rel = _rel(path, entry.root)
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [SourceIssue(rel, f"cannot read ({type(exc).__name__}: {exc})")]
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in required if c not in (reader.fieldnames or [])]
-    if missing:
-        return [], [SourceIssue(rel, f"missing column(s): {', '.join(missing)}")]
-    return [(i + 2, row) for i, row in enumerate(reader)], []
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = [str(c) for c in reader.fieldnames or []]
+        missing = [c for c in required if c not in header]
+        if missing:
+            return header, [], [SourceIssue(rel, f"missing column(s): {', '.join(missing)}")]
+        rows, issues = [], []
+        for row in reader:
+            if None in row:  # DictReader puts the extra cells under the key None
+                issues.append(SourceIssue(rel, f"line {reader.line_num}: more cells than columns; row skipped"))
+            else:
+                rows.append((reader.line_num, row))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return [], [], [SourceIssue(rel, f"cannot read as CSV ({type(exc).__name__}: {exc})")]
+    return header, rows, issues
 
 
 def read_rsna_lumbar(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterator[SourceRecord | SourceIssue]:
@@ -117,12 +127,12 @@ def read_rsna_lumbar(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -
 
 
 def _load_labels(folder: Path, entry: CatalogEntry) -> tuple[dict[str, _Study], list[SourceIssue]]:
-    rows, issues = _read_csv(folder / STUDY_CSV, entry, ("study_id",))
+    header, rows, issues = _read_csv(folder / STUDY_CSV, entry, ("study_id",))
     rel = _rel(folder / STUDY_CSV, entry.root)
     studies: dict[str, _Study] = {}
     columns: dict[str, tuple[str, str]] = {}
     if rows:
-        for col in rows[0][1]:
+        for col in header:
             if col == "study_id":
                 continue
             m = _COLUMN_RE.match(col)
@@ -149,7 +159,7 @@ def _load_labels(folder: Path, entry: CatalogEntry) -> tuple[dict[str, _Study], 
                                                "that grading skipped"))
                 continue
             study.gradings.append({"condition": condition, "level": level, "severity": value})
-    coord_rows, more = _read_csv(folder / COORDS_CSV, entry,
+    _, coord_rows, more = _read_csv(folder / COORDS_CSV, entry,
                                  ("study_id", "series_id", "instance_number", "condition", "level", "x", "y"))
     issues += more
     crel = _rel(folder / COORDS_CSV, entry.root)
@@ -175,7 +185,7 @@ def _load_labels(folder: Path, entry: CatalogEntry) -> tuple[dict[str, _Study], 
 
 
 def _load_series(folder: Path, entry: CatalogEntry) -> tuple[dict[tuple[str, str], str], list[SourceIssue]]:
-    rows, issues = _read_csv(folder / SERIES_CSV, entry, ("study_id", "series_id", "series_description"))
+    _, rows, issues = _read_csv(folder / SERIES_CSV, entry, ("study_id", "series_id", "series_description"))
     return {(str(r["study_id"]).strip(), str(r["series_id"]).strip()): str(r["series_description"] or "").strip()
             for _, r in rows}, issues
 
@@ -198,7 +208,9 @@ def read_slice(path: Path) -> np.ndarray:
     from pydicom.errors import InvalidDicomError
 
     try:
-        ds = pydicom.dcmread(path)
+        with warnings.catch_warnings():  # pydicom warns per odd value; a build of 100k slices would drown in them
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path)
     except InvalidDicomError:
         raise SliceError("not a DICOM file (no DICM preamble and no readable header)") from None
     except Exception as exc:  # truncated headers raise several types
@@ -210,7 +222,9 @@ def read_slice(path: Path) -> np.ndarray:
         raise SliceError("header marks burned-in annotation (text in the pixels); slice not used")
     tsyntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
     try:
-        arr = ds.pixel_array
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = ds.pixel_array
     except Exception as exc:  # pydicom raises RuntimeError / NotImplementedError / ValueError
         if tsyntax is not None and tsyntax.is_compressed and not _decoder_available(tsyntax):
             raise SliceError(f"compressed transfer syntax {tsyntax.name} ({tsyntax}) and no decoder installed "
@@ -319,17 +333,23 @@ def _study_record(study: _Study, folder: Path, entry: CatalogEntry, descriptions
         if len(images) >= max_slices:
             yield SourceIssue(rel, f"study {study.study_id}: more than {max_slices} labelled slices (catalog max_slices); slice not used")
             continue
+        points = [(lb.x, lb.y) for lb in labels] if mark else []
         try:
-            pixels = read_slice(path)
+            png = slice_png(read_slice(path), points)
         except SliceError as exc:
             yield SourceIssue(rel, str(exc))
+            continue
+        except (RecursionError, MemoryError):
+            raise  # the driver reports these for the whole source
+        except Exception as exc:  # pixel layouts pydicom decodes but that are no displayable slice
+            yield SourceIssue(rel, f"pixels cannot be rendered ({type(exc).__name__}: {exc})")
             continue
         desc = descriptions.get((study.study_id, series), "") or "MRI series"
         found = [f"{lb.condition} at {lb.level}" + (f" ({grade[(lb.condition, lb.level)]})"
                                                     if (lb.condition, lb.level) in grade else "") for lb in labels]
         plane = desc.split()[0].lower() if desc.split() and desc.split()[0].lower() in ("sagittal", "axial", "coronal") else ""
         images.append(ImageRef(
-            data=slice_png(pixels, [(lb.x, lb.y) for lb in labels] if mark else []),
+            data=png,
             label=f"{desc} slice {len(images) + 1}",
             caption=f"{desc} lumbar MRI slice" + ("; marked: " if mark else "; labelled: ") + "; ".join(found) + ".",
             description=f"{plane.capitalize() + ' ' if plane else ''}lumbar spine MRI ({desc}) "
