@@ -157,27 +157,39 @@ def _repair(picked: list[str], rows: list[Mapping[str, Any]], cells: dict[tuple[
     Returns the near duplicates skipped on the way."""
     dims = range(len(DIMENSIONS))
 
+    def excess(x: float) -> float:
+        return max(0.0, x - 0.999)
+
     def cost() -> tuple[float, float]:
         dev = [abs(achieved[d][v] - t) for d in dims for v, t in target[d].items()]
-        return sum(max(0.0, x - 0.999) for x in dev), sum(dev)
+        return sum(excess(x) for x in dev), sum(dev)
+
+    def delta(out_key: tuple[str, ...], in_key: tuple[str, ...]) -> tuple[float, float]:
+        """Change of cost() if one row of out_key is swapped for one of in_key (only the values
+        of the two cells move, so the full sum is not recomputed for each of the many pairs)."""
+        dx = dd = 0.0
+        for d in dims:
+            o, i = out_key[d], in_key[d]
+            if o == i:
+                continue
+            for v, step in ((o, -1), (i, 1)):
+                old = abs(achieved[d][v] - target[d][v])
+                new = abs(achieved[d][v] + step - target[d][v])
+                dx += excess(new) - excess(old)
+                dd += new - old
+        return dx, dd
 
     key_of = {r["id"]: _strata(r) for r in rows}
     skipped = 0
     for _ in range(4 * len(picked)):
-        current = cost()
-        if current[0] == 0:
+        if cost()[0] == 0:
             break
         best = None
         for out_key in sorted({key_of[i] for i in picked}):
             for in_key in sorted(k for k in cells if k != out_key):
-                for d in dims:
-                    achieved[d][out_key[d]] -= 1
-                    achieved[d][in_key[d]] += 1
-                trial = cost()
-                for d in dims:
-                    achieved[d][out_key[d]] += 1
-                    achieved[d][in_key[d]] -= 1
-                if trial < current and (best is None or trial < best[0]):
+                trial = delta(out_key, in_key)
+                better = trial[0] < -1e-9 or (trial[0] <= 1e-9 and trial[1] < -1e-9)
+                if better and (best is None or trial < best[0]):
                     best = (trial, out_key, in_key)
         if best is None:
             break
