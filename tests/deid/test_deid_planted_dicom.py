@@ -20,10 +20,12 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pydicom
 import pytest
 from faker import Faker
+from PIL import Image, ImageDraw, ImageFont
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
@@ -31,7 +33,7 @@ from spinemed.corpus.pipeline import BuildConfig, run_build
 from spinemed.corpus.sources import iter_sources
 from spinemed.deid import dicom as deid_dicom
 from spinemed.deid.gate import scan_folder as gate_scan
-from spinemed.deid.images import metadata_text
+from spinemed.deid.images import metadata_text, ocr_engine
 from spinemed.schema import SourceRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -268,3 +270,30 @@ def test_burned_in_annotation_flag():
     assert not deid_dicom.burned_in_annotation(ds)
     ds.BurnedInAnnotation = "YES"
     assert deid_dicom.burned_in_annotation(ds)
+
+
+@pytest.mark.skipif(ocr_engine() is None, reason="no OCR engine installed (pip install 'spinemed[ocr]' or "
+                                                 "apt-get install tesseract-ocr tesseract-ocr-chi-sim)")
+def test_burned_in_text_in_the_pixels_is_caught_by_the_ocr_check(tmp_path):
+    """Header removal cannot reach text burned into the pixels: with --ocr-check the study whose
+    slice carries a name and a record number is quarantined, the other study is published."""
+    src = tmp_path / "sources"
+    shutil.copytree(SAMPLE, src / "rsna_lumbar")
+    (src / "catalog.yaml").write_text(_CATALOG, encoding="utf-8")
+    path = src / "rsna_lumbar" / "train_images" / "10000001" / "1001" / "2.dcm"
+    ds = pydicom.dcmread(path)
+    canvas = Image.new("I;16", (512, 512), 0)
+    draw = ImageDraw.Draw(canvas)
+    try:
+        font = ImageFont.load_default(size=32)
+    except TypeError:  # Pillow < 10.1 has only the small bitmap font
+        pytest.skip("this Pillow cannot scale its default font")
+    draw.text((16, 300), "MRN 20230314 John Smith", fill=1000, font=font)  # white in the header's window
+    arr = np.asarray(canvas, dtype=np.uint16)
+    ds.Rows, ds.Columns = arr.shape
+    ds.PixelData = arr.tobytes()
+    ds.save_as(path, enforce_file_format=True)
+    summary = run_build(BuildConfig(out=tmp_path / "out" / "ds", sources=src, ocr_check=True), progress=None)
+    a = summary["accounting"]
+    assert a["record_quarantine_reasons"] == {"deid: burned-in identifier text": 1}
+    assert a["records_published"] == 1 and a["balanced"]
