@@ -27,12 +27,12 @@ the shard filter; an open_dataset folder's catalog `layout`, or its files, picks
 
 from .catalog import CATALOG_FILE, CatalogEntry, load_catalog
 from .common import DEFAULT_MAX_PARAGRAPH_CHARS, clean_ocr_text, detect_language, image_description
+from .dicom import read_rsna_lumbar
 from .driver import ReadSources, iter_sources
 from .inpatient import read_inpatient
 from .jats import read_jats
 from .markdown import read_markdown_document
 from .question_bank import read_question_bank
-from .dicom import read_rsna_lumbar
 from .verse import VERSE_LABELS, read_verse
 
 __all__ = [
