@@ -251,6 +251,9 @@ def test_max_slices_caps_images_and_reports_the_rest(tmp_path):
         list(read_rsna_lumbar(folder, {**ENTRY, "root": str(tmp_path), "max_slices": 2})))
     assert len(records[0].images) == 2
     assert [i.source_file for i in issues] == ["rsna/train_images/1/10/3.dcm"] and "max_slices" in issues[0].reason
+    out = list(read_rsna_lumbar(folder, {**ENTRY, "root": str(tmp_path), "max_slices": "many"}))
+    assert "catalog max_slices 'many' is not a positive whole number" in out[0].reason
+    assert len(next(r for r in out if isinstance(r, SourceRecord)).images) == 3
 
 
 def test_driver_finds_the_layout_and_refuses_an_unknown_one(tmp_path):

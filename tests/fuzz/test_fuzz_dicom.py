@@ -24,7 +24,7 @@ _GOOD_STUDY = b"study_id,spinal_canal_stenosis_l4_l5\n1,Severe\n"
 _GOOD_COORDS = b"study_id,series_id,instance_number,condition,level,x,y\n1,2,3,Spinal Canal Stenosis,L4/L5,4,4\n"
 _GOOD_SERIES = b"study_id,series_id,series_description\n1,2,Sagittal T2/STIR\n"
 _CELLS = st.sampled_from(["1", "2", "3", "", "x", "L4/L5", "l4_l5", "Severe", "Moderate", "nan", "-1", "1e309", '"a,b"',
-                          "\u00e9", "\x00", "Spinal Canal Stenosis", "spinal_canal_stenosis_l4_l5", "study_id"])
+                          "\u00e9", "\x00", "\u00b2", "\u0661", "1e300", "Spinal Canal Stenosis", "spinal_canal_stenosis_l4_l5", "study_id"])
 
 
 def _csv(rows: list[list[str]]) -> bytes:

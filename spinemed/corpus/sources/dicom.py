@@ -56,6 +56,7 @@ SERIES_CSV = "train_series_descriptions.csv"
 IMAGES_DIR = "train_images"
 SEVERITIES = ("Normal/Mild", "Moderate", "Severe")
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+_ID_RE = re.compile(r"[0-9]{1,20}")  # ASCII digits only: str.isdigit() also takes "²" and other scripts' digits
 _COLUMN_RE = re.compile(r"^(?P<condition>[a-z_]+?)_(?P<level>[lts]\d{1,2}_[lts]\d{1,2})$")
 # Display size: the longer side scaled into this range (small synthetic slices are enlarged,
 # full-size 512-768 px scans are reduced).
@@ -118,8 +119,12 @@ def read_rsna_lumbar(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -
         return
     studies, issues = _load_labels(folder, entry)
     yield from issues
-    max_slices = int(entry.extra.get("max_slices") or DEFAULT_MAX_SLICES)
-    mark = bool(entry.extra.get("mark_points", True))
+    max_slices = entry.extra.get("max_slices") or DEFAULT_MAX_SLICES
+    if not isinstance(max_slices, int) or isinstance(max_slices, bool) or max_slices < 1:
+        yield SourceIssue(entry.path, f"catalog max_slices {max_slices!r} is not a positive whole number; "
+                                      f"{DEFAULT_MAX_SLICES} used")
+        max_slices = DEFAULT_MAX_SLICES
+    mark = entry.extra.get("mark_points", True) is not False
     descriptions, issues = _load_series(folder, entry)
     yield from issues
     for study in studies.values():
@@ -143,7 +148,7 @@ def _load_labels(folder: Path, entry: CatalogEntry) -> tuple[dict[str, _Study], 
             columns[col] = (_condition_name(m.group("condition")), level)
     for line, row in rows:
         sid = str(row.get("study_id") or "").strip()
-        if not sid.isdigit():
+        if not _ID_RE.fullmatch(sid):
             issues.append(SourceIssue(rel, f"line {line}: study_id {sid!r} is not a number; row skipped"))
             continue
         if sid in studies:
@@ -171,8 +176,8 @@ def _load_labels(folder: Path, entry: CatalogEntry) -> tuple[dict[str, _Study], 
             ok = np.isfinite([x, y]).all()
         except (TypeError, ValueError):
             ok = False
-        problem = ("study_id, series_id and instance_number must be numbers" if not (sid.isdigit() and series.isdigit()
-                                                                                    and inst.isdigit())
+        problem = ("study_id, series_id and instance_number must be numbers"
+                   if not all(_ID_RE.fullmatch(v) for v in (sid, series, inst))
                    else f"level {row.get('level')!r} is not one level" if level is None
                    else "x and y must be finite numbers" if not ok
                    else f"study {sid} is not in {STUDY_CSV}" if sid not in studies else "")
@@ -292,6 +297,7 @@ def slice_png(pixels: np.ndarray, points: list[tuple[float, float]] = ()) -> byt
     img = Image.fromarray(pixels, mode="L")
     if size != (w, h):
         img = img.resize(size, Image.BILINEAR)
+    points = [(x, y) for x, y in points if 0 <= x <= w and 0 <= y <= h]  # a point off the slice is not drawn
     if points:
         draw = ImageDraw.Draw(img)
         r, width = max(4, round(min(size) / 40)), max(1, round(min(size) / 160))
