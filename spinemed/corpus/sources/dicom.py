@@ -350,16 +350,14 @@ def _study_record(study: _Study, folder: Path, entry: CatalogEntry, descriptions
         except Exception as exc:  # pixel layouts pydicom decodes but that are no displayable slice
             yield SourceIssue(rel, f"pixels cannot be rendered ({type(exc).__name__}: {exc})")
             continue
-        desc = descriptions.get((study.study_id, series), "") or "MRI series"
+        desc = descriptions.get((study.study_id, series), "") or "series not described"
         found = [f"{lb.condition} at {lb.level}" + (f" ({grade[(lb.condition, lb.level)]})"
                                                     if (lb.condition, lb.level) in grade else "") for lb in labels]
-        plane = desc.split()[0].lower() if desc.split() and desc.split()[0].lower() in ("sagittal", "axial", "coronal") else ""
         images.append(ImageRef(
             data=png,
             label=f"{desc} slice {len(images) + 1}",
-            caption=f"{desc} lumbar MRI slice" + ("; marked: " if mark else "; labelled: ") + "; ".join(found) + ".",
-            description=f"{plane.capitalize() + ' ' if plane else ''}lumbar spine MRI ({desc}) "
-                        f"with labelled {'; '.join(found)}.",
+            caption=f"Lumbar MRI slice ({desc})" + ("; marked: " if mark else "; labelled: ") + "; ".join(found) + ".",
+            description=f"Lumbar spine MRI ({desc}) with labelled {'; '.join(found)}.",
         ))
         shown.append({"series_description": desc, "levels": sorted({lb.level for lb in labels}, key=level_sort_key),
                       "conditions": sorted({lb.condition for lb in labels})})
