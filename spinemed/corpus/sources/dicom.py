@@ -46,6 +46,7 @@ from spinemed.deid import dicom as deid_dicom
 from spinemed.levels import canonical_level, level_sort_key
 from spinemed.schema import ImageRef, SourceIssue, SourceRecord
 
+from ..step import in_shard
 from .catalog import CatalogEntry, _as_entry, _rel
 from .common import _inside, _record
 
@@ -110,25 +111,35 @@ def _read_csv(path: Path, entry: CatalogEntry, required: tuple[str, ...]
     return header, rows, issues
 
 
-def read_rsna_lumbar(folder: str | Path, entry: CatalogEntry | dict[str, Any]) -> Iterator[SourceRecord | SourceIssue]:
-    """One `volume` record per study of an RSNA 2024 lumbar-spine layout folder (see the module docstring)."""
+def read_rsna_lumbar(folder: str | Path, entry: CatalogEntry | dict[str, Any], rank: int = 0,
+                     world_size: int = 1) -> Iterator[SourceRecord | SourceIssue]:
+    """One `volume` record per study of an RSNA 2024 lumbar-spine layout folder (see the module docstring).
+
+    `rank`/`world_size` read one shard: a study belongs to `shard_of("<entry path>/train_images/<study>")`
+    (its slices are the expensive part, so a real dataset fans out over many shards); the CSVs'
+    own defects are reported by the shard of the entry's path.  Every shard parses the CSVs."""
     folder = Path(folder)
     entry = _as_entry(entry, folder)
+    owner = in_shard(entry.path, rank, world_size)
     if not is_rsna_layout(folder):
-        yield SourceIssue(_rel(folder, entry.root), f"not an RSNA lumbar layout (needs {STUDY_CSV}, {COORDS_CSV}, {SERIES_CSV})")
+        if owner:
+            yield SourceIssue(_rel(folder, entry.root), f"not an RSNA lumbar layout (needs {STUDY_CSV}, {COORDS_CSV}, {SERIES_CSV})")
         return
-    studies, issues = _load_labels(folder, entry)
-    yield from issues
+    studies, label_issues = _load_labels(folder, entry)
+    descriptions, series_issues = _load_series(folder, entry)
     max_slices = entry.extra.get("max_slices") or DEFAULT_MAX_SLICES
     if not isinstance(max_slices, int) or isinstance(max_slices, bool) or max_slices < 1:
-        yield SourceIssue(entry.path, f"catalog max_slices {max_slices!r} is not a positive whole number; "
-                                      f"{DEFAULT_MAX_SLICES} used")
+        if owner:
+            yield SourceIssue(entry.path, f"catalog max_slices {max_slices!r} is not a positive whole number; "
+                                          f"{DEFAULT_MAX_SLICES} used")
         max_slices = DEFAULT_MAX_SLICES
+    if owner:
+        yield from label_issues
+        yield from series_issues
     mark = entry.extra.get("mark_points", True) is not False
-    descriptions, issues = _load_series(folder, entry)
-    yield from issues
     for study in studies.values():
-        yield from _study_record(study, folder, entry, descriptions, max_slices, mark)
+        if in_shard(f"{entry.path}/{IMAGES_DIR}/{study.study_id}", rank, world_size):
+            yield from _study_record(study, folder, entry, descriptions, max_slices, mark)
 
 
 def _load_labels(folder: Path, entry: CatalogEntry) -> tuple[dict[str, _Study], list[SourceIssue]]:

@@ -59,9 +59,9 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
     path or a symlink that leads out of it is a defect, not read; a symlinked folder inside the
     root is followed.  A paragraph longer than `max_chars` is reported and split at sentence ends.
 
-    `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole) belongs to
-    shard `shard_of(its path)`, so the shards 0..world_size-1 together read every file exactly
-    once; catalog defects are reported by shard 0.  Files that are not in this shard are not
+    `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole; in an RSNA
+    DICOM folder, each study) belongs to shard `shard_of(its path)`, so the shards
+    0..world_size-1 together read every file exactly once; catalog defects are reported by shard 0.  Files that are not in this shard are not
     opened.
     """
     root = Path(root)
@@ -134,12 +134,15 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
               max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
               read: set[Path] | None = None) -> Iterator[SourceRecord | SourceIssue]:
     if entry.source_type == "open_dataset":
+        layout = _layout(target, entry) if target.is_dir() else None
+        if layout == RSNA_LAYOUT:  # sharded by study inside the reader
+            yield from _guarded(partial(read_rsna_lumbar, rank=rank, world_size=world_size), target, entry)
+            return
         if not in_shard(entry.path, rank, world_size):
             return
         if not target.is_dir():
             yield SourceIssue(entry.path, "open_dataset entries must be folders (VerSe or RSNA lumbar DICOM layout)")
             return
-        layout = _layout(target, entry)
         if layout is None:
             yield SourceIssue(entry.path, f"unknown layout {entry.extra.get('layout')!r} (known: {', '.join(_OPEN_LAYOUTS)})")
             return
