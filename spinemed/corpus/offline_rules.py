@@ -294,6 +294,8 @@ def _neighbour_levels(level: str) -> list[str]:
 def _volume_mcq(facts: dict, seed) -> dict:
     lang = facts["language"]
     vol = facts.get("volume", {})
+    if "gradings" in vol:  # a graded MRI study (corpus/sources/dicom.py), not a VerSe CT
+        return _study_mcq(vol, lang, seed)
     verts = list(vol.get("vertebrae") or [])
     compressed = list(vol.get("compressed") or [])
     if compressed and len(verts) >= 4:
@@ -321,6 +323,96 @@ def _volume_mcq(facts: dict, seed) -> dict:
     return _err("volume facts list fewer than 4 vertebrae")
 
 
+# Graded MRI studies (RSNA lumbar layout): the facts are the dataset's own gradings per level.
+_SEVERITY_ORDER = ("Normal/Mild", "Moderate", "Severe")
+_SEVERITY_ZH = {"Normal/Mild": "正常/轻度", "Moderate": "中度", "Severe": "重度"}
+_CONDITION_ZH = {"spinal canal stenosis": "椎管狭窄", "left neural foraminal narrowing": "左侧神经根孔狭窄",
+                 "right neural foraminal narrowing": "右侧神经根孔狭窄", "left subarticular stenosis": "左侧侧隐窝狭窄",
+                 "right subarticular stenosis": "右侧侧隐窝狭窄"}
+
+
+def _graded_findings(vol: dict, lang: str) -> list[str]:
+    """One phrase per level with a finding above normal/mild, cranial to caudal."""
+    out = []
+    for level in vol.get("label_levels") or []:
+        gs = sorted((g for g in vol.get("gradings", []) if g.get("level") == level and g.get("severity") in _SEVERITY_ORDER[1:]),
+                    key=lambda g: (-_SEVERITY_ORDER.index(g["severity"]), g["condition"]))
+        if not gs:
+            continue
+        if lang == "zh":
+            out.append(f"{level}：" + "，".join(_SEVERITY_ZH[g["severity"]] + _CONDITION_ZH.get(g["condition"], g["condition"]) for g in gs))
+        else:
+            out.append(f"{level}: " + ", ".join(f"{g['severity'].lower()} {g['condition']}" for g in gs))
+    return out
+
+
+def _study_summary(vol: dict, lang: str) -> str:
+    found = _graded_findings(vol, lang)
+    most = vol.get("most_affected") or []
+    if lang == "zh":
+        if not found:
+            return "腰椎MRI：各椎间盘水平椎管、神经根孔及侧隐窝均未见超过轻度的狭窄。"
+        return "腰椎MRI：" + "；".join(found) + "。" + (f"受累最重的节段为{'、'.join(most)}。" if most else "")
+    if not found:
+        return "Lumbar MRI: no level shows more than mild canal, foraminal or subarticular narrowing."
+    return ("Lumbar MRI: " + "; ".join(found) + "." + (f" The most affected level is {' and '.join(most)}." if most else ""))
+
+
+def _study_mcq(vol: dict, lang: str, seed) -> dict:
+    """Which level is most affected (when one level is), else the grade at a graded level."""
+    graded = list(vol.get("graded_levels") or [])
+    most = list(vol.get("most_affected") or [])
+    summary = _study_summary(vol, lang)
+    if len(most) == 1 and len(graded) >= 4:
+        true = most[0]
+        distractors = [lv for lv in sorted(graded, key=lambda v: _h(seed, v)) if lv != true][:3]
+        options, answer = _arrange(true, distractors, seed)
+        if lang == "zh":
+            return {"question": "在这组腰椎MRI图像中，狭窄最严重的椎间盘节段是？", "options": options, "answer": answer,
+                    "explanation": summary}
+        return {"question": "In these lumbar MRI images, which disc level is the most severely narrowed?",
+                "options": options, "answer": answer, "explanation": summary}
+    gradings = sorted(vol.get("gradings") or [], key=lambda g: _h(seed, g.get("level"), g.get("condition")))
+    for g in gradings:
+        if g.get("severity") not in _SEVERITY_ORDER:
+            continue
+        opts = list(_SEVERITY_ORDER) if lang != "zh" else [_SEVERITY_ZH[s] for s in _SEVERITY_ORDER]
+        true = opts[_SEVERITY_ORDER.index(g["severity"])]
+        # three grades and a fourth option (an MCQ needs 4-5): the level was graded, so it is never right
+        others = [o for o in opts if o != true] + ["该节段无法评估" if lang == "zh" else "Not assessable on this study"]
+        options, answer = _arrange(true, others, seed)
+        if lang == "zh":
+            return {"question": f"该腰椎MRI中{g['level']}节段{_CONDITION_ZH.get(g['condition'], g['condition'])}的程度为？",
+                    "options": options, "answer": answer, "explanation": summary}
+        return {"question": f"How severe is the {g['condition']} at {g['level']} in this lumbar MRI?",
+                "options": options, "answer": answer, "explanation": summary}
+    return _err("study facts hold no grading")
+
+
+def _study_consultation(vol: dict, lang: str) -> dict:
+    summary = _study_summary(vol, lang)
+    severe = any(g.get("severity") == "Severe" for g in vol.get("gradings") or [])
+    if lang == "zh":
+        msgs = [
+            ("user", "医生，这是我的腰椎磁共振，能帮我看看吗？"),
+            ("assistant", f"{summary}请问您有没有腰腿痛、下肢麻木无力，走路一段距离后腿痛加重需要休息吗？"),
+            ("user", "腰痛好几年了，最近走几百米腿就发麻，要坐下休息。"),
+            ("assistant", ("影像上有重度狭窄，结合您的症状，建议尽快到脊柱外科面诊，评估是否需要减压手术。" if severe
+                           else "目前狭窄不重，可以先进行规范的保守治疗和功能锻炼，并定期复查。")
+             + "如出现大小便障碍或下肢无力加重，请立即就医。"),
+        ]
+    else:
+        msgs = [
+            ("user", "Doctor, here is my lumbar spine MRI. Can you tell me what it shows?"),
+            ("assistant", f"{summary} Do you have back or leg pain, numbness or weakness, or leg pain that makes you stop after walking a certain distance?"),
+            ("user", "My back has ached for years, and lately my legs go numb after a few hundred metres and I have to sit down."),
+            ("assistant", ("There is severe narrowing on the scan, and with your symptoms an assessment by a spine surgeon about decompression is the sensible next step."
+                           if severe else "The narrowing is not severe; a structured course of non-operative treatment and exercise, with follow-up, is the usual first step.")
+             + " Seek urgent care if you lose bladder or bowel control or your legs become weaker."),
+        ]
+    return {"case": summary, "messages": [{"role": r, "content": c} for r, c in msgs]}
+
+
 _LABEL_PREFIX = re.compile(r"^\s*(?:fig(?:ure)?s?\.?|图)\s*\d+(?:[-.–]\d+)?\s*[:：.]?\s*", re.I)
 
 
@@ -338,7 +430,7 @@ def draft_open_qa(facts: dict) -> dict:
         caption = _strip_label(fig.get("caption", ""))
         if facts["source"]["kind"] == "volume":
             vol = facts.get("volume", {})
-            caption = vol.get("description", "")
+            caption = _study_summary(vol, lang) if "gradings" in vol else vol.get("description", "")
         if not caption:
             return _err("image has no caption or description")
         ctx = sentences(" ".join(fig.get("context", [])), lang)[:2]
@@ -540,6 +632,8 @@ def draft_consultation(facts: dict) -> dict:
 def _volume_consultation(facts: dict) -> dict:
     lang = facts["language"]
     vol = facts.get("volume", {})
+    if "gradings" in vol:
+        return _study_consultation(vol, lang)
     verts = list(vol.get("vertebrae") or [])
     if len(verts) < 2:
         return _err("volume facts list fewer than 2 vertebrae")

@@ -59,8 +59,9 @@ def test_every_input_is_accounted_for(demo):
     assert a["source_records"] == a["records_published"] + a["records_quarantined"] + a["records_duplicate"]
     assert a["items_planned"] == a["items_published"] + a["items_quarantined"]
     assert a["duplicates"] == {"exact": 1, "near": 1}  # the planted duplicate and near-duplicate passages
-    # truncated XML, non-image .png, empty chapter, missing image; + the 2 pages of the scanned PDF without OCR
-    assert a["source_defects"] == 4 + (2 if ocr_engine_name() is None else 0)
+    # truncated XML, non-image .png, empty chapter, missing image, missing DICOM instance;
+    # + the 2 pages of the scanned PDF without OCR
+    assert a["source_defects"] == 5 + (2 if ocr_engine_name() is None else 0)
     # the sample PDFs' postoperative photo and bar chart are discarded as not diagnostic
     assert {k: v for k, v in a["image_relevance"].items() if k != "kept"} == {"colour_photo": 1, "chart_or_table": 1}
     assert a["image_relevance"]["kept"] > 10
@@ -78,7 +79,8 @@ def test_side_files_report_each_defect_by_file_and_reason(demo):
     files = {real[i["source_file"]] for i in issues}
     scan = {"pdf/scan_ch13_epidural_abscess.pdf"} if ocr_engine_name() is None else set()  # its pages, unread
     assert {"case_reports/PMC0000106.xml", "textbooks/images/ch12_fig2.png",
-            "textbooks/en_ch09_spinal_cord_injury.md", "textbooks/en_ch07_spondylolisthesis_scoliosis.md"} | scan == files
+            "textbooks/en_ch09_spinal_cord_injury.md", "textbooks/en_ch07_spondylolisthesis_scoliosis.md",
+            "rsna_lumbar/train_label_coordinates.csv"} | scan == files
     quarantine = [json.loads(line) for line in (work / "quarantine.jsonl").read_text("utf-8").splitlines()]
     pcm = [q for q in quarantine if q["stage"] == "pcm"]
     assert len(pcm) == 1 and "knee" in pcm[0]["reason"]

@@ -59,7 +59,7 @@ def test_counts_per_type_kind_language(records):
         ("guideline", "passage", "zh"): 7,
         ("inpatient", "case", "en"): 6,
         ("inpatient", "case", "zh"): 6,
-        ("open_dataset", "volume", "en"): 2,
+        ("open_dataset", "volume", "en"): 4,  # 2 VerSe subjects + 2 RSNA-layout DICOM studies
         ("question_bank", "mcq", "en"): 13,
         ("question_bank", "mcq", "zh"): 12,
         # incl. the mismatched ch7 figure (the PCM LLM check drops it) and the 2 + 2 figures of the
@@ -102,9 +102,11 @@ def test_every_planted_defect_reported(issues):
     assert reasons["textbooks/en_ch09_spinal_cord_injury.md"] == ["no paragraphs or figures (headings only)"]
     (missing,) = reasons["textbooks/en_ch07_spondylolisthesis_scoliosis.md"]
     assert "missing image file textbooks/images/ch7_fig4.png" in missing
+    (dcm,) = reasons["rsna_lumbar/train_label_coordinates.csv"]
+    assert dcm == "line(s) 11: instance train_images/10000002/2002/7.dcm is missing"
     # without an OCR engine, each page of the image-only sample PDF is a defect too (never an empty chapter)
     no_ocr = 2 if ocr_engine_name() is None else 0
-    assert len(issues) == 4 + no_ocr  # nothing else in the shipped samples is defective at read time
+    assert len(issues) == 5 + no_ocr  # nothing else in the shipped samples is defective at read time
 
 
 def test_mismatched_figure_is_kept_for_the_pcm_check(records):
@@ -188,7 +190,7 @@ def test_inpatient_keeps_identifiers(records):
 
 
 def test_verse_volumes(records):
-    vols = {r.fields["subject"]: r for r in records if r.kind == "volume"}
+    vols = {r.fields["subject"]: r for r in records if r.kind == "volume" and "vertebrae" in r.fields}
     assert vols["sub-verse501"].fields["vertebrae"] == ["L1", "L2", "L3", "L4", "L5"]
     assert vols["sub-verse502"].fields["vertebrae"] == ["T10", "T11", "T12", "L1", "L2", "L3"]
     for r in vols.values():
@@ -284,13 +286,13 @@ def test_generator_script_reproduces_shipped_binaries(tmp_path):
     spec.loader.exec_module(mod)
     mod.main(["--out", str(tmp_path)])
     made = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert len(made) == 24 + 6 + 3  # images incl. the broken one, 2 x (CT, mask, centroids), 3 PDFs
+    assert len(made) == 24 + 6 + 3 + 3 + 9  # images incl. the broken one, 2 x (CT, mask, centroids), 3 PDFs, RSNA CSVs + slices
     for rel in made:
         new, old = tmp_path / rel, SOURCES / rel
         assert old.is_file(), f"{rel} not committed"
         if rel.name.endswith(".nii.gz"):
             assert np.array_equal(np.asanyarray(nib.load(new).dataobj), np.asanyarray(nib.load(old).dataobj))
-        elif rel.name == "ch12_fig2.png":
+        elif rel.name == "ch12_fig2.png" or rel.suffix == ".dcm":
             assert new.read_bytes() == old.read_bytes()
         elif rel.suffix == ".pdf":  # the text-layer PDFs are byte-stable; the scan embeds a JPEG (libjpeg-dependent)
             if not rel.name.startswith("scan_"):

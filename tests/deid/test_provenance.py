@@ -151,7 +151,7 @@ def test_no_file_name_case_id_subject_or_path_in_any_published_field(named_build
         assert name not in published, name
     rows = [r for t in TASKS for p in (folder / "data" / t).glob("*.parquet") for r in pq.read_table(p).to_pylist()]
     image_names = {img["path"] for r in rows for img in r["images"]}
-    assert image_names and all(re.fullmatch(r"src-[0-9a-f]{12}\.(?:png|jpg)|[0-9a-f]{16}-\d+\.png", n) for n in image_names), \
+    assert image_names and all(re.fullmatch(r"src-[0-9a-f]{12}\.(?:png|jpg)|img-[0-9a-f]{16}-\d+\.png", n) for n in image_names), \
         sorted(image_names)
     assert any(n.startswith("src-") for n in image_names) and any(not n.startswith("src-") for n in image_names)
 

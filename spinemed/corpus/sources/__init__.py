@@ -11,6 +11,7 @@ folder, dispatching on `source_type`:
 | case_report              | Europe PMC JATS XML (`*.xml`)          | `read_jats`              | case, figure     |
 | inpatient                | one case per `*.json` (or `*.jsonl`)   | `read_inpatient`         | case             |
 | open_dataset             | VerSe layout folder (NIfTI + centroids) | `read_verse`             | volume           |
+| open_dataset             | RSNA 2024 lumbar layout (DICOM + CSVs)  | `read_rsna_lumbar`       | volume (a study) |
 
 Provenance (source id, license, redistributable) comes from the catalog; JATS files override
 the source id and license with their own `<article-id>` / `<license>`.  Every defect (broken or
@@ -21,12 +22,13 @@ imaging subjects: de-identification, including the opaque provenance ids
 (`spinemed.deid.provenance.deidentify_provenance`), is the next stage's job.
 
 Layout: `catalog` (catalog.yaml entries), `common` (helpers every reader shares), one module per
-format (`markdown`, `pdf`, `question_bank`, `jats`, `inpatient`, `verse`) and `driver` (dispatch and
-the shard filter).  A new format is a new reader module plus one line in `driver._READERS`.
+format (`markdown`, `pdf`, `question_bank`, `jats`, `inpatient`, `verse`, `dicom`) and `driver` (dispatch and
+the shard filter; an open_dataset folder's catalog `layout`, or its files, picks VerSe or DICOM).  A new format is a new reader module plus one line in `driver._READERS`.
 """
 
 from .catalog import CATALOG_FILE, CatalogEntry, load_catalog
 from .common import DEFAULT_MAX_PARAGRAPH_CHARS, clean_ocr_text, detect_language, image_description
+from .dicom import read_rsna_lumbar
 from .driver import ReadSources, iter_sources
 from .inpatient import read_inpatient
 from .jats import read_jats
@@ -48,6 +50,7 @@ __all__ = [
     "read_jats",
     "read_inpatient",
     "read_verse",
+    "read_rsna_lumbar",
     "clean_ocr_text",
     "detect_language",
     "image_description",

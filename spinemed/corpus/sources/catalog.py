@@ -14,7 +14,7 @@ from spinemed.schema import SOURCE_TYPES, SourceIssue
 
 CATALOG_FILE = "catalog.yaml"
 # Files under the sources root that are sources (must be catalogued); images are assets of them.
-_SOURCE_SUFFIXES = (".md", ".pdf", ".xml", ".csv", ".json", ".jsonl", ".nii", ".nii.gz")
+_SOURCE_SUFFIXES = (".md", ".pdf", ".xml", ".csv", ".json", ".jsonl", ".nii", ".nii.gz", ".dcm")
 _NOT_SOURCES = {CATALOG_FILE, "README.md"}
 _REQUIRED = ("path", "source_type", "source_id", "title", "language", "license", "redistributable")
 

@@ -12,6 +12,8 @@ from spinemed.schema import SourceIssue, SourceRecord
 from ..step import Doc, PipelineStep, Window, in_shard
 from .catalog import _NOT_SOURCES, _SOURCE_SUFFIXES, CatalogEntry, _rel, load_catalog
 from .common import DEFAULT_MAX_PARAGRAPH_CHARS, _inside
+from .dicom import LAYOUT as RSNA_LAYOUT
+from .dicom import is_rsna_layout, read_rsna_lumbar
 from .inpatient import read_inpatient
 from .jats import read_jats
 from .markdown import read_markdown_document
@@ -42,6 +44,17 @@ _ADAPTER_SUFFIXES = {
     "case_report": (".xml",),
     "inpatient": (".json", ".jsonl"),
 }
+
+
+# open_dataset folders: catalog key `layout` (default: RSNA lumbar when its CSVs are there, else VerSe).
+_OPEN_LAYOUTS = {"verse": read_verse, RSNA_LAYOUT: read_rsna_lumbar}
+
+
+def _layout(target: Path, entry: CatalogEntry) -> str | None:
+    layout = str(entry.extra.get("layout") or "")
+    if layout:
+        return layout if layout in _OPEN_LAYOUTS else None
+    return RSNA_LAYOUT if is_rsna_layout(target) else "verse"
 
 
 _OUTSIDE = "resolves outside the sources folder (a '..' path or a symlink); not read"
@@ -77,10 +90,11 @@ def iter_sources(root: str | Path, rank: int = 0, world_size: int = 1, *,
     root is followed.  A paragraph longer than `max_chars` is reported and split at sentence ends.
     `workers` > 1 fans the pages of each PDF out over that many processes (same output).
 
-    `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole) belongs to
-    shard `shard_of(its path)`, so the shards 0..world_size-1 together read every file exactly
-    once; catalog defects are reported by shard 0.  Files that are not in this shard are not
-    opened.  `file_order`, when given, numbers every source file met, in this shard or not.
+    `rank`/`world_size` read one shard: a source file (a VerSe folder as a whole; in an RSNA
+    DICOM folder, each study) belongs to shard `shard_of(its path)`, so the shards
+    0..world_size-1 together read every file exactly once; catalog defects are reported by
+    shard 0.  Files that are not in this shard are not opened.  `file_order`, when given,
+    numbers every source file met, in this shard or not.
     """
     counter = file_order if file_order is not None else FileOrder()
     root = Path(root)
@@ -156,12 +170,20 @@ def _dispatch(target: Path, entry: CatalogEntry, rank: int = 0, world_size: int 
     counter = counter if counter is not None else FileOrder()
     if entry.source_type == "open_dataset":
         counter.add(entry.path)
+        layout = _layout(target, entry) if target.is_dir() else None
+        if layout == RSNA_LAYOUT:  # sharded (and numbered) by study inside the reader
+            yield from _guarded(partial(read_rsna_lumbar, rank=rank, world_size=world_size, file_order=counter),
+                                target, entry)
+            return
         if not in_shard(entry.path, rank, world_size):
             return
         if not target.is_dir():
-            yield SourceIssue(entry.path, "open_dataset entries must be folders (VerSe layout)")
+            yield SourceIssue(entry.path, "open_dataset entries must be folders (VerSe or RSNA lumbar DICOM layout)")
             return
-        yield from _guarded(read_verse, target, entry)
+        if layout is None:
+            yield SourceIssue(entry.path, f"unknown layout {entry.extra.get('layout')!r} (known: {', '.join(_OPEN_LAYOUTS)})")
+            return
+        yield from _guarded(_OPEN_LAYOUTS[layout], target, entry)
         return
     reader = _READERS[entry.source_type]
     reader = partial(reader, max_chars=max_chars, **({"workers": workers} if reader is read_book else {}))
