@@ -26,6 +26,7 @@ from . import leaderboard as lb
 from .bench import KIND_LABELS, LANGUAGE_LABELS, MODALITY_LABELS, BenchmarkError, SpaceBench, subfield_label
 from .chat import NOT_FOR_CLINICAL_USE, ChatBackend, ChatInputError, NotConfiguredBackend, build_chat_backend, turns_from_gradio
 from .config import Judge, SpaceConfig
+from .queue_ui import QueueFront, build_submit_tab
 from .safety import cell_text, md_escape
 from .store import ResultsStore
 from .submissions import (
@@ -35,7 +36,9 @@ from .submissions import (
     accepted_markdown,
     parse_predictions,
     predictions_digest,
+    read_run_meta,
     rescore,
+    resolve_provenance,
     validate_meta,
 )
 
@@ -167,10 +170,14 @@ class SpaceState:
 
     # -- submissions ---------------------------------------------------------------------
 
-    def submit(self, file: Any, name: str, params_b: Any, access: str, domain: str, revision: str = "", *,
+    def submit(self, file: Any, name: str, params_b: Any, access: str, domain: str, revision: str = "",
+               meta_file: Any = None, prompt_version: str = "", prompt_hash: str = "", generation: Any = "", *,
                client: str | None = None) -> str:
         """Validate, rescore and store one upload; returns the Markdown message (never raises
         for bad input: a rejection stores nothing and says why).
+
+        `meta_file`: the run's ``predictions.meta.json`` (revision, prompt version and hash,
+        generation settings), or those typed in (:func:`spinemed.space.submissions.resolve_provenance`).
 
         `client`: who submits (from the Gradio request, see :func:`client_id`), for the
         per-client rate limit; None when called without a request.
@@ -186,6 +193,9 @@ class SpaceState:
                                  reserved=[e.model for e in self.paper])
             data = self._read_upload(file)
             rows = parse_predictions(data, self.bench, self.limits)
+            run_meta = read_run_meta(self._read_upload(meta_file, "predictions.meta.json")) if meta_file else None
+            provenance = resolve_provenance(self.bench, name=meta.name, revision=meta.revision, prompt_version=prompt_version,
+                                            prompt_hash=prompt_hash, generation=generation, meta=run_meta)
             digest = predictions_digest(rows)
             prior = self.store.find_duplicate(digest)
             existing = prior.id if prior else self.store.find_digest(digest)
@@ -197,7 +207,8 @@ class SpaceState:
                                           + ("; one submission per model name, revision and predictions" if same else "")])
             self.rate.check(meta.name, client)
             sid = f"{_slug(meta.name)}-{digest[:12]}"
-            results = rescore(self.bench, rows, meta, judge=self.judge, bootstrap=self.config.bootstrap, submission_id=sid)
+            results = rescore(self.bench, rows, meta, judge=self.judge, bootstrap=self.config.bootstrap, submission_id=sid,
+                              provenance=provenance)
             try:
                 outcome = self.store.save(sid, results, rows)
             except FileExistsError as exc:
@@ -211,11 +222,11 @@ class SpaceState:
         self.reload(force=True)
         return accepted_markdown(results, outcome.describe())
 
-    def _read_upload(self, file: Any) -> bytes:
+    def _read_upload(self, file: Any, what: str = "predictions.jsonl") -> bytes:
         # gr.File(type="filepath") gives a path; gradio_client / older versions may give a dict.
         path = file.get("path") if isinstance(file, dict) else file
         if not path:
-            raise SubmissionRejected(["no file uploaded: choose your predictions.jsonl"])
+            raise SubmissionRejected([f"no file uploaded: choose your {what}"])
         p = Path(path)
         try:
             size = p.stat().st_size
@@ -420,29 +431,7 @@ def build_app(state: SpaceState):
 
             refresh.click(do_refresh, filters, [table, picker, status], api_name="refresh")
 
-        with gr.Tab("Submit", id="submit"):
-            gr.Markdown(
-                "Upload the `predictions.jsonl` that `spinemed eval` writes (one line per benchmark item: `id`, `kind`, "
-                "`output`, `status`). The Space checks every line against the benchmark it serves and **recomputes all "
-                "scores** with the `spinemed` scorer; answers or scores claimed in the file are ignored. A rejected upload "
-                "stores nothing.\n\n" + (state.bench.summary_md() if state.bench else state._no_bench_md())
-            )
-            with gr.Row():
-                upload = gr.File(label="predictions.jsonl", file_types=[".jsonl", ".json", ".txt"], type="filepath")
-                with gr.Column():
-                    name = gr.Textbox("", label="Model name", placeholder="my-org/SpineLM-7B", max_length=80)
-                    revision = gr.Textbox("", label="Revision (commit, tag or date; optional)", max_length=64)
-                    params = gr.Number(label="Size (billions of parameters; 0 = unknown)", value=0, minimum=0)
-                    s_access = gr.Radio(list(lb.ACCESS), value="open", label="Access")
-                    s_domain = gr.Radio(list(lb.DOMAINS), value="general", label="Domain")
-            submit = gr.Button("Submit", variant="primary", interactive=state.bench is not None)
-            outcome = gr.Markdown()
-
-            def do_submit(file, model_name, size_b, access, domain, model_revision, request: gr.Request):
-                return state.submit(file, model_name, size_b, access, domain, model_revision, client=client_id(request))
-
-            submit.click(do_submit, [upload, name, params, s_access, s_domain, revision], outcome, api_name="submit",
-                         concurrency_limit=1).then(do_refresh, filters, [table, picker, status], api_visibility="private")
+        build_submit_tab(state, QueueFront(state), (do_refresh, filters, [table, picker, status]), client_id)
 
         with gr.Tab("Explorer", id="explorer"):
             gr.Markdown("Browse SpineBench items by sub-field, language and modality. Empty filters match everything.")
