@@ -6,7 +6,7 @@ and the queue's own (:func:`spinemed.space.queue.new_request`), and stores it PE
 requests folder or Hub dataset the worker reads.  :func:`build_submit_tab` is the page.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Gradio reads the handlers' `gr.Request` annotations at run time.
 
 import logging
 from collections.abc import Callable, Sequence

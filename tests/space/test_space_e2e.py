@@ -92,7 +92,7 @@ def test_space_end_to_end_with_gradio_client(tmp_path, chat_server):
         # An invalid predictions file: a clear message, nothing stored.
         rows = prediction_lines(bench)
         bad = write_jsonl(tmp_path / "bad.jsonl", rows[1:] + [{**rows[1], "output": 42}])
-        message = client.predict(handle_file(str(bad)), "org/bad-model", 7, "open", "general", api_name="/submit")
+        message = client.predict(handle_file(str(bad)), "org/bad-model", 7, "open", "general", "", None, api_name="/submit")
         assert "Submission rejected: nothing was stored" in message
         assert "appears again" in message and "have no prediction" in message and "must be a string" in message
         assert not any((tmp_path / "results" / "submissions").iterdir())
