@@ -24,7 +24,15 @@ from spinemed.text import detect_language
 
 from . import leaderboard as lb
 from .bench import KIND_LABELS, LANGUAGE_LABELS, MODALITY_LABELS, BenchmarkError, SpaceBench, subfield_label
-from .chat import NOT_FOR_CLINICAL_USE, ChatBackend, ChatInputError, NotConfiguredBackend, build_chat_backend, turns_from_gradio
+from .chat import (
+    NOT_FOR_CLINICAL_USE,
+    ChatBackend,
+    ChatInputError,
+    NotConfiguredBackend,
+    build_chat_backend,
+    on_zero_gpu,
+    turns_from_gradio,
+)
 from .config import Judge, SpaceConfig
 from .queue_ui import QueueFront, build_submit_tab
 from .safety import cell_text, md_escape
@@ -95,8 +103,10 @@ class SpaceState:
         restored = store.sync_from_hub()
         if restored:
             log.info("restored %d submission(s) from %s", len(restored), config.results_repo)
-        chat = build_chat_backend(config.model, cache_dir=config.cache_dir)
-        if hasattr(chat, "load"):  # load a local model in the background: the page is up meanwhile
+        chat = build_chat_backend(config.model, cache_dir=config.cache_dir, revision=config.chat_revision)
+        if hasattr(chat, "load") and on_zero_gpu():  # ZeroGPU places the weights at start-up, before any GPU call
+            _warm_up(chat)
+        elif hasattr(chat, "load"):  # load a local model in the background: the page is up meanwhile
             threading.Thread(target=_warm_up, args=(chat,), name="space-chat-load", daemon=True).start()
         judge = Judge(config.judge, cache_dir=Path(config.cache_dir) / "judge") if config.judge else None
         return cls(config, bench=bench, bench_error=bench_error, store=store, chat=chat, judge=judge)
@@ -286,6 +296,9 @@ class SpaceState:
             yield "Type a question (and attach an image if you like). 请输入问题（可附加图像）。"
             return
         lang = language if language in ("en", "zh") else detect_language(last.text)
+        notice = getattr(self.chat, "loading_notice", None)
+        if notice is not None and notice(lang):
+            yield notice(lang)  # replaced by the answer's first piece
         answer = ""
         try:
             for piece in self.chat.stream(turns, lang):
@@ -516,4 +529,7 @@ def launch_kwargs(state: SpaceState) -> dict[str, Any]:
 def create_app(config: SpaceConfig | None = None, *, hub_api: Any = None, strict: bool = False):
     """``(demo, launch_kwargs)`` from a config (default: environment variables, as on a Space)."""
     state = SpaceState.from_config(config or SpaceConfig.from_env(), hub_api=hub_api, strict=strict)
-    return build_app(state), launch_kwargs(state)
+    demo = build_app(state)
+    # A bounded queue: past max_size visitors are told the Space is busy instead of waiting without end.
+    demo.queue(max_size=state.config.max_queue, default_concurrency_limit=2)
+    return demo, launch_kwargs(state)

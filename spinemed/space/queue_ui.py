@@ -146,7 +146,8 @@ def build_submit_tab(state: Any, front: QueueFront, after: tuple[Callable, Seque
             q_summary = gr.Markdown(front.summary_md(), elem_id="queue-summary")
             q_refresh = gr.Button("↻ Refresh queue", scale=0, elem_id="queue-refresh")
         q_table = gr.Dataframe(value=front.frame(), interactive=False, wrap=True, max_height=320, label="Requests queue",
-                               elem_id="queue-table")
+                               elem_id="queue-table",
+                               column_widths=["100px", "220px", "140px", "180px", "180px", "180px", "420px"])
 
         def do_request(model, revision, name, size_b, access, domain, request: gr.Request):
             message = front.request(model, revision, name, size_b, access, domain, client=client_id(request))

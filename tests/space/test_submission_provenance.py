@@ -129,3 +129,10 @@ def test_model_requests_from_the_page_join_the_queue(tmp_path, bench):
     assert len(RequestsFolder(tmp_path / "requests").read_all()[0]) == 1
     off = QueueFront(_state(tmp_path / "off", bench))
     assert not off.enabled and "closed" in off.request("org/m", "", "", 0, "open", "general")
+
+
+def test_the_space_push_carries_the_eval_prompts_the_hash_check_reads():
+    from spinemed.space.push import space_files
+
+    names = {name for name, _ in space_files()}
+    assert {"builders/spinebench/eval_prompts/v1/mcq.en.md", "builders/spinebench/eval_prompts/v1/report.zh.md"} <= names
