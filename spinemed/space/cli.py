@@ -18,12 +18,16 @@ examples:
   spinemed space --model openai:MODEL@http://node1:8000/v1,http://node2:8000/v1   # visitors shared by two servers
   spinemed space --model tiny                           # offline random-weight test model (answers are noise)
   spinemed space --push ORG/SpineMed --dry-run          # list what would be uploaded to the Space
-  spinemed space worker --bench ORG/SpineBench@v1.0.0 --requests ORG/SpineMed-requests \
+  spinemed space --bench demo_out/spinebench --allow-unregistered --requests space_requests   # + model requests
+  spinemed space worker --bench ORG/SpineBench@v1.0.0 --requests-repo ORG/SpineMed-requests \\
                         --results-repo ORG/SpineMed-results --poll 60        # evaluate queued model requests
 
 Every flag has an environment variable (SPINEMED_BENCH, SPINEMED_RESULTS_DIR, SPINEMED_RESULTS_REPO,
-SPINEMED_CHAT_MODEL, SPINEMED_JUDGE, SPINEMED_ALLOW_UNREGISTERED, SPINEMED_MAX_UPLOAD_MB): that is how
-the pushed Space is configured.  Nothing is downloaded unless a Hub id is named.
+SPINEMED_CHAT_MODEL, SPINEMED_JUDGE, SPINEMED_ALLOW_UNREGISTERED, SPINEMED_MAX_UPLOAD_MB,
+SPINEMED_REQUESTS_DIR, SPINEMED_REQUESTS_REPO): that is how the pushed Space is configured; also
+SPINEMED_CHAT_REVISION (the hf: chat model's revision), SPINEMED_QUEUE_ENDPOINTS=1 (the queue takes
+openai: endpoint specs) and SPINEMED_MAX_QUEUE (visitors waiting, default 32).  On ZeroGPU hardware the
+hf: chat model generates under spaces.GPU.  Nothing is downloaded unless a Hub id is named.
 
 model specs (the grammar of `spinemed eval --model`, spinemed.models.spec):
   hf:PATH_OR_REPO[@REV]        transformers model: local folder or Hub id (@REV: branch, tag or commit)
@@ -48,6 +52,10 @@ def register(subparsers) -> None:
     p.add_argument("--judge", metavar="SPEC",
                    help="report judge for submissions: openai:MODEL@URL[,URL...] (default: reports not judged)")
     p.add_argument("--max-upload-mb", type=float, help="largest predictions file accepted (default: 25)")
+    p.add_argument("--requests", type=Path, dest="requests_dir",
+                   help="requests queue folder: visitors may request model evaluations, run by `spinemed space worker` "
+                        "(default: off)")
+    p.add_argument("--requests-repo", help="Hub dataset repo holding the requests queue instead of a folder (needs HF_TOKEN)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1; 0.0.0.0 to expose it)")
     p.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     push = p.add_argument_group("pushing to the Hub")
@@ -137,8 +145,6 @@ def _cmd_worker(args) -> int:
 
 
 def _cmd_space(args) -> int:
-    if getattr(args, "space_command", None):
-        return args.func(args)
     if args.push:
         from spinemed.space.push import push_space
 
@@ -154,7 +160,8 @@ def _cmd_space(args) -> int:
 
     config = SpaceConfig.from_env(bench=args.bench, allow_unregistered=args.allow_unregistered, results_dir=args.results_dir,
                                   results_repo=args.results_repo, model=args.model, judge=args.judge,
-                                  max_upload_mb=args.max_upload_mb)
+                                  max_upload_mb=args.max_upload_mb, requests_dir=args.requests_dir,
+                                  requests_repo=args.requests_repo)
     print(f"Starting the SpineMed Space on http://{args.host}:{args.port} (results folder: {config.results_dir}; "
           "Ctrl+C stops it)", file=sys.stderr)
     demo, launch_kwargs = create_app(config, strict=True)

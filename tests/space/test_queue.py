@@ -211,3 +211,19 @@ def test_hub_requests_claim_with_parent_commit(tmp_path):
         t.join()
     assert len(claimed) == 3 and len(set(claimed)) == 3
     assert {r["status"] for r in queue.read_all()[0]} == {RUNNING}
+
+
+def test_the_worker_command_runs_the_queue_once(tmp_path, capsys):
+    from spinemed.cli import main as cli_main
+
+    queue = RequestsFolder(tmp_path / "requests")
+    with SimServer(latency_s=0.0, responder=_responder) as sim:
+        req = queue.add(new_request(f"openai:sim@{sim.base_url}", name="org/Cli-7B", allow_endpoints=True))
+        rc = cli_main(["space", "worker", "--bench", str(sample_dirs()[1]), "--allow-unregistered", "--once",
+                       "--requests", str(tmp_path / "requests"), "--results", str(tmp_path / "results"),
+                       "--work-dir", str(tmp_path / "runs"), "--bootstrap", "0", "--max-new-tokens", "8"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "1 request(s) processed, 0 failed" in err and f"[{req['id']}] FINISHED" in err
+    assert queue.read_all()[0][0]["status"] == FINISHED
+    assert rc == 0 and cli_main(["space", "worker", "--once", "--bench", str(sample_dirs()[1]), "--allow-unregistered",
+                                 "--requests", str(tmp_path / "requests"), "--results", str(tmp_path / "results")]) == 0
