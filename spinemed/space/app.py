@@ -384,9 +384,11 @@ closed-QA and report scores; the published total is kept beside it, and the cons
 disagree (Medgemma-27B, Qwen2.5-VL-7B and SpineGPT).
 
 ### Submitting
-Run `spinemed eval --bench <SpineBench> --model ... --out run/` and upload `run/predictions.jsonl` on the Submit tab.
+Run `spinemed eval --bench <SpineBench> --model ... --out run/` and upload `run/predictions.jsonl` with
+`run/predictions.meta.json` (model revision, prompt version and hash, generation settings) on the Submit tab.
 The Space checks it against the benchmark it serves, **recomputes every score itself** (claimed answers or scores in the
-file are ignored) and stores the accepted results.
+file are ignored) and stores the accepted results with their provenance. Where the Space has a requests queue, you can
+instead request an evaluation of a Hub model: the evaluation worker runs it and its row appears when FINISHED.
 
 ### This Space
 - Benchmark: {bench}
