@@ -337,7 +337,7 @@ class WorkerConfig:
     judge: str | None = None  # openai:MODEL@URL[,URL...]
     worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
     stale_after_s: float = 6 * 3600.0
-    heartbeat_s: float = 60.0
+    heartbeat_s: float = 600.0  # a Hub queue commits each beat: every 10 minutes is plenty against a 6 h timeout
     max_attempts: int = 3
     eval_options: dict[str, Any] = field(default_factory=dict)  # extra EvalConfig fields (max_new_tokens, batch_size, ...)
 
