@@ -174,10 +174,14 @@ class RequestsFolder:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def _path(self, rid: str) -> Path:
-        if not rid or "/" in rid or rid.startswith("."):
+    @staticmethod
+    def _name(rid: str) -> str:
+        if not rid or "/" in rid or "\\" in rid or rid.startswith("."):
             raise QueueError(f"invalid request id {rid!r}")
-        return self.root / f"{rid}{REQUEST_SUFFIX}"
+        return f"{rid}{REQUEST_SUFFIX}"
+
+    def _path(self, rid: str) -> Path:
+        return self.root / self._name(rid)
 
     def read_all(self) -> tuple[list[dict[str, Any]], list[str]]:
         """(requests, problems): every readable request; unreadable files named in the problems."""
@@ -275,13 +279,16 @@ class HubRequests(RequestsFolder):
         try:
             self.api.create_commit(self.repo_id, repo_type="dataset", commit_message=message, parent_commit=sha,
                                    operations=[CommitOperationAdd(path_in_repo=name, path_or_fileobj=data)])
-        except Exception as exc:  # a concurrent commit moved the branch (412/409): re-read and retry
-            log.info("commit to %s not applied (%s); re-reading", self.repo_id, exc)
-            return False
+        except Exception as exc:
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            if status in (409, 412) or "412" in str(exc) or "parent" in str(exc).lower():
+                log.info("commit to %s not applied (another change came first); re-reading", self.repo_id)
+                return False  # a concurrent commit moved the branch: re-read and retry
+            raise  # auth, network: the caller must know the change was not made
         return True
 
     def add(self, request: Mapping[str, Any], *, unique: bool = True) -> dict[str, Any]:
-        name = self._path(request["id"]).name
+        name = self._name(request["id"])
         for _ in range(self.retries):
             sha, _names = self._snapshot()
             if unique:
@@ -291,7 +298,7 @@ class HubRequests(RequestsFolder):
         raise QueueError(f"could not add the request to {self.repo_id} after {self.retries} tries (busy repo)")
 
     def update(self, rid: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any] | None:
-        name = self._path(rid).name
+        name = self._name(rid)
         for _ in range(self.retries):
             sha, names = self._snapshot()
             if name not in names:
@@ -419,6 +426,17 @@ def _finish(queue: RequestsFolder, request: Mapping[str, Any], worker_id: str, s
     return queue.update(request["id"], done) or dict(request)
 
 
+def _release(queue: RequestsFolder, request: Mapping[str, Any], worker_id: str) -> None:
+    def back(current: dict[str, Any]) -> dict[str, Any] | None:
+        if current.get("worker") != worker_id or current.get("status") != RUNNING:
+            return None
+        return {**current, "status": PENDING, "worker": None, "heartbeat_time": None,
+                "attempts": max(0, int(current.get("attempts") or 1) - 1),  # a clean stop is no failed attempt
+                "reason": f"worker {worker_id} was stopped; the next worker resumes the run"}
+
+    queue.update(request["id"], back)
+
+
 def _eval_config(request: Mapping[str, Any], cfg: WorkerConfig):
     from spinemed.evaluation.runner import EvalConfig
 
@@ -439,8 +457,7 @@ def process_request(queue: RequestsFolder, store: ResultsStore, request: Mapping
     Every failure ends the request as FAILED with the reason (bad model, unreachable endpoint,
     items that errored, a judge that failed): a partial run is not a leaderboard entry.
     """
-    from spinemed.evaluation.benchmark import BenchmarkError
-    from spinemed.evaluation.runner import run_eval
+    from spinemed.evaluation.runner import EvalInterrupted, run_eval
 
     say = progress or (lambda message: None)
     rid = request["id"]
@@ -457,7 +474,13 @@ def process_request(queue: RequestsFolder, store: ResultsStore, request: Mapping
         results = _queue_results(run.results, request, rows)
         sid = f"queue-{rid}"
         outcome = store.save(sid, results, [{k: r.get(k) for k in PREDICTION_FIELDS} for r in rows])
-    except (EvalError, BenchmarkError, ModelError, PredictionsError, FileExistsError, ValueError, OSError) as exc:
+    except EvalInterrupted:
+        # Ctrl-C: hand the request back rather than fail it; the next run resumes from the saved answers.
+        _release(queue, request, cfg.worker_id)
+        raise KeyboardInterrupt from None
+    except Exception as exc:  # whatever went wrong, the request says so and the worker goes on
+        if not isinstance(exc, (EvalError, ModelError, PredictionsError, FileExistsError, ValueError, OSError)):
+            log.exception("request %s failed unexpectedly", rid)
         reason = f"{type(exc).__name__}: {exc}"[:1000]
         say(f"[{rid}] FAILED: {reason}")
         return _finish(queue, request, cfg.worker_id, FAILED, reason)
@@ -496,7 +519,14 @@ def run_worker(queue: RequestsFolder, store: ResultsStore, cfg: WorkerConfig, *,
     done: list[dict[str, Any]] = []
     stop = stop or threading.Event()
     while not stop.is_set():
-        request = claim_next(queue, cfg)
+        try:
+            request = claim_next(queue, cfg)
+        except Exception as exc:  # the requests repo unreachable: a polling worker waits and tries again
+            if once:
+                raise
+            say(f"cannot read the requests queue ({type(exc).__name__}: {exc}); retrying in {poll_s:g} s")
+            stop.wait(poll_s)
+            continue
         if request is None:
             if once:
                 break

@@ -227,3 +227,29 @@ def test_the_worker_command_runs_the_queue_once(tmp_path, capsys):
     assert queue.read_all()[0][0]["status"] == FINISHED
     assert rc == 0 and cli_main(["space", "worker", "--once", "--bench", str(sample_dirs()[1]), "--allow-unregistered",
                                  "--requests", str(tmp_path / "requests"), "--results", str(tmp_path / "results")]) == 0
+
+
+def test_a_stopped_worker_hands_its_request_back_and_a_crash_fails_only_that_request(tmp_path, monkeypatch):
+    import spinemed.evaluation.runner as runner
+    from spinemed.evaluation.runner import EvalInterrupted
+
+    queue = RequestsFolder(tmp_path / "requests")
+    first = queue.add(new_request("org/first"))
+    second = queue.add(new_request("org/second"))
+
+    def interrupted(cfg, progress=None):
+        raise EvalInterrupted("interrupted after 3 of 22 items")
+
+    monkeypatch.setattr(runner, "run_eval", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_worker(queue, ResultsStore(tmp_path / "results"), _worker(tmp_path), once=True)
+    back = {r["id"]: r for r in queue.read_all()[0]}[first["id"]]
+    assert (back["status"], back["worker"], back["attempts"]) == (PENDING, None, 0) and "was stopped" in back["reason"]
+
+    def crash(cfg, progress=None):
+        raise RuntimeError("CUDA error: device-side assert triggered")
+
+    monkeypatch.setattr(runner, "run_eval", crash)
+    done = run_worker(queue, ResultsStore(tmp_path / "results"), _worker(tmp_path), once=True)
+    assert [r["status"] for r in done] == [FAILED, FAILED] and {r["id"] for r in done} == {first["id"], second["id"]}
+    assert all(r["reason"] == "RuntimeError: CUDA error: device-side assert triggered" for r in done)
