@@ -211,7 +211,7 @@ class SpaceState:
             existing = prior.id if prior else self.store.find_digest(digest)
             if existing:
                 # One entry per (name, revision, predictions); the same outputs under another name are a copy.
-                same = prior is not None and (prior.name, prior.revision) == (meta.name, meta.revision)
+                same = prior is not None and (prior.name, prior.revision) == (meta.name, provenance.revision)
                 raise SubmissionRejected([f"identical predictions were already submitted (submission {existing}"
                                           + (f", {prior.describe()}" if prior else "") + ")"
                                           + ("; one submission per model name, revision and predictions" if same else "")])
