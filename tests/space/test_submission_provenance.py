@@ -136,3 +136,26 @@ def test_the_space_push_carries_the_eval_prompts_the_hash_check_reads():
 
     names = {name for name, _ in space_files()}
     assert {"builders/spinebench/eval_prompts/v1/mcq.en.md", "builders/spinebench/eval_prompts/v1/report.zh.md"} <= names
+
+
+def test_results_a_remote_worker_committed_are_fetched_when_the_queue_is_refreshed(tmp_path, bench):
+    from test_space_fixtures import FakeHubApi
+
+    from spinemed.space.app import SpaceState
+
+    api = FakeHubApi()
+    worker_side = _state(tmp_path / "worker", bench)
+    worker_side.store = ResultsStore(tmp_path / "worker" / "results", hub_repo="org/results", api=api)
+    preds = write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))
+    assert "committed to the Hub" in worker_side.submit(str(preds), "org/m", None, "open", "general",
+                                                        meta_file=str(run_meta(tmp_path / "m.json", bench)))
+    sid = api.commits[0]["paths"][0].split("/")[1]
+    queue = RequestsFolder(tmp_path / "requests")
+    queue.add({"id": "m-1", "model": "org/m", "revision": "main", "kind": "hf", "spec": "hf:org/m@main", "name": "org/m",
+               "status": "FINISHED", "submitted_time": "2026-01-01T00:00:00Z", "submission_id": sid})
+    config = SpaceConfig(results_dir=tmp_path / "space", cache_dir=tmp_path / "cache", requests_dir=tmp_path / "requests")
+    space = SpaceState(config, bench=bench, store=ResultsStore(tmp_path / "space", hub_repo="org/results", api=api))
+    assert "org/m" not in set(space.table()["Model"])
+    assert QueueFront(space).sync_results() == [sid]
+    space.reload()
+    assert "org/m" in set(space.table()["Model"])
