@@ -39,9 +39,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from spinemed.evaluation import runner as eval_runner  # run_eval through the module: tests replace it
 from spinemed.evaluation.models import EvalError
 from spinemed.evaluation.predictions import PREDICTION_FIELDS, PredictionsError, read_predictions
 from spinemed.evaluation.results import validate_results
+from spinemed.evaluation.runner import EvalConfig, EvalInterrupted
 from spinemed.fileio import atomic_write_json
 from spinemed.models.spec import ModelError, parse_model_spec
 
@@ -438,8 +440,6 @@ def _release(queue: RequestsFolder, request: Mapping[str, Any], worker_id: str) 
 
 
 def _eval_config(request: Mapping[str, Any], cfg: WorkerConfig):
-    from spinemed.evaluation.runner import EvalConfig
-
     judge_model, judge_urls = None, ()
     if cfg.judge:
         spec = parse_model_spec(cfg.judge, kinds=("openai",), what="judge")
@@ -457,13 +457,11 @@ def process_request(queue: RequestsFolder, store: ResultsStore, request: Mapping
     Every failure ends the request as FAILED with the reason (bad model, unreachable endpoint,
     items that errored, a judge that failed): a partial run is not a leaderboard entry.
     """
-    from spinemed.evaluation.runner import EvalInterrupted, run_eval
-
     say = progress or (lambda message: None)
     rid = request["id"]
     try:
         with _Heartbeat(queue, rid, cfg.worker_id, cfg.heartbeat_s):
-            run = run_eval(_eval_config(request, cfg), lambda m: say(f"[{rid}] {m}"))
+            run = eval_runner.run_eval(_eval_config(request, cfg), lambda m: say(f"[{rid}] {m}"))
         if run.error_count:
             raise EvalError(f"{run.error_count} of {run.results['benchmark']['items']} item(s) failed after all retries "
                             f"(first: {run.results['errors']['items'][0]['error'][:200]})")
