@@ -116,7 +116,7 @@ def new_request(model: str, revision: str = "", *, name: str = "", params_b: flo
     text = (model or "").strip()
     if not text:
         raise QueueError("model: enter a Hub model id (ORG/NAME)" + (" or an openai:MODEL@URL endpoint" if allow_endpoints else ""))
-    if _HUB_ID.match(text):
+    if ":" not in text and _HUB_ID.match(text.partition("@")[0]):  # ORG/NAME or ORG/NAME@REV
         text = f"hf:{text}"
     try:
         spec = parse_model_spec(text, kinds=("hf", "openai"), what="model")

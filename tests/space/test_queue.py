@@ -57,6 +57,8 @@ def test_requests_are_validated_and_not_duplicated(tmp_path):
     with pytest.raises(QueueError, match="already in the queue"):
         queue.add(new_request("hf:org/SpineLM-7B@main"))
     queue.add(new_request("org/SpineLM-7B", "v2"))  # another revision is another evaluation
+    with pytest.raises(QueueError, match="already in the queue"):
+        queue.add(new_request("org/SpineLM-7B@v2"))
     for bad, why in [("", "Hub model id"), ("/etc/passwd", "scheme"), ("hf:/etc", "not a Hub model id"),
                      ("openai:m@http://10.0.0.1/v1", "does not evaluate endpoints"), ("baseline:random", "not accepted"),
                      ("org/m", "revision")]:
