@@ -84,8 +84,9 @@ class QueueError(ValueError):
     """A request that cannot be queued (the message says why)."""
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+def _now(precise: bool = False) -> str:
+    # Heartbeats in milliseconds: whether a run is stale must not depend on where in a second it beat.
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds" if precise else "seconds").replace("+00:00", "Z")
 
 
 def _epoch(stamp: Any) -> float | None:
@@ -350,6 +351,12 @@ class WorkerConfig:
     max_attempts: int = 3
     eval_options: dict[str, Any] = field(default_factory=dict)  # extra EvalConfig fields (max_new_tokens, batch_size, ...)
 
+    def __post_init__(self) -> None:
+        if self.stale_after_s <= 0 or self.max_attempts < 1:
+            raise ValueError("stale_after_s must be > 0 and max_attempts >= 1")
+        # Several beats fit in the timeout, so one missed beat never gets a live run reclaimed.
+        self.heartbeat_s = min(self.heartbeat_s, self.stale_after_s / 3)
+
 
 def _stale(request: Mapping[str, Any], now: float, stale_after_s: float) -> bool:
     beat = _epoch(request.get("heartbeat_time") or request.get("started_time"))
@@ -380,7 +387,7 @@ def claim_next(queue: RequestsFolder, cfg: WorkerConfig, now: float | None = Non
                         "reason": f"given up after {cfg.max_attempts} attempts: the worker running it stopped "
                                   f"(no heartbeat for {cfg.stale_after_s:g} s)"}
             note = f"reclaimed from {current.get('worker')} (no heartbeat)" if current["status"] == RUNNING else ""
-            return {**current, "status": RUNNING, "worker": cfg.worker_id, "started_time": stamp, "heartbeat_time": stamp,
+            return {**current, "status": RUNNING, "worker": cfg.worker_id, "started_time": stamp, "heartbeat_time": _now(True),
                     "attempts": attempts, "reason": note}
 
         got = queue.update(cand["id"], take)
@@ -402,7 +409,7 @@ class _Heartbeat:
             def beat(current: dict[str, Any]) -> dict[str, Any] | None:
                 if current.get("status") != RUNNING or current.get("worker") != self.worker_id:
                     return None
-                return {**current, "heartbeat_time": _now()}
+                return {**current, "heartbeat_time": _now(precise=True)}
 
             try:
                 self.queue.update(self.rid, beat)

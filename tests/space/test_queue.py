@@ -255,3 +255,24 @@ def test_a_stopped_worker_hands_its_request_back_and_a_crash_fails_only_that_req
     done = run_worker(queue, ResultsStore(tmp_path / "results"), _worker(tmp_path), once=True)
     assert [r["status"] for r in done] == [FAILED, FAILED] and {r["id"] for r in done} == {first["id"], second["id"]}
     assert all(r["reason"] == "RuntimeError: CUDA error: device-side assert triggered" for r in done)
+
+
+def test_the_heartbeat_keeps_a_long_run_from_being_reclaimed(tmp_path, monkeypatch):
+    import spinemed.evaluation.runner as runner
+
+    queue = RequestsFolder(tmp_path / "requests")
+    queue.add(new_request("org/slow"))
+    stolen = []
+
+    def slow(cfg, progress=None):
+        other = WorkerConfig(bench="unused", work_dir=tmp_path, worker_id="other", stale_after_s=3.0)
+        for _ in range(8):  # 6 s: twice the timeout, but the running worker beats every second
+            time.sleep(0.75)
+            stolen.append(claim_next(queue, other))
+        raise EvalError("stop here")
+
+    from spinemed.evaluation.models import EvalError
+
+    monkeypatch.setattr(runner, "run_eval", slow)
+    [done] = run_worker(queue, ResultsStore(tmp_path / "results"), _worker(tmp_path, stale_after_s=3.0), once=True)
+    assert stolen == [None] * 8 and done["status"] == FAILED and done["reason"] == "EvalError: stop here"
