@@ -101,3 +101,13 @@ def test_the_space_card_suggests_zero_gpu_hardware_and_lists_spaces():
     assert "SPINEMED_CHAT_REVISION" in text
     requirements = checkout_path("space_app", "requirements.txt").read_text(encoding="utf-8").split()
     assert "spaces" in requirements
+
+
+@pytest.mark.gpu
+def test_the_local_chat_streams_on_cuda_under_spaces_gpu(tiny, gpu_calls):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    backend = TransformersChatBackend(tiny, max_new_tokens=12, device="cuda")
+    pieces = list(backend.stream([Turn("user", "Which level is affected?")], "en"))
+    assert backend.device.startswith("cuda") and pieces and len(gpu_calls) == 1
