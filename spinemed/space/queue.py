@@ -114,7 +114,8 @@ def new_request(model: str, revision: str = "", *, name: str = "", params_b: flo
     Raises QueueError naming what is wrong.  The revision defaults to ``main``; the worker records
     the commit it actually evaluated.
     """
-    text = (model or "").strip()
+    # Form values are text; anything else (a script over the API) is treated as empty.
+    text, revision, name = (v.strip() if isinstance(v, str) else "" for v in (model, revision, name))
     if not text:
         raise QueueError("model: enter a Hub model id (ORG/NAME)" + (" or an openai:MODEL@URL endpoint" if allow_endpoints else ""))
     if ":" not in text and _HUB_ID.match(text.partition("@")[0]):  # ORG/NAME or ORG/NAME@REV
