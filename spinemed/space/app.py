@@ -24,8 +24,17 @@ from spinemed.text import detect_language
 
 from . import leaderboard as lb
 from .bench import KIND_LABELS, LANGUAGE_LABELS, MODALITY_LABELS, BenchmarkError, SpaceBench, subfield_label
-from .chat import NOT_FOR_CLINICAL_USE, ChatBackend, ChatInputError, NotConfiguredBackend, build_chat_backend, turns_from_gradio
+from .chat import (
+    NOT_FOR_CLINICAL_USE,
+    ChatBackend,
+    ChatInputError,
+    NotConfiguredBackend,
+    build_chat_backend,
+    on_zero_gpu,
+    turns_from_gradio,
+)
 from .config import Judge, SpaceConfig
+from .queue_ui import QueueFront, build_submit_tab
 from .safety import cell_text, md_escape
 from .store import ResultsStore
 from .submissions import (
@@ -35,7 +44,9 @@ from .submissions import (
     accepted_markdown,
     parse_predictions,
     predictions_digest,
+    read_run_meta,
     rescore,
+    resolve_provenance,
     validate_meta,
 )
 
@@ -130,8 +141,10 @@ class SpaceState:
         restored = store.sync_from_hub()
         if restored:
             log.info("restored %d submission(s) from %s", len(restored), config.results_repo)
-        chat = build_chat_backend(config.model, cache_dir=config.cache_dir)
-        if hasattr(chat, "load"):  # load a local model in the background: the page is up meanwhile
+        chat = build_chat_backend(config.model, cache_dir=config.cache_dir, revision=config.chat_revision)
+        if hasattr(chat, "load") and on_zero_gpu():  # ZeroGPU places the weights at start-up, before any GPU call
+            _warm_up(chat)
+        elif hasattr(chat, "load"):  # load a local model in the background: the page is up meanwhile
             threading.Thread(target=_warm_up, args=(chat,), name="space-chat-load", daemon=True).start()
         judge = Judge(config.judge, cache_dir=Path(config.cache_dir) / "judge") if config.judge else None
         return cls(config, bench=bench, bench_error=bench_error, store=store, chat=chat, judge=judge)
@@ -257,10 +270,14 @@ class SpaceState:
 
     # -- submissions ---------------------------------------------------------------------
 
-    def submit(self, file: Any, name: str, params_b: Any, access: str, domain: str, revision: str = "", *,
+    def submit(self, file: Any, name: str, params_b: Any, access: str, domain: str, revision: str = "",
+               meta_file: Any = None, prompt_version: str = "", prompt_hash: str = "", generation: Any = "", *,
                client: str | None = None) -> str:
         """Validate, rescore and store one upload; returns the Markdown message (never raises
         for bad input: a rejection stores nothing and says why).
+
+        `meta_file`: the run's ``predictions.meta.json`` (revision, prompt version and hash,
+        generation settings), or those typed in (:func:`spinemed.space.submissions.resolve_provenance`).
 
         `client`: who submits (from the Gradio request, see :func:`client_id`), for the
         per-client rate limit; None when called without a request.
@@ -276,18 +293,22 @@ class SpaceState:
                                  reserved=[e.model for e in self.paper])
             data = self._read_upload(file)
             rows = parse_predictions(data, self.bench, self.limits)
+            run_meta = read_run_meta(self._read_upload(meta_file, "predictions.meta.json")) if meta_file else None
+            provenance = resolve_provenance(self.bench, name=meta.name, revision=meta.revision, prompt_version=prompt_version,
+                                            prompt_hash=prompt_hash, generation=generation, meta=run_meta)
             digest = predictions_digest(rows)
             prior = self.store.find_duplicate(digest)
             existing = prior.id if prior else self.store.find_digest(digest)
             if existing:
                 # One entry per (name, revision, predictions); the same outputs under another name are a copy.
-                same = prior is not None and (prior.name, prior.revision) == (meta.name, meta.revision)
+                same = prior is not None and (prior.name, prior.revision) == (meta.name, provenance.revision)
                 raise SubmissionRejected([f"identical predictions were already submitted (submission {existing}"
                                           + (f", {prior.describe()}" if prior else "") + ")"
                                           + ("; one submission per model name, revision and predictions" if same else "")])
             self.rate.check(meta.name, client)
             sid = f"{_slug(meta.name)}-{digest[:12]}"
-            results = rescore(self.bench, rows, meta, judge=self.judge, bootstrap=self.config.bootstrap, submission_id=sid)
+            results = rescore(self.bench, rows, meta, judge=self.judge, bootstrap=self.config.bootstrap, submission_id=sid,
+                              provenance=provenance)
             try:
                 outcome = self.store.save(sid, results, rows)
             except FileExistsError as exc:
@@ -301,11 +322,11 @@ class SpaceState:
         self.reload(force=True)
         return accepted_markdown(results, outcome.describe())
 
-    def _read_upload(self, file: Any) -> bytes:
+    def _read_upload(self, file: Any, what: str = "predictions.jsonl") -> bytes:
         # gr.File(type="filepath") gives a path; gradio_client / older versions may give a dict.
         path = file.get("path") if isinstance(file, dict) else file
         if not path:
-            raise SubmissionRejected(["no file uploaded: choose your predictions.jsonl"])
+            raise SubmissionRejected([f"no file uploaded: choose your {what}"])
         p = Path(path)
         try:
             size = p.stat().st_size
@@ -365,6 +386,9 @@ class SpaceState:
             yield "Type a question (and attach an image if you like). 请输入问题（可附加图像）。"
             return
         lang = language if language in ("en", "zh") else detect_language(last.text)
+        notice = getattr(self.chat, "loading_notice", None)
+        if notice is not None and notice(lang):
+            yield notice(lang)  # replaced by the answer's first piece
         answer = ""
         try:
             for piece in self.chat.stream(turns, lang):
@@ -453,9 +477,11 @@ closed-QA and report scores; the published total is kept beside it, and the cons
 disagree (Medgemma-27B, Qwen2.5-VL-7B and SpineGPT).
 
 ### Submitting
-Run `spinemed eval --bench <SpineBench> --model ... --out run/` and upload `run/predictions.jsonl` on the Submit tab.
+Run `spinemed eval --bench <SpineBench> --model ... --out run/` and upload `run/predictions.jsonl` with
+`run/predictions.meta.json` (model revision, prompt version and hash, generation settings) on the Submit tab.
 The Space checks it against the benchmark it serves, **recomputes every score itself** (claimed answers or scores in the
-file are ignored) and stores the accepted results.
+file are ignored) and stores the accepted results with their provenance. Where the Space has a requests queue, you can
+instead request an evaluation of a Hub model: the evaluation worker runs it and its row appears when FINISHED.
 
 ### This Space
 - Benchmark: {bench}
@@ -553,30 +579,8 @@ def build_app(state: SpaceState):
 
             refresh.click(do_refresh, filters, [table, shown_keys, picker, status, edition], api_name="refresh")
 
-        with gr.Tab("Submit", id="submit"):
-            gr.Markdown(
-                "Upload the `predictions.jsonl` that `spinemed eval` writes (one line per benchmark item: `id`, `kind`, "
-                "`output`, `status`). The Space checks every line against the benchmark it serves and **recomputes all "
-                "scores** with the `spinemed` scorer; answers or scores claimed in the file are ignored. A rejected upload "
-                "stores nothing.\n\n" + (state.bench.summary_md() if state.bench else state._no_bench_md())
-            )
-            with gr.Row():
-                upload = gr.File(label="predictions.jsonl", file_types=[".jsonl", ".json", ".txt"], type="filepath")
-                with gr.Column():
-                    name = gr.Textbox("", label="Model name", placeholder="my-org/SpineLM-7B", max_length=80)
-                    revision = gr.Textbox("", label="Revision (commit, tag or date; optional)", max_length=64)
-                    params = gr.Number(label="Size (billions of parameters; 0 = unknown)", value=0, minimum=0)
-                    s_access = gr.Radio(list(lb.ACCESS), value="open", label="Access")
-                    s_domain = gr.Radio(list(lb.DOMAINS), value="general", label="Domain")
-            submit = gr.Button("Submit", variant="primary", interactive=state.bench is not None)
-            outcome = gr.Markdown()
-
-            def do_submit(file, model_name, size_b, access, domain, model_revision, request: gr.Request):
-                return state.submit(file, model_name, size_b, access, domain, model_revision, client=client_id(request))
-
-            submit.click(do_submit, [upload, name, params, s_access, s_domain, revision], outcome, api_name="submit",
-                         concurrency_limit=1).then(after_submit, filters, [table, shown_keys, picker, status, edition],
-                                                   api_visibility="private")
+        build_submit_tab(state, QueueFront(state), (after_submit, filters, [table, shown_keys, picker, status, edition]),
+                         client_id)
 
         with gr.Tab("Explorer", id="explorer"):
             gr.Markdown("Browse SpineBench items by sub-field, language and modality. Empty filters match everything.")
@@ -663,4 +667,7 @@ def launch_kwargs(state: SpaceState) -> dict[str, Any]:
 def create_app(config: SpaceConfig | None = None, *, hub_api: Any = None, strict: bool = False):
     """``(demo, launch_kwargs)`` from a config (default: environment variables, as on a Space)."""
     state = SpaceState.from_config(config or SpaceConfig.from_env(), hub_api=hub_api, strict=strict)
-    return build_app(state), launch_kwargs(state)
+    demo = build_app(state)
+    # A bounded queue: past max_size visitors are told the Space is busy instead of waiting without end.
+    demo.queue(max_size=state.config.max_queue, default_concurrency_limit=2)
+    return demo, launch_kwargs(state)

@@ -15,6 +15,14 @@ with the spec grammar of ``spinemed eval --model`` (:mod:`spinemed.models.spec`)
   built offline: its answers are noise, it only proves the plumbing (images in, tokens out);
 * nothing — :class:`NotConfiguredBackend` answers with how to configure a model.  The default
   Space therefore starts instantly and downloads nothing.
+
+ZeroGPU: the local backend's generation runs under the ``spaces`` package's ``@spaces.GPU``
+(:func:`zero_gpu`), which holds a GPU only while a visitor's answer is generated on a ZeroGPU
+Space and is a no-op anywhere else (``spaces`` absent, or ``SPACES_ZERO_GPU`` unset).  All CUDA
+work (inputs to the device, ``generate``) happens inside the decorated function, as ZeroGPU
+requires; on ZeroGPU the model is loaded at start-up (:func:`on_zero_gpu`), elsewhere in the
+background while the page is already up, and :meth:`TransformersChatBackend.loading_notice` is
+what a visitor sees meanwhile.
 """
 
 from __future__ import annotations
@@ -41,7 +49,9 @@ __all__ = [
     "Turn",
     "CHAT_KINDS",
     "build_chat_backend",
+    "on_zero_gpu",
     "turns_from_gradio",
+    "zero_gpu",
 ]
 
 NOT_FOR_CLINICAL_USE = (
@@ -60,6 +70,28 @@ MAX_IMAGES = 4  # per request (most recent first): bounds vision tokens and uplo
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp", ".tif", ".tiff")
 CHAT_KINDS = ("hf", "openai", "tiny", "none")  # the model specs the chat takes
+
+
+GPU_DURATION_S = 120  # ZeroGPU's time slot per answer (its quota is counted in these)
+_LOADING = {
+    "en": "⏳ Loading the model ({name}) — the first answer takes a while; it streams here as soon as the model is ready.",
+    "zh": "⏳ 正在加载模型（{name}），首次回答需要稍等；模型就绪后回答会在此处逐字显示。",
+}
+
+
+def on_zero_gpu() -> bool:
+    """True on a ZeroGPU Space (which sets ``SPACES_ZERO_GPU``)."""
+    return str(os.environ.get("SPACES_ZERO_GPU", "")).strip().lower() in ("1", "true", "yes")
+
+
+def zero_gpu(fn, duration: int = GPU_DURATION_S):
+    """`fn` under ``spaces.GPU(duration=...)``: a GPU for each call on ZeroGPU, `fn` itself elsewhere
+    (the package returns the function unchanged off ZeroGPU; without the package, so does this)."""
+    try:
+        import spaces
+    except ImportError:
+        return fn
+    return spaces.GPU(duration=duration)(fn)
 
 
 class ChatInputError(ValueError):
@@ -273,7 +305,7 @@ class TransformersChatBackend:
     name = "transformers"
 
     def __init__(self, model: str | os.PathLike, *, revision: str | None = None, max_new_tokens: int = 1024,
-                 label: str | None = None, device: str | None = None):
+                 label: str | None = None, device: str | None = None, gpu_duration: int = GPU_DURATION_S):
         self.model_id = str(model)
         self.revision = revision
         self.max_new_tokens = max_new_tokens
@@ -283,6 +315,16 @@ class TransformersChatBackend:
         self._processor = None
         self._load_lock = threading.Lock()
         self._generate_lock = threading.Lock()
+        # Decorated here, before the app launches (ZeroGPU registers GPU functions at start-up).
+        self._generate_on_gpu = zero_gpu(self._generate, gpu_duration)
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def loading_notice(self, language: str) -> str | None:
+        """What to show while the model is not loaded yet (None once it is)."""
+        return None if self.loaded else _LOADING["zh" if language == "zh" else "en"].format(name=self.description)
 
     def load(self) -> None:
         with self._load_lock:
@@ -307,14 +349,13 @@ class TransformersChatBackend:
             messages.append({"role": t.role, "content": parts})
         return messages
 
-    def stream(self, turns: list[Turn], language: str) -> Iterator[str]:
+    def _generate(self, messages: list[dict[str, Any]]) -> Iterator[str]:
+        """Tokenise, move to the device and generate, streaming the text (the GPU function: on
+        ZeroGPU it runs while a GPU is attached, so every CUDA call is in here)."""
         from transformers import TextIteratorStreamer
 
-        self.load()
-        inputs = self._processor.apply_chat_template(
-            self.build_messages(turns, language), add_generation_prompt=True, tokenize=True, return_dict=True,
-            return_tensors="pt",
-        ).to(self.device)
+        inputs = self._processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True,
+                                                     return_tensors="pt").to(self.device)
         streamer = TextIteratorStreamer(self._processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
         failure: list[BaseException] = []
 
@@ -325,17 +366,22 @@ class TransformersChatBackend:
                 failure.append(exc)
                 streamer.end()
 
-        with self._generate_lock:
-            worker = threading.Thread(target=generate, name="space-chat-generate", daemon=True)
-            worker.start()
-            try:
-                for piece in streamer:
-                    if piece:
-                        yield piece
-            finally:
-                worker.join()
+        worker = threading.Thread(target=generate, name="space-chat-generate", daemon=True)
+        worker.start()
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+        finally:
+            worker.join()
         if failure:
             raise LLMError(f"generation failed: {type(failure[0]).__name__}: {failure[0]}")
+
+    def stream(self, turns: list[Turn], language: str) -> Iterator[str]:
+        self.load()
+        messages = self.build_messages(turns, language)
+        with self._generate_lock:  # one model copy serves everyone: one answer at a time
+            yield from self._generate_on_gpu(messages)
 
 
 # --------------------------------------------------------------------------------------
@@ -343,10 +389,16 @@ class TransformersChatBackend:
 # --------------------------------------------------------------------------------------
 
 
-def build_chat_backend(spec: str | None, *, cache_dir: str | os.PathLike | None = None, max_new_tokens: int = 1024) -> ChatBackend:
+def build_chat_backend(spec: str | None, *, cache_dir: str | os.PathLike | None = None, max_new_tokens: int = 1024,
+                       revision: str | None = None) -> ChatBackend:
     """A backend for a chat model spec (one of :data:`CHAT_KINDS`, see :mod:`spinemed.models.spec`);
-    nothing is loaded yet.  Raises ValueError for a spec the chat does not take."""
+    nothing is loaded yet.  `revision` (``SPINEMED_CHAT_REVISION`` on a Space) applies to an
+    ``hf:`` spec without ``@REV``.  Raises ValueError for a spec the chat does not take."""
     s = parse_model_spec(spec, kinds=CHAT_KINDS, what="chat model")
+    if s.kind == "hf" and s.revision and revision and s.revision != revision:
+        raise ValueError(f"chat model {spec!r} names revision {s.revision!r} and the chat revision setting {revision!r}")
+    if s.kind == "hf" and not s.revision and revision:
+        s = ModelSpec("hf", s.model, revision, text=s.text)
     if s.kind == "none":
         return NotConfiguredBackend()
     if s.kind == "openai":

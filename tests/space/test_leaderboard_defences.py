@@ -12,7 +12,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
-from test_space_fixtures import prediction_lines, sample_dirs, write_jsonl
+from test_space_fixtures import prediction_lines, run_meta, sample_dirs, write_jsonl
 
 from spinemed.scoring.paper import PAPER_RESULTS
 from spinemed.space.app import SpaceState, client_id
@@ -62,7 +62,7 @@ def _stored(tmp_path) -> list[dict]:
 
 def test_forty_near_identical_submissions_under_a_paper_name_are_all_refused(tmp_path, bench):
     state = _state(tmp_path, bench)
-    messages = [state.submit(_upload(tmp_path, bench, i), "GPT-4o", None, "closed", "general", client=CLIENT)
+    messages = [state.submit(_upload(tmp_path, bench, i), "GPT-4o", None, "closed", "general", client=CLIENT, meta_file=run_meta(tmp_path / "run.meta.json", None))
                 for i in range(40)]
     assert all("'GPT-4o' is reserved" in _plain(m) for m in messages), messages[0]
     assert _stored(tmp_path) == []
@@ -71,7 +71,7 @@ def test_forty_near_identical_submissions_under_a_paper_name_are_all_refused(tmp
 
 def test_forty_near_identical_submissions_from_one_client_accept_one(tmp_path, bench):
     state = _state(tmp_path, bench)
-    messages = [state.submit(_upload(tmp_path, bench, i), "flood/model-7B", None, "open", "general", client=CLIENT)
+    messages = [state.submit(_upload(tmp_path, bench, i), "flood/model-7B", None, "open", "general", client=CLIENT, meta_file=run_meta(tmp_path / "run.meta.json", None))
                 for i in range(40)]
     accepted = [m for m in messages if m.startswith("### Accepted")]
     assert len(accepted) == 1 and messages[0] is accepted[0]
@@ -82,13 +82,13 @@ def test_forty_near_identical_submissions_from_one_client_accept_one(tmp_path, b
 def test_the_same_predictions_again_are_refused_naming_the_existing_entry(tmp_path, bench):
     state = _state(tmp_path, bench)
     path = _upload(tmp_path, bench, 0)
-    assert state.submit(path, "org/model", None, "open", "general", "v1", client="host:a").startswith("### Accepted")
+    assert state.submit(path, "org/model", None, "open", "general", "v1", client="host:a", meta_file=run_meta(tmp_path / "run.meta.json", None, revision=None)).startswith("### Accepted")
     (sid,) = [r["submission"]["id"] for r in _stored(tmp_path)]
-    again = _plain(state.submit(path, "org/model", None, "open", "general", "v1", client="host:b"))
+    again = _plain(state.submit(path, "org/model", None, "open", "general", "v1", client="host:b", meta_file=run_meta(tmp_path / "run.meta.json", None, revision=None)))
     assert f"submission {sid}" in again and "model 'org/model', revision 'v1'" in again
     assert "one submission per model name, revision and predictions" in again
     # Under another name the same outputs are a copy of that entry, named too.
-    copy = _plain(state.submit(path, "other/model", None, "open", "general", client="host:c"))
+    copy = _plain(state.submit(path, "other/model", None, "open", "general", client="host:c", meta_file=run_meta(tmp_path / "run.meta.json", None)))
     assert f"submission {sid}" in copy and "model 'org/model'" in copy
     assert len(_stored(tmp_path)) == 1 and _stored(tmp_path)[0]["model"]["revision"] == "v1"
 
@@ -119,9 +119,10 @@ def test_rate_limits_per_name_and_per_client_slide_with_time():
 
 def test_name_rate_limit_holds_across_a_restart(tmp_path, bench):
     state = _state(tmp_path, bench, rate_per_name=RateLimit(1, 3600))
-    assert state.submit(_upload(tmp_path, bench, 0), "org/m", None, "open", "general", client="host:a").startswith("### Accepted")
+    assert state.submit(_upload(tmp_path, bench, 0), "org/m", None, "open", "general", client="host:a", meta_file=run_meta(tmp_path / "run.meta.json", None)).startswith("### Accepted")
     restarted = _state(tmp_path, bench, rate_per_name=RateLimit(1, 3600))
-    message = restarted.submit(_upload(tmp_path, bench, 1), "org/m", None, "open", "general", client="host:b")
+    message = restarted.submit(_upload(tmp_path, bench, 1), "org/m", None, "open", "general", client="host:b",
+                               meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert "rate limit: model name" in message and len(_stored(tmp_path)) == 1
 
 
@@ -182,7 +183,7 @@ def test_impersonating_names_are_refused_on_the_page_and_store_nothing(tmp_path,
     path = _upload(tmp_path, bench, 0)
     for name, expected in [("GPT5\u3164", "U+3164 HANGUL FILLER"), ("Medgemm\u0430-27B", "is reserved"),
                            ("\u202eB72-ammegdeM", "U+202E RIGHT-TO-LEFT OVERRIDE"), ("GPT\u200d5", "U+200D ZERO WIDTH JOINER")]:
-        message = _plain(state.submit(path, name, None, "open", "general", client=f"host:{name}"))
+        message = _plain(state.submit(path, name, None, "open", "general", client=f"host:{name}", meta_file=run_meta(tmp_path / "run.meta.json", None)))
         assert message.startswith("### Submission rejected: nothing was stored") and expected in message, message
     assert _stored(tmp_path) == []
 
@@ -190,13 +191,13 @@ def test_impersonating_names_are_refused_on_the_page_and_store_nothing(tmp_path,
 def test_nfkc_variants_of_an_existing_name_are_that_name_and_look_alikes_are_refused(tmp_path, bench):
     assert validate_model_name("\uff4f\uff52\uff47\uff0f\uff2d\uff4f\uff44\uff45\uff4c\uff0d\uff17\uff22") == "org/Model-7B"
     state = _state(tmp_path, bench)
-    assert state.submit(_upload(tmp_path, bench, 0), "org/Model-7B", None, "open", "general", client="host:a").startswith("### Accepted")
+    assert state.submit(_upload(tmp_path, bench, 0), "org/Model-7B", None, "open", "general", client="host:a", meta_file=run_meta(tmp_path / "run.meta.json", None)).startswith("### Accepted")
     full_width = "\uff4f\uff52\uff47\uff0f\uff2d\uff4f\uff44\uff45\uff4c\uff0d\uff17\uff22"
-    assert state.submit(_upload(tmp_path, bench, 1), full_width, None, "open", "general", client="host:b").startswith("### Accepted")
+    assert state.submit(_upload(tmp_path, bench, 1), full_width, None, "open", "general", client="host:b", meta_file=run_meta(tmp_path / "run.meta.json", None)).startswith("### Accepted")
     assert [r["model"]["name"] for r in _stored(tmp_path)] == ["org/Model-7B", "org/Model-7B"]
     for look_alike in ("org/M\u03bfdel-7B", "org/model-7b", "org/Model_7B"):
         message = _plain(state.submit(_upload(tmp_path, bench, 2), look_alike, None, "open", "general",
-                                      client=f"host:{look_alike}"))
+                                      client=f"host:{look_alike}", meta_file=run_meta(tmp_path / "run.meta.json", None)))
         assert "is confusable with the existing row 'org/Model-7B'" in message, message
     assert len(_stored(tmp_path)) == 2
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_space_fixtures import FakeHubApi, prediction_lines, sample_dirs, write_jsonl  # noqa: E402
+from test_space_fixtures import FakeHubApi, prediction_lines, run_meta, sample_dirs, write_jsonl  # noqa: E402
 
 from spinemed.evaluation.results import validate_results  # noqa: E402
 from spinemed.llm.base import LLMError  # noqa: E402
@@ -272,13 +272,13 @@ def test_form_fields_are_validated():
 def test_submission_persists_and_survives_a_restart(tmp_path, bench):
     state = _state(tmp_path, bench)
     path = write_jsonl(tmp_path / "predictions.jsonl", prediction_lines(bench))
-    message = state.submit(str(path), "my-org/SpineLM-7B", 7, "open", "medical")
+    message = state.submit(str(path), "my-org/SpineLM-7B", 7, "open", "medical", meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert message.startswith("### Accepted") and "100.00" in message
     stored = list((tmp_path / "results" / "submissions").iterdir())
     assert len(stored) == 1 and sorted(p.name for p in stored[0].iterdir()) == ["predictions.jsonl", "results.json"]
     assert validate_results(json.loads((stored[0] / "results.json").read_text())) == []
 
-    again = state.submit(str(path), "someone-else", None, "closed", "general")
+    again = state.submit(str(path), "someone-else", None, "closed", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert "identical predictions were already submitted" in again
 
     restarted = _state(tmp_path, bench)  # a new process over the same folder
@@ -294,9 +294,9 @@ def test_rejected_upload_stores_nothing(tmp_path, bench):
     for name, data in [("dup.jsonl", _jsonl(rows + rows[:1])), ("bin.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00"),
                        ("short.jsonl", _jsonl(rows[:2]))]:
         (tmp_path / name).write_bytes(data)
-        assert "Submission rejected: nothing was stored" in state.submit(str(tmp_path / name), "m", None, "open", "general")
-    assert "model name" in state.submit(str(tmp_path / "dup.jsonl"), "<i>x</i>", None, "open", "general")
-    assert "no file uploaded" in state.submit(None, "m", None, "open", "general")
+        assert ": nothing was stored" in state.submit(str(tmp_path / name), "m", None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
+    assert "model name" in state.submit(str(tmp_path / "dup.jsonl"), "<i>x</i>", None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
+    assert "no file uploaded" in state.submit(None, "m", None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert list((tmp_path / "results" / "submissions").iterdir()) == []
     assert len(state.table()) == 10  # paper rows only
 
@@ -317,7 +317,7 @@ def test_hub_mirror_commits_submissions_and_restores_them_after_a_wipe(tmp_path,
     assert api.repos[("org/spinebench-results", "dataset")]["private"] is True
     state = _state(tmp_path, bench, store=store)
     path = write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))
-    message = state.submit(str(path), "org/model", None, "open", "general")
+    message = state.submit(str(path), "org/model", None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert "committed to the Hub results repo" in message
     (commit,) = api.commits
     sid = commit["paths"][0].split("/")[1]
@@ -337,7 +337,7 @@ def test_failed_hub_commit_is_kept_locally_and_retried(tmp_path, bench):
     store = ResultsStore(tmp_path / "r", hub_repo="org/res", api=api)
     state = _state(tmp_path, bench, store=store)
     path = write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))
-    message = state.submit(str(path), "org/model", None, "open", "general")
+    message = state.submit(str(path), "org/model", None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert "Hub commit failed" in message and api.commits == []
     assert len(list((tmp_path / "r" / "submissions").glob("*/.pending-hub"))) == 1
     assert ResultsStore(tmp_path / "r", hub_repo="org/res", api=api).sync_from_hub() == []  # start-up also retries
@@ -601,7 +601,7 @@ def test_a_spinemed_eval_run_uploads_and_rescores_to_the_same_numbers(tmp_path, 
     run = run_eval(EvalConfig(bench=bench_dir, model="baseline:random", out=tmp_path / "run", corpus=corpus,
                               allow_unregistered=True, overwrite=True))
     state = _state(tmp_path, bench)
-    message = state.submit(str(run.predictions_path), "random-resubmitted", None, "open", "general")
+    message = state.submit(str(run.predictions_path), "random-resubmitted", None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert message.startswith("### Accepted")
     assert "not a registered SpineBench release" in message
     (stored,) = (tmp_path / "results" / "submissions").glob("*/results.json")
@@ -620,7 +620,7 @@ def test_page_loads_reread_the_results_folder_only_when_it_changed(tmp_path, ben
     state.reload()
     assert calls == []  # nothing changed since start-up
     write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))
-    state.submit(str(tmp_path / "p.jsonl"), "org/m", None, "open", "general")
+    state.submit(str(tmp_path / "p.jsonl"), "org/m", None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert len(calls) == 1 and len(state.table()) == 10 and len(state.table(edition=state.served_edition)) == 1
     (tmp_path / "results" / "elsewhere.json").write_text("{}")  # an operator drops a file in
     state.reload()
@@ -655,7 +655,7 @@ def test_a_failing_judge_stores_nothing(tmp_path, bench):
         client = build_client("openai", "judge-sim", base_urls=[server.base_url], retries=0)
         state = _state(tmp_path, bench, judge=Judge(f"openai:judge-sim@{server.base_url}", client=client))
         path = write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))
-        message = state.submit(str(path), "org/m", None, "open", "general")
+        message = state.submit(str(path), "org/m", None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
     assert message.startswith("### Not stored") and "the report judge failed on" in message
     assert list((tmp_path / "results" / "submissions").iterdir()) == []
 
@@ -664,7 +664,7 @@ def test_chart_picker_labels_are_unique(tmp_path, bench):
     state = _state(tmp_path, bench)
     for i, name in enumerate(["same-name", "same-name"]):
         rows = prediction_lines(bench, {bench.ids[0]: f"Answer: {'ABCD'[i]}"})  # different predictions
-        state.submit(str(write_jsonl(tmp_path / f"p{i}.jsonl", rows)), name, None, "open", "general")
+        state.submit(str(write_jsonl(tmp_path / f"p{i}.jsonl", rows)), name, None, "open", "general", meta_file=run_meta(tmp_path / "run.meta.json", None))
     labels = state.labels()
     assert "same-name [submission (rescored)]" in labels and "same-name [submission (rescored)] #2" in labels
     fig = state.chart(["same-name [submission (rescored)]", "same-name [submission (rescored)] #2"])

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_space_fixtures import prediction_lines, sample_dirs, write_jsonl  # noqa: E402
+from test_space_fixtures import prediction_lines, run_meta, sample_dirs, write_jsonl  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -40,7 +40,7 @@ def _seed_results(tmp_path: Path) -> Path:
     state = SpaceState(SpaceConfig(results_dir=results, cache_dir=tmp_path / "cache", bootstrap=200), bench=bench,
                        store=ResultsStore(results))
     rows = prediction_lines(bench)
-    assert "Accepted" in state.submit(str(write_jsonl(tmp_path / "p.jsonl", rows)), "org/SpineLM-7B", 7, "open", "medical")
+    assert "Accepted" in state.submit(str(write_jsonl(tmp_path / "p.jsonl", rows)), "org/SpineLM-7B", 7, "open", "medical", meta_file=run_meta(tmp_path / "run.meta.json", None))
     # An operator's results file (not a submission) whose model name tries to inject markup.
     first = next((results / "submissions").glob("*/results.json"))
     payload = json.loads(first.read_text())

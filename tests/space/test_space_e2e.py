@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_space_fixtures import prediction_lines, sample_dirs, write_jsonl  # noqa: E402
+from test_space_fixtures import prediction_lines, run_meta, sample_dirs, write_jsonl  # noqa: E402
 
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
@@ -94,18 +94,19 @@ def test_space_end_to_end_with_gradio_client(tmp_path, chat_server):
         # An invalid predictions file: a clear message, nothing stored.
         rows = prediction_lines(bench)
         bad = write_jsonl(tmp_path / "bad.jsonl", rows[1:] + [{**rows[1], "output": 42}])
-        message = client.predict(handle_file(str(bad)), "org/bad-model", 7, "open", "general", api_name="/submit")
+        message = client.predict(handle_file(str(bad)), "org/bad-model", 7, "open", "general", "", None, api_name="/submit")
         assert "Submission rejected: nothing was stored" in message
         assert "appears again" in message and "have no prediction" in message and "must be a string" in message
         assert not any((tmp_path / "results" / "submissions").iterdir())
 
         # A valid one: rescored, stored, on the leaderboard.
         good = write_jsonl(tmp_path / "good.jsonl", rows)
-        message = client.predict(handle_file(str(good)), "org/SpineLM-7B", 7, "open", "medical", api_name="/submit")
+        meta = handle_file(str(run_meta(tmp_path / "predictions.meta.json", bench)))
+        message = client.predict(handle_file(str(good)), "org/SpineLM-7B", 7, "open", "medical", "", meta, api_name="/submit")
         assert message.startswith("### Accepted") and "| 100.00 | 100.00 | 100.00 |" in message
         # Another model from the same client at once: the per-client rate limit, keyed by the request's address.
         other = write_jsonl(tmp_path / "other.jsonl", prediction_lines(bench, {rows[0]["id"]: "Answer: Z"}))
-        message = client.predict(handle_file(str(other)), "org/Other-7B", 7, "open", "general", "r1", api_name="/submit")
+        message = client.predict(handle_file(str(other)), "org/Other-7B", 7, "open", "general", "", meta, api_name="/submit")
         assert "rate limit: this client already has 1 accepted submission" in message
         # The fixture bench is its own edition: the row is in that table, not in the paper's.
         assert client.predict("spinelm", api_name="/leaderboard")["data"] in ([], [[]])

@@ -133,3 +133,18 @@ class FakeHubApi:
 
     def add_space_variable(self, repo_id, key, value, **kw):
         self.variables[key] = value
+
+
+def run_meta(path: Path, bench, *, revision: str | None = "r0", **changes) -> Path:
+    """A run's predictions.meta.json as `spinemed eval` writes it (endpoint run, prompts v1) for `bench`
+    (a SpaceBench; None leaves the benchmark items hash out); `changes` override fingerprint fields.
+    Submissions need it (or the same provenance typed into the form)."""
+    from spinemed.evaluation.predictions import PREDICTIONS_FORMAT
+    from spinemed.evaluation.prompts import load_eval_prompts
+
+    fingerprint = {"spec": "openai:org/model", "revision": revision, "max_new_tokens": 1024, "temperature": 0.0,
+                   "image_max_side": None, "extra_body": None,
+                   **({"benchmark_items_hash": bench.bench.items_hash} if bench is not None else {}),
+                   "prompt_version": "v1", "prompt_hash": load_eval_prompts("v1").sha256, **changes}
+    path.write_text(json.dumps({"format": PREDICTIONS_FORMAT, "fingerprint": fingerprint}), encoding="utf-8")
+    return path
