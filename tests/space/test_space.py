@@ -679,7 +679,8 @@ def test_editions_and_the_row_details_view(tmp_path, bench):
     state = _state(tmp_path, bench)
     served = state.served_edition
     assert served.startswith("spinebench v1.0.0, unregistered build") and state.editions() == [lb.PAPER_EDITION, served]
-    state.submit(str(write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))), "org/SpineLM-7B", 7, "open", "medical", "r1")
+    state.submit(str(write_jsonl(tmp_path / "p.jsonl", prediction_lines(bench))), "org/SpineLM-7B", 7, "open", "medical", "r1",
+                 meta_file=run_meta(tmp_path / "run.meta.json", None, revision="r1"))
     assert [r.entry.model for r in state.rows(edition=served)] == ["org/SpineLM-7B"]
     paper = state.rows()
     keys = [r.entry.key for r in paper]
@@ -689,7 +690,8 @@ def test_editions_and_the_row_details_view(tmp_path, bench):
     claude = state.details_at(keys, 0, ["—", "Claude4", None])
     assert "Claude4" in claude and "closed QA only, as published" in claude
     sub = state.details_at([r.entry.key for r in state.rows(edition=served)], 0)
-    assert "**Revision**: r1" in sub and "**Prompt hash**: not recorded" in sub and "report not judged" in sub
+    assert "**Revision**: r1" in sub and "**Prompt version**: v1" in sub and "report not judged" in sub
+    assert "**Judge**: not recorded" in sub  # a submission without a judge says so
     assert "Select a row" in state.details_at(keys, 99)
     # The status line says the rows are on two editions, each ranked apart.
     assert "2 benchmark editions" in state.status_md()

@@ -155,7 +155,7 @@ def test_results_a_remote_worker_committed_are_fetched_when_the_queue_is_refresh
                "status": "FINISHED", "submitted_time": "2026-01-01T00:00:00Z", "submission_id": sid})
     config = SpaceConfig(results_dir=tmp_path / "space", cache_dir=tmp_path / "cache", requests_dir=tmp_path / "requests")
     space = SpaceState(config, bench=bench, store=ResultsStore(tmp_path / "space", hub_repo="org/results", api=api))
-    assert "org/m" not in set(space.table()["Model"])
+    assert "org/m" not in {r.entry.model for r in space.rows(edition=space.served_edition)}
     assert QueueFront(space).sync_results() == [sid]
     space.reload()
-    assert "org/m" in set(space.table()["Model"])
+    assert "org/m" in {r.entry.model for r in space.rows(edition=space.served_edition)}
