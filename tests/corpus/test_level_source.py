@@ -74,14 +74,20 @@ def test_plan_jobs_carry_the_level_source():
 
 def test_sample_build_rows_say_where_their_levels_came_from(sample_corpus):
     seen: dict[str, set[str]] = {}
-    verse_levels = set()
+    labelled: dict[str, set[tuple[str, ...]]] = {}  # open dataset -> the level lists its rows carry
     for path in sorted((sample_corpus / "data").glob("*/*.parquet")):
         for row in pq.read_table(path, columns=["levels", "level_source", "provenance"]).to_pylist():
             seen.setdefault(row["provenance"]["source_type"], set()).add(row["level_source"])
             assert row["level_source"] in ("label", "text", "none")
             assert (row["level_source"] == "none") == (not row["levels"]) or row["level_source"] == "label"
-            if row["provenance"]["source_type"] == "open_dataset":  # VerSe: the graded vertebrae, not the text
+            if row["provenance"]["source_type"] == "open_dataset":  # the datasets' labels, never the text
                 assert row["level_source"] == "label"
-                verse_levels.add(tuple(row["levels"]))
-    assert verse_levels == {(), ("L1",)}  # sub-verse with an L1 wedge fracture, and one without a graded vertebra
+                labelled.setdefault(row["provenance"]["source_id"], set()).add(tuple(row["levels"]))
+    verse = {k: v for k, v in labelled.items() if "verse" in k.lower()}
+    rsna = {k: v for k, v in labelled.items() if "rsna" in k.lower()}
+    assert set(labelled) == set(verse) | set(rsna) and verse and rsna, labelled
+    # VerSe: sub-verse with an L1 wedge fracture, and one without a graded vertebra
+    assert set().union(*verse.values()) == {(), ("L1",)}
+    # RSNA: the levels graded Moderate or Severe in train.csv (study 1: L3-L4 and L4-L5; study 2: L5-S1)
+    assert set().union(*rsna.values()) == {("L3-L4", "L4-L5"), ("L5-S1",)}
     assert seen["open_dataset"] == {"label"} and "text" in seen["textbook"] and "none" in seen["textbook"]
