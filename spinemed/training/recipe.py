@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from ..extras import needs_extra
 from .data import DatasetMixture
 
 __all__ = [
@@ -110,7 +111,8 @@ class StageRecipe:
 
     def sft_config(self, **overrides: Any):
         """TRL `SFTConfig` of this stage (`overrides` win over the recipe)."""
-        from trl import SFTConfig
+        with needs_extra("train", "spinemed train"):
+            from trl import SFTConfig
 
         return SFTConfig(**{**self.training_args, **overrides})
 
@@ -131,7 +133,8 @@ class StageRecipe:
 
 
 def sft_config_fields() -> set[str]:
-    from trl import SFTConfig
+    with needs_extra("train", "spinemed train"):
+        from trl import SFTConfig
 
     return {f.name for f in fields(SFTConfig) if f.init}
 
@@ -141,7 +144,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 def _coerce_numbers(training_args: dict) -> None:
     """Undo YAML 1.1 surprises for SFTConfig fields: `2e-5` (no dot) is read as a string, `no` as False."""
-    from trl import SFTConfig
+    with needs_extra("train", "spinemed train"):
+        from trl import SFTConfig
 
     all_defaults = {f.name: f.default for f in fields(SFTConfig)}
     defaults = {k: d for k, d in all_defaults.items() if isinstance(d, (int, float)) and not isinstance(d, bool)}
