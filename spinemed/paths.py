@@ -13,7 +13,10 @@ import os
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["CHECKOUT_ROOT", "KIT_ROOT", "checkout_path", "in_checkout"]
+__all__ = ["CHECKOUT_ROOT", "KIT_FOLDERS", "KIT_ROOT", "checkout_path", "in_checkout"]
+
+# The folders setup.py copies into the wheel (its KIT_FOLDERS; tests/package checks they agree).
+KIT_FOLDERS = ("builders", "dataset_cards", "model_card", "space_app", "evaluate_metric", "training")
 
 # spinemed/paths.py -> the folder holding the `spinemed` package: the repository root of a
 # source checkout (or an editable install); site-packages in an installed wheel.

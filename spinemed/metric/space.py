@@ -14,9 +14,9 @@ files present.  Where a Space builder installs the requirements before copying t
 repository, use ``wheel_ref="hub"``: the requirement then names the wheel's URL in the
 (public) Space itself, ``spinemed @ <endpoint>/spaces/<repo>/resolve/main/<wheel>``.
 
-The wheel is built from a copy of the checkout's ``pyproject.toml``, ``README.md`` and
-``spinemed/`` files that `spinemed.hub.library_files` lists (the same files the app Space
-ships; so no ``build/`` or ``*.egg-info`` lands in the checkout), with pip and, when setuptools
+The wheel is built from a copy of the checkout's ``pyproject.toml``, ``setup.py``, ``README.md``,
+the kit's folders and the ``spinemed/`` files that `spinemed.hub.library_files` lists (the same
+files the app Space ships; so no ``build/`` or ``*.egg-info`` lands in the checkout), with pip and, when setuptools
 is installed, without build isolation or an index: nothing is downloaded.  Creating the Space
 and uploading go through `spinemed.hub.push`, like every other Hub flow.
 """
@@ -35,7 +35,7 @@ from typing import Any
 from spinemed import __version__
 from spinemed.fileio import atomic_write_text
 from spinemed.hub.publish import PublishError, PublishPlan, check_repo_id, hub_endpoint, library_files, push, repo_url
-from spinemed.paths import checkout_path
+from spinemed.paths import KIT_FOLDERS, checkout_path
 
 __all__ = [
     "MetricSpaceError",
@@ -88,10 +88,12 @@ def build_wheel(out_dir: str | Path, *, root: Path | None = None) -> Path:
     with tempfile.TemporaryDirectory(prefix="spinemed-wheel-") as tmp:
         src = Path(tmp) / "src"
         src.mkdir()
-        for name in ("pyproject.toml", "README.md"):
+        for name in ("pyproject.toml", "README.md", "setup.py", "MANIFEST.in"):
             if not (root / name).is_file():
                 raise MetricSpaceError(f"cannot build the wheel: {root / name} is missing")
             shutil.copy2(root / name, src / name)
+        for name in KIT_FOLDERS:  # the same wheel as a release: setup.py packs these as spinemed/_kit
+            shutil.copytree(root / name, src / name, ignore=_IGNORE)
         for lic in root.glob("LICEN[CS]E*"):
             shutil.copy2(lic, src / lic.name)
         for rel, path in library_files(root):
