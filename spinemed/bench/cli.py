@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from spinemed.config import default_repo
 from spinemed.fileio import atomic_write_json
 
 from .decontam import (
@@ -128,7 +129,7 @@ def register(subparsers) -> None:
     p.add_argument("--work", required=True, type=Path, help="review workspace")
     p.add_argument("--out", required=True, type=Path, help="release folder to write (e.g. out/spinebench)")
     p.add_argument("--version", default="v1.0.0", help="release version tag vX.Y.Z (default %(default)s)")
-    p.add_argument("--repo-id", default="spinemed/SpineBench", help="Hub repo the card points at (default %(default)s)")
+    p.add_argument("--repo-id", default=default_repo("SpineBench"), help="Hub repo the card points at (default %(default)s)")
     p.add_argument("--drop-pending", action="store_true", help="leave undecided candidates out instead of refusing")
     p.add_argument("--corpus", type=Path, help="the corpus folder, if it moved since sampling")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -148,7 +149,7 @@ def register(subparsers) -> None:
     p.add_argument("--answer-threshold", type=float, default=DEFAULT_ANSWER_THRESHOLD,
                    help="answer-key 5-gram containment that counts as a leak (default %(default)s)")
     p.add_argument("--version", help="release version (default: the corpus build's)")
-    p.add_argument("--repo-id", default="spinemed/SpineMed-450k", help="Hub repo the card points at (default %(default)s)")
+    p.add_argument("--repo-id", default=default_repo("SpineMed-450k"), help="Hub repo the card points at (default %(default)s)")
     p.add_argument("--redistributable-only", action="store_true",
                    help="also leave out rows whose source is not redistributable (a public release), counted per "
                         "licence in the card's accounting")

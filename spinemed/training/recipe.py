@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from ..config import expand_org
 from ..extras import needs_extra
 from .data import DatasetMixture
 
@@ -206,7 +207,16 @@ def _read_yaml(path: Path) -> dict:
         raise ValueError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a recipe must be a YAML mapping")
-    return raw
+    return _expand_org(raw)
+
+
+def _expand_org(value: Any) -> Any:
+    """Repo ids written ``${SPINEMED_HUB_ORG}/NAME`` name the kit's default organisation (spinemed.config)."""
+    if isinstance(value, dict):
+        return {k: _expand_org(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_org(v) for v in value]
+    return expand_org(value)
 
 
 def _find_relative(value: str, recipe: Path) -> Path:
