@@ -35,8 +35,8 @@ workflow (WORK is the review workspace; it keeps the sample, the packets and the
   spinemed bench export --work out/bench-work --redo conflicts --group senior   (if needed)
   spinemed bench build --work out/bench-work --out out/spinebench --version v1.0.0
   spinemed bench decontaminate --bench out/spinebench --corpus out/spinemed-450k --out out/spinemed-450k-release
-  spinemed publish out/spinebench --repo ORG/SpineBench --version v1.0.0
-  spinemed bench check-overlap ORG/SpineBench path/or/hub-id/of/training-data"""
+  spinemed publish out/spinebench --repo spinemed/SpineBench --version v1.0.0
+  spinemed bench check-overlap spinemed/SpineBench path/or/hub-id/of/training-data"""
 
 
 def register(subparsers) -> None:
@@ -125,7 +125,7 @@ def register(subparsers) -> None:
                        description="Write SpineBench as a Hub-layout dataset folder: split test, configs mcq (text "
                                    "and image items, kind + modality columns) and report, card with the real counts, "
                                    "manifest with hashes, audit.jsonl. Loads with load_dataset(OUT, 'mcq'); publish "
-                                   "with `spinemed publish OUT --repo ORG/SpineBench --version vX.Y.Z`.")
+                                   "with `spinemed publish OUT --repo spinemed/SpineBench --version vX.Y.Z`.")
     p.add_argument("--work", required=True, type=Path, help="review workspace")
     p.add_argument("--out", required=True, type=Path, help="release folder to write (e.g. out/spinebench)")
     p.add_argument("--version", default="v1.0.0", help="release version tag vX.Y.Z (default %(default)s)")
