@@ -2,6 +2,7 @@
 installed into a clean venv, run from a folder outside the repository.  Slow: it installs the core's
 dependencies from the package index (the only network a test may use)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from tools.simserver import SimServer
 
 from spinemed import __version__
 
@@ -57,6 +59,12 @@ def test_clean_venv_runs_the_demo_and_the_metric_from_outside_the_checkout(venv,
     assert _run([str(bin_dir / "spinemed"), "--version"], work, env).stdout.strip() == f"spinemed {__version__}"
     out = _run([str(bin_dir / "spinemed"), "demo", "--out", "demo_out"], work, env).stdout
     assert (work / "demo_out" / "eval").is_dir() and "Offline baselines" in out
+    # `spinemed eval` against an OpenAI-compatible endpoint (the simulated server) with the core only.
+    with SimServer(latency_s=0.01, max_concurrency=8, responder=lambda body: "The answer is A.") as server:
+        _run([str(bin_dir / "spinemed"), "eval", "--bench", "demo_out/spinebench", "--model", f"openai:sim@{server.base_url}",
+              "--out", "runs/sim", "--bootstrap", "0"], work, env)
+    results = json.loads((work / "runs" / "sim" / "results.json").read_text(encoding="utf-8"))
+    assert results["errors"]["count"] == 0 and results["counts"]["total"] > 0
     # The core has no gradio: the Space command names its extra in one line.
     proc = subprocess.run([str(bin_dir / "spinemed"), "space"], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
