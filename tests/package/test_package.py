@@ -125,11 +125,11 @@ def test_metric_without_the_kit_says_how_to_install_it(monkeypatch):
 
 def test_metric_app_scores_json_lines():
     gr = pytest.importorskip("gradio")
-    sys.path.insert(0, str(checkout_path("evaluate_metric", "spinebench")))
-    try:
-        import app
-    finally:
-        sys.path.pop(0)
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("spinebench_metric_app", checkout_path("evaluate_metric", "spinebench", "app.py"))
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)  # builds the Blocks; launching is only for `python app.py`
     scores = app.score_jsonl(app.EXAMPLE)["scores"]
     assert (scores["text_mcq"], scores["image_mcq"], round(scores["total"], 2)) == (100.0, 0.0, 66.67)
     with pytest.raises(gr.Error, match="line 2: not valid JSON"):
