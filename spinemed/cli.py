@@ -15,6 +15,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
+from . import __version__
+from .extras import MissingExtra
 from .progress import is_quiet, quiet
 
 # In `spinemed --help` order.  Parts are imported only to build the parser: each cli.py keeps
@@ -32,6 +34,7 @@ SUBCOMMAND_MODULES = (
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spinemed", description="SpineMed release kit: build, publish and evaluate SpineMed-450k / SpineBench.")
+    parser.add_argument("--version", action="version", version=f"spinemed {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMAND_MODULES:
         if not _module_exists(name):  # that part of the kit is not installed in this checkout
@@ -121,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with quiet(bool(getattr(args, "quiet", False)) or is_quiet()):
             return handler(args)
+    except MissingExtra as exc:  # an optional dependency: one line naming the extra, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except _input_errors() as exc:
         message = str(exc) or type(exc).__name__
         print(f"error: {message}", file=sys.stderr)

@@ -13,8 +13,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "spinemed"
 
 # docs/architecture.md's order: a part may import the parts before it (and the foundation).
-FOUNDATION = {"spinemed", "text", "fileio", "paths", "prompts", "schema", "levels", "choices", "lexicon", "resources",
-              "progress", "ocr"}
+FOUNDATION = {"spinemed", "text", "fileio", "paths", "extras", "config", "prompts", "schema", "levels", "choices", "lexicon",
+              "resources", "progress", "ocr"}
 LAYERS = ["deid", "llm", "models", "hub", "corpus", "judge", "scoring", "bench", "evaluation", "training", "metric",
           "space", "cli"]
 

@@ -10,7 +10,14 @@ import json
 import datasets
 import evaluate
 
-from spinemed.scoring import ITEM_KINDS, PARTIAL_REPORTS, score_predictions
+# Indented on purpose: evaluate's dependency scan reads top-level imports only and would answer a
+# missing kit with its own generic hint; this names the release the metric belongs to.
+try:
+    from spinemed.scoring import ITEM_KINDS, PARTIAL_REPORTS, score_predictions
+except ModuleNotFoundError as exc:
+    if not (exc.name or "").startswith("spinemed"):
+        raise
+    raise ImportError("the SpineBench metric scores with the SpineMed kit: pip install 'spinemed==0.1.0'") from None
 
 _CITATION = """\
 @inproceedings{spinebench2026,

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from spinemed.config import default_repo
 from spinemed.fileio import atomic_write_json
 from spinemed.progress import add_quiet_argument
 
@@ -37,8 +38,8 @@ workflow (WORK is the review workspace; it keeps the sample, the packets and the
   spinemed bench export --work out/bench-work --redo conflicts --group senior   (if needed)
   spinemed bench build --work out/bench-work --out out/spinebench --version v1.0.0
   spinemed bench decontaminate --bench out/spinebench --corpus out/spinemed-450k --out out/spinemed-450k-release
-  spinemed publish out/spinebench --repo ORG/SpineBench --version v1.0.0
-  spinemed bench check-overlap ORG/SpineBench path/or/hub-id/of/training-data
+  spinemed publish out/spinebench --repo spinemed/SpineBench --version v1.0.0
+  spinemed bench check-overlap spinemed/SpineBench path/or/hub-id/of/training-data
   spinemed bench export-harness out/harness --bench out/spinebench   (lmms-eval task + VLMEvalKit TSV)"""
 
 
@@ -130,11 +131,11 @@ def register(subparsers) -> None:
                        description="Write SpineBench as a Hub-layout dataset folder: split test, configs mcq (text "
                                    "and image items, kind + modality columns) and report, card with the real counts, "
                                    "manifest with hashes, audit.jsonl. Loads with load_dataset(OUT, 'mcq'); publish "
-                                   "with `spinemed publish OUT --repo ORG/SpineBench --version vX.Y.Z`.")
+                                   "with `spinemed publish OUT --repo spinemed/SpineBench --version vX.Y.Z`.")
     p.add_argument("--work", required=True, type=Path, help="review workspace")
     p.add_argument("--out", required=True, type=Path, help="release folder to write (e.g. out/spinebench)")
     p.add_argument("--version", default="v1.0.0", help="release version tag vX.Y.Z (default %(default)s)")
-    p.add_argument("--repo-id", default="spinemed/SpineBench", help="Hub repo the card points at (default %(default)s)")
+    p.add_argument("--repo-id", default=default_repo("SpineBench"), help="Hub repo the card points at (default %(default)s)")
     p.add_argument("--drop-pending", action="store_true", help="leave undecided candidates out instead of refusing")
     p.add_argument("--corpus", type=Path, help="the corpus folder, if it moved since sampling")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -154,7 +155,7 @@ def register(subparsers) -> None:
     p.add_argument("--answer-threshold", type=float, default=DEFAULT_ANSWER_THRESHOLD,
                    help="answer-key 5-gram containment that counts as a leak (default %(default)s)")
     p.add_argument("--version", help="release version (default: the corpus build's)")
-    p.add_argument("--repo-id", default="spinemed/SpineMed-450k", help="Hub repo the card points at (default %(default)s)")
+    p.add_argument("--repo-id", default=default_repo("SpineMed-450k"), help="Hub repo the card points at (default %(default)s)")
     p.add_argument("--redistributable-only", action="store_true",
                    help="also leave out rows whose source is not redistributable (a public release), counted per "
                         "licence in the card's accounting")

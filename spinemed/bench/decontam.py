@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spinemed.config import default_repo
 from spinemed.corpus.dedup import Deduper, shingle_hashes
 from spinemed.fileio import atomic_write_json
 from spinemed.hub import DatasetFolderWriter, dataset_info_yaml, is_repo_id, write_dataset_card, write_manifest
@@ -529,7 +530,7 @@ def write_decontaminated_corpus(
     threshold: float = DEFAULT_THRESHOLD,
     answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
     version: str | None = None,
-    repo_id: str = "spinemed/SpineMed-450k",
+    repo_id: str = default_repo("SpineMed-450k"),
     card_template: str | os.PathLike = CORPUS_CARD_TEMPLATE,
     rows_per_shard: int = 5000,
     progress=print,

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from spinemed.config import default_repo
 from spinemed.hub import (
     DEFAULT_BREAKDOWNS,
     DatasetFolderWriter,
@@ -42,7 +43,7 @@ from .review import Workspace, apply_changes, resolve, verification_mode
 
 BUILDER_VERSION = "1.0.0"
 DEFAULT_VERSION = "v1.0.0"
-DEFAULT_REPO_ID = "spinemed/SpineBench"
+DEFAULT_REPO_ID = default_repo("SpineBench")  # <$SPINEMED_HUB_ORG or spinemed>/SpineBench
 AUDIT_NAME = "audit.jsonl"
 CARD_TEMPLATE = checkout_path("dataset_cards", "spinebench.md")
 BREAKDOWNS = {**DEFAULT_BREAKDOWNS, "kind": "kind", "verification_status": "verification.status"}

@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from .. import deid
+from ..config import default_repo, expand_org
 from ..deid import images as deid_images
 from ..deid.provenance import ProvenanceIds
 from ..fileio import atomic_write_text
@@ -410,7 +411,7 @@ class CorpusBuilder:
             versions["ocr_check"] = self.ocr_engine
         extra = {"accounting": summary["accounting"], "generation": generation, "versions": versions,
                  "license": cfg["license"], "name": cfg["name"], "version": cfg["version"],
-                 "repo_id": cfg["spec"].get("repo_id", f"org/{cfg['pretty_name']}"),
+                 "repo_id": expand_org(cfg["spec"].get("repo_id") or default_repo(cfg["pretty_name"])),
                  "dataset_info": dataset_info_yaml(out, configs)}
         write_dataset_card(out, cfg["card_template"], pretty_name=cfg["pretty_name"], stats=writer.stats(), extra=extra)
         summary["manifest"] = write_manifest(out, name=cfg["name"], version=cfg["version"], versions=versions,

@@ -22,9 +22,9 @@ models (--model; the one spec grammar of spinemed.models.spec, also the Space's 
 
 examples:
   spinemed eval --bench demo_out/spinebench --model baseline:retrieval --corpus demo_out/spinemed-450k-release --out runs/bm25
-  spinemed eval --bench ORG/SpineBench@v1.0.0 --model hf:Qwen/Qwen2.5-VL-7B-Instruct --out runs/qwen7b --batch-size 16
+  spinemed eval --bench spinemed/SpineBench@v1.0.0 --model hf:Qwen/Qwen2.5-VL-7B-Instruct --out runs/qwen7b --batch-size 16
   vllm serve Qwen/Qwen2.5-VL-72B-Instruct --port 8000
-  spinemed eval --bench ORG/SpineBench@v1.0.0 --model openai:Qwen/Qwen2.5-VL-72B-Instruct@http://node1:8000/v1,http://node2:8000/v1 \\
+  spinemed eval --bench spinemed/SpineBench@v1.0.0 --model openai:Qwen/Qwen2.5-VL-72B-Instruct@http://node1:8000/v1,http://node2:8000/v1 \\
       --concurrency 64 --judge-model gpt-5-mini --judge-url https://api.openai.com/v1 --out runs/qwen72b --model-index
 
 OUT receives predictions.jsonl (one line per item, written as answers arrive; MCQ lines record the

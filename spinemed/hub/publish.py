@@ -135,7 +135,8 @@ def library_files(root: str | os.PathLike = CHECKOUT_ROOT) -> list[tuple[str, Pa
 
     The one list of what ships the library to a Space: the app Space uploads these files
     next to ``app.py``, the metric Space builds its wheel from them.  Caches, compiled files,
-    build metadata and hidden files are left out.
+    build metadata and hidden files are left out, and so is an installed wheel's ``spinemed/_kit``
+    (the kit's versioned folders, shipped by each flow that needs them).
     """
     root = Path(root)
     out = []
@@ -144,6 +145,8 @@ def library_files(root: str | os.PathLike = CHECKOUT_ROOT) -> list[tuple[str, Pa
         if not path.is_file() or path.suffix in _SKIPPED_SUFFIXES:
             continue
         if any(part in _SKIPPED_DIRS or part.startswith(".") or part.endswith(".egg-info") for part in rel.parts):
+            continue
+        if rel.parts[:2] == ("spinemed", "_kit"):
             continue
         out.append((rel.as_posix(), path))
     return sorted(out)

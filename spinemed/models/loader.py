@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from spinemed.extras import needs_extra
 from spinemed.llm.cache import CacheError, RequestCache
 from spinemed.llm.client import LLMClient
 from spinemed.llm.openai_compat import API_KEY_ENV_VARS, OpenAICompatBackend
@@ -42,7 +43,8 @@ DTYPES = ("bfloat16", "float16", "float32")
 
 def select_device_dtype(device: str = "auto", dtype: str = "auto") -> tuple[str, str]:
     """``(device, dtype)``: cuda with bfloat16 (float16 where bf16 is unsupported) > mps float16 > cpu float32."""
-    import torch
+    with needs_extra("local", "local models"):
+        import torch
 
     if device == "auto":
         if torch.cuda.is_available():
@@ -82,11 +84,9 @@ def load_vlm(
     attn_implementation: str | None = None,
 ) -> LoadedVLM:
     """A vision-language model and its processor (Hub id or local folder), ready to generate."""
-    try:
+    with needs_extra("local", "hf: models"):
         import torch
         from transformers import AutoModelForImageTextToText, AutoProcessor
-    except ImportError as exc:
-        raise ModelError(f"hf: models need torch and transformers ({exc}); pip install torch torchvision transformers") from None
     model_id = str(model_id)
     if model_id.startswith(("/", "./", "../", "~")) and not Path(model_id).expanduser().is_dir():
         raise ModelError(f"cannot load model {model_id!r}: no such folder")

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from spinemed.extras import needs_extra
+
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                   "<|image_pad|>", "<|video_pad|>"]
 
@@ -43,7 +45,8 @@ _CORPUS = [
 
 
 def _train_tokenizer(vocab_size: int):
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    with needs_extra("local", "the tiny test model"):
+        from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -59,15 +62,16 @@ def build_tiny_qwen25vl(out_dir: str | Path, *, seed: int = 0, vocab_size: int =
 
     ~2 layers / hidden 64 text model and a 2-block vision tower; images are resized to at
     most 16 merged patches, so a forward pass with an image takes milliseconds on a CPU."""
-    import torch
-    from transformers import (
-        Qwen2_5_VLConfig,
-        Qwen2_5_VLForConditionalGeneration,
-        Qwen2_5_VLProcessor,
-        Qwen2TokenizerFast,
-        Qwen2VLImageProcessor,
-        Qwen2VLVideoProcessor,
-    )
+    with needs_extra("local", "the tiny test model"):
+        import torch
+        from transformers import (
+            Qwen2_5_VLConfig,
+            Qwen2_5_VLForConditionalGeneration,
+            Qwen2_5_VLProcessor,
+            Qwen2TokenizerFast,
+            Qwen2VLImageProcessor,
+            Qwen2VLVideoProcessor,
+        )
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from spinemed.extras import MissingExtra
 from spinemed.llm.base import ChatRequest, LLMError
 from spinemed.llm.images import text_and_images_content
 from spinemed.models.loader import load_vlm, openai_client, tiny_model_folder
@@ -332,7 +333,7 @@ class TransformersChatBackend:
                 return
             try:
                 vlm = load_vlm(self.model_id, revision=self.revision, device=self.device or "auto")
-            except ModelError as exc:
+            except (ModelError, MissingExtra) as exc:  # shown in the chat, not a traceback
                 raise LLMError(f"chat model: {exc}") from exc
             self._processor, self._model, self.device = vlm.processor, vlm.model, vlm.device
 

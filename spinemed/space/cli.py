@@ -8,6 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from spinemed.extras import needs_extra
+
 _EPILOG = """\
 examples:
   spinemed space                                        # leaderboard with the paper's table only
@@ -155,8 +157,9 @@ def _cmd_space(args) -> int:
             print(f"  {name}")
         return 0
 
-    from spinemed.space.app import create_app
-    from spinemed.space.config import SpaceConfig
+    with needs_extra("space", "spinemed space"):
+        from spinemed.space.app import create_app
+        from spinemed.space.config import SpaceConfig
 
     config = SpaceConfig.from_env(bench=args.bench, allow_unregistered=args.allow_unregistered, results_dir=args.results_dir,
                                   results_repo=args.results_repo, model=args.model, judge=args.judge,

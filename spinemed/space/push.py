@@ -30,15 +30,20 @@ def space_files(app_dir: str | os.PathLike = SPACE_APP_DIR, repo_root: str | os.
     app_dir, root = Path(app_dir), Path(repo_root)
     for required in ("app.py", "README.md", "requirements.txt"):
         if not (app_dir / required).is_file():
-            raise FileNotFoundError(f"{app_dir / required} is missing: push from a checkout of the kit (space_app/ is not installed with the package)")
+            raise FileNotFoundError(f"{app_dir / required} is missing: the Space's app folder is incomplete")
     files = [(p.relative_to(app_dir).as_posix(), p) for p in app_dir.rglob("*")
              if p.is_file() and "__pycache__" not in p.parts and not any(part.startswith(".") for part in p.relative_to(app_dir).parts)]
     files += library_files(root)
-    # The judge's prompts, and the evaluation prompts whose hashes submissions are checked against.
+    # The judge's prompts, and the evaluation prompts whose hashes submissions are checked against.  They
+    # keep their checkout path in the Space (its spinemed runs as a checkout there); an installed kit has
+    # them as package data.
     for folder in ("judge_prompts", "eval_prompts"):
         prompts = root / "builders" / "spinebench" / folder
+        if not prompts.is_dir():
+            prompts = checkout_path("builders", "spinebench", folder)
         if prompts.is_dir():
-            files += [(p.relative_to(root).as_posix(), p) for p in prompts.rglob("*") if p.is_file()]
+            files += [(f"builders/spinebench/{folder}/{p.relative_to(prompts).as_posix()}", p)
+                      for p in prompts.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     return sorted(files)
 
 

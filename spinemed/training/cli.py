@@ -17,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ..extras import needs_extra
 from ..fileio import atomic_write_json
 from .card import SUMMARY_NAME, check_eval_models, load_eval_results, write_model_card
 from .guards import ContaminationError
@@ -254,7 +255,8 @@ def handle(args: argparse.Namespace) -> int:
                 return code
         return 0
 
-    from .trainer import run_stage
+    with needs_extra("train", "spinemed train"):
+        from .trainer import run_stage
 
     for r in recipes:
         try:

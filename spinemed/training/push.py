@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spinemed.extras import needs_extra
 from spinemed.hub.publish import (
     PublishError,
     PublishPlan,
@@ -43,7 +44,8 @@ class PushError(RuntimeError):
 
 def hub_api():
     """The HfApi instance the Trainer pushes with (same endpoint, token and user agent)."""
-    from transformers.utils.hub import hf_api
+    with needs_extra("train", "pushing a trained model"):
+        from transformers.utils.hub import hf_api
 
     return hf_api()
 

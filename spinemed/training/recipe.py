@@ -27,6 +27,8 @@ from typing import Any
 
 import yaml
 
+from ..config import expand_org
+from ..extras import needs_extra
 from .data import DatasetMixture
 
 __all__ = [
@@ -110,7 +112,8 @@ class StageRecipe:
 
     def sft_config(self, **overrides: Any):
         """TRL `SFTConfig` of this stage (`overrides` win over the recipe)."""
-        from trl import SFTConfig
+        with needs_extra("train", "spinemed train"):
+            from trl import SFTConfig
 
         return SFTConfig(**{**self.training_args, **overrides})
 
@@ -131,7 +134,8 @@ class StageRecipe:
 
 
 def sft_config_fields() -> set[str]:
-    from trl import SFTConfig
+    with needs_extra("train", "spinemed train"):
+        from trl import SFTConfig
 
     return {f.name for f in fields(SFTConfig) if f.init}
 
@@ -141,7 +145,8 @@ _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
 def _coerce_numbers(training_args: dict) -> None:
     """Undo YAML 1.1 surprises for SFTConfig fields: `2e-5` (no dot) is read as a string, `no` as False."""
-    from trl import SFTConfig
+    with needs_extra("train", "spinemed train"):
+        from trl import SFTConfig
 
     all_defaults = {f.name: f.default for f in fields(SFTConfig)}
     defaults = {k: d for k, d in all_defaults.items() if isinstance(d, (int, float)) and not isinstance(d, bool)}
@@ -202,7 +207,16 @@ def _read_yaml(path: Path) -> dict:
         raise ValueError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: a recipe must be a YAML mapping")
-    return raw
+    return _expand_org(raw)
+
+
+def _expand_org(value: Any) -> Any:
+    """Repo ids written ``${SPINEMED_HUB_ORG}/NAME`` name the kit's default organisation (spinemed.config)."""
+    if isinstance(value, dict):
+        return {k: _expand_org(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_org(v) for v in value]
+    return expand_org(value)
 
 
 def _find_relative(value: str, recipe: Path) -> Path:

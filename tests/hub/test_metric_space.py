@@ -1,4 +1,4 @@
-"""Publishing the metric as a Hub Space: prepared folder, bundled wheel, requirements, fake Hub api, CLI."""
+"""Publishing the metric as a Hub Space: prepared folder (index release or bundled wheel), requirements, fake Hub api, CLI."""
 
 import argparse
 import shutil
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import spinemed.metric.space as metric_space
+from spinemed import __version__
 from spinemed.metric import cli as metric_cli
 from spinemed.metric.space import MetricSpaceError, kit_root, prepare_metric_space, publish_metric_space
 
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def prepared(tmp_path_factory):
     """One real preparation (one wheel build, ~3 s) shared by the tests below."""
     before = sorted(p.name for p in ROOT.iterdir())
-    folder = prepare_metric_space(tmp_path_factory.mktemp("space") / "spinebench")
+    folder = prepare_metric_space(tmp_path_factory.mktemp("space") / "spinebench", bundle_wheel=True)
     assert sorted(p.name for p in ROOT.iterdir()) == before  # no build/ or egg-info left in the checkout
     return folder
 
@@ -46,6 +47,14 @@ def test_prepared_folder_bundles_the_wheel_that_requirements_install(prepared):
     assert not [n for n in files if "__pycache__" in n]
     for name in ("spinebench.py", "README.md", "app.py"):  # copied unchanged
         assert (prepared / name).read_bytes() == (ROOT / "evaluate_metric" / "spinebench" / name).read_bytes()
+
+
+def test_default_folder_installs_this_release_from_the_index(tmp_path):
+    folder = prepare_metric_space(tmp_path / "spinebench")
+    assert {p.name for p in folder.iterdir()} == {"spinebench.py", "README.md", "app.py", "requirements.txt"}
+    lines = _requirement_lines(folder)
+    assert lines[-1] == f"spinemed=={__version__}" and [x for x in lines if x.startswith("spinemed")] == lines[-1:]
+    assert {"evaluate>=0.4.6", "datasets>=4.0", "numpy>=1.26"} <= set(lines)
 
 
 def test_prepared_folder_loads_offline_with_evaluate(prepared, tmp_path, monkeypatch):
@@ -104,9 +113,19 @@ def fast_wheel(prepared, monkeypatch):
     return wheel.name
 
 
-def test_publish_creates_a_gradio_space_and_uploads_the_prepared_folder(fast_wheel):
+def test_publish_installs_the_index_release_by_default():
     api = FakeApi()
     plan = publish_metric_space("org/spinebench", api=api)
+    kwargs = api.calls[1][2]
+    assert set(kwargs["files"]) == {"spinebench.py", "README.md", "app.py", "requirements.txt"}
+    assert kwargs["files"]["requirements.txt"].decode().rstrip().endswith(f"spinemed=={__version__}")
+    assert kwargs["delete_patterns"] == ["*.whl"]  # a wheel of an earlier bundled publish goes
+    assert f"scorer spinemed=={__version__} from the package index" in plan.describe()
+
+
+def test_publish_creates_a_gradio_space_and_uploads_the_prepared_folder(fast_wheel):
+    api = FakeApi()
+    plan = publish_metric_space("org/spinebench", api=api, wheel_ref="relative")
     (create, upload) = api.calls
     assert create == ("create_repo", "org/spinebench", {"repo_type": "space", "space_sdk": "gradio", "private": False, "exist_ok": True})
     name, repo_id, kwargs = upload
@@ -121,7 +140,8 @@ def test_publish_creates_a_gradio_space_and_uploads_the_prepared_folder(fast_whe
 
 def test_publish_dry_run_sends_nothing_and_can_keep_the_folder(fast_wheel, tmp_path):
     api = FakeApi()
-    plan = publish_metric_space("org/spinebench", api=api, dry_run=True, work_dir=tmp_path / "spinebench", private=True)
+    plan = publish_metric_space("org/spinebench", api=api, dry_run=True, work_dir=tmp_path / "spinebench", private=True,
+                                wheel_ref="relative")
     assert api.calls == [] and plan.dry_run and plan.private
     assert dict(plan.files)["requirements.txt"] > 0 and fast_wheel in dict(plan.files)
     assert plan.folder == str(tmp_path / "spinebench") and (tmp_path / "spinebench" / fast_wheel).is_file()
@@ -135,7 +155,7 @@ def test_publish_with_the_wheel_named_by_its_hub_url(fast_wheel):
     assert reqs.rstrip().endswith(f"spinemed @ https://hub.example/spaces/org/spinebench/resolve/main/{fast_wheel}")
     with pytest.raises(MetricSpaceError, match="needs a public Space"):
         publish_metric_space("org/spinebench", api=api, wheel_ref="hub", private=True)
-    with pytest.raises(MetricSpaceError, match="wheel_ref must be 'relative' or 'hub'"):
+    with pytest.raises(MetricSpaceError, match="wheel_ref must be 'index', 'relative' or 'hub'"):
         publish_metric_space("org/spinebench", api=api, wheel_ref="url")
 
 
@@ -153,12 +173,12 @@ def _cli(argv):
 
 def test_cli_publish_dry_run_and_errors(fast_wheel, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "https://hub.example")
-    assert _cli(["metric", "publish", "--repo", "org/spinebench", "--dry-run"]) == 0
+    assert _cli(["metric", "publish", "--repo", "org/spinebench", "--dry-run", "--wheel-ref", "relative"]) == 0
     out = capsys.readouterr().out
     assert "would publish metric Space org/spinebench at https://hub.example/spaces/org/spinebench" in out and fast_wheel in out
     assert _cli(["metric", "publish", "--repo", "not a repo", "--dry-run"]) == 2
     assert capsys.readouterr().err == "error: repo_id 'not a repo' must look like 'org/name'\n"
-    assert _cli(["metric", "prepare", "--out", str(tmp_path / "spinebench")]) == 0
+    assert _cli(["metric", "prepare", "--out", str(tmp_path / "spinebench"), "--bundle-wheel"]) == 0
     out = capsys.readouterr().out
     assert f"load it: evaluate.load('{tmp_path / 'spinebench'}')" in out and (tmp_path / "spinebench" / fast_wheel).is_file()
     with pytest.raises(SystemExit):

@@ -181,10 +181,15 @@ def test_card_and_space_files():
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and {"evaluate", "metric"} <= set(meta["tags"])
     for section in ("## Metric Description", "## How to Use", "### Inputs", "### Output Values", "### Examples", "## Limitations and Bias", "## Citation"):
         assert section in text, section
-    app = (METRIC_DIR / "app.py").read_text()
-    assert "from evaluate.utils import launch_gradio_widget" in app and "launch_gradio_widget(module)" in app
+    # Its own app on the Space's Gradio (evaluate's widget needs Gradio 3), the same as the app Space's.
+    space_meta = yaml.safe_load(re.match(r"---\n(.*?)\n---\n", (ROOT / "space_app" / "README.md").read_text(encoding="utf-8"), re.DOTALL).group(1))
+    assert meta["sdk_version"] == space_meta["sdk_version"]
+    assert "launch_gradio_widget" not in (METRIC_DIR / "app.py").read_text()
+    # The Space installs this release of the kit from the package index, and the module's hint names it.
+    from spinemed import __version__
     reqs = (METRIC_DIR / "requirements.txt").read_text()
-    assert "evaluate" in reqs and "spinemed" in reqs
+    assert "evaluate" in reqs and f"\nspinemed=={__version__}\n" in reqs
+    assert f"pip install 'spinemed=={__version__}'" in (METRIC_DIR / "spinebench.py").read_text()
     # evaluate's dependency scan reads one import per line.
     source = (METRIC_DIR / "spinebench.py").read_text()
     assert not re.search(r"^import \w+\s*,", source, re.MULTILINE)
