@@ -216,7 +216,7 @@ _HOW_TO = {
     "en": (
         "No chat model is configured for this Space, so nothing was sent anywhere.\n\n"
         "To chat, start the Space with a model:\n"
-        "- a local or Hub model through transformers: `spinemed space --model hf:ORG/SpineGPT-7B` "
+        "- a local or Hub model through transformers: `spinemed space --model hf:spinemed/SpineGPT-7B` "
         "(or set `SPINEMED_CHAT_MODEL=hf:...` in the Space settings);\n"
         "- an OpenAI-compatible server: `spinemed space --model openai:MODEL@http://localhost:8000/v1` "
         "(API key from `SPINEMED_API_KEY` or `OPENAI_API_KEY`);\n"
@@ -226,7 +226,7 @@ _HOW_TO = {
     "zh": (
         "此 Space 尚未配置对话模型，因此没有发送任何请求。\n\n"
         "启动时指定模型即可对话：\n"
-        "- 通过 transformers 加载本地或 Hub 模型：`spinemed space --model hf:ORG/SpineGPT-7B`"
+        "- 通过 transformers 加载本地或 Hub 模型：`spinemed space --model hf:spinemed/SpineGPT-7B`"
         "（或在 Space 设置中设置 `SPINEMED_CHAT_MODEL=hf:...`）；\n"
         "- OpenAI 兼容服务：`spinemed space --model openai:MODEL@http://localhost:8000/v1`"
         "（API 密钥取自 `SPINEMED_API_KEY` 或 `OPENAI_API_KEY`）；\n"

@@ -14,15 +14,15 @@ _EPILOG = """\
 examples:
   spinemed space                                        # leaderboard with the paper's table only
   spinemed space --bench demo_out/spinebench --allow-unregistered      # + explorer and submissions
-  spinemed space --bench ORG/SpineBench@v1.0.0 --model hf:ORG/SpineGPT-7B
+  spinemed space --bench spinemed/SpineBench@v1.0.0 --model hf:spinemed/SpineGPT-7B
   spinemed space --model openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1 \\
                  --judge openai:Qwen/Qwen2.5-72B-Instruct@http://localhost:8001/v1
   spinemed space --model openai:MODEL@http://node1:8000/v1,http://node2:8000/v1   # visitors shared by two servers
   spinemed space --model tiny                           # offline random-weight test model (answers are noise)
-  spinemed space --push ORG/SpineMed --dry-run          # list what would be uploaded to the Space
+  spinemed space --push spinemed/SpineMed --dry-run          # list what would be uploaded to the Space
   spinemed space --bench demo_out/spinebench --allow-unregistered --requests space_requests   # + model requests
-  spinemed space worker --bench ORG/SpineBench@v1.0.0 --requests-repo ORG/SpineMed-requests \\
-                        --results-repo ORG/SpineMed-results --poll 60        # evaluate queued model requests
+  spinemed space worker --bench spinemed/SpineBench@v1.0.0 --requests-repo spinemed/SpineMed-requests \\
+                        --results-repo spinemed/SpineMed-results --poll 60        # evaluate queued model requests
 
 Every flag has an environment variable (SPINEMED_BENCH, SPINEMED_RESULTS_DIR, SPINEMED_RESULTS_REPO,
 SPINEMED_CHAT_MODEL, SPINEMED_JUDGE, SPINEMED_ALLOW_UNREGISTERED, SPINEMED_MAX_UPLOAD_MB,
@@ -82,8 +82,8 @@ killed worker is claimed again once its heartbeat is older than --stale-after.
 
 examples:
   spinemed space worker --bench demo_out/spinebench --allow-unregistered --once
-  spinemed space worker --bench ORG/SpineBench@v1.0.0 --requests-repo ORG/SpineMed-requests \\
-      --results-repo ORG/SpineMed-results --judge openai:JUDGE@http://localhost:8001/v1 --poll 60"""
+  spinemed space worker --bench spinemed/SpineBench@v1.0.0 --requests-repo spinemed/SpineMed-requests \\
+      --results-repo spinemed/SpineMed-results --judge openai:JUDGE@http://localhost:8001/v1 --poll 60"""
 
 
 def _register_worker(sub) -> None:
