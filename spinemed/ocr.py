@@ -12,18 +12,30 @@ Engines, in order of preference, both offline:
 
 No engine installed: :func:`engine_name` is None and :func:`read_lines` raises
 :class:`OcrUnavailableError`; callers report that, never treat it as "no text".
+
+OCR is the slow part of reading a scanned book (seconds per page on a CPU), so a rebuild can reuse
+earlier reads: with ``$SPINEMED_OCR_CACHE`` naming a folder, each read is stored there as JSON keyed
+by the engine's name and version, the layout and the page's pixels (SHA-256), and read back instead
+of running the engine again.  Off by default: OCR'd text of clinical scans may hold identifiers, so
+it is written only where the user says (keep that folder with the build's private work files).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
+import json
+import os
 import re
 import shutil
 import subprocess
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+from spinemed.fileio import atomic_write_json
 
 __all__ = ["ENGINES", "NO_ENGINE", "OcrLine", "OcrUnavailableError", "engine_name", "pick_engine", "read_lines",
            "lines_text"]
@@ -100,7 +112,31 @@ def read_lines(img, engine: str | None = None, *, layout: str = "sparse") -> lis
     if picked is None:
         raise OcrUnavailableError(NO_ENGINE)
     img = img.convert("RGB")
-    return _rapidocr_lines(img, layout) if picked == "rapidocr" else _tesseract_lines(img, layout)
+    cached = _cache_file(img, picked, layout)
+    if cached is not None and cached.is_file():
+        try:
+            return [OcrLine(**row) for row in json.loads(cached.read_text(encoding="utf-8"))]
+        except (OSError, ValueError, TypeError):
+            pass  # a damaged entry is read again and rewritten
+    lines = _rapidocr_lines(img, layout) if picked == "rapidocr" else _tesseract_lines(img, layout)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(cached, [ln.__dict__ for ln in lines])
+        except OSError:
+            pass  # the cache only saves time; a read-only folder must not fail the build
+    return lines
+
+
+def _cache_file(img, picked: str, layout: str):
+    """Where :func:`read_lines` keeps this read under ``$SPINEMED_OCR_CACHE``, or None (no cache)."""
+    folder = os.environ.get("SPINEMED_OCR_CACHE")
+    if not folder:
+        return None
+    h = hashlib.sha256(f"{engine_name(picked)}\0{layout}\0{img.size}\0".encode())
+    h.update(img.tobytes())
+    key = h.hexdigest()
+    return Path(folder) / key[:2] / f"{key}.json"
 
 
 def lines_text(lines: list[OcrLine]) -> str:

@@ -22,6 +22,8 @@ os.environ["HF_HOME"] = _home
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_home, "datasets")
 os.environ["HF_EVALUATE_CACHE"] = os.path.join(_home, "evaluate")
 os.environ["HF_MODULES_CACHE"] = os.path.join(_home, "modules")
+# The sample scans are OCR'd once per test session, not once per sample build (spinemed.ocr's cache).
+os.environ.setdefault("SPINEMED_OCR_CACHE", os.path.join(_home, "ocr"))
 
 
 @functools.cache
