@@ -59,12 +59,15 @@ def test_clean_venv_runs_the_demo_and_the_metric_from_outside_the_checkout(venv,
     assert _run([str(bin_dir / "spinemed"), "--version"], work, env).stdout.strip() == f"spinemed {__version__}"
     out = _run([str(bin_dir / "spinemed"), "demo", "--out", "demo_out"], work, env).stdout
     assert (work / "demo_out" / "eval").is_dir() and "Offline baselines" in out
-    # `spinemed eval` against an OpenAI-compatible endpoint (the simulated server) with the core only.
-    with SimServer(latency_s=0.01, max_concurrency=8, responder=lambda body: "The answer is A.") as server:
-        _run([str(bin_dir / "spinemed"), "eval", "--bench", "demo_out/spinebench", "--model", f"openai:sim@{server.base_url}",
-              "--out", "runs/sim", "--bootstrap", "0"], work, env)
+    # `spinemed eval` with the core only against a simulated reasoning-model endpoint (400 to max_tokens
+    # and to temperature != 1, as OpenAI's gpt-5 family answers): zero errors, the parameters as sent recorded.
+    with SimServer(latency_s=0.01, max_concurrency=8, responder=lambda body: "The answer is A.", reasoning=True) as server:
+        _run([str(bin_dir / "spinemed"), "eval", "--bench", "demo_out/spinebench", "--model",
+              f"openai:gpt-5-mini@{server.base_url}", "--out", "runs/sim", "--bootstrap", "0"], work, env)
     results = json.loads((work / "runs" / "sim" / "results.json").read_text(encoding="utf-8"))
     assert results["errors"]["count"] == 0 and results["counts"]["total"] > 0
+    sent = results["generation"]["request_params"]
+    assert "max_completion_tokens" in sent and "max_tokens" not in sent and sent.get("temperature") is None, sent
     # The core has no gradio: the Space command names its extra in one line.
     proc = subprocess.run([str(bin_dir / "spinemed"), "space"], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
