@@ -73,7 +73,17 @@ def _tesseract_path() -> str | None:
 
 
 def pick_engine(engine: str | None = None) -> str | None:
-    """"rapidocr" or "tesseract" (the one asked for, else the first installed), or None."""
+    """"rapidocr" or "tesseract" (the one asked for, else the first installed), or None.
+
+    With no engine asked for, ``$SPINEMED_OCR_ENGINE`` picks one for the whole process
+    (``rapidocr``, ``tesseract``, or ``none`` to run without OCR): engines read pages differently,
+    so a build that must be reproduced elsewhere names its engine."""
+    if engine is None and os.environ.get("SPINEMED_OCR_ENGINE"):
+        engine = os.environ["SPINEMED_OCR_ENGINE"].strip().lower()
+        if engine == "none":
+            return None
+        if engine not in ENGINES:
+            raise ValueError(f"SPINEMED_OCR_ENGINE={engine!r}: expected one of {ENGINES} or none")
     if engine is not None and engine not in ENGINES:
         raise ValueError(f"unknown OCR engine {engine!r}; expected one of {ENGINES}")
     if engine in (None, "rapidocr") and _have_rapidocr():

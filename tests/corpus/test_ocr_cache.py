@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from PIL import Image, ImageDraw
 
 from spinemed import ocr
@@ -60,3 +61,17 @@ def test_no_folder_no_cache(tmp_path, monkeypatch):
     ocr.read_lines(_page("x"))
     ocr.read_lines(_page("x"))
     assert len(calls) == 2
+
+
+def test_the_environment_names_the_engine(monkeypatch):
+    monkeypatch.setattr(ocr, "_have_rapidocr", lambda: True)
+    monkeypatch.setattr(ocr, "_tesseract_path", lambda: "/usr/bin/tesseract")
+    monkeypatch.delenv("SPINEMED_OCR_ENGINE", raising=False)
+    assert ocr.pick_engine() == "rapidocr"
+    monkeypatch.setenv("SPINEMED_OCR_ENGINE", "tesseract")
+    assert ocr.pick_engine() == "tesseract" and ocr.pick_engine("rapidocr") == "rapidocr"  # an explicit choice wins
+    monkeypatch.setenv("SPINEMED_OCR_ENGINE", "none")
+    assert ocr.pick_engine() is None
+    monkeypatch.setenv("SPINEMED_OCR_ENGINE", "paddle")
+    with pytest.raises(ValueError, match="SPINEMED_OCR_ENGINE"):
+        ocr.pick_engine()

@@ -90,7 +90,10 @@ def test_endpoint_run_scores_with_bounded_concurrency(tmp_path):
     assert r["run"]["concurrency"] == 3 and r["run"]["requests"]["requests_sent"] == N_ITEMS
     assert r["model"]["id"] == "sim" and r["model"]["details"]["served_model"] == "sim"
     # Images travel as data URLs, before the text; text items send a plain string.
-    assert sorted(len(parts) for parts in model.image_parts) == [1, 1, 1, 1]
+    # (one image part per image of each image item: a DICOM study item carries several slices)
+    bench = load_benchmark(sample_bench(), allow_unregistered=True)
+    assert sorted(len(parts) for parts in model.image_parts) == sorted(
+        int(i["n_images"]) for i in bench.items if i["kind"] == "image_mcq")
     assert all(url.startswith("data:image/") for parts in model.image_parts for url in parts)
     preds = read_predictions(run.predictions_path)
     assert all(p["latency_s"] > 0 and p["attempts"] == 1 and not p["cached"] for p in preds.values())
