@@ -14,7 +14,8 @@ construct, count, negated, plain), for
 
 ``benchmarks/data/levels_gold.jsonl`` (205 sentences) is the development set the rules were
 written against; ``benchmarks/data/levels_heldout.jsonl`` was written afterwards from separate
-phrase lists (``benchmarks/data/make_levels_heldout.py``) and never used to change a rule.
+phrase lists (``benchmarks/data/make_levels_heldout.py``); its errors were known when the cue
+vocabulary was added (docs/levels.md), so it is no longer blind.
 """
 
 from __future__ import annotations

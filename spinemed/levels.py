@@ -59,19 +59,32 @@ dropped when, next to it with only filler words between (in, at, of, the, from, 
 行, 于, 后路 ...), stands a cue that it is named for something else:
 
 * a dermatome or sensory sign: "saddle anaesthesia S2-S5", "numbness in the L5 dermatome",
-  "C6 distribution", "sensory level at T10", 鞍区（S2-S5）感觉减退, L5皮节, S1支配区, T10平面以下;
+  "C6 distribution", "in an L1 pattern", "S1 territory", "a T4 band", "in the distribution of
+  the L5 root", "sensory level at T10", hypalgesia, pinprick, 鞍区（S2-S5）感觉减退, L5皮节,
+  S1支配区, L5分布区, T10节段性感觉减退, 针刺觉减退（L5）, T10平面以下.  A sensory sign reaches
+  its level through place words only (in, over, at, the ...; "from" only right before the
+  level): "numbness from an L4-L5 herniation" keeps L4-L5;
 * a myotome, reflex or innervation: "ankle jerk (S1)", "C5 myotome", "innervated by the C7
-  root", 跟腱反射（S1）, C5肌节, 由C7神经支配;
-* a fixation or fusion construct: "fixation from C4 to T2", "posterior fusion L3-S1",
-  "pedicle screws at T11, T12, L2 and L3", "L4-L5 TLIF", 内固定 T10-L2, L3-S1融合术后,
-  置入椎弓根螺钉 (decompression, discectomy and osteotomy are done at the diseased level and
-  stay);
-* a count, numbering or landmark: "transitional L6 vertebra", "sacralised L5", "counting from
-  C2", "the conus terminates at L1-L2", L5移行椎, 圆锥位于L1/2, 自C2向下计数;
+  root", "L5 power 4/5", "MRC grade 4 at L4", "absent S1 reflex", "motor level C6",
+  跟腱反射（S1）, C5肌节, L5肌力4级, S1反射消失, 运动平面位于C6, 由C7神经支配;
+* a fixation or fusion construct (the cue does not reach past "and"/"or": "prior L4-L5 fusion
+  and L3-L4 stenosis" keeps L3-L4): "fixation from C4 to T2", "posterior fusion L3-S1",
+  "pedicle screws at T11, T12, L2 and L3", "L4-L5 TLIF", "rods from T10 to L2", "cage at
+  L4-L5", "hardware spanning L3-L5", "L4-L5 was previously fused", "C5-C6 arthroplasty",
+  "postoperative changes at L4-L5", 内固定 T10-L2, L3-S1融合术后, 置入椎弓根螺钉, 钉棒, 椎间融合器,
+  钛板, 人工椎间盘置换, L4/5术后改变 (decompression, discectomy and osteotomy are done at the
+  diseased level and stay);
+* a count, numbering or landmark: "transitional L6 vertebra", "T8 is a transitional vertebra",
+  "sacralised L5", "hemisacralisation of L5", "lumbarisation of S1", "counting from C2",
+  "the conus terminates at L1-L2", "conus tip at T12-L1", "the iliac crests project at L4-L5",
+  "last rib-bearing vertebra T12", L5移行椎, 胸8为移行椎, 腰5椎体骶化, 骶1腰化, 圆锥位于L1/2,
+  髂嵴连线平L4/5, 硬膜囊末端位于S2, 自C2向下计数;
 * a negation or normal verdict in the same clause: "no stenosis at L3-L4", "L1-L2 and L2-L3 are
   normal", "L5-S1 shows no compression", "disc height is preserved at L2-L3", 未见L3/4椎间盘突出,
-  L1/2、L2/3椎间盘未见异常, C3/4水平椎管无狭窄.  A clause ends at sentence punctuation and
-  contrast words (but, whereas, 但, 而); a negation's reach also ends at a comma that does not
+  L1/2、L2/3椎间盘未见异常, C3/4水平椎管无狭窄; also patent, capacious, sparing, well
+  maintained, within normal limits, "L3-L4: no ...", 通畅, 尚可, 骨皮质连续, 不伴.  A clause ends
+  at sentence punctuation and contrast words (but, whereas, 但, 而); a negation's reach also
+  ends at a comma that does not
   stand between two levels (a full-width ， always) and at words that start a positive
   statement (shows, with, due to, 示, 伴).  "L5-S1 without compression" negates L5-S1 unless
   the lack is placed at another level ("... with no stenosis at L2-3").  "No change in the
@@ -79,9 +92,10 @@ dropped when, next to it with only filler words between (in, at, of, the, from, 
 
 Levels joined by list words ("L2-L3, L3-L4 and L4-L5 are normal", "T11、T12、L2、L3") share
 the cue before the first or after the last of them; a full-width comma ends a Chinese clause,
-not a list.  A nerve root ("the L5 root", "S1 radiculopathy", L5神经根) is the level of the
-finding only when its sentence names no other kept level: "L4-L5 herniation compressing the L5
-root" is about L4-L5, "right S1 radiculopathy" about S1.  ``benchmarks/bench_levels.py``
+not a list.  A nerve root ("the L5 root", "the traversing L5", "S1 radiculopathy", "L5
+sciatica", L5神经根, L5走行根, L4出口根, L5根性痛) is the level of the finding only when its
+sentence names no other kept level: "L4-L5 herniation compressing the L5 root" is about L4-L5,
+"right S1 radiculopathy" about S1.  ``benchmarks/bench_levels.py``
 measures the rules on a labelled set (``benchmarks/data/levels_gold.jsonl``) and a held-out one.
 """
 
@@ -459,20 +473,25 @@ _NEG_BREAK = re.compile(
     re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(?:no(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))|not|without|negative\s+for|free\s+of"
-    r"|absence\s+of|absent|ruled\s+out|rule\s+out|unremarkable|spared"
+    r"|absence\s+of|absent|ruled\s+out|rule\s+out|unremarkable|spared|spares|sparing|patent|capacious|unaffected"
+    r"|uninvolved|within\s+normal\s+limits|wnl"
     r"|(?<!loss of )(?<!loss of the )(?:normal|preserved|maintained|intact))\b"  # "loss of normal disc height"
-    r"|未见|未发现|未累及|未受累|无(?!力|菌|明显诱因)|没有|排除|否认|正常",
+    r"|未见|未发现|未累及|未受累|未示|未显示|不伴|无(?!力|菌|明显诱因)|没有|排除|否认|正常|通畅",
     re.IGNORECASE)
 # Nouns a negated statement may name between the level and its verdict ("L4 vertebral body
 # height is maintained", "C3/4水平椎管无狭窄").
-_ASPECT = (r"(?: *(?:disc\s+)?(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?"
-           r"|facets?(?:\s+joints?)?)|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质)?")
+_ASPECT = (r"(?: *(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|central|spinal|neural|exiting|nerve)\s+)?"
+           r"(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?|endplates?|cord"
+           r"|thecal\s+sac|roots?|lateral\s+recess(?:es)?|facets?(?:\s+joints?)?)"
+           r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带)?")
 _NEGATED_AFTER = re.compile(
     rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?)\s+)?"
-    r"(?:(?:otherwise|entirely|completely|essentially|all|both)\s+)?"
+    r"(?:(?:otherwise|entirely|completely|essentially|all|both|well|widely|largely|relatively)\s+)?"
     r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
-    r"|negative\b|clear\b|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
-    r"|(?:均|亦|也)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常))",
+    r"|negative\b|clear\b|patent\b|capacious\b|wnl\b|free\s+(?:of|from)\b"
+    r"|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
+    r"|no\b(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))"
+    r"|(?:均|亦|也|尚)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常|通畅|尚可|良好|完整|(?<=皮质)连续))",
     re.IGNORECASE)
 # "L5-S1 without compression", "L5-S1 shows no ...": unless the lack is placed at another level
 # of the same clause ("stenosis at L3-4 with no stenosis at L2-3": a locative before that level).
@@ -481,11 +500,21 @@ _LOCATIVE = re.compile(r"(?<![A-Za-z])(?:at|in|of|involving|from|to)(?:\s+the)?(
 _LACKS_AFTER = re.compile(
     rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:without|(?:shows?|showed|demonstrates?|has|have|had|reveals?|with)\s+no)\b",
     re.IGNORECASE)
-_FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|and|or|left|right|bilateral|both|on|into|by"
+# no "and" / "or": a construct word does not reach past them ("prior L4-L5 fusion and L3-L4 stenosis";
+# a list of levels after the cue is one group anyway: "screws at T11, T12 and L2")
+_FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|left|right|bilateral|both|on|into|by"
               r"|was|were|is|are|performed|placed|inserted|extending|extended|extends|spanning|spans?|across"
               r"|posterior|anterior|lateral|percutaneous|using|levels?|segments?|pedicle|segmental|short|long"
               r"|open|minimally|invasive|instrumented|then|also")
 _FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根)*"
+
+
+# A sensory sign reaches its level through place words only: "numbness over the L5 dermatome",
+# but not "numbness from an L4-L5 herniation" or "leg numbness and an L4-L5 herniation" ("from"
+# only right before the level: "saddle anaesthesia from S2 to S5").
+_SENSE_FILLER = (r"(?:[\s(:\[]|(?<![A-Za-z])(?:in|over|at|of|the|a|an|along|below|above|left|right|bilateral|both"
+                 r"|on|into|level|levels|is|was|reduced|decreased|diminished|absent|altered|impaired|from(?=\s*$))"
+                 r"(?![A-Za-z])|于|在|位于|为|减退|减弱|消失|异常|过敏|缺失)*")  # "from S2 to S5"
 
 
 class _CueBefore:
@@ -521,34 +550,61 @@ _DERMATOME_BEFORE = _CueBefore(
     r"(?:saddle\s+(?:an(?:a)?esthesia|area|region|numbness|hyp\w+|sensory\s+loss)|perianal|perineal"
     r"|sensory\s+(?:level|loss|deficit|change)|hyp(?:o|a|er)?(?:a)?esthesia|an(?:a)?esthesia|numbness|numb"
     r"|pa?raesthesias?|paresthesias?|tingling|dys(?:a)?esthesia|pin-?prick|light\s+touch|sensation"
-    r"|鞍区|会阴区|感觉平面|感觉减退|感觉过敏|感觉缺失|感觉障碍|麻木|皮节)", _FILLER)
+    r"|(?:hyp(?:o|er)?)?algesia|analgesia|allodynia|vibration\s+sense|proprioception|two-point\s+discrimination"
+    r"|(?:dermatom\w*|distribution|territory)\s+of|band-?like\s+(?:pain|sensation|numbness|tightness)|girdle\s+(?:pain|sensation)"
+    r"|鞍区|会阴区|感觉平面|感觉减退|感觉减弱|感觉过敏|感觉缺失|感觉消失|感觉异常|感觉障碍|麻木|皮节|皮区"
+    r"|痛觉|触觉|针刺觉|温度觉|痛温觉|浅感觉|深感觉|束带感|束带样|分布区|支配区)", _SENSE_FILLER)
 _DERMATOME_AFTER = re.compile(
-    r" *[)\]]? *(?:nerve\s+root\s+)?(?:dermatom\w*|distribution|sensory|sensation|territory|皮节|皮区|分布区|支配区"
-    r"|区域?(?:感觉|麻木)|神经支配区|平面以下|以下感觉|感觉)", re.IGNORECASE)
+    r" *[)\]]? *(?:(?:nerve\s+)?root\s+|nerve\s+|radicular\s+|sensory\s+)?"
+    r"(?:dermatom\w*|distribution|sensory|sensation|territory|pattern|band\b|stripe"
+    r"|(?:神经根?|根性|节段性?)?(?:皮节|皮区|皮肤(?:感觉)?区?|分布|支配区|节段性感觉)"
+    r"|区域?(?:感觉|麻木)|平面以下|以下感觉|感觉|条带|带状)", re.IGNORECASE)
 _MYOTOME_BEFORE = _CueBefore(
     r"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
     r"|inversion|eversion|grip|strength|power|weakness|肌力|反射|背伸|跖屈)\s*[(\[]"
-    r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from)", r"\s*(?:the\s+)?")
-_MYOTOME_AFTER = re.compile(r" *[)\]]? *(?:myotom\w*|key\s+muscles?|motor\s+level|肌节|(?:神经)?支配(?!区))", re.IGNORECASE)
-_ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|神经根|神经)", re.IGNORECASE)
+    r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from"
+    r"|(?<![a-z])(?<!bone )(?:power|strength|mrc(?:\s+grade)?|motor\s+level|motor\s+score|reflex(?:es)?|jerks?)"
+    r"\s*(?:[0-5][+-]?(?:/5)?\s*)?(?:(?:in|at|of|for)\s+)?|运动平面(?:位于|为|在)?)", r"\s*(?:the\s+)?")
+_MYOTOME_AFTER = re.compile(
+    r" *[)\]]? *(?:myotom\w*|key\s+muscles?|motor\s+(?:level|power|strength|weakness|deficit)|(?:muscle\s+)?power"
+    r"|(?:muscle\s+)?strength|weakness|reflex(?:es)?\b|jerks?\b|-?innervated|肌节|肌力|反射|关键肌|运动平面"
+    r"|(?:神经)?支配(?!区))", re.IGNORECASE)
+_ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|sciatica|神经根|神经|根性|走行根|出口根|行走根|根(?!管))",
+                         re.IGNORECASE)
+# "the traversing L5 (root)", "the exiting L4": a root named by its course, not by the word root
+_ROOT_BEFORE = re.compile(r"(?<![A-Za-z])(?:traversing|exiting|descending|existing)(?:\s+(?:left|right|bilateral))? *$",
+                          re.IGNORECASE)
 # a congenital / spontaneous fusion (block vertebra, ankylosis) is the finding, not a construct
 _CONSTRUCT_WORDS = (r"(?<!congenital )(?<!spontaneous )(?<!bony )(?<!auto)fusions?|(?<!congenitally )fused|fixation|instrumentation|instrumented|arthrodesis|constructs?|screws?|rods?"
-                    r"|plates?|plating|hardware|cages?|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
+                    r"|plates?|plating|hardware|cages?|(?:interbody|spinal)\s+(?:implants?|devices?)|spacers?|hooks?|wires?|wiring|cerclage|arthroplasty"
+                    r"|disc\s+replacement|post-?(?:operative|surgical)\s+changes?|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
 _CONSTRUCT_BEFORE = _CueBefore(
-    rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉)", _FILLER)
+    rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉|钢板|钛板|钛网|内植物|植入物"
+    r"|人工椎间盘|术后改变)", _FILLER)
 _CONSTRUCT_AFTER = re.compile(
-    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:posterior|anterior|lateral|pedicle|segmental|instrumented|interbody|spinal"
+    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:is|are|was|were|has\s+been|have\s+been|previously|prior|solidly|surgically"
+    rf"|posterior|anterior|lateral|pedicle|segmental|instrumented|interbody|spinal"
     rf"|percutaneous|circumferential|short|long)\s+)*(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])"
-    r"|(?:后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉))",
+    r"|(?:后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉|钢板|钛板|钛网"
+    r"|内植物|植入物|人工椎间盘|置换|术后改变|术后表现))",
     re.IGNORECASE)
 _COUNT_BEFORE = _CueBefore(
     r"(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|labell?ed(?:\s+as)?|numbered(?:\s+as)?|counted(?:\s+as)?"
     r"|count(?:ing)?\s+(?:down\s+|up\s+)?from|numbering\s+from|designated(?:\s+as)?|rib-?bearing"
-    r"|conus(?:\s+medullaris)?\s+(?:terminates|ends|lies|is\s+located|tip)|移行椎?|骶化|腰化|计数|圆锥(?:末端)?(?:位于|止于)?)",
+    r"|numbering|enumerat\w*|referred\s+to\s+as|(?:last|lowest)\s+(?:rib-?bearing|lumbar-?type|well-?formed)"
+    r"|first\s+non-?rib-?bearing"
+    r"|conus(?:\s+medullaris)?(?:\s+(?:terminates|terminating|termination|ends|ending|lies|lying|is\s+located|tip|level"
+    r"|is|was))*|(?:thecal|dural)\s+sac\s+(?:terminates|ends)"
+    r"|(?:iliac\s+crests?|intercristal|tuffier'?s?)(?:\s+line)?(?:\s+(?:projects?|lies|lie|is|are|level\s+with|opposite"
+    r"|crosses|passes\s+through|through))*"
+    r"|移行椎?|骶化|腰化|计数|编号|圆锥(?:末端|尖端)?(?:位于|止于|终止于|平|在|达)?|硬膜囊末端(?:位于|止于|平)?"
+    r"|髂嵴(?:最高点)?(?:连线)?(?:平|位于|通过|经过|对应|约平)?|第12肋|末肋|最低肋)",
     r"(?:[\s(:]|(?<![A-Za-z])(?:the|a|an|vertebrae?|vertebral\s+body|as|is|was|at|of|to|from|level)(?![A-Za-z])|为|于|位于)*")
 _COUNT_AFTER = re.compile(
-    r" *[)\]]? *(?:(?:is|was|as|being)\s+(?:a\s+)?)?(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|rib-?bearing"
-    r"|移行|骶化|腰化|(?:向[上下])?计数)", re.IGNORECASE)
+    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:is|was|as|being|appears|considered|is\s+considered)\s+(?:a\s+|partially\s+)?)?"
+    r"(?:为|是|呈|属)?(?:transitional|(?:hemi|partial\s+)?lumbari[sz]\w*|(?:hemi|partial\s+)?sacrali[sz]\w*|rib-?bearing"
+    r"|(?:(?:lies|is|projects)\s+)?(?:at\s+)?(?:the\s+)?(?:level\s+of\s+)?(?:the\s+)?(?:iliac\s+crests?|intercristal)"
+    r"|移行|骶化|腰化|半骶化|(?:向[上下])?(?:计数|编号)|(?:水平)?(?:平|对应)?髂嵴)", re.IGNORECASE)
 
 
 def _groups(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> list[list[int]]:
@@ -627,8 +683,9 @@ def _about_findings(text: str, raw: str, mentions: list[tuple[int, int, list[str
             continue
         for i in group:
             start, end, levels = mentions[i]
-            is_root = _ROOT_AFTER.match(text, end) is not None or (
-                i != group[-1] and _ROOT_AFTER.match(text, last[1]) is not None)
+            is_root = (_ROOT_AFTER.match(text, end) is not None
+                       or _ROOT_BEFORE.search(text, max(0, start - 30), start) is not None
+                       or (i != group[-1] and _ROOT_AFTER.match(text, last[1]) is not None))
             kept.append((bisect_right(sentence_ends, start), levels, is_root))
     has_lesion = {sent for sent, _levels, is_root in kept if not is_root}
     return [lv for sent, levels, is_root in kept if not (is_root and sent in has_lesion) for lv in levels]

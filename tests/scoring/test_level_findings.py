@@ -105,3 +105,101 @@ def test_gold_set_precision_and_recall() -> None:
         tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
     precision, recall = tp / (tp + fp), tp / (tp + fn)
     assert precision >= 0.95 and recall >= 0.90, (precision, recall)
+
+
+# --- cue vocabulary beyond the development set ------------------------------------------------
+# Each trap kind in the words a spine surgeon or radiologist uses for it (EN and ZH), and beside
+# each cue a real finding level in the same sentence that the cue must not swallow.
+CUE_VOCABULARY = [
+    # dermatomal: pattern, distribution, territory, band; 分布区, 支配区, 节段性感觉, 皮肤感觉区
+    ("Tingling down the arm in a C6 pattern; C5-C6 disc protrusion.", ["C5-C6"]),
+    ("Numbness in an L5 distribution from an L4-L5 herniation.", ["L4-L5"]),
+    ("Pain in the S1 territory with an L5-S1 extrusion.", ["L5-S1"]),
+    ("Sensory loss in a T4 band below the lesion at T2.", ["T2"]),
+    ("Hypoalgesia over T10 due to a T7 schwannoma.", ["T7"]),
+    ("Reduced pinprick in a C7 radicular distribution.", []),
+    ("Paraesthesia in the distribution of the L5 root.", []),
+    ("Numbness from an L4-L5 herniation.", ["L4-L5"]),  # a cause, not a place
+    ("Leg numbness and an L4-L5 herniation.", ["L4-L5"]),
+    ("L5分布区麻木，L4/5椎间盘突出。", ["L4-L5"]),
+    ("C6神经根支配区痛觉减退，C5/6椎间盘突出。", ["C5-C6"]),
+    ("T10节段性感觉减退，T8椎体转移。", ["T8"]),
+    ("针刺觉减退（L5），腰4/5椎间盘突出。", ["L4-L5"]),
+    ("足背L5皮肤感觉区麻木。", []),
+    # myotome and reflex: power, strength, MRC, motor level, reflex; 肌力, 反射, 运动平面
+    ("L5 power 4/5, consistent with an L4-L5 herniation.", ["L4-L5"]),
+    ("Reduced C5 strength and a C4-C5 disc protrusion.", ["C4-C5"]),
+    ("MRC grade 4 at L4 with L3-L4 foraminal stenosis.", ["L3-L4"]),
+    ("Absent S1 reflex; L5-S1 extrusion.", ["L5-S1"]),
+    ("Motor level C6 after a C5 burst fracture.", ["C5"]),
+    ("Hyperreflexia with cord compression at C5-C6.", ["C5-C6"]),
+    ("Low bone strength at L1 with a fracture.", ["L1"]),
+    ("L5肌力4级，L4/5椎间盘突出。", ["L4-L5"]),
+    ("S1反射消失，腰5骶1椎间盘突出。", ["L5-S1"]),
+    ("运动平面位于C6，C5椎体骨折。", ["C5"]),
+    ("肌力正常，L4/5椎间盘突出。", ["L4-L5"]),
+    # root: traversing / exiting root, sciatica; 走行根, 出口根, 根性
+    ("Extrusion at L4-L5 abutting the traversing L5.", ["L4-L5"]),
+    ("Foraminal stenosis at L4-L5 compresses the exiting L4.", ["L4-L5"]),
+    ("Left L5 sciatica from an L4-L5 herniation.", ["L4-L5"]),
+    ("L4/5椎间盘突出压迫L5走行根。", ["L4-L5"]),
+    ("L5/S1椎间孔狭窄，L5出口根受压。", ["L5-S1"]),
+    ("L5根性痛，L4/5椎间盘突出。", ["L4-L5"]),
+    # constructs: rods, cage, hardware, construct spanning, previously fused, arthroplasty,
+    # postoperative changes; 钉棒, 椎间融合器, 钛板, 人工椎间盘, 术后改变
+    ("Rods and screws from T10 to L2; L1 burst fracture.", ["L1"]),
+    ("A PEEK cage at L4-L5 with adjacent segment stenosis at L3-L4.", ["L3-L4"]),
+    ("Hardware spanning L3-L5 is intact; severe stenosis at L2-L3.", ["L2-L3"]),
+    ("Construct spanning T4 to T12 for a T8 fracture.", ["T8"]),
+    ("L4-L5 was previously fused; new L3-L4 stenosis.", ["L3-L4"]),
+    ("Postoperative changes at L4-L5; recurrent herniation at L5-S1.", ["L5-S1"]),
+    ("Prior C5-C6 arthroplasty with C6-C7 disc herniation.", ["C6-C7"]),
+    ("Leptomeningeal implants at L3.", ["L3"]),  # tumour implants are no hardware
+    ("Prior L4-L5 fusion and L3-L4 stenosis.", ["L3-L4"]),  # a construct word stops at "and"
+    ("L4-L5 is fused and L3-L4 shows stenosis.", ["L3-L4"]),
+    ("Posterior fusion and instrumentation from T10 to L2.", []),
+    ("T10-L2钉棒内固定，L1椎体骨折。", ["L1"]),
+    ("L4/5椎间融合器置入术后，L3/4椎管狭窄。", ["L3-L4"]),
+    ("L4/5术后改变，L5/S1椎间盘突出。", ["L5-S1"]),
+    ("C5/6人工椎间盘置换术后，C4/5椎间盘突出。", ["C4-C5"]),
+    ("C4-C6钛板固定，C6/7邻近节段退变。", ["C6-C7"]),
+    ("腰椎术后改变，L3/4椎间盘突出。", ["L3-L4"]),
+    # counts and landmarks: transitional, (hemi)sacralisation, lumbarisation, iliac crests, conus,
+    # last rib-bearing; 为移行椎, 椎体骶化, 腰化, 髂嵴连线, 脊髓圆锥, 硬膜囊末端
+    ("T8 is a transitional vertebra.", []),
+    ("Hemisacralisation of L5; L4-L5 stenosis.", ["L4-L5"]),
+    ("L5 is partially sacralised; L4-L5 disc herniation.", ["L4-L5"]),
+    ("Lumbarisation of S1, so the herniated disc is S1-S2.", ["S1-S2"]),
+    ("The iliac crests project at L4-L5; disc herniation at L5-S1.", ["L5-S1"]),
+    ("Conus tip at T12-L1; L3 fracture.", ["L3"]),
+    ("Conus compression at L1 from a burst fracture.", ["L1"]),
+    ("Last rib-bearing vertebra T12; L1 compression fracture.", ["L1"]),
+    ("胸8为移行椎。", []),
+    ("腰5椎体骶化，腰4/5椎间盘突出。", ["L4-L5"]),
+    ("髂嵴连线平L4/5，L5/S1椎间盘突出。", ["L5-S1"]),
+    ("脊髓圆锥平L1，T12椎体压缩骨折。", ["T12"]),
+    ("硬膜囊末端位于S2，L5椎体滑脱。", ["L5"]),
+    # negated / normal: patent, capacious, well maintained, sparing, within normal limits,
+    # "L3-L4: no ..."; 通畅, 尚可, 骨皮质连续, 未见明确, 不伴
+    ("The L3-L4 foramina are patent; L4-L5 severe stenosis.", ["L4-L5"]),
+    ("Canal is capacious at L2-L3 but narrowed at L4-L5.", ["L4-L5"]),
+    ("Foramina are patent with severe central stenosis at L4-L5.", ["L4-L5"]),
+    ("Disc height is well maintained at L1-L2, with loss at L4-L5.", ["L4-L5"]),
+    ("L3-L4: no significant abnormality. L4-L5: broad-based disc bulge.", ["L4-L5"]),
+    ("L3-L4 no significant stenosis but L4-L5 severe stenosis.", ["L4-L5"]),
+    ("Stenosis at L3-L4 and L4-L5, sparing L5-S1.", ["L3-L4", "L4-L5"]),
+    ("L2-L3 is within normal limits; L4-L5 herniation.", ["L4-L5"]),
+    ("L4-L5 no change since prior.", ["L4-L5"]),
+    ("L3/4椎间孔通畅，L4/5椎间孔狭窄。", ["L4-L5"]),
+    ("L2椎体高度尚可，L1椎体压缩骨折。", ["L1"]),
+    ("L1椎体骨皮质连续，T12椎体骨折。", ["T12"]),
+    ("T11、L1连续两个椎体骨折。", ["T11", "L1"]),  # 连续 "consecutive" is no verdict
+    ("未见明确L3/4椎间盘突出，L4/5椎间盘突出。", ["L4-L5"]),
+    ("L4/5椎间盘突出，不伴L5/S1椎管狭窄。", ["L4-L5"]),
+    ("椎管通畅，L4/5椎间盘突出。", ["L4-L5"]),
+]
+
+
+@pytest.mark.parametrize(("text", "about"), CUE_VOCABULARY)
+def test_cue_vocabulary(text: str, about: list[str]) -> None:
+    assert set(parse_levels(text)) == set(about)
