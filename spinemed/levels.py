@@ -209,7 +209,7 @@ _FIGURE_BEFORE = re.compile(
 _LOOKBEHIND = 40
 # A list of adjacent vertebrae followed by a disc word names the discs between them.
 _DISC_AFTER = re.compile(
-    r" *(?:椎?间盘|椎?间隙|椎间孔|intervertebral|dis[ck](?:s|ectomy)?(?![A-Za-z])|foram(?:en|ina))", re.IGNORECASE
+    r" *(?:椎?间盘|椎?间隙|椎间孔|(?<=椎)间(?![断歇期])|intervertebral|dis[ck](?:s|ectomy)?(?![A-Za-z])|foram(?:en|ina))", re.IGNORECASE
 )
 # Curve measurements name their end vertebrae (see module docstring): a cue, then only
 # measurement filler up to the range ("Cobb angle of 45° from T5 to T12", "Cobb角（T5-T12）").
@@ -407,6 +407,56 @@ def level_sort_key(level: str) -> tuple[int, int, int]:
     return (_INDEX[upper], 1 if lower else 0, _INDEX[lower] if lower else 0)
 
 
+# Spelled-out ordinals: "the ninth thoracic vertebra", "(the level) between the fourth and fifth
+# lumbar vertebrae", "the fifth lumbar/first sacral disc", "the 12th thoracic vertebral body".
+# The region word must be followed by an anatomical noun (vertebra, disc, level, nerve root ...),
+# so "her first lumbar MRI" is no level.  The mention ends at the region word: the noun after it
+# is seen by the cue rules ("... vertebra is transitional", "... nerve root").
+_ORDINALS = {w: i for i, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), 1)}
+_ORD = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|1st|2nd|3rd|(?:[4-9]|1[0-2])th)"
+_ORD_REGION = {"cervical": "C", "thoracic": "T", "dorsal": "T", "lumbar": "L", "sacral": "S"}
+_ORD_REG = r"(?:cervical|thoracic|dorsal|lumbar|sacral)"
+_ORD_EXPR = re.compile(
+    rf"(?<![A-Za-z])(?P<between>between\s+(?:the\s+)?)?(?P<o1>{_ORD})(?:\s+(?P<r1>{_ORD_REG}))?"
+    rf"(?:\s*(?P<sep>and|&|/|-|to|through|or)\s*(?:the\s+)?(?P<o2>{_ORD}))?\s+(?P<r2>{_ORD_REG})"
+    r"(?=\s*(?:vertebra|vertebrae|vertebral|bod(?:y|ies)|levels?|segments?|dis[ck]s?|intervertebral|interspaces?"
+    r"|(?:spinal\s+)?nerves?|roots?|spinous|pedicles?|laminae?|facets?|transverse|foram(?:en|ina)|spaces?)(?![A-Za-z]))",
+    re.IGNORECASE)
+
+
+def _ordinal(word: str) -> int:
+    word = word.lower()
+    return _ORDINALS[word] if word in _ORDINALS else int(word[:-2])
+
+
+def _ordinal_mentions(text: str) -> list[tuple[int, int, list[str]]]:
+    out = []
+    for m in _ORD_EXPR.finditer(text):
+        r2 = _ORD_REGION[m.group("r2").lower()]
+        if m.group("o2") is None:
+            if m.group("r1"):
+                continue
+            v = _vertebra(r2, _ordinal(m.group("o1")))
+            levels = [v] if v else []
+        else:
+            v1 = _vertebra(_ORD_REGION[m.group("r1").lower()] if m.group("r1") else r2, _ordinal(m.group("o1")))
+            v2 = _vertebra(r2, _ordinal(m.group("o2")))
+            if v1 is None or v2 is None:
+                continue
+            sep = m.group("sep").lower()
+            disc = _DISC_AFTER.match(text, m.end()) is not None
+            if (m.group("between") or disc or sep in ("/", "-")) and v2 in _SUCCESSORS[v1]:
+                levels = [f"{v1}-{v2}"]
+            elif sep in ("-", "to", "through") or m.group("between"):
+                levels = _segments_between(v1, v2) or []
+            else:
+                levels = [v1, v2]
+        if levels:
+            out.append((m.start("o1"), m.end(), levels))
+    return out
+
+
 def level_mentions(text: str) -> list[tuple[int, int, list[str]]]:
     """Every level expression in ``text``: ``(start, end, levels)`` with offsets into the
     normalised text (same length as ``text``), whatever the level is mentioned for.
@@ -430,6 +480,10 @@ def level_mentions(text: str) -> list[tuple[int, int, list[str]]]:
         levels, verts = _evaluate(tokens, extent)
         if levels and not _is_not_a_level(text, match.start(), match.end(), verts):
             out.append((match.start(), match.end(), levels))
+    if "th" in text or "st" in text or "nd" in text or "rd" in text:  # cheap check before the ordinal scan
+        ordinals = _ordinal_mentions(text)
+        if ordinals:
+            out = sorted(out + ordinals)
     return out
 
 
@@ -469,7 +523,8 @@ _SENTENCE_END = re.compile(r"[;!?。；！？\n]|\.(?!\d)")
 _LIST_NEXT = re.compile(r" *(?:(?:and|or) +)?")
 _NEG_BREAK = re.compile(
     r"\b(?:shows?|showed|demonstrat\w*|reveal\w*|with|there\s+(?:is|are|was|were)"
-    r"|due\s+to|caused\s+by|from|secondary\s+to)\b|示|显示|提示|伴|合并",
+    r"|due\s+to|caused\s+by|from(?!\s+(?:Th|[CTLS]) ?\d{1,2}\s*(?:to|through|thru|-)\s*(?:Th|[CTLS])? ?\d)"
+    r"|secondary\s+to)\b|示|显示|提示|伴|合并",
     re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(?:no(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))|not|without|negative\s+for|free\s+of"
@@ -480,10 +535,12 @@ _NEGATION = re.compile(
     re.IGNORECASE)
 # Nouns a negated statement may name between the level and its verdict ("L4 vertebral body
 # height is maintained", "C3/4水平椎管无狭窄").
-_ASPECT = (r"(?: *(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|central|spinal|neural|exiting|nerve)\s+)?"
-           r"(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?|endplates?|cord"
-           r"|thecal\s+sac|roots?|lateral\s+recess(?:es)?|facets?(?:\s+joints?)?)"
-           r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带)?")
+_ASPECT_ONE = (r"(?:(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|central|spinal|neural|exiting|nerve)\s+)?"
+               r"(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?|endplates?|cord"
+               r"|thecal\s+sac|roots?|lateral\s+recess(?:es)?|facets?(?:\s+joints?)?)"
+               r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带)")
+# one aspect or a list of them: "signal and height", 信号及形态, 椎管、椎间孔
+_ASPECT = rf"(?: *{_ASPECT_ONE}(?: *(?:及|和|与|、|/|,|and|or) *{_ASPECT_ONE})*)?"
 _NEGATED_AFTER = re.compile(
     rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?)\s+)?"
     r"(?:(?:otherwise|entirely|completely|essentially|all|both|well|widely|largely|relatively)\s+)?"
@@ -502,7 +559,7 @@ _LACKS_AFTER = re.compile(
     re.IGNORECASE)
 # no "and" / "or": a construct word does not reach past them ("prior L4-L5 fusion and L3-L4 stenosis";
 # a list of levels after the cue is one group anyway: "screws at T11, T12 and L2")
-_FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|left|right|bilateral|both|on|into|by"
+_FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|between|left|right|bilateral|both|on|into|by"
               r"|was|were|is|are|performed|placed|inserted|extending|extended|extends|spanning|spans?|across"
               r"|posterior|anterior|lateral|percutaneous|using|levels?|segments?|pedicle|segmental|short|long"
               r"|open|minimally|invasive|instrumented|then|also")
@@ -555,18 +612,36 @@ _DERMATOME_BEFORE = _CueBefore(
     r"|鞍区|会阴区|感觉平面|感觉减退|感觉减弱|感觉过敏|感觉缺失|感觉消失|感觉异常|感觉障碍|麻木|皮节|皮区"
     r"|痛觉|触觉|针刺觉|温度觉|痛温觉|浅感觉|深感觉|束带感|束带样|分布区|支配区)", _SENSE_FILLER)
 _DERMATOME_AFTER = re.compile(
-    r" *[)\]]? *(?:(?:nerve\s+)?root\s+|nerve\s+|radicular\s+|sensory\s+)?"
+    r" *[)\]]? *(?:(?:saddle|perianal|perineal)(?![A-Za-z])|鞍区|鞍部|会阴|肛周|(?:(?:nerve\s+)?root\s+|nerve\s+|radicular\s+|sensory\s+)?"
     r"(?:dermatom\w*|distribution|sensory|sensation|territory|pattern|band\b|stripe"
     r"|(?:神经根?|根性|节段性?)?(?:皮节|皮区|皮肤(?:感觉)?区?|分布|支配区|节段性感觉)"
-    r"|区域?(?:感觉|麻木)|平面以下|以下感觉|感觉|条带|带状)", re.IGNORECASE)
+    r"|区域?(?:感觉|麻木)|平面以下|以下感觉|感觉|条带|带状))", re.IGNORECASE)
+# Muscles and movements that test a myotome (key muscles and their neighbours): "EHL (L5) power 4/5",
+# "S1 plantarflexion 4+/5", "triceps (C7) 4/5", "C5 deltoid weakness", 髂腰肌（L2）肌力4级, C6腕背伸肌力4级.
+_MUSCLES_EN = (
+    r"deltoids?|biceps|triceps|brachioradialis|supinators?|pronators?|rotator\s+cuff|infraspinatus|supraspinatus"
+    r"|(?:shoulder|elbow|wrist|finger|thumb|hip|knee|ankle|(?:great\s+|big\s+)?toe|hallux)\s+"
+    r"(?:flexion|flexors?|extension|extensors?|dorsiflexion|dorsiflexors?|plantar\s*flexion|abduction|abductors?"
+    r"|adduction|adductors?|eversion|evertors?|inversion|invertors?)"
+    r"|(?:hand\s+)?intrinsics|interossei|abductor\s+(?:digiti\s+minimi|pollicis\s+brevis)|first\s+dorsal\s+interosseous"
+    r"|iliopsoas|psoas|quadriceps|quads|hamstrings?|tibialis\s+(?:anterior|posterior)|ehl|fhl|edl"
+    r"|extensor\s+hallucis(?:\s+longus)?|flexor\s+hallucis(?:\s+longus)?|extensor\s+digitorum(?:\s+longus)?"
+    r"|gastrocnemius|gastrocs?|soleus|gastrosoleus|glut(?:eus|eal)\s+(?:medius|maximus)|peroneals?|peroneus(?:\s+longus)?"
+    r"|dorsiflexion|dorsiflexors?|plantar\s*flexion|plantarflexion|plantarflexors?|foot\s+eversion|foot\s+inversion")
+_MOVES_ZH = (r"屈髋|伸髋|髋外展|髋内收|伸膝|屈膝|踝背伸|踝跖屈|足背伸|足跖屈|背伸|跖屈|伸趾|屈趾|伸拇|屈拇|拇趾背伸|足外翻|足内翻"
+             r"|肩外展|屈肘|伸肘|伸腕|屈腕|腕背伸|腕掌屈|屈指|伸指|指外展|指内收|握力")
+_MUSCLES_ZH = (r"三角肌|肱二头肌|肱三头肌|肱桡肌|冈上肌|冈下肌|伸腕肌|腕伸肌|屈腕肌|屈指肌|指屈肌|指深屈肌|伸指肌|骨间肌|小指展肌"
+               r"|拇短展肌|手内在肌|髂腰肌|股四头肌|腘绳肌|股二头肌|胫前肌|胫骨前肌|拇长伸肌|趾长伸肌|拇长屈肌|腓肠肌"
+               r"|小腿三头肌|比目鱼肌|臀中肌|臀大肌|腓骨长短肌|腓骨长肌|腓骨肌")
 _MYOTOME_BEFORE = _CueBefore(
-    r"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
-    r"|inversion|eversion|grip|strength|power|weakness|肌力|反射|背伸|跖屈)\s*[(\[]"
+    rf"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
+    rf"|inversion|eversion|grip|strength|power|weakness|(?<![a-z])(?:{_MUSCLES_EN})(?![a-z])"
+    rf"|肌力|反射|肌|{_MOVES_ZH})\s*(?:power|strength|weakness|肌力)?\s*[(\[]"
     r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from"
     r"|(?<![a-z])(?<!bone )(?:power|strength|mrc(?:\s+grade)?|motor\s+level|motor\s+score|reflex(?:es)?|jerks?)"
     r"\s*(?:[0-5][+-]?(?:/5)?\s*)?(?:(?:in|at|of|for)\s+)?|运动平面(?:位于|为|在)?)", r"\s*(?:the\s+)?")
 _MYOTOME_AFTER = re.compile(
-    r" *[)\]]? *(?:myotom\w*|key\s+muscles?|motor\s+(?:level|power|strength|weakness|deficit)|(?:muscle\s+)?power"
+    rf" *[)\]]? *(?:(?:{_MUSCLES_EN})(?![A-Za-z])|{_MOVES_ZH}|{_MUSCLES_ZH}|myotom\w*|key\s+muscles?|motor\s+(?:level|power|strength|weakness|deficit)|(?:muscle\s+)?power"
     r"|(?:muscle\s+)?strength|weakness|reflex(?:es)?\b|jerks?\b|-?innervated|肌节|肌力|反射|关键肌|运动平面"
     r"|(?:神经)?支配(?!区))", re.IGNORECASE)
 _ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|sciatica|神经根|神经|根性|走行根|出口根|行走根|根(?!管))",
@@ -588,17 +663,45 @@ _CONSTRUCT_AFTER = re.compile(
     r"|(?:后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉|钢板|钛板|钛网"
     r"|内植物|植入物|人工椎间盘|置换|术后改变|术后表现))",
     re.IGNORECASE)
+# Surgical history: the levels of an earlier operation are named to date it, not as the finding.
+# A decompression done together with a fusion ("L2-L5 laminectomy and posterolateral fusion") is
+# a construct span; any operation after "after / following / status post / s/p / prior" ("after
+# L4-L5 laminectomy, new L3-L4 stenosis"), and in Chinese an operation chain ending in 术后
+# (C4-5前路减压融合术后, 颈4-7后路单开门椎管扩大成形术后, L4/5椎板切除减压术后) is history; a
+# recurrence (术后复发) stays the finding.
+_PROCEDURES_EN = (r"(?:micro-?)?(?:laminectomy|laminectomies|laminotomy|laminotomies|laminoplasty|hemilaminectomy"
+                  r"|decompression|decompressive\s+surgery|discectomy|diskectomy|foraminotomy|facetectomy|corpectomy"
+                  r"|osteotomy|vertebroplasty|kyphoplasty|surgery|operation|procedure|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF"
+                  r"|(?<![A-Za-z])(?:{_CONSTRUCT_WORDS}))")
+_PROC_ADJ = (r"(?:posterior|posterolateral|anterior|lateral|instrumented|interbody|pedicle|screw|segmental|open"
+             r"|minimally\s+invasive|percutaneous|bilateral|left|right|revision|spinal|lumbar|cervical|thoracic)")
+_HISTORY_BEFORE = _CueBefore(
+    r"(?:(?<![a-z])(?:after|following|status\s+post|s/p|post-?op(?:erative(?:ly)?)?|previous|prior|history\s+of"
+    r"|previously\s+operated)(?![a-z]))", _FILLER)
+_PROCEDURE_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:{_PROC_ADJ}\s+)*(?:{_PROCEDURES_EN})(?![A-Za-z])".replace("{_CONSTRUCT_WORDS}", _CONSTRUCT_WORDS),
+    re.IGNORECASE)
+_DECOMPRESSION_FUSION_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:{_PROC_ADJ}\s+)*(?:{_PROCEDURES_EN})(?:\s*(?:and|with|&|plus|/|,|\+)\s*"
+    rf"(?:{_PROC_ADJ}\s+)*(?:{_PROCEDURES_EN}))*\s*(?:and|with|&|plus|/|,|\+)\s*(?:{_PROC_ADJ}\s+)*"
+    rf"(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])".replace("{_CONSTRUCT_WORDS}", _CONSTRUCT_WORDS),
+    re.IGNORECASE)
+_HISTORY_AFTER_ZH = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:前路|后路|侧路|经皮|微创|显微|内镜下?|椎间孔镜|脊柱|颈椎|胸椎|腰椎|椎体|椎管|椎板|椎间盘?|椎间孔"
+    r"|全|半|部分|次全|单开门|双开门|开门|扩大|成形|切除|摘除|髓核|减压|融合|植骨|内固定|固定|复位|置换|人工|开窗|切开"
+    r"|截骨|矫形|翻修|手术|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF|PELD|PETD|UBE|及|和|、|\+| )*术后(?!复发|再)")
 _COUNT_BEFORE = _CueBefore(
     r"(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|labell?ed(?:\s+as)?|numbered(?:\s+as)?|counted(?:\s+as)?"
     r"|count(?:ing)?\s+(?:down\s+|up\s+)?from|numbering\s+from|designated(?:\s+as)?|rib-?bearing"
     r"|numbering|enumerat\w*|referred\s+to\s+as|(?:last|lowest)\s+(?:rib-?bearing|lumbar-?type|well-?formed)"
-    r"|first\s+non-?rib-?bearing"
+    r"|first\s+non-?rib-?bearing|(?:last|lowest|twelfth|12th)\s+ribs?|rudimentary|vestigial"
+    r"|iliolumbar\s+ligaments?(?:\s+(?:arising|arises|arise|originating|originates|originate|attaching|attaches|attach))?"
     r"|conus(?:\s+medullaris)?(?:\s+(?:terminates|terminating|termination|ends|ending|lies|lying|is\s+located|tip|level"
     r"|is|was))*|(?:thecal|dural)\s+sac\s+(?:terminates|ends)"
     r"|(?:iliac\s+crests?|intercristal|tuffier'?s?)(?:\s+line)?(?:\s+(?:projects?|lies|lie|is|are|level\s+with|opposite"
     r"|crosses|passes\s+through|through))*"
     r"|移行椎?|骶化|腰化|计数|编号|圆锥(?:末端|尖端)?(?:位于|止于|终止于|平|在|达)?|硬膜囊末端(?:位于|止于|平)?"
-    r"|髂嵴(?:最高点)?(?:连线)?(?:平|位于|通过|经过|对应|约平)?|第12肋|末肋|最低肋)",
+    r"|髂嵴(?:最高点)?(?:连线)?(?:平|位于|通过|经过|对应|约平)?|第12肋|末肋|最低肋|髂腰韧带(?:起自|起于|附着于)?)",
     r"(?:[\s(:]|(?<![A-Za-z])(?:the|a|an|vertebrae?|vertebral\s+body|as|is|was|at|of|to|from|level)(?![A-Za-z])|为|于|位于)*")
 _COUNT_AFTER = re.compile(
     rf"{_LEVEL_WORD} *[)\]]? *(?:(?:is|was|as|being|appears|considered|is\s+considered)\s+(?:a\s+|partially\s+)?)?"
@@ -626,6 +729,7 @@ class _Scan:
 
     def __init__(self, text: str, raw: str, mentions: list[tuple[int, int, list[str]]]):
         self.cue_ends = [cue.ends(text) for cue in _CUES_BEFORE]
+        self.history_ends = _HISTORY_BEFORE.ends(text)
         self.clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]
         self.neg_ends = [m.end() for m in _NEGATION.finditer(text)]
         level_ends = {end for _start, end, _levels in mentions}
@@ -650,14 +754,16 @@ class _Scan:
 
 
 _CUES_BEFORE = (_DERMATOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
-_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
+_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER,
+               _DECOMPRESSION_FUSION_AFTER, _HISTORY_AFTER_ZH)
 
 
 def _excluded(text: str, start: int, end: int, scan: _Scan, next_start: int | None) -> bool:
     """Whether the group at text[start:end] is not what a finding is about (the cue kinds above);
     `next_start` is where the next level expression starts (None: there is none)."""
     if (any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
-            or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)):
+            or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)
+            or (_HISTORY_BEFORE.before(text, start, scan.history_ends) and _PROCEDURE_AFTER.match(text, end))):
         return True
     lacks = _LACKS_AFTER.match(text, end)
     if not lacks:
