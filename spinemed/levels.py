@@ -542,7 +542,8 @@ _ASPECT_ONE = (r"(?:(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|centra
 # one aspect or a list of them: "signal and height", 信号及形态, 椎管、椎间孔
 _ASPECT = rf"(?: *{_ASPECT_ONE}(?: *(?:及|和|与|、|/|,|and|or) *{_ASPECT_ONE})*)?"
 _NEGATED_AFTER = re.compile(
-    rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?)\s+)?"
+    rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?"
+    rf"|shows?|showed|demonstrates?|demonstrated|has|have|had)\s+)?"
     r"(?:(?:otherwise|entirely|completely|essentially|all|both|well|widely|largely|relatively)\s+)?"
     r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
     r"|negative\b|clear\b|patent\b|capacious\b|wnl\b|free\s+(?:of|from)\b"
@@ -615,7 +616,7 @@ _DERMATOME_AFTER = re.compile(
     r" *[)\]]? *(?:(?:saddle|perianal|perineal)(?![A-Za-z])|鞍区|鞍部|会阴|肛周|(?:(?:nerve\s+)?root\s+|nerve\s+|radicular\s+|sensory\s+)?"
     r"(?:dermatom\w*|distribution|sensory|sensation|territory|pattern|band\b|stripe"
     r"|(?:神经根?|根性|节段性?)?(?:皮节|皮区|皮肤(?:感觉)?区?|分布|支配区|节段性感觉)"
-    r"|区域?(?:感觉|麻木)|平面以下|以下感觉|感觉|条带|带状))", re.IGNORECASE)
+    r"|区域?(?:感觉|麻木)|平面以下|以下平面|以下感觉|感觉|条带|带状))", re.IGNORECASE)
 # Muscles and movements that test a myotome (key muscles and their neighbours): "EHL (L5) power 4/5",
 # "S1 plantarflexion 4+/5", "triceps (C7) 4/5", "C5 deltoid weakness", 髂腰肌（L2）肌力4级, C6腕背伸肌力4级.
 _MUSCLES_EN = (
@@ -636,7 +637,9 @@ _MUSCLES_ZH = (r"三角肌|肱二头肌|肱三头肌|肱桡肌|冈上肌|冈下�
 _MYOTOME_BEFORE = _CueBefore(
     rf"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
     rf"|inversion|eversion|grip|strength|power|weakness|(?<![a-z])(?:{_MUSCLES_EN})(?![a-z])"
-    rf"|肌力|反射|肌|{_MOVES_ZH})\s*(?:power|strength|weakness|肌力)?\s*[(\[]"
+    rf"|肌力|反射|肌|{_MOVES_ZH})(?:\s*(?:[0-5][+-]?(?:/5)?|grade|mrc|power|strength|weakness|weak|is|are|was|were|on|the"
+    rf"|left|right|bilateral(?:ly)?|reduced|diminished|absent|肌力|[0-5][+-]?级|减弱|下降|减退|左侧|右侧|双侧)(?![a-z]))*"
+    rf"\s*[(\[]"
     r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from"
     r"|(?<![a-z])(?<!bone )(?:power|strength|mrc(?:\s+grade)?|motor\s+level|motor\s+score|reflex(?:es)?|jerks?)"
     r"\s*(?:[0-5][+-]?(?:/5)?\s*)?(?:(?:in|at|of|for)\s+)?|运动平面(?:位于|为|在)?)", r"\s*(?:the\s+)?")
