@@ -203,3 +203,83 @@ CUE_VOCABULARY = [
 @pytest.mark.parametrize(("text", "about"), CUE_VOCABULARY)
 def test_cue_vocabulary(text: str, about: list[str]) -> None:
     assert set(parse_levels(text)) == set(about)
+
+
+# --- round 2: families found on the blind held-out set 2 (then made a development set) --------
+# Each family in general clinical wording (EN and ZH), with a real finding level beside the trap.
+ROUND2_FAMILIES = [
+    # a muscle or movement with its myotome level and a power grade
+    ("EHL (L5) power 4/5; L4-L5 disc extrusion.", ["L4-L5"]),
+    ("S1 plantarflexion 4+/5 with an L5-S1 herniation.", ["L5-S1"]),
+    ("Triceps (C7) 4/5; C6-C7 disc protrusion.", ["C6-C7"]),
+    ("Triceps 4/5 (C7); C6-C7 disc protrusion.", ["C6-C7"]),
+    ("C5 deltoid weakness; C4-C5 disc osteophyte complex.", ["C4-C5"]),
+    ("Wrist extension (C6) 4/5 and elbow extension (C7) 4/5; C5-C6 disc.", ["C5-C6"]),
+    ("Hip flexion (L2) 4/5, knee extension (L3) 4/5; L3-L4 disc protrusion.", ["L3-L4"]),
+    ("Ankle dorsiflexion (L4) 3/5 and great toe extension (L5) 4/5; L4/5 extrusion.", ["L4-L5"]),
+    ("Elbow flexion (C5), finger flexion (C8) and finger abduction (T1) 4/5; C7-T1 foraminal stenosis.", ["C7-T1"]),
+    ("L2 hip flexion and L3 quadriceps weakness; L2-L3 disc.", ["L2-L3"]),
+    ("The EHL is weak (L5); L4-L5 herniation.", ["L4-L5"]),
+    ("髂腰肌（L2）肌力4级，L3/4椎间盘突出。", ["L3-L4"]),
+    ("C6腕背伸肌力4级，颈6/7椎间盘突出。", ["C6-C7"]),
+    ("胫前肌（L4）及拇长伸肌（L5）肌力3级，腰4/5椎间盘脱出。", ["L4-L5"]),
+    ("肱三头肌肌力4级（C7），颈6/7椎间盘突出。", ["C6-C7"]),
+    ("屈髋（L2）、伸膝（L3）、踝背伸（L4）、伸趾（L5）、跖屈（S1）肌力4级，腰4/5椎间盘突出。", ["L4-L5"]),
+    ("屈肘（C5）、伸腕（C6）、伸肘（C7）、屈指（C8）、指外展（T1）肌力4级，颈5/6椎间盘突出。", ["C5-C6"]),
+    ("C5屈肘肌力4级，颈4/5椎间盘突出。", ["C4-C5"]),
+    # spelled-out ordinal levels
+    ("A lytic metastasis of the ninth thoracic vertebra.", ["T9"]),
+    ("Disc herniation at the level between the fourth and fifth lumbar vertebrae.", ["L4-L5"]),
+    ("Extrusion of the fifth lumbar/first sacral disc.", ["L5-S1"]),
+    ("Disc herniation between the twelfth thoracic and first lumbar vertebrae.", ["T12-L1"]),
+    ("Fracture of the 12th thoracic vertebral body.", ["T12"]),
+    ("Fusion between the fourth and fifth lumbar vertebrae; fracture of the third lumbar vertebra.", ["L3"]),
+    ("Her first lumbar MRI showed an L4-L5 bulge.", ["L4-L5"]),  # an ordinal without an anatomical noun
+    ("第5腰椎滑脱。", ["L5"]),
+    ("第4、5腰椎间椎间盘突出。", ["L4-L5"]),
+    ("第五腰椎峡部裂，第4、5腰椎间盘突出。", ["L5", "L4-L5"]),
+    # a range that is a construct, sensory or negation span drops as a whole
+    ("Cauda equina syndrome with S2-S4 saddle numbness; sequestered disc at L5/S1.", ["L5-S1"]),
+    ("S3-S5 perianal numbness; L4-L5 extrusion.", ["L4-L5"]),
+    ("After L2-L5 laminectomy and posterolateral fusion: new disc extrusion at L1-2.", ["L1-L2"]),
+    ("L4-5 decompression and instrumented fusion; adjacent L3-4 stenosis.", ["L3-L4"]),
+    ("No fracture or marrow lesion is seen from T1 through T12; L1 compression fracture.", ["L1"]),
+    ("马尾综合征，S2-S4鞍区麻木，腰4/5椎间盘脱出。", ["L4-L5"]),
+    ("颈4-7后路单开门椎管扩大成形术后，颈3/4椎间盘突出。", ["C3-C4"]),
+    # surgical history: the operated levels date the operation (a recurrence stays the finding)
+    ("After L4-L5 laminectomy, new L3-L4 stenosis.", ["L3-L4"]),
+    ("Status post L5-S1 discectomy with recurrent herniation at L5-S1.", ["L5-S1"]),
+    ("L4-5 discectomy for a large extrusion.", ["L4-L5"]),  # an operation at the diseased level
+    ("C4-5前路减压融合术后，相邻节段颈3-4椎间盘突出。", ["C3-C4"]),
+    ("L4/5椎板切除减压术后，L3/4椎间盘突出。", ["L3-L4"]),
+    ("腰4/5髓核摘除术后，腰5/骶1椎间盘突出。", ["L5-S1"]),
+    ("L4/5椎间盘突出术后复发。", ["L4-L5"]),
+    ("L4/5椎间盘突出，行L4/5椎板切除减压。", ["L4-L5"]),
+    # landmarks
+    ("The conus tip lies at L1-2; L4-5 stenosis.", ["L4-L5"]),
+    ("The last rib at T12 and iliolumbar ligaments arising from L5; L1 compression fracture.", ["L1"]),
+    ("Lumbarised S1 with a rudimentary S1-S2 disc; L4-L5 herniation.", ["L4-L5"]),
+    ("脊髓圆锥终止于腰1/2水平，腰4/5椎间盘突出。", ["L4-L5"]),
+    ("髂腰韧带起自L5，L4/5椎间盘突出。", ["L4-L5"]),
+    # negated level lists with several aspects and other verdict verbs
+    ("腰1/2、腰2/3椎间盘信号及形态未见异常，腰4/5椎间盘突出（左后型）。", ["L4-L5"]),
+    ("颈3/4、颈4/5椎间盘信号、形态均正常，颈5/6椎间盘突出。", ["C5-C6"]),
+    ("L2-3 and L3-4 show normal disc signal and height; L4-5 extrusion.", ["L4-L5"]),
+    ("L2-3 and L3-4 disc signal and height are preserved; L4-5 extrusion.", ["L4-L5"]),
+]
+
+
+@pytest.mark.parametrize(("text", "about"), ROUND2_FAMILIES)
+def test_round2_families(text: str, about: list[str]) -> None:
+    assert set(parse_levels(text)) == set(about)
+
+
+@pytest.mark.parametrize("name", ["levels_heldout.jsonl", "levels_heldout2.jsonl"])
+def test_dev_sets_precision_and_recall(name: str) -> None:
+    """The held-out sets became development sets (docs/levels.md); keep P >= 95% at R >= 90%."""
+    tp = fp = fn = 0
+    for r in _load(GOLD.parent / name):
+        got, gold = set(parse_levels(r["text"])), set(r["levels"])
+        tp, fp, fn = tp + len(got & gold), fp + len(got - gold), fn + len(gold - got)
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    assert precision >= 0.95 and recall >= 0.90, (precision, recall)
