@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 # 1.1.0: `level_source` column; `levels` hold the levels a finding is about (no dermatomes,
 # constructs, negated levels ...), from a source's labels when it has them.
-PIPELINE_VERSION = "1.1.0"
+# 1.1.1: text-parsed levels read spelled-out ordinals, muscle/movement myotomes, surgical history
+# and landmark cues (docs/levels.md, round 2).
+PIPELINE_VERSION = "1.1.1"
 
 TASKS = ("mcq", "open_qa", "consultation", "report")
 LANGUAGES = ("en", "zh")
