@@ -417,6 +417,7 @@ _ORDINALS = {w: i for i, w in enumerate(
 _ORD = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|1st|2nd|3rd|(?:[4-9]|1[0-2])th)"
 _ORD_REGION = {"cervical": "C", "thoracic": "T", "dorsal": "T", "lumbar": "L", "sacral": "S"}
 _ORD_REG = r"(?:cervical|thoracic|dorsal|lumbar|sacral)"
+_ORD_REGION_STEMS = ("ervical", "ERVICAL", "horacic", "HORACIC", "orsal", "ORSAL", "umbar", "UMBAR", "acral", "ACRAL")
 _ORD_EXPR = re.compile(
     rf"(?<![A-Za-z])(?P<between>between\s+(?:the\s+)?)?(?P<o1>{_ORD})(?:\s+(?P<r1>{_ORD_REG}))?"
     rf"(?:\s*(?P<sep>and|&|/|-|to|through|or)\s*(?:the\s+)?(?P<o2>{_ORD}))?\s+(?P<r2>{_ORD_REG})"
@@ -480,7 +481,7 @@ def level_mentions(text: str) -> list[tuple[int, int, list[str]]]:
         levels, verts = _evaluate(tokens, extent)
         if levels and not _is_not_a_level(text, match.start(), match.end(), verts):
             out.append((match.start(), match.end(), levels))
-    if "th" in text or "st" in text or "nd" in text or "rd" in text:  # cheap check before the ordinal scan
+    if any(w in text for w in _ORD_REGION_STEMS):  # cheap check before the ordinal scan
         ordinals = _ordinal_mentions(text)
         if ordinals:
             out = sorted(out + ordinals)
@@ -582,14 +583,17 @@ class _CueBefore:
 
     reach = 80
 
-    def __init__(self, cue: str, filler: str):
+    def __init__(self, cue: str, filler: str, needs: str = ""):
         if re.search(r"\\[A-Z]", cue):
             raise ValueError(f"cue patterns are lowercased for speed; {cue!r} has an upper-case escape")
         self.cue = re.compile(cue, re.IGNORECASE)
         self.cue_lower = re.compile(cue.lower())  # 3-5x faster than IGNORECASE on lowercased text
         self.filler = re.compile(filler, re.IGNORECASE)
+        self.needs = needs  # characters of which every cue match has one: a text without any skips the scan
 
     def ends(self, text: str) -> list[int]:
+        if self.needs and not any(c in text for c in self.needs):
+            return []
         low = text.lower()
         if len(low) == len(text):  # offsets still line up (they do unless a rare letter grew)
             return [m.end() for m in self.cue_lower.finditer(low)]
@@ -634,13 +638,16 @@ _MOVES_ZH = (r"屈髋|伸髋|髋外展|髋内收|伸膝|屈膝|踝背伸|踝跖�
 _MUSCLES_ZH = (r"三角肌|肱二头肌|肱三头肌|肱桡肌|冈上肌|冈下肌|伸腕肌|腕伸肌|屈腕肌|屈指肌|指屈肌|指深屈肌|伸指肌|骨间肌|小指展肌"
                r"|拇短展肌|手内在肌|髂腰肌|股四头肌|腘绳肌|股二头肌|胫前肌|胫骨前肌|拇长伸肌|趾长伸肌|拇长屈肌|腓肠肌"
                r"|小腿三头肌|比目鱼肌|臀中肌|臀大肌|腓骨长短肌|腓骨长肌|腓骨肌")
-_MYOTOME_BEFORE = _CueBefore(
-    rf"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
+# a muscle, movement or reflex, then its grade, then the level in brackets: "triceps 4/5 (C7)",
+# 胫前肌（L4）; only scanned when the text has a bracket
+_BRACKETED_MYOTOME_BEFORE = _CueBefore(
+    rf"(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
     rf"|inversion|eversion|grip|strength|power|weakness|(?<![a-z])(?:{_MUSCLES_EN})(?![a-z])"
     rf"|肌力|反射|肌|{_MOVES_ZH})(?:\s*(?:[0-5][+-]?(?:/5)?|grade|mrc|power|strength|weakness|weak|is|are|was|were|on|the"
     rf"|left|right|bilateral(?:ly)?|reduced|diminished|absent|肌力|[0-5][+-]?级|减弱|下降|减退|左侧|右侧|双侧)(?![a-z]))*"
-    rf"\s*[(\[]"
-    r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from"
+    rf"\s*[(\[]", r"\s*(?:the\s+)?", needs="([")
+_MYOTOME_BEFORE = _CueBefore(
+    r"(?:(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from"
     r"|(?<![a-z])(?<!bone )(?:power|strength|mrc(?:\s+grade)?|motor\s+level|motor\s+score|reflex(?:es)?|jerks?)"
     r"\s*(?:[0-5][+-]?(?:/5)?\s*)?(?:(?:in|at|of|for)\s+)?|运动平面(?:位于|为|在)?)", r"\s*(?:the\s+)?")
 _MYOTOME_AFTER = re.compile(
@@ -733,6 +740,8 @@ class _Scan:
     def __init__(self, text: str, raw: str, mentions: list[tuple[int, int, list[str]]]):
         self.cue_ends = [cue.ends(text) for cue in _CUES_BEFORE]
         self.history_ends = _HISTORY_BEFORE.ends(text)
+        self.after_extra = tuple(p for p, hint in ((_DECOMPRESSION_FUSION_AFTER, _PROCEDURE_HINT.search(text) is not None),
+                                                   (_HISTORY_AFTER_ZH, "术后" in text)) if hint)
         self.clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]
         self.neg_ends = [m.end() for m in _NEGATION.finditer(text)]
         level_ends = {end for _start, end, _levels in mentions}
@@ -756,9 +765,10 @@ class _Scan:
         return not (k and self.breaks[k - 1] >= self.neg_ends[j - 1])
 
 
-_CUES_BEFORE = (_DERMATOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
-_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER,
-               _DECOMPRESSION_FUSION_AFTER, _HISTORY_AFTER_ZH)
+_CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
+_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
+# texts that can hold a decompression-and-fusion span or a Chinese 术后 history (cheap gates)
+_PROCEDURE_HINT = re.compile(r"fus|fix|instrument|arthrodes|construct|screw|rod|plat|cage|lif\b|acdf", re.IGNORECASE)
 
 
 def _excluded(text: str, start: int, end: int, scan: _Scan, next_start: int | None) -> bool:
@@ -766,6 +776,7 @@ def _excluded(text: str, start: int, end: int, scan: _Scan, next_start: int | No
     `next_start` is where the next level expression starts (None: there is none)."""
     if (any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
             or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)
+            or any(after.match(text, end) for after in scan.after_extra)
             or (_HISTORY_BEFORE.before(text, start, scan.history_ends) and _PROCEDURE_AFTER.match(text, end))):
         return True
     lacks = _LACKS_AFTER.match(text, end)
