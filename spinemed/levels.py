@@ -26,7 +26,10 @@ Notation rules (``parse_levels`` / ``canonical_level``):
   adjacent vertebrae followed by a disc word (椎间盘, 间盘, 椎间隙, 椎间孔, disc, foramen) names
   the discs between them: ``腰4、5椎间盘`` / ``第4、5腰椎间盘`` -> ``L4-L5``, ``L3、4、5椎间盘``
   -> ``L3-L4, L4-L5``.
-* ``胸12椎体``, ``第4腰椎``, ``第十二胸椎``, ``第4、5腰椎`` name vertebrae.
+* ``胸12椎体``, ``第4腰椎``, ``第十二胸椎``, ``第4、5腰椎`` name vertebrae; ``第4、5腰椎间`` the disc.
+* Spelled-out ordinals before a region word and an anatomical noun: "the ninth thoracic
+  vertebra" -> ``T9``, "between the fourth and fifth lumbar vertebrae" -> ``L4-L5``, "the fifth
+  lumbar/first sacral disc" -> ``L5-S1``; "her first lumbar MRI" names nothing.
 * Bare numbers inherit the region of the previous number.  A number outside its region
   (``L7``, ``C9``, ``T13``, ``C0``) is no vertebra and voids the segment or range it is part
   of (``L4-7`` names nothing).
@@ -66,7 +69,12 @@ dropped when, next to it with only filler words between (in, at, of, the, from, 
   level): "numbness from an L4-L5 herniation" keeps L4-L5;
 * a myotome, reflex or innervation: "ankle jerk (S1)", "C5 myotome", "innervated by the C7
   root", "L5 power 4/5", "MRC grade 4 at L4", "absent S1 reflex", "motor level C6",
-  跟腱反射（S1）, C5肌节, L5肌力4级, S1反射消失, 运动平面位于C6, 由C7神经支配;
+  跟腱反射（S1）, C5肌节, L5肌力4级, S1反射消失, 运动平面位于C6, 由C7神经支配; a muscle or movement
+  with its level: "EHL (L5) power 4/5", "triceps 4/5 (C7)", "S1 plantarflexion", "C5 deltoid
+  weakness", 胫前肌（L4）, C6腕背伸肌力4级, 屈髋（L2）;
+* surgical history: an operation after "after / status post / s/p / prior" ("after L4-L5
+  laminectomy"), a decompression done with a fusion ("L2-L5 laminectomy and fusion"), a Chinese
+  operation chain ending in 术后 (C4-5前路减压融合术后; not 术后复发);
 * a fixation or fusion construct (the cue does not reach past "and"/"or": "prior L4-L5 fusion
   and L3-L4 stenosis" keeps L3-L4): "fixation from C4 to T2", "posterior fusion L3-S1",
   "pedicle screws at T11, T12, L2 and L3", "L4-L5 TLIF", "rods from T10 to L2", "cage at
@@ -77,6 +85,7 @@ dropped when, next to it with only filler words between (in, at, of, the, from, 
 * a count, numbering or landmark: "transitional L6 vertebra", "T8 is a transitional vertebra",
   "sacralised L5", "hemisacralisation of L5", "lumbarisation of S1", "counting from C2",
   "the conus terminates at L1-L2", "conus tip at T12-L1", "the iliac crests project at L4-L5",
+  "the last rib at T12", "iliolumbar ligaments arising from L5", "a rudimentary S1-S2 disc",
   "last rib-bearing vertebra T12", L5移行椎, 胸8为移行椎, 腰5椎体骶化, 骶1腰化, 圆锥位于L1/2,
   髂嵴连线平L4/5, 硬膜囊末端位于S2, 自C2向下计数;
 * a negation or normal verdict in the same clause: "no stenosis at L3-L4", "L1-L2 and L2-L3 are
