@@ -552,7 +552,7 @@ _ASPECT_ONE = (r"(?:(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|centra
 # one aspect or a list of them: "signal and height", 信号及形态, 椎管、椎间孔
 _ASPECT = rf"(?: *{_ASPECT_ONE}(?: *(?:及|和|与|、|/|,|and|or) *{_ASPECT_ONE})*)?"
 _NEGATED_AFTER = re.compile(
-    rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?"
+    rf"{_LEVEL_WORD}{_ASPECT} *[)\]]? *[:：(\[]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?"
     rf"|shows?|showed|demonstrates?|demonstrated|has|have|had)\s+)?"
     r"(?:(?:otherwise|entirely|completely|essentially|all|both|well|widely|largely|relatively)\s+)?"
     r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
@@ -647,12 +647,17 @@ _MOVES_ZH = (r"屈髋|伸髋|髋外展|髋内收|伸膝|屈膝|踝背伸|踝跖�
 _MUSCLES_ZH = (r"三角肌|肱二头肌|肱三头肌|肱桡肌|冈上肌|冈下肌|伸腕肌|腕伸肌|屈腕肌|屈指肌|指屈肌|指深屈肌|伸指肌|骨间肌|小指展肌"
                r"|拇短展肌|手内在肌|髂腰肌|股四头肌|腘绳肌|股二头肌|胫前肌|胫骨前肌|拇长伸肌|趾长伸肌|拇长屈肌|腓肠肌"
                r"|小腿三头肌|比目鱼肌|臀中肌|臀大肌|腓骨长短肌|腓骨长肌|腓骨肌")
+# deficits that name a root's motor or sacral function: "foot drop (L5)", "anal tone (S2-S4)", 足下垂（L5）
+_DEFICITS_EN = (r"foot\s+drop|drop\s+foot|wrist\s+drop|finger\s+drop|anal\s+(?:tone|wink|reflex|sphincter)|sphincters?"
+                r"|bladder(?:\s+(?:function|dysfunction|control))?|bowel(?:\s+(?:function|dysfunction|control))?"
+                r"|bulbocavernosus|cremasteric|babinski|hoffmann'?s?")
+_DEFICITS_ZH = r"足下垂|垂足|垂腕|腕下垂|括约肌|肛门|膀胱|排尿|排便|提睾|球海绵体"
 # a muscle, movement or reflex, then its grade, then the level in brackets: "triceps 4/5 (C7)",
 # 胫前肌（L4）; only scanned when the text has a bracket
 _BRACKETED_MYOTOME_BEFORE = _CueBefore(
     rf"(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
-    rf"|inversion|eversion|grip|strength|power|weakness|(?<![a-z])(?:{_MUSCLES_EN})(?![a-z])"
-    rf"|肌力|反射|肌|{_MOVES_ZH})(?:\s*(?:[0-5][+-]?(?:/5)?|grade|mrc|power|strength|weakness|weak|is|are|was|were|on|the"
+    rf"|inversion|eversion|grip|strength|power|weakness|(?<![a-z])(?:{_MUSCLES_EN}|{_DEFICITS_EN})(?![a-z])"
+    rf"|肌力|反射|肌|{_MOVES_ZH}|{_DEFICITS_ZH})(?:\s*(?:[0-5][+-]?(?:/5)?|grade|mrc|power|strength|weakness|weak|is|are|was|were|on|the"
     rf"|left|right|bilateral(?:ly)?|reduced|diminished|absent|肌力|[0-5][+-]?级|减弱|下降|减退|左侧|右侧|双侧)(?![a-z]))*"
     rf"\s*[(\[]", r"\s*(?:the\s+)?", needs="([")
 _MYOTOME_BEFORE = _CueBefore(
@@ -660,7 +665,7 @@ _MYOTOME_BEFORE = _CueBefore(
     r"|(?<![a-z])(?<!bone )(?:power|strength|mrc(?:\s+grade)?|motor\s+level|motor\s+score|reflex(?:es)?|jerks?)"
     r"\s*(?:[0-5][+-]?(?:/5)?\s*)?(?:(?:in|at|of|for)\s+)?|运动平面(?:位于|为|在)?)", r"\s*(?:the\s+)?")
 _MYOTOME_AFTER = re.compile(
-    rf" *[)\]]? *(?:(?:{_MUSCLES_EN})(?![A-Za-z])|{_MOVES_ZH}|{_MUSCLES_ZH}|myotom\w*|key\s+muscles?|motor\s+(?:level|power|strength|weakness|deficit)|(?:muscle\s+)?power"
+    rf" *[)\]]? *[(\[]? *(?:(?:{_MUSCLES_EN})(?![A-Za-z])|{_MOVES_ZH}|{_MUSCLES_ZH}|myotom\w*|key\s+muscles?|motor\s+(?:level|power|strength|weakness|deficit)|(?:muscle\s+)?power"
     r"|(?:muscle\s+)?strength|weakness|reflex(?:es)?\b|jerks?\b|-?innervated|肌节|肌力|反射|关键肌|运动平面"
     r"|(?:神经)?支配(?!区))", re.IGNORECASE)
 _ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|sciatica|神经根|神经|根性|走行根|出口根|行走根|根(?!管))",

@@ -227,6 +227,13 @@ ROUND2_FAMILIES = [
     ("屈髋（L2）、伸膝（L3）、踝背伸（L4）、伸趾（L5）、跖屈（S1）肌力4级，腰4/5椎间盘突出。", ["L4-L5"]),
     ("屈肘（C5）、伸腕（C6）、伸肘（C7）、屈指（C8）、指外展（T1）肌力4级，颈5/6椎间盘突出。", ["C5-C6"]),
     ("C5屈肘肌力4级，颈4/5椎间盘突出。", ["C4-C5"]),
+    ("L5 (EHL) weakness; L4-L5 disc extrusion.", ["L4-L5"]),
+    # deficits that name a root's motor or sacral function
+    ("Foot drop (L5) from an L4-5 extrusion.", ["L4-L5"]),
+    ("Left wrist drop (C7); C6-7 disc protrusion.", ["C6-C7"]),
+    ("Reduced anal tone (S2-S4); L5-S1 sequestration.", ["L5-S1"]),
+    ("足下垂（L5），腰4/5椎间盘突出。", ["L4-L5"]),
+    ("肛门括约肌（S2-4）功能减退，腰5骶1椎间盘脱出。", ["L5-S1"]),
     # spelled-out ordinal levels
     ("A lytic metastasis of the ninth thoracic vertebra.", ["T9"]),
     ("Disc herniation at the level between the fourth and fifth lumbar vertebrae.", ["L4-L5"]),
@@ -266,6 +273,8 @@ ROUND2_FAMILIES = [
     ("颈3/4、颈4/5椎间盘信号、形态均正常，颈5/6椎间盘突出。", ["C5-C6"]),
     ("L2-3 and L3-4 show normal disc signal and height; L4-5 extrusion.", ["L4-L5"]),
     ("L2-3 and L3-4 disc signal and height are preserved; L4-5 extrusion.", ["L4-L5"]),
+    ("The remaining levels (L1-L2 to L3-L4) are unremarkable; L4-L5 extrusion.", ["L4-L5"]),
+    ("L3-4 (normal); L4-5 (extrusion).", ["L4-L5"]),
 ]
 
 
