@@ -559,7 +559,7 @@ _NEGATED_AFTER = re.compile(
     r"|negative\b|clear\b|patent\b|capacious\b|wnl\b|free\s+(?:of|from)\b"
     r"|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
     r"|no\b(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))"
-    r"|(?:均|亦|也|尚)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常|通畅|尚可|良好|完整|(?<=皮质)连续))",
+    r"|(?:均|亦|也|尚)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常|通畅|尚可|良好|完整|(?<=皮质)连续|(?:后缘)?连线(?:尚)?连续))",
     re.IGNORECASE)
 # "L5-S1 without compression", "L5-S1 shows no ...": unless the lack is placed at another level
 # of the same clause ("stenosis at L3-4 with no stenosis at L2-3": a locative before that level).
@@ -617,14 +617,22 @@ class _CueBefore:
         return False
 
 
-_DERMATOME_BEFORE = _CueBefore(
+_DERMATOME_CUE = (
     r"(?:saddle\s+(?:an(?:a)?esthesia|area|region|numbness|hyp\w+|sensory\s+loss)|perianal|perineal"
     r"|sensory\s+(?:level|loss|deficit|change)|hyp(?:o|a|er)?(?:a)?esthesia|an(?:a)?esthesia|numbness|numb"
     r"|pa?raesthesias?|paresthesias?|tingling|dys(?:a)?esthesia|pin-?prick|light\s+touch|sensation"
     r"|(?:hyp(?:o|er)?)?algesia|analgesia|allodynia|vibration\s+sense|proprioception|two-point\s+discrimination"
     r"|(?:dermatom\w*|distribution|territory)\s+of|band-?like\s+(?:pain|sensation|numbness|tightness)|girdle\s+(?:pain|sensation)"
     r"|鞍区|会阴区|感觉平面|感觉减退|感觉减弱|感觉过敏|感觉缺失|感觉消失|感觉异常|感觉障碍|麻木|皮节|皮区"
-    r"|痛觉|触觉|针刺觉|温度觉|痛温觉|浅感觉|深感觉|束带感|束带样|分布区|支配区)", _SENSE_FILLER)
+    r"|痛觉|触觉|针刺觉|温度觉|痛温觉|浅感觉|深感觉|束带感|束带样|分布区|支配区)")
+_DERMATOME_BEFORE = _CueBefore(_DERMATOME_CUE, _SENSE_FILLER)
+# A sensory sign, the body area it covers, then its level in brackets: "decreased sensation over the
+# lateral calf and dorsum of the foot (L5)", "numbness at the level of the umbilicus (T10)".  The
+# words between name no cause or lesion ("numbness from a herniated disc (L4-L5)" keeps L4-L5).
+_BRACKETED_DERMATOME_BEFORE = _CueBefore(
+    _DERMATOME_CUE,
+    r"(?:(?!from|due|because|secondary|caus|by\b|herniat|dis[ck]|stenos|compress|lesion|fractur|protru|extru|bulg"
+    r"|tumou?r|mass|metasta|突出|狭窄|压迫|骨折|病变)[^.;,!?()\[\]0-9。；，])*[(\[]\s*", needs="([")
 _DERMATOME_AFTER = re.compile(
     r" *[)\]]? *(?:(?:saddle|perianal|perineal)(?![A-Za-z])|鞍区|鞍部|会阴|肛周|(?:(?:nerve\s+)?root\s+|nerve\s+|radicular\s+|sensory\s+)?"
     r"(?:dermatom\w*|distribution|sensory|sensation|territory|pattern|band\b|stripe"
@@ -779,7 +787,7 @@ class _Scan:
         return not (k and self.breaks[k - 1] >= self.neg_ends[j - 1])
 
 
-_CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
+_CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
 _CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
 # texts that can hold a decompression-and-fusion span or a Chinese 术后 history (cheap gates)
 _PROCEDURE_HINT = re.compile(r"fus|fix|instrument|arthrodes|construct|screw|rod|plat|cage|lif\b|acdf", re.IGNORECASE)

@@ -234,6 +234,12 @@ ROUND2_FAMILIES = [
     ("Reduced anal tone (S2-S4); L5-S1 sequestration.", ["L5-S1"]),
     ("足下垂（L5），腰4/5椎间盘突出。", ["L4-L5"]),
     ("肛门括约肌（S2-4）功能减退，腰5骶1椎间盘脱出。", ["L5-S1"]),
+    # a sensory sign over a body area, its level in brackets (a cause between keeps the level)
+    ("Decreased sensation over the lateral calf and dorsum of the foot (L5); L4-5 disc.", ["L4-L5"]),
+    ("Numbness at the level of the umbilicus (T10); T8 fracture.", ["T8"]),
+    ("Leg numbness from a herniated disc (L4-L5).", ["L4-L5"]),
+    ("小腿外侧及足背（L5）感觉减退，腰4/5椎间盘突出。", ["L4-L5"]),
+    ("胸12至腰2椎体后缘连线连续，腰1椎体爆裂骨折。", ["L1"]),
     # spelled-out ordinal levels
     ("A lytic metastasis of the ninth thoracic vertebra.", ["T9"]),
     ("Disc herniation at the level between the fourth and fifth lumbar vertebrae.", ["L4-L5"]),
