@@ -547,8 +547,9 @@ _NEGATION = re.compile(
 # height is maintained", "C3/4水平椎管无狭窄").
 _ASPECT_ONE = (r"(?:(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|central|spinal|neural|exiting|nerve)\s+)?"
                r"(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?|endplates?|cord"
-               r"|thecal\s+sac|roots?|lateral\s+recess(?:es)?|facets?(?:\s+joints?)?)"
-               r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带)")
+               r"|thecal\s+sac|roots?|lateral\s+recess(?:es)?|facets?(?:\s+joints?)?|(?:anterior\s+|posterior\s+)?(?:ring|arch(?:es)?)"
+               r"|posterior\s+elements?|cortex|cortices)"
+               r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带|前弓|后弓|前后弓|环|附件)")
 # one aspect or a list of them: "signal and height", 信号及形态, 椎管、椎间孔
 _ASPECT = rf"(?: *{_ASPECT_ONE}(?: *(?:及|和|与|、|/|,|and|or) *{_ASPECT_ONE})*)?"
 _NEGATED_AFTER = re.compile(
@@ -558,8 +559,9 @@ _NEGATED_AFTER = re.compile(
     r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
     r"|negative\b|clear\b|patent\b|capacious\b|wnl\b|free\s+(?:of|from)\b"
     r"|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
+    r"|(?:not|non-?)\s*(?:well\s+|fully\s+|adequately\s+|clearly\s+)?(?:visuali[sz]ed|seen|included|imaged|assessed|evaluated|shown|covered)"
     r"|no\b(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))"
-    r"|(?:均|亦|也|尚)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常|通畅|尚可|良好|完整|(?<=皮质)连续|(?:后缘)?连线(?:尚)?连续))",
+    r"|(?:均|亦|也|尚)?(?:未见|未(?:能)?(?:显示|包括|扫及|评估)|显示不清|无(?!力)|正常|未受累|未累及|信号正常|形态正常|通畅|尚可|良好|完整|(?<=皮质)连续|(?:后缘)?连线(?:尚)?连续))",
     re.IGNORECASE)
 # "L5-S1 without compression", "L5-S1 shows no ...": unless the lack is placed at another level
 # of the same clause ("stenosis at L3-4 with no stenosis at L2-3": a locative before that level).
@@ -684,16 +686,19 @@ _ROOT_BEFORE = re.compile(r"(?<![A-Za-z])(?:traversing|exiting|descending|existi
 # a congenital / spontaneous fusion (block vertebra, ankylosis) is the finding, not a construct
 _CONSTRUCT_WORDS = (r"(?<!congenital )(?<!spontaneous )(?<!bony )(?<!auto)fusions?|(?<!congenitally )fused|fixation|instrumentation|instrumented|arthrodesis|constructs?|screws?|rods?"
                     r"|plates?|plating|hardware|cages?|(?:interbody|spinal)\s+(?:implants?|devices?)|spacers?|hooks?|wires?|wiring|cerclage|arthroplasty"
-                    r"|disc\s+replacement|post-?(?:operative|surgical)\s+changes?|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
+                    r"|stabili[sz]ation|stabili[sz]ed|disc\s+replacement|post-?(?:operative|surgical)\s+(?:changes?|status|state)|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
 _CONSTRUCT_BEFORE = _CueBefore(
     rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉|钢板|钛板|钛网|内植物|植入物"
-    r"|人工椎间盘|术后改变)", _FILLER)
+    r"|人工椎间盘|术后改变|术后(?=\s*[(\[])|暴露|显露|(?<![a-z])(?:exposure\s+of|exposed|exposing))", _FILLER)
 _CONSTRUCT_AFTER = re.compile(
-    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:is|are|was|were|has\s+been|have\s+been|previously|prior|solidly|surgically"
+    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:-|~|to|至|到) *(?:the\s+)?(?:pelvis|ilium|iliac\s+wings?|sacrum|sacropelvis|occiput"
+    r"|骨盆|髂骨|骶骨|枕骨) *)?(?:(?:is|are|was|were|has\s+been|have\s+been|previously|prior|solidly|surgically"
     rf"|posterior|anterior|lateral|pedicle|segmental|instrumented|interbody|spinal"
     rf"|percutaneous|circumferential|short|long)\s+)*(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])"
     r"|(?:后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉|钢板|钛板|钛网"
-    r"|内植物|植入物|人工椎间盘|置换|术后改变|术后表现))",
+    r"|内植物|植入物|人工椎间盘|置换|术后改变|术后表现))"
+    r"(?! *(?:loosening|loosened|loose|lucency|lucencies|halo|breakage|broken|fracture|fractured|failure|pull-?out|backing"
+    r"|migration|migrated|subsidence|malposition|misplaced|breach|cut-?out|松动|断裂|断钉|拔出|移位|下沉|周围透亮|透亮|切割|位置不良))",
     re.IGNORECASE)
 # Surgical history: the levels of an earlier operation are named to date it, not as the finding.
 # A decompression done together with a fusion ("L2-L5 laminectomy and posterolateral fusion") is
@@ -727,18 +732,21 @@ _COUNT_BEFORE = _CueBefore(
     r"|count(?:ing)?\s+(?:down\s+|up\s+)?from|numbering\s+from|designated(?:\s+as)?|rib-?bearing"
     r"|numbering|enumerat\w*|referred\s+to\s+as|(?:last|lowest)\s+(?:rib-?bearing|lumbar-?type|well-?formed)"
     r"|first\s+non-?rib-?bearing|(?:last|lowest|twelfth|12th)\s+ribs?|rudimentary|vestigial"
+    r"|cervical\s+ribs?(?:\s+(?:arising|arises|arise|originating|originates|originate))?|颈肋(?:起自|起于)?"
     r"|iliolumbar\s+ligaments?(?:\s+(?:arising|arises|arise|originating|originates|originate|attaching|attaches|attach))?"
     r"|conus(?:\s+medullaris)?(?:\s+(?:terminates|terminating|termination|ends|ending|lies|lying|is\s+located|tip|level"
     r"|is|was))*|(?:thecal|dural)\s+sac\s+(?:terminates|ends)"
     r"|(?:iliac\s+crests?|intercristal|tuffier'?s?)(?:\s+line)?(?:\s+(?:projects?|lies|lie|is|are|level\s+with|opposite"
     r"|crosses|passes\s+through|through))*"
-    r"|移行椎?|骶化|腰化|计数|编号|圆锥(?:末端|尖端)?(?:位于|止于|终止于|平|在|达)?|硬膜囊末端(?:位于|止于|平)?"
+    r"|移行椎?|骶化|腰化|计数|编号|圆锥(?:末端|尖端)?(?:约|大约)?(?:位于|止于|终止于|平|在|达)?|硬膜囊末端(?:位于|止于|平)?"
     r"|髂嵴(?:最高点)?(?:连线)?(?:平|位于|通过|经过|对应|约平)?|第12肋|末肋|最低肋|髂腰韧带(?:起自|起于|附着于)?)",
-    r"(?:[\s(:]|(?<![A-Za-z])(?:the|a|an|vertebrae?|vertebral\s+body|as|is|was|at|of|to|from|level)(?![A-Za-z])|为|于|位于)*")
+    r"(?:[\s(:]|(?<![A-Za-z])(?:the|a|an|vertebrae?|vertebral\s+body|as|is|was|at|of|to|from|level|normally|normal"
+    r"|approximately|about|around|near|in|position)(?![A-Za-z])|为|于|位于|约|大约|相当于|水平)*")
 _COUNT_AFTER = re.compile(
     rf"{_LEVEL_WORD} *[)\]]? *(?:(?:is|was|as|being|appears|considered|is\s+considered)\s+(?:a\s+|partially\s+)?)?"
     r"(?:为|是|呈|属)?(?:transitional|(?:hemi|partial\s+)?lumbari[sz]\w*|(?:hemi|partial\s+)?sacrali[sz]\w*|rib-?bearing"
     r"|(?:(?:lies|is|projects)\s+)?(?:at\s+)?(?:the\s+)?(?:level\s+of\s+)?(?:the\s+)?(?:iliac\s+crests?|intercristal)"
+    r"|(?:bilateral\s+|left\s+|right\s+)?cervical\s+ribs?|(?:双侧|左侧|右侧)?颈肋"
     r"|移行|骶化|腰化|半骶化|(?:向[上下])?(?:计数|编号)|(?:水平)?(?:平|对应)?髂嵴)", re.IGNORECASE)
 
 
@@ -788,7 +796,13 @@ class _Scan:
 
 
 _CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
-_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
+_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
+# a complication of the hardware named before its level is a finding at that level ("loosening of the L5
+# screws", "lucency around the S1 screws", "断裂的L4螺钉"): the construct word after the level does not drop it
+_COMPLICATION_BEFORE = re.compile(
+    r"(?:loosening|loosened|loose|lucency|lucencies|halo|breakage|broken|fracture|fractured|failure|pull-?out|backing\s+out"
+    r"|migration|migrated|subsidence|malpositioned|misplaced|breach)(?:\s+(?:of|around|at|in|the|left|right|bilateral|both))*\s*$"
+    r"|(?:松动|断裂|拔出|移位|下沉|位置不良)的?\s*$", re.IGNORECASE)
 # texts that can hold a decompression-and-fusion span or a Chinese 术后 history (cheap gates)
 _PROCEDURE_HINT = re.compile(r"fus|fix|instrument|arthrodes|construct|screw|rod|plat|cage|lif\b|acdf", re.IGNORECASE)
 
@@ -798,11 +812,12 @@ def _excluded(text: str, start: int, end: int, scan: _Scan, next_start: int | No
     `next_start` is where the next level expression starts (None: there is none)."""
     if (any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
             or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)
+            or (_CONSTRUCT_AFTER.match(text, end) and not _COMPLICATION_BEFORE.search(text, max(0, start - 40), start))
             or any(after.match(text, end) for after in scan.after_extra)
             or (_HISTORY_BEFORE.before(text, start, scan.history_ends) and _PROCEDURE_AFTER.match(text, end))):
         return True
     lacks = _LACKS_AFTER.match(text, end)
-    if not lacks:
+    if not lacks or _LOCATIVE.search(text, max(0, start - 30), start):
         return False
     i = bisect_right(scan.clause_ends, lacks.end())
     clause_end = scan.clause_ends[i] if i < len(scan.clause_ends) else len(text)
@@ -829,8 +844,9 @@ def _about_findings(text: str, raw: str, mentions: list[tuple[int, int, list[str
                        or _ROOT_BEFORE.search(text, max(0, start - 30), start) is not None
                        or (i != group[-1] and _ROOT_AFTER.match(text, last[1]) is not None))
             kept.append((bisect_right(sentence_ends, start), levels, is_root))
-    has_lesion = {sent for sent, _levels, is_root in kept if not is_root}
-    return [lv for sent, levels, is_root in kept if not (is_root and sent in has_lesion) for lv in levels]
+    if any(not is_root for _sent, _levels, is_root in kept):  # a lesion level anywhere in the text
+        kept = [k for k in kept if not k[2]]
+    return [lv for _sent, levels, _is_root in kept for lv in levels]
 
 
 @lru_cache(maxsize=4096)
