@@ -549,7 +549,7 @@ _ASPECT_ONE = (r"(?:(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|centra
                r"(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?|endplates?|cord"
                r"|thecal\s+sac|roots?|lateral\s+recess(?:es)?|facets?(?:\s+joints?)?|(?:anterior\s+|posterior\s+)?(?:ring|arch(?:es)?)"
                r"|posterior\s+elements?|cortex|cortices)"
-               r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带|前弓|后弓|前后弓|环|附件)")
+               r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带|前弓|后弓|前后弓|椎弓|环|附件)")
 # one aspect or a list of them: "signal and height", 信号及形态, 椎管、椎间孔
 _ASPECT = rf"(?: *{_ASPECT_ONE}(?: *(?:及|和|与|、|/|,|and|or) *{_ASPECT_ONE})*)?"
 _NEGATED_AFTER = re.compile(
@@ -559,7 +559,8 @@ _NEGATED_AFTER = re.compile(
     r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
     r"|negative\b|clear\b|patent\b|capacious\b|wnl\b|free\s+(?:of|from)\b"
     r"|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
-    r"|(?:not|non-?)\s*(?:well\s+|fully\s+|adequately\s+|clearly\s+)?(?:visuali[sz]ed|seen|included|imaged|assessed|evaluated|shown|covered)"
+    r"|(?:not|non-?)\s*(?:well\s+|fully\s+|adequately\s+|clearly\s+)?(?:visuali[sz]ed|seen|included|imaged|assessed|evaluated|shown|covered|visible)"
+    r"|obscured|excluded|out\s+of\s+(?:the\s+)?(?:field|fov)"
     r"|no\b(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))"
     r"|(?:均|亦|也|尚)?(?:未见|未(?:能)?(?:显示|包括|扫及|评估)|显示不清|无(?!力)|正常|未受累|未累及|信号正常|形态正常|通畅|尚可|良好|完整|(?<=皮质)连续|(?:后缘)?连线(?:尚)?连续))",
     re.IGNORECASE)
@@ -575,8 +576,8 @@ _LACKS_AFTER = re.compile(
 _FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|between|left|right|bilateral|both|on|into|by"
               r"|was|were|is|are|performed|placed|inserted|extending|extended|extends|spanning|spans?|across"
               r"|posterior|anterior|lateral|percutaneous|using|levels?|segments?|pedicle|segmental|short|long"
-              r"|open|minimally|invasive|instrumented|then|also")
-_FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根)*"
+              r"|open|minimally|invasive|instrumented|then|also|removal|removed|revision|revised|explantation|exchange")
+_FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根|取出|拆除|翻修)*"
 
 
 # A sensory sign reaches its level through place words only: "numbness over the L5 dermatome",
@@ -747,6 +748,7 @@ _COUNT_AFTER = re.compile(
     r"(?:为|是|呈|属)?(?:transitional|(?:hemi|partial\s+)?lumbari[sz]\w*|(?:hemi|partial\s+)?sacrali[sz]\w*|rib-?bearing"
     r"|(?:(?:lies|is|projects)\s+)?(?:at\s+)?(?:the\s+)?(?:level\s+of\s+)?(?:the\s+)?(?:iliac\s+crests?|intercristal)"
     r"|(?:bilateral\s+|left\s+|right\s+)?cervical\s+ribs?|(?:双侧|左侧|右侧)?颈肋"
+    r"|transverse\s+process(?:es)?\s+(?:(?:is|are)\s+)?(?:elongated|prominent|enlarged)|横突(?:肥大|过长)"
     r"|移行|骶化|腰化|半骶化|(?:向[上下])?(?:计数|编号)|(?:水平)?(?:平|对应)?髂嵴)", re.IGNORECASE)
 
 
