@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 # constructs, negated levels ...), from a source's labels when it has them.
 # 1.1.1: text-parsed levels read spelled-out ordinals, muscle/movement myotomes, surgical history
 # and landmark cues (docs/levels.md, round 2).
-PIPELINE_VERSION = "1.1.1"
+# 1.1.2: round 3: fixation ranges to the pelvis / in operative notes, hardware complications kept,
+# cervical ribs, conus lines, not-visualised verdicts, partial negation (docs/levels.md).
+PIPELINE_VERSION = "1.1.2"
 
 TASKS = ("mcq", "open_qa", "consultation", "report")
 LANGUAGES = ("en", "zh")

@@ -18,7 +18,9 @@ from spinemed.schema import DIMENSIONS
 # 1.1.0: level-aware scores compare the levels a finding is about (spinemed.levels.parse_levels
 # drops dermatomes, fixation ranges, counts, negated levels and a root beside its lesion).
 # 1.1.1: parse_levels round 2 (ordinal levels, muscle myotomes, surgical history, landmarks).
-SCORER_VERSION = "1.1.1"
+# 1.1.2: parse_levels round 3 (operative-note constructs, hardware complications, numbering variants,
+# conus lines, not-visualised verdicts, partial negation, root beside a lesion anywhere in the text).
+SCORER_VERSION = "1.1.2"
 
 # A floor-scored report: every dimension 1, so every section 20 and the item's P3 20.
 FLOOR_DIMENSION_SCORE = 1.0
