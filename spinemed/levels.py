@@ -104,7 +104,17 @@ the cue before the first or after the last of them; a full-width comma ends a Ch
 not a list.  A nerve root ("the L5 root", "the traversing L5", "S1 radiculopathy", "L5
 sciatica", L5神经根, L5走行根, L4出口根, L5根性痛) is the level of the finding only when its
 sentence names no other kept level: "L4-L5 herniation compressing the L5 root" is about L4-L5,
-"right S1 radiculopathy" about S1.  ``benchmarks/bench_levels.py``
+"right S1 radiculopathy" about S1; since round 3 a root beside a kept lesion level anywhere in the
+text drops ("Left C6 radicular pain; ... hypertrophy at C5/C6" is about C5-C6).
+
+Round 3 (docs/levels.md): stabilisation and ranges to the pelvis / ilium / sacrum / occiput are
+constructs ("T10-pelvis fixation", T10至骨盆内固定), so are 术后（L4-S1）, "post-operative status
+(L4-S1)" and an operative note's exposure (暴露L3-S1椎板); removal / revision reach the construct
+word (内固定取出术后); a hardware complication at a level is a finding ("L5 screw loosening",
+"loosening of the S1 screws", L5椎弓根螺钉松动); a cervical rib (C7颈肋) and conus lines
+("Conus: L1", 圆锥末端约平L1) are landmarks; "C1 ring intact", "C7/T1 not visualised", C7/T1未显示
+are verdicts; "facet hypertrophy at L4-5 without stenosis" keeps L4-L5 ("without X" after a level
+placed by at / in / of negates X only).  ``benchmarks/bench_levels.py``
 measures the rules on a labelled set (``benchmarks/data/levels_gold.jsonl``) and a held-out one.
 """
 
