@@ -564,7 +564,7 @@ _ASPECT_ONE = (r"(?:(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|centra
 _ASPECT = rf"(?: *{_ASPECT_ONE}(?: *(?:及|和|与|、|/|,|and|or) *{_ASPECT_ONE})*)?"
 _NEGATED_AFTER = re.compile(
     rf"{_LEVEL_WORD}{_ASPECT} *[)\]]? *[:：(\[]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?"
-    rf"|shows?|showed|demonstrates?|demonstrated|has|have|had)\s+)?"
+    rf"|shows?|showed|demonstrates?|demonstrated|has|have|had|maintains?|retains?|preserves?|keeps?)\s+)?"
     r"(?:(?:otherwise|entirely|completely|essentially|all|both|well|widely|largely|relatively)\s+)?"
     r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
     r"|negative\b|clear\b|patent\b|capacious\b|wnl\b|free\s+(?:of|from)\b"
@@ -587,7 +587,7 @@ _FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|between|left|ri
               r"|was|were|is|are|performed|placed|inserted|extending|extended|extends|spanning|spans?|across"
               r"|posterior|anterior|lateral|percutaneous|using|levels?|segments?|pedicle|segmental|short|long"
               r"|open|minimally|invasive|instrumented|then|also|removal|removed|revision|revised|explantation|exchange")
-_FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根|取出|拆除|翻修)*"
+_FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根|取出|拆除|翻修|原|至|到)*"
 
 
 # A sensory sign reaches its level through place words only: "numbness over the L5 dermatome",
@@ -679,7 +679,7 @@ _BRACKETED_MYOTOME_BEFORE = _CueBefore(
     rf"(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
     rf"|inversion|eversion|grip|strength|power|weakness|(?<![a-z])(?:{_MUSCLES_EN}|{_DEFICITS_EN})(?![a-z])"
     rf"|肌力|反射|肌|{_MOVES_ZH}|{_DEFICITS_ZH})(?:\s*(?:[0-5][+-]?(?:/5)?|grade|mrc|power|strength|weakness|weak|is|are|was|were|on|the"
-    rf"|left|right|bilateral(?:ly)?|reduced|diminished|absent|肌力|[0-5][+-]?级|减弱|下降|减退|左侧|右侧|双侧)(?![a-z]))*"
+    rf"|left|right|bilateral(?:ly)?|reduced|diminished|absent|brisk|hyperactive|hypoactive|increased|decreased|exaggerated|depressed|sluggish|trace|normal|present|positive|negative|upgoing|downgoing|\+{1,4}|[0-4]\+|肌力|[0-5][+-]?级|减弱|下降|减退|消失|亢进|活跃|未引出|引出|阳性|阴性|左侧|右侧|双侧)(?![a-z]))*"
     rf"\s*[(\[]", r"\s*(?:the\s+)?", needs="([")
 _MYOTOME_BEFORE = _CueBefore(
     r"(?:(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from"
@@ -699,7 +699,11 @@ _CONSTRUCT_WORDS = (r"(?<!congenital )(?<!spontaneous )(?<!bony )(?<!auto)fusion
                     r"|plates?|plating|hardware|cages?|(?:interbody|spinal)\s+(?:implants?|devices?)|spacers?|hooks?|wires?|wiring|cerclage|arthroplasty"
                     r"|stabili[sz]ation|stabili[sz]ed|disc\s+replacement|post-?(?:operative|surgical)\s+(?:changes?|status|state)|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
 _CONSTRUCT_BEFORE = _CueBefore(
-    rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉|钢板|钛板|钛网|内植物|植入物"
+    r"(?:(?<![a-z])(?:fusion(?:\s+mass)?|arthrodesis)(?:\s+(?:is|was|appears|remains))?\s+(?:solid(?:ly)?|healed|mature|consolidated"
+    r"|incorporated|complete|bridging|(?:well\s+)?(?:established|formed))(?![a-z])|融合(?:牢固|良好|坚强|骨性)"
+    r"|(?<![a-z])(?:(?:with\s+)?extension|extended|extending)\s+(?:of\s+(?:the\s+)?(?:fusion|construct|instrumentation|fixation)\s+)?(?:up\s+)?to(?![a-z])"
+    r"|延长(?:固定|融合|内固定)?(?:至|到)"
+    rf"|(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉|钢板|钛板|钛网|内植物|植入物"
     r"|人工椎间盘|术后改变|术后(?=\s*[(\[])|暴露|显露|(?<![a-z])(?:exposure\s+of|exposed|exposing))", _FILLER)
 _CONSTRUCT_AFTER = re.compile(
     rf"{_LEVEL_WORD} *[)\]]? *(?:(?:-|~|to|至|到) *(?:the\s+)?(?:pelvis|ilium|iliac\s+wings?|sacrum|sacropelvis|occiput"
@@ -719,13 +723,13 @@ _CONSTRUCT_AFTER = re.compile(
 # recurrence (术后复发) stays the finding.
 _PROCEDURES_EN = (r"(?:micro-?)?(?:laminectomy|laminectomies|laminotomy|laminotomies|laminoplasty|hemilaminectomy"
                   r"|decompression|decompressive\s+surgery|discectomy|diskectomy|foraminotomy|facetectomy|corpectomy"
-                  r"|osteotomy|vertebroplasty|kyphoplasty|surgery|operation|procedure|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF"
+                  r"|osteotomy|vertebroplasty|kyphoplasty|debridement|surgery|operation|procedure|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF"
                   r"|(?<![A-Za-z])(?:{_CONSTRUCT_WORDS}))")
 _PROC_ADJ = (r"(?:posterior|posterolateral|anterior|lateral|instrumented|interbody|pedicle|screw|segmental|open"
              r"|minimally\s+invasive|percutaneous|bilateral|left|right|revision|spinal|lumbar|cervical|thoracic)")
 _HISTORY_BEFORE = _CueBefore(
     r"(?:(?<![a-z])(?:after|following|status\s+post|s/p|post-?op(?:erative(?:ly)?)?|previous|prior|history\s+of"
-    r"|previously\s+operated)(?![a-z]))", _FILLER)
+    r"|previously|underwent|undergone|previously\s+operated)(?![a-z])|既往(?:曾)?(?:行|接受)?|曾(?:行|接受|于))", _FILLER)
 _PROCEDURE_AFTER = re.compile(
     rf"{_LEVEL_WORD} *[)\]]? *(?:{_PROC_ADJ}\s+)*(?:{_PROCEDURES_EN})(?![A-Za-z])".replace("{_CONSTRUCT_WORDS}", _CONSTRUCT_WORDS),
     re.IGNORECASE)
@@ -734,6 +738,10 @@ _DECOMPRESSION_FUSION_AFTER = re.compile(
     rf"(?:{_PROC_ADJ}\s+)*(?:{_PROCEDURES_EN}))*\s*(?:and|with|&|plus|/|,|\+)\s*(?:{_PROC_ADJ}\s+)*"
     rf"(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])".replace("{_CONSTRUCT_WORDS}", _CONSTRUCT_WORDS),
     re.IGNORECASE)
+# a Chinese operation named after 既往 / 曾行 (history before): 既往行C5-C7前路减压融合术
+_PROCEDURE_AFTER_ZH = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:前路|后路|侧路|经皮|微创|椎体|椎管|椎板|椎间盘?|全|半|次全|切除|摘除|髓核|减压|融合|植骨|内固定|固定"
+    r"|置换|人工|开窗|截骨|矫形|翻修|清创|病灶清除|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF|及|和|、|\+| )*(?:术|手术)")
 _HISTORY_AFTER_ZH = re.compile(
     rf"{_LEVEL_WORD} *[)\]]? *(?:前路|后路|侧路|经皮|微创|显微|内镜下?|椎间孔镜|脊柱|颈椎|胸椎|腰椎|椎体|椎管|椎板|椎间盘?|椎间孔"
     r"|全|半|部分|次全|单开门|双开门|开门|扩大|成形|切除|摘除|髓核|减压|融合|植骨|内固定|固定|复位|置换|人工|开窗|切开"
@@ -743,9 +751,9 @@ _COUNT_BEFORE = _CueBefore(
     r"|count(?:ing)?\s+(?:down\s+|up\s+)?from|numbering\s+from|designated(?:\s+as)?|rib-?bearing"
     r"|numbering|enumerat\w*|referred\s+to\s+as|(?:last|lowest)\s+(?:rib-?bearing|lumbar-?type|well-?formed)"
     r"|first\s+non-?rib-?bearing|(?:last|lowest|twelfth|12th)\s+ribs?|rudimentary|vestigial"
-    r"|cervical\s+ribs?(?:\s+(?:arising|arises|arise|originating|originates|originate))?|颈肋(?:起自|起于)?"
+    r"|cervical\s+ribs?(?:,?\s+(?:arising|arises|arise|originating|originates|originate))?|颈肋(?:[,，]?\s*(?:起自|起于|发自))?"
     r"|iliolumbar\s+ligaments?(?:\s+(?:arising|arises|arise|originating|originates|originate|attaching|attaches|attach))?"
-    r"|conus(?:\s+medullaris)?(?:\s+(?:terminates|terminating|termination|ends|ending|lies|lying|is\s+located|tip|level"
+    r"|(?:spinal\s+)?cord\s+(?:terminates|ends|ending|terminating)|脊髓(?:末端)?(?:止于|终止于|终于)|(?:is|are|was|were)\s+(?:called|termed|named|labell?ed)|(?:lowest|last)\s+mobile\s+(?:dis[ck]|segment|level|vertebra)(?:\s+(?:is|was)\s+(?:called|termed|named|labell?ed))?|conus(?:\s+medullaris)?(?:\s+(?:terminates|terminating|termination|ends|ending|lies|lying|is\s+located|tip|level"
     r"|is|was))*|(?:thecal|dural)\s+sac\s+(?:terminates|ends)"
     r"|(?:iliac\s+crests?|intercristal|tuffier'?s?)(?:\s+line)?(?:\s+(?:projects?|lies|lie|is|are|level\s+with|opposite"
     r"|crosses|passes\s+through|through))*"
@@ -784,6 +792,7 @@ class _Scan:
         self.history_ends = _HISTORY_BEFORE.ends(text)
         self.after_extra = tuple(p for p, hint in ((_DECOMPRESSION_FUSION_AFTER, _PROCEDURE_HINT.search(text) is not None),
                                                    (_HISTORY_AFTER_ZH, "术后" in text)) if hint)
+        self.corrected = _CORRECTED_HINT.search(text) is not None
         self.clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]
         self.neg_ends = [m.end() for m in _NEGATION.finditer(text)]
         level_ends = {end for _start, end, _levels in mentions}
@@ -815,6 +824,18 @@ _COMPLICATION_BEFORE = re.compile(
     r"(?:loosening|loosened|loose|lucency|lucencies|halo|breakage|broken|fracture|fractured|failure|pull-?out|backing\s+out"
     r"|migration|migrated|subsidence|malpositioned|misplaced|breach)(?:\s+(?:of|around|at|in|the|left|right|bilateral|both))*\s*$"
     r"|(?:松动|断裂|拔出|移位|下沉|位置不良)的?\s*$", re.IGNORECASE)
+# an intra-operative hardware event that was corrected is no imaging finding at that level ("the T12 pedicle
+# screw breached medially and was redirected", L1螺钉穿破内侧壁，予以调整); a complication seen on imaging
+# ("L5 screw loosening") still is
+_CORRECTED_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *(?:(?:left|right|bilateral|pedicle|lateral\s+mass|iliac|sacral)\s+)*(?:screws?|rods?|hooks?|cages?|椎弓根)?"
+    r"(?:螺钉|钉道|置钉)?[^.;!?。；！？]{0,60}?(?:(?:was|were|is|are|has\s+been|have\s+been)\s+(?:then\s+|subsequently\s+|immediately\s+)?"
+    r"(?:redirected|repositioned|re-?inserted|re-?sited|re-?placed|revised|corrected|exchanged|withdrawn)|予以?(?:调整|重置|更换|拔除)|重新置入|调整方向后)",
+    re.IGNORECASE)
+_CORRECTED_HINT = re.compile(r"redirect|reposition|re-?insert|re-?site|re-?place|revised|corrected|exchanged|withdrawn|予|重新置入|调整",
+                             re.IGNORECASE)
+_REVISED_COMPLICATION = re.compile(r"(?:revision|revised|removal|removed|exchange|replacement)\s+of\s+(?:the\s+)?\S+\s*$"
+                                   r"|(?:翻修|取出|更换)\S{0,4}$", re.IGNORECASE)
 # texts that can hold a decompression-and-fusion span or a Chinese 术后 history (cheap gates)
 _PROCEDURE_HINT = re.compile(r"fus|fix|instrument|arthrodes|construct|screw|rod|plat|cage|lif\b|acdf", re.IGNORECASE)
 
@@ -824,9 +845,12 @@ def _excluded(text: str, start: int, end: int, scan: _Scan, next_start: int | No
     `next_start` is where the next level expression starts (None: there is none)."""
     if (any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
             or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)
-            or (_CONSTRUCT_AFTER.match(text, end) and not _COMPLICATION_BEFORE.search(text, max(0, start - 40), start))
+            or (_CONSTRUCT_AFTER.match(text, end) and (not _COMPLICATION_BEFORE.search(text, max(0, start - 40), start)
+                                                        or _REVISED_COMPLICATION.search(text, max(0, start - 40), start)))
             or any(after.match(text, end) for after in scan.after_extra)
-            or (_HISTORY_BEFORE.before(text, start, scan.history_ends) and _PROCEDURE_AFTER.match(text, end))):
+            or (_HISTORY_BEFORE.before(text, start, scan.history_ends)
+                and (_PROCEDURE_AFTER.match(text, end) or _PROCEDURE_AFTER_ZH.match(text, end)))
+            or (scan.corrected and _CORRECTED_AFTER.match(text, end))):
         return True
     lacks = _LACKS_AFTER.match(text, end)
     if not lacks or _LOCATIVE.search(text, max(0, start - 30), start):

@@ -377,7 +377,52 @@ def test_round3_families(text: str, about: list[str]) -> None:
     assert set(parse_levels(text)) == set(about)
 
 
-@pytest.mark.parametrize("name", ["levels_heldout.jsonl", "levels_heldout2.jsonl", "levels_heldout3.jsonl"])
+# --- round 4: families found on the blind held-out set 4 (then made a development set) --------
+# Each family in general clinical wording (EN and ZH), with a real finding level beside the trap.
+ROUND4_FAMILIES = [
+    # reflexes and muscle grades with their verdict, then the level in brackets
+    ("Biceps jerk diminished (C5), triceps brisk (C7); cord compression at C5-6.", ["C5-C6"]),
+    ("Brachioradialis reflex absent (C6); C5-C6 disc herniation.", ["C5-C6"]),
+    ("Knee jerk reduced (L4), ankle reflex absent (S1); L5-S1 herniation.", ["L5-S1"]),
+    ("Triceps reflex hyperactive (C7) and C6-C7 stenosis.", ["C6-C7"]),
+    ("跟腱反射消失（S1），膝反射减弱（L4）；MRI示L5/S1椎间盘膨出。", ["L5-S1"]),
+    ("肱二头肌反射亢进（C5），肱三头肌反射活跃（C7）；C4/5椎间盘突出。", ["C4-C5"]),
+    ("肱桡肌反射未引出（C6）；颈5/6椎间盘突出。", ["C5-C6"]),
+    ("膝腱反射减弱（L4）；股四头肌肌力4级（L3）；L3/4椎管狭窄。", ["L3-L4"]),
+    # surgical history in revision notes
+    ("Procedure: revision L4-S1 posterior fusion with extension to L3. Stenosis at L3-4.", ["L3-L4"]),
+    ("Underwent L2-L4 debridement and posterior fixation for L3 spondylitis.", ["L3"]),
+    ("Previously C5-C7 ACDF; now C4-C5 adjacent segment disc herniation.", ["C4-C5"]),
+    ("Revision of loose L4-L5 instrumentation; L3/L4 severe stenosis.", ["L3-L4"]),
+    ("翻修术：取出原L4-L5内固定，延长固定至L3-S1，术中见L3/4椎管严重狭窄。", ["L3-L4"]),
+    ("既往行C5-C7前路减压融合术，现颈4/5椎间盘突出。", ["C4-C5"]),
+    ("曾行L4/5椎间盘切除术；L3/4椎间盘突出。", ["L3-L4"]),
+    # fusion status lines
+    ("Posterior fusion mass solid from L2 to L5; new L1 compression fracture.", ["L1"]),
+    ("Fusion solid at L3-L4; L2-L3 adjacent segment stenosis.", ["L2-L3"]),
+    # intra-operative hardware events that were corrected (a complication on imaging stays: round 3)
+    ("Intraop: the right T12 pedicle screw breached medially and was redirected; L1 burst fracture.", ["L1"]),
+    ("术中T12椎弓根螺钉穿破内侧壁，予以调整；L1椎体爆裂骨折。", ["L1"]),
+    ("L5 screw loosening; L4-L5 stenosis.", ["L5", "L4-L5"]),
+    # normal verdicts with maintain / retain
+    ("Fracture of T5; T8 and T9 maintain normal height.", ["T5"]),
+    ("L2 compression fracture; L1 retains normal height.", ["L2"]),
+    ("T5椎体病理性骨折；T8、T9椎体高度正常，未见压缩。", ["T5"]),
+    # numbering and landmarks
+    ("Spinal cord ends at the L1-2 level. L4-L5 disc bulge.", ["L4-L5"]),
+    ("The lowest mobile disc is called L5/S1. Acute L2 compression fracture.", ["L2"]),
+    ("双侧颈肋，起自第7颈椎；颈4/5椎间盘突出。", ["C4-C5"]),
+    ("Cervical ribs, arising from C7; C5-C6 disc protrusion.", ["C5-C6"]),
+]
+
+
+@pytest.mark.parametrize(("text", "about"), ROUND4_FAMILIES)
+def test_round4_families(text: str, about: list[str]) -> None:
+    assert set(parse_levels(text)) == set(about)
+
+
+@pytest.mark.parametrize("name", ["levels_heldout.jsonl", "levels_heldout2.jsonl", "levels_heldout3.jsonl",
+                                  "levels_heldout4.jsonl"])
 def test_dev_sets_precision_and_recall(name: str) -> None:
     """The held-out sets became development sets (docs/levels.md); keep P >= 95% at R >= 90%."""
     tp = fp = fn = 0
