@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 # and landmark cues (docs/levels.md, round 2).
 # 1.1.2: round 3: fixation ranges to the pelvis / in operative notes, hardware complications kept,
 # cervical ribs, conus lines, not-visualised verdicts, partial negation (docs/levels.md).
-PIPELINE_VERSION = "1.1.2"
+# 1.1.3: round 4: reflex/grade verdicts before a bracketed level, revision and extension history,
+# fusion status, corrected intra-operative hardware events, maintain verdicts, numbering (docs/levels.md).
+PIPELINE_VERSION = "1.1.3"
 
 TASKS = ("mcq", "open_qa", "consultation", "report")
 LANGUAGES = ("en", "zh")

@@ -20,7 +20,9 @@ from spinemed.schema import DIMENSIONS
 # 1.1.1: parse_levels round 2 (ordinal levels, muscle myotomes, surgical history, landmarks).
 # 1.1.2: parse_levels round 3 (operative-note constructs, hardware complications, numbering variants,
 # conus lines, not-visualised verdicts, partial negation, root beside a lesion anywhere in the text).
-SCORER_VERSION = "1.1.2"
+# 1.1.3: parse_levels round 4 (reflex verdicts, revision history, fusion status, corrected intra-op
+# hardware events, maintain/retain verdicts, cord end / lowest mobile disc numbering).
+SCORER_VERSION = "1.1.3"
 
 # A floor-scored report: every dimension 1, so every section 20 and the item's P3 20.
 FLOOR_DIMENSION_SCORE = 1.0
