@@ -614,18 +614,21 @@ class _CueBefore:
 
     reach = 80
 
-    def __init__(self, cue: str, filler: str, needs: str = ""):
+    def __init__(self, cue: str, filler: str, needs: str = "", word: str = ""):
         if re.search(r"\\[A-Z]", cue):
             raise ValueError(f"cue patterns are lowercased for speed; {cue!r} has an upper-case escape")
         self.cue = re.compile(cue, re.IGNORECASE)
         self.cue_lower = re.compile(cue.lower())  # 3-5x faster than IGNORECASE on lowercased text
         self.filler = re.compile(filler, re.IGNORECASE)
         self.needs = needs  # characters of which every cue match has one: a text without any skips the scan
+        self.word = word  # lower-case text every cue match holds: a text without it skips the scan
 
     def ends(self, text: str) -> list[int]:
         if self.needs and not any(c in text for c in self.needs):
             return []
         low = text.lower()
+        if self.word and self.word not in low:
+            return []
         if len(low) == len(text):  # offsets still line up (they do unless a rare letter grew)
             return [m.end() for m in self.cue_lower.finditer(low)]
         return [m.end() for m in self.cue.finditer(text)]
@@ -690,6 +693,14 @@ _BRACKETED_MYOTOME_BEFORE = _CueBefore(
     rf"|肌力|反射|肌|{_MOVES_ZH}|{_DEFICITS_ZH})(?:\s*(?:[0-5][+-]?(?:/5)?|grade|mrc|power|strength|weakness|weak|is|are|was|were|on|the"
     rf"|left|right|bilateral(?:ly)?|reduced|diminished|absent|brisk|hyperactive|hypoactive|increased|decreased|exaggerated|depressed|sluggish|trace|normal|present|positive|negative|upgoing|downgoing|\+{1,4}|[0-4]\+|肌力|[0-5][+-]?级|减弱|下降|减退|消失|亢进|活跃|未引出|引出|阳性|阴性|左侧|右侧|双侧)(?![a-z]))*"
     rf"\s*[(\[]", r"\s*(?:the\s+)?", needs="([")
+# a construct extended to a level: "revision L4-S1 fusion with extension to L3", "extension of the fusion
+# to L2" (a construct word earlier in the clause; "epidural extension to L3" stays a finding); only
+# scanned when the text has "ext"
+_EXTENSION_BEFORE = _CueBefore(
+    r"(?<![a-z])(?:fusion|fixation|instrumentation|construct|stabili[sz]ation|arthrodesis|acdf|[ptaxol]lif)[^.;!?]{0,40}?"
+    r"ext(?:ension|ended|ending)\s+(?:up\s+)?to(?![a-z])"
+    r"|ext(?:ension|ended|ending)\s+of\s+(?:the\s+)?(?:fusion|construct|instrumentation|fixation)\s+(?:up\s+)?to(?![a-z])",
+    _FILLER, word="ext")
 _MYOTOME_BEFORE = _CueBefore(
     r"(?:(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from"
     r"|(?<![a-z])(?<!bone )(?:power|strength|mrc(?:\s+grade)?|motor\s+level|motor\s+score|reflex(?:es)?|jerks?)"
@@ -709,8 +720,7 @@ _CONSTRUCT_WORDS = (r"(?<!congenital )(?<!spontaneous )(?<!bony )(?<!auto)fusion
                     r"|stabili[sz]ation|stabili[sz]ed|disc\s+replacement|post-?(?:operative|surgical)\s+(?:changes?|status|state)|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
 _CONSTRUCT_BEFORE = _CueBefore(
     rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])(?:(?:\s+mass)?(?:\s+(?:is|was|appears|remains))?\s+(?:solid(?:ly)?|healed"
-    r"|mature|consolidated|incorporated|complete|bridging)(?![a-z]))?|融合(?:牢固|良好|坚强|骨性)"
-    r"|ext(?:ension|ended|ending)\s+(?:of\s+(?:the\s+)?(?:fusion|construct|instrumentation|fixation)\s+)?(?:up\s+)?to(?![a-z])"
+    r"|mature|consolidated|incorporated|complete|bridging)(?![a-z]))?|融合(?:牢固|良好|坚强|坚固)"
     r"|延长(?:固定|融合|内固定)?(?:至|到)|内固定|固定|融合|螺钉|钉棒|置钉|钢板|钛板|钛网|内植物|植入物"
     r"|人工椎间盘|术后改变|术后(?=\s*[(\[])|暴露|显露|(?<![a-z])(?:exposure\s+of|exposed|exposing))", _FILLER)
 _CONSTRUCT_AFTER = re.compile(
@@ -824,7 +834,7 @@ class _Scan:
         return not (k and self.breaks[k - 1] >= self.neg_ends[j - 1])
 
 
-_CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
+_CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _EXTENSION_BEFORE, _COUNT_BEFORE)
 _CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
 # a complication of the hardware named before its level is a finding at that level ("loosening of the L5
 # screws", "lucency around the S1 screws", "断裂的L4螺钉"): the construct word after the level does not drop it

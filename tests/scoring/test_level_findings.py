@@ -400,6 +400,9 @@ ROUND4_FAMILIES = [
     # fusion status lines
     ("Posterior fusion mass solid from L2 to L5; new L1 compression fracture.", ["L1"]),
     ("Fusion solid at L3-L4; L2-L3 adjacent segment stenosis.", ["L2-L3"]),
+    ("融合牢固（L4-S1），L3/4椎管狭窄。", ["L3-L4"]),
+    # an extension that is no construct's stays a finding
+    ("Metastasis at L2 with epidural extension to L3.", ["L2", "L3"]),
     # intra-operative hardware events that were corrected (a complication on imaging stays: round 3)
     ("Intraop: the right T12 pedicle screw breached medially and was redirected; L1 burst fracture.", ["L1"]),
     ("术中T12椎弓根螺钉穿破内侧壁，予以调整；L1椎体爆裂骨折。", ["L1"]),
