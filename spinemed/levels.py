@@ -213,6 +213,7 @@ _ANATOMY_AFTER = re.compile(
 )
 _MRI_AFTER = re.compile(
     r" *(?:(?:and|or|/|,|、|和|及) *(?:stir|flair|dwi|pd)\b"  # "T2 and STIR"
+    r"| *(?:spinal\s+)?cord\s+(?:signal|hyper|hypo|intens|change|oedema|edema|abnormal)"  # "T2 cord signal change"
     r"| *[-/]? *(?:\*|(?:weighted|wi|w|hyper|hypo|iso|intens|signal|sequence|image|imaging|scan|flair|stir"
     r"|fs|fat|map|relax|shine|mismatch|bright|dark|high|low|post|pre|gd|gad|contrast|dm|diabetes)\b|c\+"
     r"|hyper|hypo|intens|relax|map|sequen|加权|信号|压脂|抑脂|像|序列|增强|高信号|低信号|等信号|混杂|呈|上呈))",
@@ -567,8 +568,8 @@ _NEGATION = re.compile(
 _ASPECT_ONE = (r"(?:(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|central|spinal|neural|exiting|nerve)\s+)?"
                r"(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?|endplates?|cord"
                r"|thecal\s+sac|roots?|lateral\s+recess(?:es)?|facets?(?:\s+joints?)?|(?:anterior\s+|posterior\s+)?(?:ring|arch(?:es)?)"
-               r"|posterior\s+elements?|cortex|cortices)"
-               r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带|前弓|后弓|前后弓|椎弓|环|附件)")
+               r"|posterior\s+elements?|cortex|cortices|transverse\s+process(?:es)?|pedicles?|laminae?)"
+               r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带|前弓|后弓|前后弓|椎弓|环|附件|横突|椎弓根|各椎间盘|各椎体|各间隙|各节段)")
 # one aspect or a list of them: "signal and height", 信号及形态, 椎管、椎间孔
 _ASPECT = rf"(?: *{_ASPECT_ONE}(?: *(?:及|和|与|、|/|,|and|or) *{_ASPECT_ONE})*)?"
 _NEGATED_AFTER = re.compile(
@@ -603,8 +604,8 @@ _FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|�
 # but not "numbness from an L4-L5 herniation" or "leg numbness and an L4-L5 herniation" ("from"
 # only right before the level: "saddle anaesthesia from S2 to S5").
 _SENSE_FILLER = (r"(?:[\s(:\[]|(?<![A-Za-z])(?:in|over|at|of|the|a|an|along|below|above|left|right|bilateral|both"
-                 r"|on|into|level|levels|is|was|reduced|decreased|diminished|absent|altered|impaired|from(?=\s*$))"
-                 r"(?![A-Za-z])|于|在|位于|为|减退|减弱|消失|异常|过敏|缺失)*")  # "from S2 to S5"
+                 r"|on|into|level|levels|is|was|reduced|decreased|diminished|absent|altered|impaired|from(?=\s*$)"
+                 r"|around|about|approximately|roughly|near)(?![A-Za-z])|约|大约|于|在|位于|为|减退|减弱|消失|异常|过敏|缺失)*")  # "from S2 to S5"
 
 
 class _CueBefore:
@@ -728,10 +729,10 @@ _CONSTRUCT_AFTER = re.compile(
     r"|骨盆|髂骨|骶骨|枕骨) *)?(?:(?:is|are|was|were|has\s+been|have\s+been|previously|prior|solidly|surgically"
     rf"|posterior|anterior|lateral|pedicle|segmental|instrumented|interbody|spinal"
     rf"|percutaneous|circumferential|short|long)\s+)*(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])"
-    r"|(?:后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉|钢板|钛板|钛网"
+    r"|(?:后外侧|前外侧|后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉|钢板|钛板|钛网"
     r"|内植物|植入物|人工椎间盘|置换|术后改变|术后表现))"
     r"(?! *(?:loosening|loosened|loose|lucency|lucencies|halo|breakage|broken|fracture|fractured|failure|pull-?out|backing"
-    r"|migration|migrated|subsidence|malposition|misplaced|breach|cut-?out|松动|断裂|断钉|拔出|移位|下沉|周围透亮|透亮|切割|位置不良))",
+    r"|migration|migrated|subsidence|malposition|misplaced|breach|cut-?out|器?(?:下沉|松动|移位|断裂)|假关节|松动|断裂|断钉|拔出|移位|下沉|周围透亮|透亮|切割|位置不良))",
     re.IGNORECASE)
 # Surgical history: the levels of an earlier operation are named to date it, not as the finding.
 # A decompression done together with a fusion ("L2-L5 laminectomy and posterolateral fusion") is
@@ -769,7 +770,7 @@ _COUNT_BEFORE = _CueBefore(
     r"|count(?:ing)?\s+(?:down\s+|up\s+)?from|numbering\s+from|designated(?:\s+as)?|rib-?bearing"
     r"|numbering|enumerat\w*|referred\s+to\s+as|(?:last|lowest)\s+(?:rib-?bearing|lumbar-?type|well-?formed|mobile\s+(?:dis[ck]|segment|level|vertebra)(?:\s+is)?)"
     r"|first\s+non-?rib-?bearing|(?:last|lowest|twelfth|12th)\s+ribs?|rudimentary|vestigial"
-    r"|cervical\s+ribs?(?:,?\s+(?:arising|arises|arise|originating|originates|originate))?|颈肋(?:[,，]?\s*(?:起自|起于|发自))?"
+    r"|cervical\s+ribs?(?:\s*[,(]?\s*(?:arising|arises|arise|originating|originates|originate))?|颈肋(?:\s*[,，(]?\s*(?:起自|起于|发自))?"
     r"|iliolumbar\s+ligaments?(?:\s+(?:arising|arises|arise|originating|originates|originate|attaching|attaches|attach))?"
     r"|cord\s+(?:terminates|ends|ending|terminating)|脊髓(?:末端)?(?:止于|终止于|终于)|called|termed|conus(?:\s+medullaris)?(?:\s+(?:terminates|terminating|termination|ends|ending|lies|lying|is\s+located|tip|level"
     r"|is|was))*|(?:thecal|dural)\s+sac\s+(?:terminates|ends)"
@@ -786,6 +787,39 @@ _COUNT_AFTER = re.compile(
     r"|(?:bilateral\s+|left\s+|right\s+)?cervical\s+ribs?|(?:双侧|左侧|右侧)?颈肋"
     r"|transverse\s+process(?:es)?\s+(?:(?:is|are)\s+)?(?:elongated|prominent|enlarged)|横突(?:肥大|过长)"
     r"|移行|骶化|腰化|半骶化|(?:向[上下])?(?:计数|编号)|(?:水平)?(?:平|对应)?髂嵴)", re.IGNORECASE)
+
+
+# --- round 5 ---------------------------------------------------------------------------------
+# planned surgery names the levels to be operated on, not a finding: "planned T4-L1 fusion",
+# "plan: L4-5 TLIF", 拟行T4-L1后路矫形融合, 计划行颈4-胸2后路固定
+_PLANNED_BEFORE = _CueBefore(
+    r"(?:(?<![a-z])(?:planned|plan\s*:|plan\s+(?:for|is)|scheduled\s+for|proposed|booked\s+for|to\s+undergo|awaiting)(?![a-z])"
+    r"|拟行?|计划行?|准备行|择期行?)", _FILLER)
+# an operation named right before its levels in an operative note or history ("Ponte osteotomies
+# T12-L1 and L1-2", "Kyphoplasty T12 and L1 in 2021", "ACDF C5-6", "the upper instrumented vertebra
+# being T10", 显露颈4至颈7)
+_PROCEDURE_BEFORE = _CueBefore(
+    r"(?<![a-z])(?:(?:ponte|smith-?petersen|pedicle\s+subtraction|vertebral\s+column\s+resection)?\s*osteotom(?:y|ies)"
+    r"|acdf|accf|corpectom(?:y|ies)|discectom(?:y|ies)|diskectom(?:y|ies)"
+    r"|laminectom(?:y|ies)|laminotom(?:y|ies)|laminoplast(?:y|ies)|foraminotom(?:y|ies)|facetectom(?:y|ies)|[ptaxol]lif"
+    r"|(?:upper(?:most)?|lower(?:most)?|lowest|proximal|distal)\s+instrumented\s+(?:vertebra|level|segment)(?:\s+being)?"
+    r"|uiv|liv)(?![a-z])", _FILLER)
+# a level dated by its year is a history item ("ACDF C5-6 (2015), C6-7 (2018)", "Kyphoplasty T12 and L1
+# in 2021"; a kyphoplasty without a date is the current operation at the fractured level and stays)
+_DATED_AFTER = re.compile(rf"{_LEVEL_WORD} *(?:[(\[] *(?:19|20)\d\d *[)\]]|in +(?:19|20)\d\d(?!\d)|[(\[]? *(?:19|20)\d\d *年)",
+                          re.IGNORECASE)
+# an old biopsy at a level that came back negative ("T8 biopsy from 2022 negative", T8活检阴性)
+_NEGATIVE_BIOPSY_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *(?:(?:ct-?guided|needle|core|bone)\s+)*(?:biops(?:y|ies)|活检|穿刺活检)[^.;!?。；！？]{{0,40}}?"
+    r"(?:negative|benign|non-?diagnostic|阴性|未见(?:肿瘤|恶性)|良性)", re.IGNORECASE)
+# a level already decompressed: "C6/7 is well decompressed after his earlier ACDF", 颈6/7减压充分
+_DECOMPRESSED_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *(?:(?:is|was|are|were|has\s+been|appears?|remains?)\s+)?(?:(?:well|adequately|widely|fully|already)\s+)?"
+    r"(?:decompressed|减压(?:充分|彻底|满意|良好))", re.IGNORECASE)
+# levels of an operation in an operative note: 于颈4/5、颈5/6行前路椎间盘切除植骨融合
+_OPERATED_AFTER_ZH = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:分别)?行 *(?:前路|后路|侧路|经皮|微创|显微|内镜下?|椎体|椎间盘?|椎管|椎板|全|半|次全)*"
+    r"(?:切除|摘除|减压|融合|固定|置换|成形|开窗|截骨|矫形|植骨|手术|术|ACDF|ACCF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF|PELD|UBE)")
 
 
 def _groups(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> list[list[int]]:
@@ -834,8 +868,10 @@ class _Scan:
         return not (k and self.breaks[k - 1] >= self.neg_ends[j - 1])
 
 
-_CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _EXTENSION_BEFORE, _COUNT_BEFORE)
-_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
+_CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE,
+                _EXTENSION_BEFORE, _COUNT_BEFORE, _PLANNED_BEFORE, _PROCEDURE_BEFORE)
+_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _COUNT_AFTER, _NEGATED_AFTER, _DATED_AFTER, _NEGATIVE_BIOPSY_AFTER,
+               _DECOMPRESSED_AFTER, _OPERATED_AFTER_ZH)
 # a complication of the hardware named before its level is a finding at that level ("loosening of the L5
 # screws", "lucency around the S1 screws", "断裂的L4螺钉"): the construct word after the level does not drop it
 _COMPLICATION_BEFORE = re.compile(
@@ -852,7 +888,7 @@ _CORRECTED_AFTER = re.compile(
     re.IGNORECASE)
 _CORRECTED_HINT = re.compile(r"redirect|reposition|re-?insert|re-?site|re-?place|revised|corrected|exchanged|withdrawn|予|重新置入|调整",
                              re.IGNORECASE)
-_REVISED_COMPLICATION = re.compile(r"(?:revision|revised|removal|removed|exchange|replacement)\s+of\s+(?:the\s+)?\S+\s*$"
+_REVISED_COMPLICATION = re.compile(r"(?:revision|revised|removal|removed|exchange|replacement)\s+of\s+(?:the\s+)?(?:\S+\s+){0,2}\S+\s*$"
                                    r"|(?:翻修|取出|更换)\S{0,4}$", re.IGNORECASE)
 # texts that can hold a decompression-and-fusion span or a Chinese 术后 history (cheap gates)
 _PROCEDURE_HINT = re.compile(r"fus|fix|instrument|arthrodes|construct|screw|rod|plat|cage|lif\b|acdf", re.IGNORECASE)
