@@ -424,8 +424,57 @@ def test_round4_families(text: str, about: list[str]) -> None:
     assert set(parse_levels(text)) == set(about)
 
 
+# --- round 5: families found on the blind held-out set 5 (then made a development set) --------
+# Each family in general clinical wording (EN and ZH), with a real finding level beside the trap;
+# for T2, the MRI sequence and a real T2 level both.
+ROUND5_FAMILIES = [
+ ("Cord compression at C5-6 with T2 cord signal change.", ["C5-C6"]),
+ ("C6-7 disc herniation with T2 hyperintense cord signal.", ["C6-C7"]),
+ ("C4-5 stenosis; T2 cord hyperintensity and T1 hypointensity.", ["C4-C5"]),
+ ("T2 FLAIR and STIR show oedema at L1.", ["L1"]),
+ ("T2* blooming at C5.", ["C5"]),
+ ("T1-weighted images show L3 marrow replacement.", ["L3"]),
+ ("T2 signal change within the cord at C3/4.", ["C3-C4"]),
+ ("T2 vertebral body fracture; C6-7 disc herniation with T2 cord signal change.", ["T2", "C6-C7"]),
+ ("T1-T2 disc protrusion with T2 hyperintensity.", ["T1-T2"]),
+ ("T2 compression fracture.", ["T2"]),
+ ("颈5/6椎间盘突出，脊髓内T2高信号。", ["C5-C6"]),
+ ("T2WI高信号，T1WI低信号，L2椎体骨折。", ["L2"]),
+ ("胸2椎体压缩骨折，脊髓内T2高信号。", ["T2"]),
+ ("Planned T4-L1 posterior fusion; L2 burst fracture.", ["L2"]),
+ ("Plan: L4-5 TLIF. MRI: L4-L5 stenosis.", ["L4-L5"]),
+ ("Scheduled for C5-C7 ACDF; C5-6 and C6-7 disc herniations.", ["C5-C6", "C6-C7"]),
+ ("L1椎体骨折；拟行T12-L2后路固定。", ["L1"]),
+ ("计划行颈4-胸2后路固定术；颈5/6椎管狭窄。", ["C5-C6"]),
+ ("Procedure: Ponte osteotomies T12-L1 and L1-2 for kyphosis; T12 fracture.", ["T12"]),
+ ("PMH: ACDF C5-6 (2015), C6-7 (2018); new C4-5 disc herniation.", ["C4-C5"]),
+ ("Kyphoplasty T12 and L1 in 2021; new L3 compression fracture.", ["L3"]),
+ ("Kyphoplasty T12 performed under local anaesthesia.", ["T12"]),
+ ("Junctional fracture of T9, the upper instrumented vertebra being T10.", ["T9"]),
+ ("C6/7 is well decompressed after ACDF; C5/6 disc herniation with cord compression.", ["C5-C6"]),
+ ("于颈4/5、颈5/6行前路椎间盘切除植骨融合；颈3/4椎间盘突出。", ["C3-C4"]),
+ ("Removal of loose right S1 screw; L5-S1 pseudarthrosis.", ["L5-S1"]),
+ ("翻修手术：取出原L4、L5螺钉，L4/5融合器下沉，局部假关节形成。", ["L4-L5"]),
+ ("附见：腰3-5后外侧植骨融合；颈5/6椎管狭窄。", ["C5-C6"]),
+ ("Sensory level around T4; severe C3/4 stenosis.", ["C3-C4"]),
+ ("感觉平面约在T4；颈3/4椎管狭窄。", ["C3-C4"]),
+ ("L1/2至L5/S1各椎间盘未见突出，T12椎体骨折。", ["T12"]),
+ ("Focal lesion at L2; T8 biopsy from 2022 negative.", ["L2"]),
+ ("L2椎体病变，T8穿刺活检阴性。", ["L2"]),
+ ("Fracture of the T12 body; L2 transverse process intact.", ["T12"]),
+ ("L1椎体骨折，L2横突完整。", ["L1"]),
+ ("左侧颈肋（起自C7），颈6/7椎间盘突出。", ["C6-C7"]),
+ ("Cervical rib (arising from C7); C6-C7 disc protrusion.", ["C6-C7"]),
+]
+
+
+@pytest.mark.parametrize(("text", "about"), ROUND5_FAMILIES)
+def test_round5_families(text: str, about: list[str]) -> None:
+    assert set(parse_levels(text)) == set(about)
+
+
 @pytest.mark.parametrize("name", ["levels_heldout.jsonl", "levels_heldout2.jsonl", "levels_heldout3.jsonl",
-                                  "levels_heldout4.jsonl"])
+                                  "levels_heldout4.jsonl", "levels_heldout5.jsonl"])
 def test_dev_sets_precision_and_recall(name: str) -> None:
     """The held-out sets became development sets (docs/levels.md); keep P >= 95% at R >= 90%."""
     tp = fp = fn = 0
