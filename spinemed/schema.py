@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 # cervical ribs, conus lines, not-visualised verdicts, partial negation (docs/levels.md).
 # 1.1.3: round 4: reflex/grade verdicts before a bracketed level, revision and extension history,
 # fusion status, corrected intra-operative hardware events, maintain verdicts, numbering (docs/levels.md).
-PIPELINE_VERSION = "1.1.3"
+# 1.1.4: round 5: T2 cord signal as an MRI sequence, planned surgery, operative-note procedure lists,
+# dated history, negative old biopsy, already decompressed, intact structures, sensory level (docs/levels.md).
+PIPELINE_VERSION = "1.1.4"
 
 TASKS = ("mcq", "open_qa", "consultation", "report")
 LANGUAGES = ("en", "zh")

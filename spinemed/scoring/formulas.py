@@ -22,7 +22,9 @@ from spinemed.schema import DIMENSIONS
 # conus lines, not-visualised verdicts, partial negation, root beside a lesion anywhere in the text).
 # 1.1.3: parse_levels round 4 (reflex verdicts, revision history, fusion status, corrected intra-op
 # hardware events, maintain/retain verdicts, cord end / lowest mobile disc numbering).
-SCORER_VERSION = "1.1.3"
+# 1.1.4: parse_levels round 5 (T2 cord signal, planned surgery, procedure lists, dated history, negative
+# biopsy, decompressed levels, intact structures, sensory level around, bracketed cervical rib).
+SCORER_VERSION = "1.1.4"
 
 # A floor-scored report: every dimension 1, so every section 20 and the item's P3 20.
 FLOOR_DIMENSION_SCORE = 1.0
