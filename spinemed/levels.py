@@ -794,7 +794,7 @@ _COUNT_AFTER = re.compile(
 # "plan: L4-5 TLIF", 拟行T4-L1后路矫形融合, 计划行颈4-胸2后路固定
 _PLANNED_BEFORE = _CueBefore(
     r"(?:(?<![a-z])(?:planned|plan\s*:|plan\s+(?:for|is)|scheduled\s+for|proposed|booked\s+for|to\s+undergo|awaiting)(?![a-z])"
-    r"|拟行?|计划行?|准备行|择期行?)", _FILLER)
+    r"|拟行?|计划行?|准备行|择期行?)", _FILLER, needs="pPsSbBtTaA拟计准择")
 # an operation named right before its levels in an operative note or history ("Ponte osteotomies
 # T12-L1 and L1-2", "Kyphoplasty T12 and L1 in 2021", "ACDF C5-6", "the upper instrumented vertebra
 # being T10", 显露颈4至颈7)
@@ -842,8 +842,13 @@ class _Scan:
     def __init__(self, text: str, raw: str, mentions: list[tuple[int, int, list[str]]]):
         self.cue_ends = [cue.ends(text) for cue in _CUES_BEFORE]
         self.history_ends = _HISTORY_BEFORE.ends(text)
+        low = text.lower()
         self.after_extra = tuple(p for p, hint in ((_DECOMPRESSION_FUSION_AFTER, _PROCEDURE_HINT.search(text) is not None),
-                                                   (_HISTORY_AFTER_ZH, "术后" in text)) if hint)
+                                                   (_HISTORY_AFTER_ZH, "术后" in text),
+                                                   (_DATED_AFTER, _YEAR_HINT.search(text) is not None),
+                                                   (_NEGATIVE_BIOPSY_AFTER, "biops" in low or "活检" in text),
+                                                   (_DECOMPRESSED_AFTER, "decompressed" in low or "减压" in text),
+                                                   (_OPERATED_AFTER_ZH, "行" in text)) if hint)
         self.corrected = _CORRECTED_HINT.search(text) is not None
         self.clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]
         self.neg_ends = [m.end() for m in _NEGATION.finditer(text)]
@@ -870,8 +875,7 @@ class _Scan:
 
 _CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE,
                 _EXTENSION_BEFORE, _COUNT_BEFORE, _PLANNED_BEFORE, _PROCEDURE_BEFORE)
-_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _COUNT_AFTER, _NEGATED_AFTER, _DATED_AFTER, _NEGATIVE_BIOPSY_AFTER,
-               _DECOMPRESSED_AFTER, _OPERATED_AFTER_ZH)
+_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
 # a complication of the hardware named before its level is a finding at that level ("loosening of the L5
 # screws", "lucency around the S1 screws", "断裂的L4螺钉"): the construct word after the level does not drop it
 _COMPLICATION_BEFORE = re.compile(
@@ -890,6 +894,7 @@ _CORRECTED_HINT = re.compile(r"redirect|reposition|re-?insert|re-?site|re-?place
                              re.IGNORECASE)
 _REVISED_COMPLICATION = re.compile(r"(?:revision|revised|removal|removed|exchange|replacement)\s+of\s+(?:the\s+)?(?:\S+\s+){0,2}\S+\s*$"
                                    r"|(?:翻修|取出|更换)\S{0,4}$", re.IGNORECASE)
+_YEAR_HINT = re.compile(r"(?:19|20)\d\d")
 # texts that can hold a decompression-and-fusion span or a Chinese 术后 history (cheap gates)
 _PROCEDURE_HINT = re.compile(r"fus|fix|instrument|arthrodes|construct|screw|rod|plat|cage|lif\b|acdf", re.IGNORECASE)
 
