@@ -123,7 +123,16 @@ Round 4: a reflex or muscle with its verdict before a bracketed level is a myoto
 intra-operative hardware event that was corrected ("the T12 screw breached medially and was
 redirected") is no imaging finding, while a complication on imaging ("L5 screw loosening") stays;
 "T8 and T9 maintain normal height" is a verdict; "spinal cord ends at L1-2", "the lowest mobile
-disc is called L5/S1" and 颈肋，起自第7颈椎 are numbering.  ``benchmarks/bench_levels.py``
+disc is called L5/S1" and 颈肋，起自第7颈椎 are numbering.
+
+Round 5: "T2 cord signal change" / "T2 cord hyperintensity" is the MRI sequence (a real "T2 vertebral
+body fracture", "T1-T2 disc", 胸2椎体 stay); planned surgery ("planned T4-L1 fusion", "plan: L4-5
+TLIF", 拟行T4-L1后路矫形融合, 计划行) and operative-note procedure lists ("Ponte osteotomies
+T12-L1", "ACDF C5-6 (2015)", "Kyphoplasty T12 and L1 in 2021", "the upper instrumented vertebra
+being T10", "C6/7 is well decompressed", 于颈4/5、颈5/6行ACDF, 腰3-5后外侧植骨融合) name no finding,
+while a complication at a level stays (L4/5融合器下沉); "sensory level around T4" (感觉平面约在T4),
+"T8 biopsy from 2022 negative", "L2 transverse process intact", L1/2至L5/S1各椎间盘未见突出 and
+颈肋（起自C7） are no findings either.  ``benchmarks/bench_levels.py``
 measures the rules on a labelled set (``benchmarks/data/levels_gold.jsonl``) and a held-out one.
 """
 
@@ -794,7 +803,7 @@ _COUNT_AFTER = re.compile(
 # "plan: L4-5 TLIF", 拟行T4-L1后路矫形融合, 计划行颈4-胸2后路固定
 _PLANNED_BEFORE = _CueBefore(
     r"(?:(?<![a-z])(?:planned|plan\s*:|plan\s+(?:for|is)|scheduled\s+for|proposed|booked\s+for|to\s+undergo|awaiting)(?![a-z])"
-    r"|拟行?|计划行?|准备行|择期行?)", _FILLER, needs="pPsSbBtTaA拟计准择")
+    r"|拟(?:行|于|施行|在)|计划行?|准备行|择期行?)", _FILLER, needs="pPsSbBtTaA拟计准择")
 # an operation named right before its levels in an operative note or history ("Ponte osteotomies
 # T12-L1 and L1-2", "Kyphoplasty T12 and L1 in 2021", "ACDF C5-6", "the upper instrumented vertebra
 # being T10", 显露颈4至颈7)
@@ -810,7 +819,8 @@ _DATED_AFTER = re.compile(rf"{_LEVEL_WORD} *(?:[(\[] *(?:19|20)\d\d *[)\]]|in +(
                           re.IGNORECASE)
 # an old biopsy at a level that came back negative ("T8 biopsy from 2022 negative", T8活检阴性)
 _NEGATIVE_BIOPSY_AFTER = re.compile(
-    rf"{_LEVEL_WORD} *(?:(?:ct-?guided|needle|core|bone)\s+)*(?:biops(?:y|ies)|活检|穿刺活检)[^.;!?。；！？]{{0,40}}?"
+    rf"{_LEVEL_WORD} *(?:(?:ct-?guided|needle|core|bone)\s+)*(?:biops(?:y|ies)|活检|穿刺活检)"
+    r"(?:(?!positive|confirm|show|reveal|metasta|malig|tumou?r|lymphoma|myeloma|infect|阳性|转移|恶性|肿瘤|感染)[^.;!?。；！？]){0,40}?"
     r"(?:negative|benign|non-?diagnostic|阴性|未见(?:肿瘤|恶性)|良性)", re.IGNORECASE)
 # a level already decompressed: "C6/7 is well decompressed after his earlier ACDF", 颈6/7减压充分
 _DECOMPRESSED_AFTER = re.compile(
