@@ -26,7 +26,10 @@ Notation rules (``parse_levels`` / ``canonical_level``):
   adjacent vertebrae followed by a disc word (椎间盘, 间盘, 椎间隙, 椎间孔, disc, foramen) names
   the discs between them: ``腰4、5椎间盘`` / ``第4、5腰椎间盘`` -> ``L4-L5``, ``L3、4、5椎间盘``
   -> ``L3-L4, L4-L5``.
-* ``胸12椎体``, ``第4腰椎``, ``第十二胸椎``, ``第4、5腰椎`` name vertebrae.
+* ``胸12椎体``, ``第4腰椎``, ``第十二胸椎``, ``第4、5腰椎`` name vertebrae; ``第4、5腰椎间`` the disc.
+* Spelled-out ordinals before a region word and an anatomical noun: "the ninth thoracic
+  vertebra" -> ``T9``, "between the fourth and fifth lumbar vertebrae" -> ``L4-L5``, "the fifth
+  lumbar/first sacral disc" -> ``L5-S1``; "her first lumbar MRI" names nothing.
 * Bare numbers inherit the region of the previous number.  A number outside its region
   (``L7``, ``C9``, ``T13``, ``C0``) is no vertebra and voids the segment or range it is part
   of (``L4-7`` names nothing).
@@ -59,19 +62,38 @@ dropped when, next to it with only filler words between (in, at, of, the, from, 
 行, 于, 后路 ...), stands a cue that it is named for something else:
 
 * a dermatome or sensory sign: "saddle anaesthesia S2-S5", "numbness in the L5 dermatome",
-  "C6 distribution", "sensory level at T10", 鞍区（S2-S5）感觉减退, L5皮节, S1支配区, T10平面以下;
+  "C6 distribution", "in an L1 pattern", "S1 territory", "a T4 band", "in the distribution of
+  the L5 root", "sensory level at T10", hypalgesia, pinprick, 鞍区（S2-S5）感觉减退, L5皮节,
+  S1支配区, L5分布区, T10节段性感觉减退, 针刺觉减退（L5）, T10平面以下.  A sensory sign reaches
+  its level through place words only (in, over, at, the ...; "from" only right before the
+  level): "numbness from an L4-L5 herniation" keeps L4-L5;
 * a myotome, reflex or innervation: "ankle jerk (S1)", "C5 myotome", "innervated by the C7
-  root", 跟腱反射（S1）, C5肌节, 由C7神经支配;
-* a fixation or fusion construct: "fixation from C4 to T2", "posterior fusion L3-S1",
-  "pedicle screws at T11, T12, L2 and L3", "L4-L5 TLIF", 内固定 T10-L2, L3-S1融合术后,
-  置入椎弓根螺钉 (decompression, discectomy and osteotomy are done at the diseased level and
-  stay);
-* a count, numbering or landmark: "transitional L6 vertebra", "sacralised L5", "counting from
-  C2", "the conus terminates at L1-L2", L5移行椎, 圆锥位于L1/2, 自C2向下计数;
+  root", "L5 power 4/5", "MRC grade 4 at L4", "absent S1 reflex", "motor level C6",
+  跟腱反射（S1）, C5肌节, L5肌力4级, S1反射消失, 运动平面位于C6, 由C7神经支配; a muscle or movement
+  with its level: "EHL (L5) power 4/5", "triceps 4/5 (C7)", "S1 plantarflexion", "C5 deltoid
+  weakness", 胫前肌（L4）, C6腕背伸肌力4级, 屈髋（L2）;
+* surgical history: an operation after "after / status post / s/p / prior" ("after L4-L5
+  laminectomy"), a decompression done with a fusion ("L2-L5 laminectomy and fusion"), a Chinese
+  operation chain ending in 术后 (C4-5前路减压融合术后; not 术后复发);
+* a fixation or fusion construct (the cue does not reach past "and"/"or": "prior L4-L5 fusion
+  and L3-L4 stenosis" keeps L3-L4): "fixation from C4 to T2", "posterior fusion L3-S1",
+  "pedicle screws at T11, T12, L2 and L3", "L4-L5 TLIF", "rods from T10 to L2", "cage at
+  L4-L5", "hardware spanning L3-L5", "L4-L5 was previously fused", "C5-C6 arthroplasty",
+  "postoperative changes at L4-L5", 内固定 T10-L2, L3-S1融合术后, 置入椎弓根螺钉, 钉棒, 椎间融合器,
+  钛板, 人工椎间盘置换, L4/5术后改变 (decompression, discectomy and osteotomy are done at the
+  diseased level and stay);
+* a count, numbering or landmark: "transitional L6 vertebra", "T8 is a transitional vertebra",
+  "sacralised L5", "hemisacralisation of L5", "lumbarisation of S1", "counting from C2",
+  "the conus terminates at L1-L2", "conus tip at T12-L1", "the iliac crests project at L4-L5",
+  "the last rib at T12", "iliolumbar ligaments arising from L5", "a rudimentary S1-S2 disc",
+  "last rib-bearing vertebra T12", L5移行椎, 胸8为移行椎, 腰5椎体骶化, 骶1腰化, 圆锥位于L1/2,
+  髂嵴连线平L4/5, 硬膜囊末端位于S2, 自C2向下计数;
 * a negation or normal verdict in the same clause: "no stenosis at L3-L4", "L1-L2 and L2-L3 are
   normal", "L5-S1 shows no compression", "disc height is preserved at L2-L3", 未见L3/4椎间盘突出,
-  L1/2、L2/3椎间盘未见异常, C3/4水平椎管无狭窄.  A clause ends at sentence punctuation and
-  contrast words (but, whereas, 但, 而); a negation's reach also ends at a comma that does not
+  L1/2、L2/3椎间盘未见异常, C3/4水平椎管无狭窄; also patent, capacious, sparing, well
+  maintained, within normal limits, "L3-L4: no ...", 通畅, 尚可, 骨皮质连续, 不伴.  A clause ends
+  at sentence punctuation and contrast words (but, whereas, 但, 而); a negation's reach also
+  ends at a comma that does not
   stand between two levels (a full-width ， always) and at words that start a positive
   statement (shows, with, due to, 示, 伴).  "L5-S1 without compression" negates L5-S1 unless
   the lack is placed at another level ("... with no stenosis at L2-3").  "No change in the
@@ -79,9 +101,38 @@ dropped when, next to it with only filler words between (in, at, of, the, from, 
 
 Levels joined by list words ("L2-L3, L3-L4 and L4-L5 are normal", "T11、T12、L2、L3") share
 the cue before the first or after the last of them; a full-width comma ends a Chinese clause,
-not a list.  A nerve root ("the L5 root", "S1 radiculopathy", L5神经根) is the level of the
-finding only when its sentence names no other kept level: "L4-L5 herniation compressing the L5
-root" is about L4-L5, "right S1 radiculopathy" about S1.  ``benchmarks/bench_levels.py``
+not a list.  A nerve root ("the L5 root", "the traversing L5", "S1 radiculopathy", "L5
+sciatica", L5神经根, L5走行根, L4出口根, L5根性痛) is the level of the finding only when its
+sentence names no other kept level: "L4-L5 herniation compressing the L5 root" is about L4-L5,
+"right S1 radiculopathy" about S1; since round 3 a root beside a kept lesion level anywhere in the
+text drops ("Left C6 radicular pain; ... hypertrophy at C5/C6" is about C5-C6).
+
+Round 3 (docs/levels.md): stabilisation and ranges to the pelvis / ilium / sacrum / occiput are
+constructs ("T10-pelvis fixation", T10至骨盆内固定), so are 术后（L4-S1）, "post-operative status
+(L4-S1)" and an operative note's exposure (暴露L3-S1椎板); removal / revision reach the construct
+word (内固定取出术后); a hardware complication at a level is a finding ("L5 screw loosening",
+"loosening of the S1 screws", L5椎弓根螺钉松动); a cervical rib (C7颈肋) and conus lines
+("Conus: L1", 圆锥末端约平L1) are landmarks; "C1 ring intact", "C7/T1 not visualised", C7/T1未显示
+are verdicts; "facet hypertrophy at L4-5 without stenosis" keeps L4-L5 ("without X" after a level
+placed by at / in / of negates X only).
+
+Round 4: a reflex or muscle with its verdict before a bracketed level is a myotome (跟腱反射消失（S1）,
+"triceps brisk (C7)"); revision history ("with extension to L3", 延长固定至L3-S1, 取出原L4-L5内固定,
+"underwent L2-L4 debridement and fixation", "previously C5-C7 ACDF", 既往行C5-C7前路减压融合术,
+"revision of loose L4-L5 instrumentation"); fusion status ("fusion mass solid from L2 to L5"); an
+intra-operative hardware event that was corrected ("the T12 screw breached medially and was
+redirected") is no imaging finding, while a complication on imaging ("L5 screw loosening") stays;
+"T8 and T9 maintain normal height" is a verdict; "spinal cord ends at L1-2", "the lowest mobile
+disc is called L5/S1" and 颈肋，起自第7颈椎 are numbering.
+
+Round 5: "T2 cord signal change" / "T2 cord hyperintensity" is the MRI sequence (a real "T2 vertebral
+body fracture", "T1-T2 disc", 胸2椎体 stay); planned surgery ("planned T4-L1 fusion", "plan: L4-5
+TLIF", 拟行T4-L1后路矫形融合, 计划行) and operative-note procedure lists ("Ponte osteotomies
+T12-L1", "ACDF C5-6 (2015)", "Kyphoplasty T12 and L1 in 2021", "the upper instrumented vertebra
+being T10", "C6/7 is well decompressed", 于颈4/5、颈5/6行ACDF, 腰3-5后外侧植骨融合) name no finding,
+while a complication at a level stays (L4/5融合器下沉); "sensory level around T4" (感觉平面约在T4),
+"T8 biopsy from 2022 negative", "L2 transverse process intact", L1/2至L5/S1各椎间盘未见突出 and
+颈肋（起自C7） are no findings either.  ``benchmarks/bench_levels.py``
 measures the rules on a labelled set (``benchmarks/data/levels_gold.jsonl``) and a held-out one.
 """
 
@@ -171,6 +222,7 @@ _ANATOMY_AFTER = re.compile(
 )
 _MRI_AFTER = re.compile(
     r" *(?:(?:and|or|/|,|、|和|及) *(?:stir|flair|dwi|pd)\b"  # "T2 and STIR"
+    r"| *(?:spinal\s+)?cord\s+(?:signal|hyper|hypo|intens|change|oedema|edema|abnormal)"  # "T2 cord signal change"
     r"| *[-/]? *(?:\*|(?:weighted|wi|w|hyper|hypo|iso|intens|signal|sequence|image|imaging|scan|flair|stir"
     r"|fs|fat|map|relax|shine|mismatch|bright|dark|high|low|post|pre|gd|gad|contrast|dm|diabetes)\b|c\+"
     r"|hyper|hypo|intens|relax|map|sequen|加权|信号|压脂|抑脂|像|序列|增强|高信号|低信号|等信号|混杂|呈|上呈))",
@@ -195,7 +247,7 @@ _FIGURE_BEFORE = re.compile(
 _LOOKBEHIND = 40
 # A list of adjacent vertebrae followed by a disc word names the discs between them.
 _DISC_AFTER = re.compile(
-    r" *(?:椎?间盘|椎?间隙|椎间孔|intervertebral|dis[ck](?:s|ectomy)?(?![A-Za-z])|foram(?:en|ina))", re.IGNORECASE
+    r" *(?:椎?间盘|椎?间隙|椎间孔|(?<=椎)间(?![断歇期])|intervertebral|dis[ck](?:s|ectomy)?(?![A-Za-z])|foram(?:en|ina))", re.IGNORECASE
 )
 # Curve measurements name their end vertebrae (see module docstring): a cue, then only
 # measurement filler up to the range ("Cobb angle of 45° from T5 to T12", "Cobb角（T5-T12）").
@@ -393,6 +445,57 @@ def level_sort_key(level: str) -> tuple[int, int, int]:
     return (_INDEX[upper], 1 if lower else 0, _INDEX[lower] if lower else 0)
 
 
+# Spelled-out ordinals: "the ninth thoracic vertebra", "(the level) between the fourth and fifth
+# lumbar vertebrae", "the fifth lumbar/first sacral disc", "the 12th thoracic vertebral body".
+# The region word must be followed by an anatomical noun (vertebra, disc, level, nerve root ...),
+# so "her first lumbar MRI" is no level.  The mention ends at the region word: the noun after it
+# is seen by the cue rules ("... vertebra is transitional", "... nerve root").
+_ORDINALS = {w: i for i, w in enumerate(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split(), 1)}
+_ORD = r"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|1st|2nd|3rd|(?:[4-9]|1[0-2])th)"
+_ORD_REGION = {"cervical": "C", "thoracic": "T", "dorsal": "T", "lumbar": "L", "sacral": "S"}
+_ORD_REG = r"(?:cervical|thoracic|dorsal|lumbar|sacral)"
+_ORD_REGION_STEMS = ("ervical", "ERVICAL", "horacic", "HORACIC", "orsal", "ORSAL", "umbar", "UMBAR", "acral", "ACRAL")
+_ORD_EXPR = re.compile(
+    rf"(?<![A-Za-z])(?P<between>between\s+(?:the\s+)?)?(?P<o1>{_ORD})(?:\s+(?P<r1>{_ORD_REG}))?"
+    rf"(?:\s*(?P<sep>and|&|/|-|to|through|or)\s*(?:the\s+)?(?P<o2>{_ORD}))?\s+(?P<r2>{_ORD_REG})"
+    r"(?=\s*(?:vertebra|vertebrae|vertebral|bod(?:y|ies)|levels?|segments?|dis[ck]s?|intervertebral|interspaces?"
+    r"|(?:spinal\s+)?nerves?|roots?|spinous|pedicles?|laminae?|facets?|transverse|foram(?:en|ina)|spaces?)(?![A-Za-z]))",
+    re.IGNORECASE)
+
+
+def _ordinal(word: str) -> int:
+    word = word.lower()
+    return _ORDINALS[word] if word in _ORDINALS else int(word[:-2])
+
+
+def _ordinal_mentions(text: str) -> list[tuple[int, int, list[str]]]:
+    out = []
+    for m in _ORD_EXPR.finditer(text):
+        r2 = _ORD_REGION[m.group("r2").lower()]
+        if m.group("o2") is None:
+            if m.group("r1"):
+                continue
+            v = _vertebra(r2, _ordinal(m.group("o1")))
+            levels = [v] if v else []
+        else:
+            v1 = _vertebra(_ORD_REGION[m.group("r1").lower()] if m.group("r1") else r2, _ordinal(m.group("o1")))
+            v2 = _vertebra(r2, _ordinal(m.group("o2")))
+            if v1 is None or v2 is None:
+                continue
+            sep = m.group("sep").lower()
+            disc = _DISC_AFTER.match(text, m.end()) is not None
+            if (m.group("between") or disc or sep in ("/", "-")) and v2 in _SUCCESSORS[v1]:
+                levels = [f"{v1}-{v2}"]
+            elif sep in ("-", "to", "through") or m.group("between"):
+                levels = _segments_between(v1, v2) or []
+            else:
+                levels = [v1, v2]
+        if levels:
+            out.append((m.start("o1"), m.end(), levels))
+    return out
+
+
 def level_mentions(text: str) -> list[tuple[int, int, list[str]]]:
     """Every level expression in ``text``: ``(start, end, levels)`` with offsets into the
     normalised text (same length as ``text``), whatever the level is mentioned for.
@@ -416,6 +519,10 @@ def level_mentions(text: str) -> list[tuple[int, int, list[str]]]:
         levels, verts = _evaluate(tokens, extent)
         if levels and not _is_not_a_level(text, match.start(), match.end(), verts):
             out.append((match.start(), match.end(), levels))
+    if any(w in text for w in _ORD_REGION_STEMS):  # cheap check before the ordinal scan
+        ordinals = _ordinal_mentions(text)
+        if ordinals:
+            out = sorted(out + ordinals)
     return out
 
 
@@ -455,24 +562,36 @@ _SENTENCE_END = re.compile(r"[;!?。；！？\n]|\.(?!\d)")
 _LIST_NEXT = re.compile(r" *(?:(?:and|or) +)?")
 _NEG_BREAK = re.compile(
     r"\b(?:shows?|showed|demonstrat\w*|reveal\w*|with|there\s+(?:is|are|was|were)"
-    r"|due\s+to|caused\s+by|from|secondary\s+to)\b|示|显示|提示|伴|合并",
+    r"|due\s+to|caused\s+by|from(?!\s+(?:Th|[CTLS]) ?\d{1,2}\s*(?:to|through|thru|-)\s*(?:Th|[CTLS])? ?\d)"
+    r"|secondary\s+to)\b|示|显示|提示|伴|合并",
     re.IGNORECASE)
 _NEGATION = re.compile(
     r"\b(?:no(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))|not|without|negative\s+for|free\s+of"
-    r"|absence\s+of|absent|ruled\s+out|rule\s+out|unremarkable|spared"
+    r"|absence\s+of|absent|ruled\s+out|rule\s+out|unremarkable|spared|spares|sparing|patent|capacious|unaffected"
+    r"|uninvolved|within\s+normal\s+limits|wnl"
     r"|(?<!loss of )(?<!loss of the )(?:normal|preserved|maintained|intact))\b"  # "loss of normal disc height"
-    r"|未见|未发现|未累及|未受累|无(?!力|菌|明显诱因)|没有|排除|否认|正常",
+    r"|未见|未发现|未累及|未受累|未示|未显示|不伴|无(?!力|菌|明显诱因)|没有|排除|否认|正常|通畅",
     re.IGNORECASE)
 # Nouns a negated statement may name between the level and its verdict ("L4 vertebral body
 # height is maintained", "C3/4水平椎管无狭窄").
-_ASPECT = (r"(?: *(?:disc\s+)?(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?"
-           r"|facets?(?:\s+joints?)?)|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质)?")
+_ASPECT_ONE = (r"(?:(?:(?:disc|vertebral(?:\s+body)?|bone\s+marrow|marrow|central|spinal|neural|exiting|nerve)\s+)?"
+               r"(?:height|signal|alignment|intensity|morphology|contour|hydration|canal|foramina?|endplates?|cord"
+               r"|thecal\s+sac|roots?|lateral\s+recess(?:es)?|facets?(?:\s+joints?)?|(?:anterior\s+|posterior\s+)?(?:ring|arch(?:es)?)"
+               r"|posterior\s+elements?|cortex|cortices|transverse\s+process(?:es)?|pedicles?|laminae?)"
+               r"|椎管|侧隐窝|椎间孔|信号|形态|高度|硬膜囊|脊髓|骨质|终板|骨髓信号|神经根|骨皮质|小关节|黄韧带|前弓|后弓|前后弓|椎弓|环|附件|横突|椎弓根|各椎间盘|各椎体|各间隙|各节段)")
+# one aspect or a list of them: "signal and height", 信号及形态, 椎管、椎间孔
+_ASPECT = rf"(?: *{_ASPECT_ONE}(?: *(?:及|和|与|、|/|,|and|or) *{_ASPECT_ONE})*)?"
 _NEGATED_AFTER = re.compile(
-    rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?)\s+)?"
-    r"(?:(?:otherwise|entirely|completely|essentially|all|both)\s+)?"
+    rf"{_LEVEL_WORD}{_ASPECT} *[)\]]? *[:：(\[]? *(?:(?:is|are|was|were|appears?|appeared|remains?|remained|looks?|seems?"
+    rf"|shows?|showed|demonstrates?|demonstrated|has|have|had|maintains?|retains?|preserves?|keeps?)\s+)?"
+    r"(?:(?:otherwise|entirely|completely|essentially|all|both|well|widely|largely|relatively)\s+)?"
     r"(?:normal|unremarkable|preserved|intact|spared|maintained|uninvolved|unaffected|within\s+normal\s+limits"
-    r"|negative\b|clear\b|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
-    r"|(?:均|亦|也)?(?:未见|无(?!力)|正常|未受累|未累及|信号正常|形态正常))",
+    r"|negative\b|clear\b|patent\b|capacious\b|wnl\b|free\s+(?:of|from)\b"
+    r"|not\s+(?:involved|affected|narrowed|stenotic|compressed|herniated)"
+    r"|(?:not|non-?)\s*(?:well\s+|fully\s+|adequately\s+|clearly\s+)?(?:visuali[sz]ed|seen|included|imaged|assessed|evaluated|shown|covered|visible)"
+    r"|obscured|excluded|out\s+of\s+(?:the\s+)?(?:field|fov)"
+    r"|no\b(?!\s+(?:interval\s+)?(?:change|progression|improvement|longer))"
+    r"|(?:均|亦|也|尚)?(?:未见|未(?:能)?(?:显示|包括|扫及|评估)|显示不清|无(?!力)|正常|未受累|未累及|信号正常|形态正常|通畅|尚可|良好|完整|(?<=皮质)连续|(?:后缘)?连线(?:尚)?连续))",
     re.IGNORECASE)
 # "L5-S1 without compression", "L5-S1 shows no ...": unless the lack is placed at another level
 # of the same clause ("stenosis at L3-4 with no stenosis at L2-3": a locative before that level).
@@ -481,11 +600,21 @@ _LOCATIVE = re.compile(r"(?<![A-Za-z])(?:at|in|of|involving|from|to)(?:\s+the)?(
 _LACKS_AFTER = re.compile(
     rf"{_LEVEL_WORD}{_ASPECT} *[:：]? *(?:without|(?:shows?|showed|demonstrates?|has|have|had|reveals?|with)\s+no)\b",
     re.IGNORECASE)
-_FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|and|or|left|right|bilateral|both|on|into|by"
+# no "and" / "or": a construct word does not reach past them ("prior L4-L5 fusion and L3-L4 stenosis";
+# a list of levels after the cue is one group anyway: "screws at T11, T12 and L2")
+_FILLER_EN = (r"in|over|at|of|the|a|an|along|below|above|from|to|between|left|right|bilateral|both|on|into|by"
               r"|was|were|is|are|performed|placed|inserted|extending|extended|extends|spanning|spans?|across"
               r"|posterior|anterior|lateral|percutaneous|using|levels?|segments?|pedicle|segmental|short|long"
-              r"|open|minimally|invasive|instrumented|then|also")
-_FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根)*"
+              r"|open|minimally|invasive|instrumented|then|also|removal|removed|revision|revised|explantation|exchange")
+_FILLER = rf"(?:[\s(:\[]|(?<![A-Za-z])(?:{_FILLER_EN})(?![A-Za-z])|行|于|经|自|从|在|位于|为|后路|前路|侧路|置入|椎弓根|取出|拆除|翻修|原|至|到)*"
+
+
+# A sensory sign reaches its level through place words only: "numbness over the L5 dermatome",
+# but not "numbness from an L4-L5 herniation" or "leg numbness and an L4-L5 herniation" ("from"
+# only right before the level: "saddle anaesthesia from S2 to S5").
+_SENSE_FILLER = (r"(?:[\s(:\[]|(?<![A-Za-z])(?:in|over|at|of|the|a|an|along|below|above|left|right|bilateral|both"
+                 r"|on|into|level|levels|is|was|reduced|decreased|diminished|absent|altered|impaired|from(?=\s*$)"
+                 r"|around|about|approximately|roughly|near)(?![A-Za-z])|约|大约|于|在|位于|为|减退|减弱|消失|异常|过敏|缺失)*")  # "from S2 to S5"
 
 
 class _CueBefore:
@@ -495,15 +624,21 @@ class _CueBefore:
 
     reach = 80
 
-    def __init__(self, cue: str, filler: str):
+    def __init__(self, cue: str, filler: str, needs: str = "", word: str = ""):
         if re.search(r"\\[A-Z]", cue):
             raise ValueError(f"cue patterns are lowercased for speed; {cue!r} has an upper-case escape")
         self.cue = re.compile(cue, re.IGNORECASE)
         self.cue_lower = re.compile(cue.lower())  # 3-5x faster than IGNORECASE on lowercased text
         self.filler = re.compile(filler, re.IGNORECASE)
+        self.needs = needs  # characters of which every cue match has one: a text without any skips the scan
+        self.word = word  # lower-case text every cue match holds: a text without it skips the scan
 
     def ends(self, text: str) -> list[int]:
+        if self.needs and not any(c in text for c in self.needs):
+            return []
         low = text.lower()
+        if self.word and self.word not in low:
+            return []
         if len(low) == len(text):  # offsets still line up (they do unless a rare letter grew)
             return [m.end() for m in self.cue_lower.finditer(low)]
         return [m.end() for m in self.cue.finditer(text)]
@@ -517,38 +652,184 @@ class _CueBefore:
         return False
 
 
-_DERMATOME_BEFORE = _CueBefore(
+_DERMATOME_CUE = (
     r"(?:saddle\s+(?:an(?:a)?esthesia|area|region|numbness|hyp\w+|sensory\s+loss)|perianal|perineal"
     r"|sensory\s+(?:level|loss|deficit|change)|hyp(?:o|a|er)?(?:a)?esthesia|an(?:a)?esthesia|numbness|numb"
     r"|pa?raesthesias?|paresthesias?|tingling|dys(?:a)?esthesia|pin-?prick|light\s+touch|sensation"
-    r"|鞍区|会阴区|感觉平面|感觉减退|感觉过敏|感觉缺失|感觉障碍|麻木|皮节)", _FILLER)
+    r"|(?:hyp(?:o|er)?)?algesia|analgesia|allodynia|vibration\s+sense|proprioception|two-point\s+discrimination"
+    r"|(?:dermatom\w*|distribution|territory)\s+of|band-?like\s+(?:pain|sensation|numbness|tightness)|girdle\s+(?:pain|sensation)"
+    r"|鞍区|会阴区|感觉平面|感觉减退|感觉减弱|感觉过敏|感觉缺失|感觉消失|感觉异常|感觉障碍|麻木|皮节|皮区"
+    r"|痛觉|触觉|针刺觉|温度觉|痛温觉|浅感觉|深感觉|束带感|束带样|分布区|支配区)")
+_DERMATOME_BEFORE = _CueBefore(_DERMATOME_CUE, _SENSE_FILLER)
+# A sensory sign, the body area it covers, then its level in brackets: "decreased sensation over the
+# lateral calf and dorsum of the foot (L5)", "numbness at the level of the umbilicus (T10)".  The
+# words between name no cause or lesion ("numbness from a herniated disc (L4-L5)" keeps L4-L5).
+_BRACKETED_DERMATOME_BEFORE = _CueBefore(
+    _DERMATOME_CUE,
+    r"(?:(?!from|due|because|secondary|caus|by\b|herniat|dis[ck]|stenos|compress|lesion|fractur|protru|extru|bulg"
+    r"|tumou?r|mass|metasta|突出|狭窄|压迫|骨折|病变)[^.;,!?()\[\]0-9。；，])*[(\[]\s*", needs="([")
 _DERMATOME_AFTER = re.compile(
-    r" *[)\]]? *(?:nerve\s+root\s+)?(?:dermatom\w*|distribution|sensory|sensation|territory|皮节|皮区|分布区|支配区"
-    r"|区域?(?:感觉|麻木)|神经支配区|平面以下|以下感觉|感觉)", re.IGNORECASE)
+    r" *[)\]]? *(?:(?:saddle|perianal|perineal)(?![A-Za-z])|鞍区|鞍部|会阴|肛周|(?:(?:nerve\s+)?root\s+|nerve\s+|radicular\s+|sensory\s+)?"
+    r"(?:dermatom\w*|distribution|sensory|sensation|territory|pattern|band\b|stripe"
+    r"|(?:神经根?|根性|节段性?)?(?:皮节|皮区|皮肤(?:感觉)?区?|分布|支配区|节段性感觉)"
+    r"|区域?(?:感觉|麻木)|平面以下|以下平面|以下感觉|感觉|条带|带状))", re.IGNORECASE)
+# Muscles and movements that test a myotome (key muscles and their neighbours): "EHL (L5) power 4/5",
+# "S1 plantarflexion 4+/5", "triceps (C7) 4/5", "C5 deltoid weakness", 髂腰肌（L2）肌力4级, C6腕背伸肌力4级.
+_MUSCLES_EN = (
+    r"deltoids?|biceps|triceps|brachioradialis|supinators?|pronators?|rotator\s+cuff|infraspinatus|supraspinatus"
+    r"|(?:shoulder|elbow|wrist|finger|thumb|hip|knee|ankle|(?:great\s+|big\s+)?toe|hallux)\s+"
+    r"(?:flexion|flexors?|extension|extensors?|dorsiflexion|dorsiflexors?|plantar\s*flexion|abduction|abductors?"
+    r"|adduction|adductors?|eversion|evertors?|inversion|invertors?)"
+    r"|(?:hand\s+)?intrinsics|interossei|abductor\s+(?:digiti\s+minimi|pollicis\s+brevis)|first\s+dorsal\s+interosseous"
+    r"|iliopsoas|psoas|quadriceps|quads|hamstrings?|tibialis\s+(?:anterior|posterior)|ehl|fhl|edl"
+    r"|extensor\s+hallucis(?:\s+longus)?|flexor\s+hallucis(?:\s+longus)?|extensor\s+digitorum(?:\s+longus)?"
+    r"|gastrocnemius|gastrocs?|soleus|gastrosoleus|glut(?:eus|eal)\s+(?:medius|maximus)|peroneals?|peroneus(?:\s+longus)?"
+    r"|dorsiflexion|dorsiflexors?|plantar\s*flexion|plantarflexion|plantarflexors?|foot\s+eversion|foot\s+inversion")
+_MOVES_ZH = (r"屈髋|伸髋|髋外展|髋内收|伸膝|屈膝|踝背伸|踝跖屈|足背伸|足跖屈|背伸|跖屈|伸趾|屈趾|伸拇|屈拇|拇趾背伸|足外翻|足内翻"
+             r"|肩外展|屈肘|伸肘|伸腕|屈腕|腕背伸|腕掌屈|屈指|伸指|指外展|指内收|握力")
+_MUSCLES_ZH = (r"三角肌|肱二头肌|肱三头肌|肱桡肌|冈上肌|冈下肌|伸腕肌|腕伸肌|屈腕肌|屈指肌|指屈肌|指深屈肌|伸指肌|骨间肌|小指展肌"
+               r"|拇短展肌|手内在肌|髂腰肌|股四头肌|腘绳肌|股二头肌|胫前肌|胫骨前肌|拇长伸肌|趾长伸肌|拇长屈肌|腓肠肌"
+               r"|小腿三头肌|比目鱼肌|臀中肌|臀大肌|腓骨长短肌|腓骨长肌|腓骨肌")
+# deficits that name a root's motor or sacral function: "foot drop (L5)", "anal tone (S2-S4)", 足下垂（L5）
+_DEFICITS_EN = (r"foot\s+drop|drop\s+foot|wrist\s+drop|finger\s+drop|anal\s+(?:tone|wink|reflex|sphincter)|sphincters?"
+                r"|bladder(?:\s+(?:function|dysfunction|control))?|bowel(?:\s+(?:function|dysfunction|control))?"
+                r"|bulbocavernosus|cremasteric|babinski|hoffmann'?s?")
+_DEFICITS_ZH = r"足下垂|垂足|垂腕|腕下垂|括约肌|肛门|膀胱|排尿|排便|提睾|球海绵体"
+# a muscle, movement or reflex, then its grade, then the level in brackets: "triceps 4/5 (C7)",
+# 胫前肌（L4）; only scanned when the text has a bracket
+_BRACKETED_MYOTOME_BEFORE = _CueBefore(
+    rf"(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
+    rf"|inversion|eversion|grip|strength|power|weakness|(?<![a-z])(?:{_MUSCLES_EN}|{_DEFICITS_EN})(?![a-z])"
+    rf"|肌力|反射|肌|{_MOVES_ZH}|{_DEFICITS_ZH})(?:\s*(?:[0-5][+-]?(?:/5)?|grade|mrc|power|strength|weakness|weak|is|are|was|were|on|the"
+    rf"|left|right|bilateral(?:ly)?|reduced|diminished|absent|brisk|hyperactive|hypoactive|increased|decreased|exaggerated|depressed|sluggish|trace|normal|present|positive|negative|upgoing|downgoing|\+{1,4}|[0-4]\+|肌力|[0-5][+-]?级|减弱|下降|减退|消失|亢进|活跃|未引出|引出|阳性|阴性|左侧|右侧|双侧)(?![a-z]))*"
+    rf"\s*[(\[]", r"\s*(?:the\s+)?", needs="([")
+# a construct extended to a level: "revision L4-S1 fusion with extension to L3", "extension of the fusion
+# to L2" (a construct word earlier in the clause; "epidural extension to L3" stays a finding); only
+# scanned when the text has "ext"
+_EXTENSION_BEFORE = _CueBefore(
+    r"(?<![a-z])(?:fusion|fixation|instrumentation|construct|stabili[sz]ation|arthrodesis|acdf|[ptaxol]lif)[^.;!?]{0,40}?"
+    r"ext(?:ension|ended|ending)\s+(?:up\s+)?to(?![a-z])"
+    r"|ext(?:ension|ended|ending)\s+of\s+(?:the\s+)?(?:fusion|construct|instrumentation|fixation)\s+(?:up\s+)?to(?![a-z])",
+    _FILLER, word="ext")
 _MYOTOME_BEFORE = _CueBefore(
-    r"(?:(?:reflex(?:es)?|jerks?|dorsiflexion|plantar\s*flexion|plantarflexion|extension|flexion|abduction|adduction"
-    r"|inversion|eversion|grip|strength|power|weakness|肌力|反射|背伸|跖屈)\s*[(\[]"
-    r"|(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from)", r"\s*(?:the\s+)?")
-_MYOTOME_AFTER = re.compile(r" *[)\]]? *(?:myotom\w*|key\s+muscles?|motor\s+level|肌节|(?:神经)?支配(?!区))", re.IGNORECASE)
-_ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|神经根|神经)", re.IGNORECASE)
+    r"(?:(?:innervated|supplied|served)\s+(?:mainly\s+)?by|innervation\s+from"
+    r"|(?<![a-z])(?<!bone )(?:power|strength|mrc(?:\s+grade)?|motor\s+level|motor\s+score|reflex(?:es)?|jerks?)"
+    r"\s*(?:[0-5][+-]?(?:/5)?\s*)?(?:(?:in|at|of|for)\s+)?|运动平面(?:位于|为|在)?)", r"\s*(?:the\s+)?")
+_MYOTOME_AFTER = re.compile(
+    rf" *[)\]]? *[(\[]? *(?:(?:{_MUSCLES_EN})(?![A-Za-z])|{_MOVES_ZH}|{_MUSCLES_ZH}|myotom\w*|key\s+muscles?|motor\s+(?:level|power|strength|weakness|deficit)|(?:muscle\s+)?power"
+    r"|(?:muscle\s+)?strength|weakness|reflex(?:es)?\b|jerks?\b|-?innervated|肌节|肌力|反射|关键肌|运动平面"
+    r"|(?:神经)?支配(?!区))", re.IGNORECASE)
+_ROOT_AFTER = re.compile(r" *(?:nerve\s+roots?|roots?|radicul\w*|nerves?|sciatica|神经根|神经|根性|走行根|出口根|行走根|根(?!管))",
+                         re.IGNORECASE)
+# "the traversing L5 (root)", "the exiting L4": a root named by its course, not by the word root
+_ROOT_BEFORE = re.compile(r"(?<![A-Za-z])(?:traversing|exiting|descending|existing)(?:\s+(?:left|right|bilateral))? *$",
+                          re.IGNORECASE)
 # a congenital / spontaneous fusion (block vertebra, ankylosis) is the finding, not a construct
 _CONSTRUCT_WORDS = (r"(?<!congenital )(?<!spontaneous )(?<!bony )(?<!auto)fusions?|(?<!congenitally )fused|fixation|instrumentation|instrumented|arthrodesis|constructs?|screws?|rods?"
-                    r"|plates?|plating|hardware|cages?|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
+                    r"|plates?|plating|hardware|cages?|(?:interbody|spinal)\s+(?:implants?|devices?)|spacers?|hooks?|wires?|wiring|cerclage|arthroplasty"
+                    r"|stabili[sz]ation|stabili[sz]ed|disc\s+replacement|post-?(?:operative|surgical)\s+(?:changes?|status|state)|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF")
 _CONSTRUCT_BEFORE = _CueBefore(
-    rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])|内固定|固定|融合|螺钉|钉棒|置钉)", _FILLER)
+    rf"(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])(?:(?:\s+mass)?(?:\s+(?:is|was|appears|remains))?\s+(?:solid(?:ly)?|healed"
+    r"|mature|consolidated|incorporated|complete|bridging)(?![a-z]))?|融合(?:牢固|良好|坚强|坚固)"
+    r"|延长(?:固定|融合|内固定)?(?:至|到)|内固定|固定|融合|螺钉|钉棒|置钉|钢板|钛板|钛网|内植物|植入物"
+    r"|人工椎间盘|术后改变|术后(?=\s*[(\[])|暴露|显露|(?<![a-z])(?:exposure\s+of|exposed|exposing))", _FILLER)
 _CONSTRUCT_AFTER = re.compile(
-    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:posterior|anterior|lateral|pedicle|segmental|instrumented|interbody|spinal"
+    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:-|~|to|至|到) *(?:the\s+)?(?:pelvis|ilium|iliac\s+wings?|sacrum|sacropelvis|occiput"
+    r"|骨盆|髂骨|骶骨|枕骨) *)?(?:(?:is|are|was|were|has\s+been|have\s+been|previously|prior|solidly|surgically"
+    rf"|posterior|anterior|lateral|pedicle|segmental|instrumented|interbody|spinal"
     rf"|percutaneous|circumferential|short|long)\s+)*(?:(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])"
-    r"|(?:后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉))",
+    r"|(?:后外侧|前外侧|后路|前路|侧路|经皮?|置入|植入|椎弓根|椎间|节段|植骨)*(?:螺钉|钉棒|内固定|固定|融合|置钉|钢板|钛板|钛网"
+    r"|内植物|植入物|人工椎间盘|置换|术后改变|术后表现))"
+    r"(?! *(?:loosening|loosened|loose|lucency|lucencies|halo|breakage|broken|fracture|fractured|failure|pull-?out|backing"
+    r"|migration|migrated|subsidence|malposition|misplaced|breach|cut-?out|器?(?:下沉|松动|移位|断裂)|假关节|松动|断裂|断钉|拔出|移位|下沉|周围透亮|透亮|切割|位置不良))",
     re.IGNORECASE)
+# Surgical history: the levels of an earlier operation are named to date it, not as the finding.
+# A decompression done together with a fusion ("L2-L5 laminectomy and posterolateral fusion") is
+# a construct span; any operation after "after / following / status post / s/p / prior" ("after
+# L4-L5 laminectomy, new L3-L4 stenosis"), and in Chinese an operation chain ending in 术后
+# (C4-5前路减压融合术后, 颈4-7后路单开门椎管扩大成形术后, L4/5椎板切除减压术后) is history; a
+# recurrence (术后复发) stays the finding.
+_PROCEDURES_EN = (r"(?:micro-?)?(?:laminectomy|laminectomies|laminotomy|laminotomies|laminoplasty|hemilaminectomy"
+                  r"|decompression|decompressive\s+surgery|discectomy|diskectomy|foraminotomy|facetectomy|corpectomy"
+                  r"|osteotomy|vertebroplasty|kyphoplasty|debridement|surgery|operation|procedure|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF"
+                  r"|(?<![A-Za-z])(?:{_CONSTRUCT_WORDS}))")
+_PROC_ADJ = (r"(?:posterior|posterolateral|anterior|lateral|instrumented|interbody|pedicle|screw|segmental|open"
+             r"|minimally\s+invasive|percutaneous|bilateral|left|right|revision|spinal|lumbar|cervical|thoracic)")
+_HISTORY_BEFORE = _CueBefore(
+    r"(?:(?<![a-z])(?:after|following|status\s+post|s/p|post-?op(?:erative(?:ly)?)?|previous|prior|history\s+of"
+    r"|previously|underwent|undergone|previously\s+operated)(?![a-z])|既往(?:曾)?(?:行|接受)?|曾(?:行|接受|于))", _FILLER)
+_PROCEDURE_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:{_PROC_ADJ}\s+)*(?:{_PROCEDURES_EN})(?![A-Za-z])".replace("{_CONSTRUCT_WORDS}", _CONSTRUCT_WORDS),
+    re.IGNORECASE)
+_DECOMPRESSION_FUSION_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:{_PROC_ADJ}\s+)*(?:{_PROCEDURES_EN})(?:\s*(?:and|with|&|plus|/|,|\+)\s*"
+    rf"(?:{_PROC_ADJ}\s+)*(?:{_PROCEDURES_EN}))*\s*(?:and|with|&|plus|/|,|\+)\s*(?:{_PROC_ADJ}\s+)*"
+    rf"(?<![A-Za-z])(?:{_CONSTRUCT_WORDS})(?![A-Za-z])".replace("{_CONSTRUCT_WORDS}", _CONSTRUCT_WORDS),
+    re.IGNORECASE)
+# a Chinese operation named after 既往 / 曾行 (history before): 既往行C5-C7前路减压融合术
+_PROCEDURE_AFTER_ZH = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:前路|后路|侧路|经皮|微创|椎体|椎管|椎板|椎间盘?|全|半|次全|切除|摘除|髓核|减压|融合|植骨|内固定|固定"
+    r"|置换|人工|开窗|截骨|矫形|翻修|清创|病灶清除|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF|及|和|、|\+| )*(?:术|手术)")
+_HISTORY_AFTER_ZH = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:前路|后路|侧路|经皮|微创|显微|内镜下?|椎间孔镜|脊柱|颈椎|胸椎|腰椎|椎体|椎管|椎板|椎间盘?|椎间孔"
+    r"|全|半|部分|次全|单开门|双开门|开门|扩大|成形|切除|摘除|髓核|减压|融合|植骨|内固定|固定|复位|置换|人工|开窗|切开"
+    r"|截骨|矫形|翻修|手术|ACDF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF|PELD|PETD|UBE|及|和|、|\+| )*术后(?!复发|再)")
 _COUNT_BEFORE = _CueBefore(
     r"(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|labell?ed(?:\s+as)?|numbered(?:\s+as)?|counted(?:\s+as)?"
     r"|count(?:ing)?\s+(?:down\s+|up\s+)?from|numbering\s+from|designated(?:\s+as)?|rib-?bearing"
-    r"|conus(?:\s+medullaris)?\s+(?:terminates|ends|lies|is\s+located|tip)|移行椎?|骶化|腰化|计数|圆锥(?:末端)?(?:位于|止于)?)",
-    r"(?:[\s(:]|(?<![A-Za-z])(?:the|a|an|vertebrae?|vertebral\s+body|as|is|was|at|of|to|from|level)(?![A-Za-z])|为|于|位于)*")
+    r"|numbering|enumerat\w*|referred\s+to\s+as|(?:last|lowest)\s+(?:rib-?bearing|lumbar-?type|well-?formed|mobile\s+(?:dis[ck]|segment|level|vertebra)(?:\s+is)?)"
+    r"|first\s+non-?rib-?bearing|(?:last|lowest|twelfth|12th)\s+ribs?|rudimentary|vestigial"
+    r"|cervical\s+ribs?(?:\s*[,(]?\s*(?:arising|arises|arise|originating|originates|originate))?|颈肋(?:\s*[,，(]?\s*(?:起自|起于|发自))?"
+    r"|iliolumbar\s+ligaments?(?:\s+(?:arising|arises|arise|originating|originates|originate|attaching|attaches|attach))?"
+    r"|cord\s+(?:terminates|ends|ending|terminating)|脊髓(?:末端)?(?:止于|终止于|终于)|called|termed|conus(?:\s+medullaris)?(?:\s+(?:terminates|terminating|termination|ends|ending|lies|lying|is\s+located|tip|level"
+    r"|is|was))*|(?:thecal|dural)\s+sac\s+(?:terminates|ends)"
+    r"|(?:iliac\s+crests?|intercristal|tuffier'?s?)(?:\s+line)?(?:\s+(?:projects?|lies|lie|is|are|level\s+with|opposite"
+    r"|crosses|passes\s+through|through))*"
+    r"|移行椎?|骶化|腰化|计数|编号|圆锥(?:末端|尖端)?(?:约|大约)?(?:位于|止于|终止于|平|在|达)?|硬膜囊末端(?:位于|止于|平)?"
+    r"|髂嵴(?:最高点)?(?:连线)?(?:平|位于|通过|经过|对应|约平)?|第12肋|末肋|最低肋|髂腰韧带(?:起自|起于|附着于)?)",
+    r"(?:[\s(:]|(?<![A-Za-z])(?:the|a|an|vertebrae?|vertebral\s+body|as|is|was|at|of|to|from|level|normally|normal"
+    r"|approximately|about|around|near|in|position)(?![A-Za-z])|为|于|位于|约|大约|相当于|水平)*")
 _COUNT_AFTER = re.compile(
-    r" *[)\]]? *(?:(?:is|was|as|being)\s+(?:a\s+)?)?(?:transitional|lumbari[sz]\w*|sacrali[sz]\w*|rib-?bearing"
-    r"|移行|骶化|腰化|(?:向[上下])?计数)", re.IGNORECASE)
+    rf"{_LEVEL_WORD} *[)\]]? *(?:(?:is|was|as|being|appears|considered|is\s+considered)\s+(?:a\s+|partially\s+)?)?"
+    r"(?:为|是|呈|属)?(?:transitional|(?:hemi|partial\s+)?lumbari[sz]\w*|(?:hemi|partial\s+)?sacrali[sz]\w*|rib-?bearing"
+    r"|(?:(?:lies|is|projects)\s+)?(?:at\s+)?(?:the\s+)?(?:level\s+of\s+)?(?:the\s+)?(?:iliac\s+crests?|intercristal)"
+    r"|(?:bilateral\s+|left\s+|right\s+)?cervical\s+ribs?|(?:双侧|左侧|右侧)?颈肋"
+    r"|transverse\s+process(?:es)?\s+(?:(?:is|are)\s+)?(?:elongated|prominent|enlarged)|横突(?:肥大|过长)"
+    r"|移行|骶化|腰化|半骶化|(?:向[上下])?(?:计数|编号)|(?:水平)?(?:平|对应)?髂嵴)", re.IGNORECASE)
+
+
+# --- round 5 ---------------------------------------------------------------------------------
+# planned surgery names the levels to be operated on, not a finding: "planned T4-L1 fusion",
+# "plan: L4-5 TLIF", 拟行T4-L1后路矫形融合, 计划行颈4-胸2后路固定
+_PLANNED_BEFORE = _CueBefore(
+    r"(?:(?<![a-z])(?:planned|plan\s*:|plan\s+(?:for|is)|scheduled\s+for|proposed|booked\s+for|to\s+undergo|awaiting)(?![a-z])"
+    r"|拟(?:行|于|施行|在)|计划行?|准备行|择期行?)", _FILLER, needs="pPsSbBtTaA拟计准择")
+# an operation named right before its levels in an operative note or history ("Ponte osteotomies
+# T12-L1 and L1-2", "Kyphoplasty T12 and L1 in 2021", "ACDF C5-6", "the upper instrumented vertebra
+# being T10", 显露颈4至颈7)
+_PROCEDURE_BEFORE = _CueBefore(
+    r"(?<![a-z])(?:(?:ponte|smith-?petersen|pedicle\s+subtraction|vertebral\s+column\s+resection)?\s*osteotom(?:y|ies)"
+    r"|acdf|accf|corpectom(?:y|ies)|discectom(?:y|ies)|diskectom(?:y|ies)"
+    r"|laminectom(?:y|ies)|laminotom(?:y|ies)|laminoplast(?:y|ies)|foraminotom(?:y|ies)|facetectom(?:y|ies)|[ptaxol]lif"
+    r"|(?:upper(?:most)?|lower(?:most)?|lowest|proximal|distal)\s+instrumented\s+(?:vertebra|level|segment)(?:\s+being)?"
+    r"|uiv|liv)(?![a-z])", _FILLER)
+# a level dated by its year is a history item ("ACDF C5-6 (2015), C6-7 (2018)", "Kyphoplasty T12 and L1
+# in 2021"; a kyphoplasty without a date is the current operation at the fractured level and stays)
+_DATED_AFTER = re.compile(rf"{_LEVEL_WORD} *(?:[(\[] *(?:19|20)\d\d *[)\]]|in +(?:19|20)\d\d(?!\d)|[(\[]? *(?:19|20)\d\d *年)",
+                          re.IGNORECASE)
+# an old biopsy at a level that came back negative ("T8 biopsy from 2022 negative", T8活检阴性)
+_NEGATIVE_BIOPSY_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *(?:(?:ct-?guided|needle|core|bone)\s+)*(?:biops(?:y|ies)|活检|穿刺活检)"
+    r"(?:(?!positive|confirm|show|reveal|metasta|malig|tumou?r|lymphoma|myeloma|infect|阳性|转移|恶性|肿瘤|感染)[^.;!?。；！？]){0,40}?"
+    r"(?:negative|benign|non-?diagnostic|阴性|未见(?:肿瘤|恶性)|良性)", re.IGNORECASE)
+# a level already decompressed: "C6/7 is well decompressed after his earlier ACDF", 颈6/7减压充分
+_DECOMPRESSED_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *(?:(?:is|was|are|were|has\s+been|appears?|remains?)\s+)?(?:(?:well|adequately|widely|fully|already)\s+)?"
+    r"(?:decompressed|减压(?:充分|彻底|满意|良好))", re.IGNORECASE)
+# levels of an operation in an operative note: 于颈4/5、颈5/6行前路椎间盘切除植骨融合
+_OPERATED_AFTER_ZH = re.compile(
+    rf"{_LEVEL_WORD} *[)\]]? *(?:分别)?行 *(?:前路|后路|侧路|经皮|微创|显微|内镜下?|椎体|椎间盘?|椎管|椎板|全|半|次全)*"
+    r"(?:切除|摘除|减压|融合|固定|置换|成形|开窗|截骨|矫形|植骨|手术|术|ACDF|ACCF|PLIF|TLIF|ALIF|XLIF|OLIF|LLIF|PELD|UBE)")
 
 
 def _groups(text: str, raw: str, mentions: list[tuple[int, int, list[str]]]) -> list[list[int]]:
@@ -570,6 +851,15 @@ class _Scan:
 
     def __init__(self, text: str, raw: str, mentions: list[tuple[int, int, list[str]]]):
         self.cue_ends = [cue.ends(text) for cue in _CUES_BEFORE]
+        self.history_ends = _HISTORY_BEFORE.ends(text)
+        low = text.lower()
+        self.after_extra = tuple(p for p, hint in ((_DECOMPRESSION_FUSION_AFTER, _PROCEDURE_HINT.search(text) is not None),
+                                                   (_HISTORY_AFTER_ZH, "术后" in text),
+                                                   (_DATED_AFTER, _YEAR_HINT.search(text) is not None),
+                                                   (_NEGATIVE_BIOPSY_AFTER, "biops" in low or "活检" in text),
+                                                   (_DECOMPRESSED_AFTER, "decompressed" in low or "减压" in text),
+                                                   (_OPERATED_AFTER_ZH, "行" in text)) if hint)
+        self.corrected = _CORRECTED_HINT.search(text) is not None
         self.clause_ends = [m.end() for m in _CLAUSE_END.finditer(text)]
         self.neg_ends = [m.end() for m in _NEGATION.finditer(text)]
         level_ends = {end for _start, end, _levels in mentions}
@@ -593,18 +883,46 @@ class _Scan:
         return not (k and self.breaks[k - 1] >= self.neg_ends[j - 1])
 
 
-_CUES_BEFORE = (_DERMATOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE, _COUNT_BEFORE)
-_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _CONSTRUCT_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
+_CUES_BEFORE = (_DERMATOME_BEFORE, _BRACKETED_DERMATOME_BEFORE, _BRACKETED_MYOTOME_BEFORE, _MYOTOME_BEFORE, _CONSTRUCT_BEFORE,
+                _EXTENSION_BEFORE, _COUNT_BEFORE, _PLANNED_BEFORE, _PROCEDURE_BEFORE)
+_CUES_AFTER = (_DERMATOME_AFTER, _MYOTOME_AFTER, _COUNT_AFTER, _NEGATED_AFTER)
+# a complication of the hardware named before its level is a finding at that level ("loosening of the L5
+# screws", "lucency around the S1 screws", "断裂的L4螺钉"): the construct word after the level does not drop it
+_COMPLICATION_BEFORE = re.compile(
+    r"(?:loosening|loosened|loose|lucency|lucencies|halo|breakage|broken|fracture|fractured|failure|pull-?out|backing\s+out"
+    r"|migration|migrated|subsidence|malpositioned|misplaced|breach)(?:\s+(?:of|around|at|in|the|left|right|bilateral|both))*\s*$"
+    r"|(?:松动|断裂|拔出|移位|下沉|位置不良)的?\s*$", re.IGNORECASE)
+# an intra-operative hardware event that was corrected is no imaging finding at that level ("the T12 pedicle
+# screw breached medially and was redirected", L1螺钉穿破内侧壁，予以调整); a complication seen on imaging
+# ("L5 screw loosening") still is
+_CORRECTED_AFTER = re.compile(
+    rf"{_LEVEL_WORD} *(?:(?:left|right|bilateral|pedicle|lateral\s+mass|iliac|sacral)\s+)*(?:screws?|rods?|hooks?|cages?|椎弓根)?"
+    r"(?:螺钉|钉道|置钉)?[^.;!?。；！？]{0,60}?(?:(?:was|were|is|are|has\s+been|have\s+been)\s+(?:then\s+|subsequently\s+|immediately\s+)?"
+    r"(?:redirected|repositioned|re-?inserted|re-?sited|re-?placed|revised|corrected|exchanged|withdrawn)|予以?(?:调整|重置|更换|拔除)|重新置入|调整方向后)",
+    re.IGNORECASE)
+_CORRECTED_HINT = re.compile(r"redirect|reposition|re-?insert|re-?site|re-?place|revised|corrected|exchanged|withdrawn|予|重新置入|调整",
+                             re.IGNORECASE)
+_REVISED_COMPLICATION = re.compile(r"(?:revision|revised|removal|removed|exchange|replacement)\s+of\s+(?:the\s+)?(?:\S+\s+){0,2}\S+\s*$"
+                                   r"|(?:翻修|取出|更换)\S{0,4}$", re.IGNORECASE)
+_YEAR_HINT = re.compile(r"(?:19|20)\d\d")
+# texts that can hold a decompression-and-fusion span or a Chinese 术后 history (cheap gates)
+_PROCEDURE_HINT = re.compile(r"fus|fix|instrument|arthrodes|construct|screw|rod|plat|cage|lif\b|acdf", re.IGNORECASE)
 
 
 def _excluded(text: str, start: int, end: int, scan: _Scan, next_start: int | None) -> bool:
     """Whether the group at text[start:end] is not what a finding is about (the cue kinds above);
     `next_start` is where the next level expression starts (None: there is none)."""
     if (any(cue.before(text, start, ends) for cue, ends in zip(_CUES_BEFORE, scan.cue_ends))
-            or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)):
+            or any(after.match(text, end) for after in _CUES_AFTER) or scan.negated_before(start)
+            or (_CONSTRUCT_AFTER.match(text, end) and (not _COMPLICATION_BEFORE.search(text, max(0, start - 40), start)
+                                                        or _REVISED_COMPLICATION.search(text, max(0, start - 40), start)))
+            or any(after.match(text, end) for after in scan.after_extra)
+            or (_HISTORY_BEFORE.before(text, start, scan.history_ends)
+                and (_PROCEDURE_AFTER.match(text, end) or _PROCEDURE_AFTER_ZH.match(text, end)))
+            or (scan.corrected and _CORRECTED_AFTER.match(text, end))):
         return True
     lacks = _LACKS_AFTER.match(text, end)
-    if not lacks:
+    if not lacks or _LOCATIVE.search(text, max(0, start - 30), start):
         return False
     i = bisect_right(scan.clause_ends, lacks.end())
     clause_end = scan.clause_ends[i] if i < len(scan.clause_ends) else len(text)
@@ -627,11 +945,13 @@ def _about_findings(text: str, raw: str, mentions: list[tuple[int, int, list[str
             continue
         for i in group:
             start, end, levels = mentions[i]
-            is_root = _ROOT_AFTER.match(text, end) is not None or (
-                i != group[-1] and _ROOT_AFTER.match(text, last[1]) is not None)
+            is_root = (_ROOT_AFTER.match(text, end) is not None
+                       or _ROOT_BEFORE.search(text, max(0, start - 30), start) is not None
+                       or (i != group[-1] and _ROOT_AFTER.match(text, last[1]) is not None))
             kept.append((bisect_right(sentence_ends, start), levels, is_root))
-    has_lesion = {sent for sent, _levels, is_root in kept if not is_root}
-    return [lv for sent, levels, is_root in kept if not (is_root and sent in has_lesion) for lv in levels]
+    if any(not is_root for _sent, _levels, is_root in kept):  # a lesion level anywhere in the text
+        kept = [k for k in kept if not k[2]]
+    return [lv for _sent, levels, _is_root in kept for lv in levels]
 
 
 @lru_cache(maxsize=4096)

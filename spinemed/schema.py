@@ -21,7 +21,15 @@ if TYPE_CHECKING:
 
 # 1.1.0: `level_source` column; `levels` hold the levels a finding is about (no dermatomes,
 # constructs, negated levels ...), from a source's labels when it has them.
-PIPELINE_VERSION = "1.1.0"
+# 1.1.1: text-parsed levels read spelled-out ordinals, muscle/movement myotomes, surgical history
+# and landmark cues (docs/levels.md, round 2).
+# 1.1.2: round 3: fixation ranges to the pelvis / in operative notes, hardware complications kept,
+# cervical ribs, conus lines, not-visualised verdicts, partial negation (docs/levels.md).
+# 1.1.3: round 4: reflex/grade verdicts before a bracketed level, revision and extension history,
+# fusion status, corrected intra-operative hardware events, maintain verdicts, numbering (docs/levels.md).
+# 1.1.4: round 5: T2 cord signal as an MRI sequence, planned surgery, operative-note procedure lists,
+# dated history, negative old biopsy, already decompressed, intact structures, sensory level (docs/levels.md).
+PIPELINE_VERSION = "1.1.4"
 
 TASKS = ("mcq", "open_qa", "consultation", "report")
 LANGUAGES = ("en", "zh")

@@ -17,7 +17,14 @@ from spinemed.schema import DIMENSIONS
 
 # 1.1.0: level-aware scores compare the levels a finding is about (spinemed.levels.parse_levels
 # drops dermatomes, fixation ranges, counts, negated levels and a root beside its lesion).
-SCORER_VERSION = "1.1.0"
+# 1.1.1: parse_levels round 2 (ordinal levels, muscle myotomes, surgical history, landmarks).
+# 1.1.2: parse_levels round 3 (operative-note constructs, hardware complications, numbering variants,
+# conus lines, not-visualised verdicts, partial negation, root beside a lesion anywhere in the text).
+# 1.1.3: parse_levels round 4 (reflex verdicts, revision history, fusion status, corrected intra-op
+# hardware events, maintain/retain verdicts, cord end / lowest mobile disc numbering).
+# 1.1.4: parse_levels round 5 (T2 cord signal, planned surgery, procedure lists, dated history, negative
+# biopsy, decompressed levels, intact structures, sensory level around, bracketed cervical rib).
+SCORER_VERSION = "1.1.4"
 
 # A floor-scored report: every dimension 1, so every section 20 and the item's P3 20.
 FLOOR_DIMENSION_SCORE = 1.0
