@@ -71,8 +71,8 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
     KnownBenchmark(
         name="spinebench",
         version="v1.0.0",
-        items_hash="@@HASH_RAPID@@",
-        counts=@@COUNTS@@,
+        items_hash="c88757075bfb139c45f61eb30213e12341edb10d81c1a9293e941bd132603c1a",
+        counts={"text_mcq": 21, "image_mcq": 5, "report": 4},
         variant="sample",
         note="`spinemed demo` with RapidOCR (rapidocr-onnxruntime 1.4.4, the ocr extra) or no OCR engine: the shipped "
              "sample sources, simulated reviewers",
@@ -80,8 +80,8 @@ KNOWN_BENCHMARKS: tuple[KnownBenchmark, ...] = (
     KnownBenchmark(
         name="spinebench",
         version="v1.0.0",
-        items_hash="@@HASH_TESS@@",
-        counts=@@COUNTS@@,
+        items_hash="55c82866ef236d8e61c7c035fb593a243d90d0b3f2029cec0a97ec7e3722d8c4",
+        counts={"text_mcq": 21, "image_mcq": 5, "report": 4},
         variant="sample",
         note="`spinemed demo` with Tesseract 5 (Debian tesseract-ocr + chi-sim) reading the sample scan",
     ),
