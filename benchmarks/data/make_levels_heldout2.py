@@ -379,8 +379,8 @@ def g_count(rng, lang):
              f"Sacralised L5 (transitional vertebra); {c}.",
              f"Levels are counted from C2 on the sagittal localiser; {c}.",
              f"The conus terminates at L1. {cap(c)}.",
-             f"The conus medullaris ends at the L1-L2 level, normal in position.",
-             f"Numbering assumes 12 rib-bearing vertebrae, the last rib at T12, and iliolumbar ligaments arising from L5."][mode]
+             "The conus medullaris ends at the L1-L2 level, normal in position.",
+             "Numbering assumes 12 rib-bearing vertebrae, the last rib at T12, and iliolumbar ligaments arising from L5."][mode]
     else:
         sz, f = seg_zh(rng, *s), zh_find(rng, s[0])
         t = [f"腰骶移行椎（L5骶化），{sz}{f}。",

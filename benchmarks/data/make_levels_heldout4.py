@@ -317,7 +317,7 @@ def split(v):
 
 def seg_en(rng, seg):
     a, b = seg.split("-")
-    (ra, na), (rb, nb) = split(a), split(b)
+    (ra, _na), (rb, nb) = split(a), split(b)
     same = ra == rb
     forms = [f"{a}-{b}", f"{a}/{b}"]
     if same:
