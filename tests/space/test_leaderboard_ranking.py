@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from spinemed.evaluation.benchmark import KnownBenchmark
+from spinemed.evaluation.benchmark import KNOWN_BENCHMARKS, KnownBenchmark
 from spinemed.scoring import BENCHMARK_COUNTS, DIMENSIONS
 from spinemed.space import leaderboard as lb
 
-SAMPLE_HASH = "c946459d2df78ecc2a3940090267842a7d75972e6b333ff9a2707bdb9063de54"  # the registered sample build
+# a registered sample build (`spinemed demo`'s SpineBench), whatever its current hash
+SAMPLE_HASH = next(k.items_hash for k in KNOWN_BENCHMARKS if k.variant == "sample")
 
 
 def _entry(model, total, ci=None, *, edition=lb.PAPER_EDITION, complete=True, closed_qa=80.0, status="judged", **kw):
