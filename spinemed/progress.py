@@ -68,13 +68,15 @@ class Progress:
     """
 
     def __init__(self, total: int | None, desc: str, *, unit: str = "item", stream: IO[str] | None = None,
-                 tty: bool | None = None, every_s: float = 10.0, every_frac: float = 0.10, enabled: bool | None = None,
+                 tty: bool | None = None, every_s: float = 10.0, every_frac: float = 0.10, settle_s: float = 2.0,
+                 enabled: bool | None = None,
                  clock: Callable[[], float] = time.monotonic, failed_label: str = "failed"):
         self.total, self.desc, self.unit, self.failed_label = total, desc, unit, failed_label
         self.done = self.failed = 0
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = (not _QUIET) if enabled is None else enabled
         self.every_s, self.every_frac, self.clock = every_s, every_frac, clock
+        self.settle_s = settle_s  # no tenth lines before this: a step done in a second prints only its final line
         self.start = self._last_time = clock()
         self._last_step = 0  # the last tenth (every_frac) a line was printed for
         self._closed = False
@@ -112,7 +114,7 @@ class Progress:
             return  # the end: close() prints the final line
         now = self.clock()
         step = int(self.done / self.total / self.every_frac) if self.total else 0
-        if now - self._last_time >= self.every_s or step > self._last_step:
+        if now - self._last_time >= self.every_s or (step > self._last_step and now - self.start >= self.settle_s):
             self._line(now)
 
     def close(self) -> None:

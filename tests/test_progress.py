@@ -139,3 +139,13 @@ def test_build_cli_progress_counts_match_the_summary_and_quiet(tmp_path, capsys,
     assert done == total == acc["items_planned"]
     assert acc["items_quarantined"] and finals["build generate"].endswith(f", {acc['items_quarantined']} quarantined")
     assert acc["source_defects"] and finals["build sources"].endswith(f", {acc['source_defects']} source defect(s)")
+
+
+def test_a_step_done_within_seconds_prints_only_its_final_line():
+    bar, stream, clock = _bar(300, unit="row")
+    with bar:
+        for _ in range(300):
+            clock.t += 0.001  # 0.3 s in all: no tenth lines, just the summary
+            bar.update()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and "300/300 rows" in lines[0], lines
