@@ -22,6 +22,7 @@ it is written only where the user says (keep that folder with the build's privat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import io
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from spinemed.fileio import atomic_write_json
+from spinemed.text import is_han
 
 __all__ = ["ENGINES", "NO_ENGINE", "OcrLine", "OcrUnavailableError", "engine_name", "pick_engine", "read_lines",
            "lines_text"]
@@ -104,12 +106,27 @@ def engine_name(engine: str | None = None) -> str | None:
         except PackageNotFoundError:
             return "rapidocr-onnxruntime"
     if picked == "tesseract":
-        try:
-            proc = subprocess.run([_tesseract_path(), "--version"], capture_output=True, text=True, timeout=30)
-            return (proc.stdout or proc.stderr).splitlines()[0].strip()
-        except (OSError, subprocess.SubprocessError, IndexError):
-            return "tesseract"
+        return _tesseract_version(_tesseract_path())
     return None
+
+
+@functools.cache
+def _tesseract_version(exe: str | None) -> str:
+    """`tesseract --version`'s first line, run once per binary (every cached read asks for it)."""
+    try:
+        proc = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30)
+        return (proc.stdout or proc.stderr).splitlines()[0].strip()
+    except (OSError, subprocess.SubprocessError, IndexError, TypeError):
+        return "tesseract"
+
+
+@functools.cache
+def _tesseract_langs(exe: str) -> tuple[str, ...]:
+    """The languages `tesseract --list-langs` reports, run once per binary."""
+    try:
+        return tuple(subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30).stdout.split())
+    except (OSError, subprocess.SubprocessError):
+        return ()
 
 
 def read_lines(img, engine: str | None = None, *, layout: str = "sparse") -> list[OcrLine]:
@@ -203,10 +220,7 @@ def _tesseract_lines(img, layout: str) -> list[OcrLine]:
     exe = _tesseract_path()
     if exe is None:
         raise OcrUnavailableError(NO_ENGINE)
-    try:
-        langs = subprocess.run([exe, "--list-langs"], capture_output=True, text=True, timeout=30).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        langs = []
+    langs = _tesseract_langs(exe)
     lang = "+".join(x for x in ("eng", "chi_sim") if x in langs) or "eng"
     scale = 1
     if layout == "sparse" and min(img.size) < 600:  # small overlay text reads better a little larger
@@ -238,14 +252,10 @@ def _tesseract_lines(img, layout: str) -> list[OcrLine]:
         words.sort()
         text = ""
         for w in words:  # chi_sim reads each Han character as a word: no space between them
-            if text and not (_is_han(text[-1]) and _is_han(w[4][0])):
+            if text and not (is_han(text[-1]) and is_han(w[4][0])):
                 text += " "
             text += w[4]
         out.append(OcrLine(text, min(w[1] for w in words) / scale, max(w[3] for w in words) / scale,
                            words[0][0] / scale, max(w[2] for w in words) / scale))
     out.sort(key=lambda ln: (ln.top, ln.left))
     return out
-
-
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or ch in "，。、；：？！（）《》“”"

@@ -17,6 +17,7 @@ __all__ = [
     "NOSPACE_SCRIPTS",
     "CJK_TOKEN_SCRIPTS",
     "HAN_RE",
+    "is_han",
     "ZH_SHARE",
     "EN_MAX_SHARE",
     "cjk_share",
@@ -46,6 +47,15 @@ NOSPACE_SCRIPTS = (
 CJK_TOKEN_SCRIPTS = NOSPACE_SCRIPTS + "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7af\ud7b0-\ud7ff"
 
 HAN_RE = re.compile(f"[{HAN}]")
+# Han and the CJK characters set next to it without a space: CJK symbols and punctuation,
+# kana, bopomofo, the Han blocks, full-width forms, and the curly quotes Chinese text uses.
+_JOINS_HAN_RE = re.compile(f"[\u3000-\u9fff{CJK_COMPAT}\uff00-\uffef\u201c\u201d\U00020000-\U0003134f]")
+
+
+def is_han(ch: str) -> bool:
+    """Whether `ch` is Han or CJK/full-width punctuation: two such characters side by side are set
+    without a space (used where OCR and PDF text rebuild lines from separate glyphs or words)."""
+    return bool(ch) and _JOINS_HAN_RE.fullmatch(ch[0]) is not None
 _LATIN_RE = re.compile(r"[A-Za-z]")
 _PLACEHOLDER_RE = re.compile(r"\[[A-Z>0-9]+\]")  # de-identification placeholders ([NAME], [DATE>89] ...)
 

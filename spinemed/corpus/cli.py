@@ -34,8 +34,9 @@ source types in the builder YAML (generation.endpoints / generation.routing, see
 --backend/--model/--base-url/--trusted-endpoint define the endpoint named "default", which
 gets every source type the routing does not name.
 
-Scaling out (docs/scale-out.md): run the ingest (reading, OCR, de-identification, the
-picture-context check) of shard I of N on each machine, then merge the shards on one:
+Scaling out (docs/scale-out.md): run the ingest (reading, OCR, de-identification, the image
+relevance step, which may ask the vision model, and the picture-context check) of shard I of N
+on each machine, then merge the shards on one:
   spinemed build --shard 0/3 --out shards/0 --sources /data/raw     # ranks 0..N-1, 0-based
   spinemed build --merge shards/0 shards/1 shards/2 --out spinemed-450k
 The merge runs dedup, classification, generation and validation over the shards' records in
@@ -92,8 +93,9 @@ def register(subparsers) -> None:
     b.add_argument("--json", action="store_true", help="print the summary as JSON")
     s = b.add_argument_group("scaling out (docs/scale-out.md)")
     s.add_argument("--shard", metavar="I/N",
-                   help="ingest only shard I of N (0-based rank: 0/3, 1/3, 2/3): read, de-identify and PCM-check "
-                        "that shard's source files into the shard folder --out, for --merge")
+                   help="ingest only shard I of N (0-based rank: 0/3, 1/3, 2/3): read, de-identify, "
+                        "relevance-check (which may ask the vision model) and PCM-check that shard's source "
+                        "files into the shard folder --out, for --merge")
     s.add_argument("--merge", nargs="+", type=Path, default=[], metavar="SHARD",
                    help="merge the shard folders 0..N-1 of a --shard build into the dataset folder --out "
                         "(dedup, classify, generate, validate): the same rows as an unsharded build")

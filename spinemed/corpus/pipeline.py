@@ -40,6 +40,7 @@ from typing import Any
 import yaml
 
 from .. import deid
+from .. import ocr as _ocr
 from ..config import default_repo, expand_org
 from ..deid import images as deid_images
 from ..deid.provenance import ProvenanceIds
@@ -87,6 +88,9 @@ from .step import PipelineStep, Window, merged_stats, run_steps
 from .validate import Validate
 from .worklog import PROVENANCE_MAP, WorkLog
 
+# set by each shard's environment, not by the merge's: the shards of one build must agree on it
+# (the OCR engine reads scanned pages and runs the burned-in-text check)
+SHARD_AGREE = ("ocr_engine",)
 DEFAULT_BUILDER = checkout_path("builders", "spinemed_450k", "builder.yaml")
 PROVENANCE_SECRET_ENV = "SPINEMED_PROVENANCE_SECRET"
 
@@ -201,7 +205,8 @@ class CorpusBuilder:
         if self.shard and config.limit is not None:
             raise ShardError("--limit cannot be combined with --shard: the shards would not add up to one build")
         # a merge checks its shards first: they, not a sources folder, say which source types it holds
-        self.shard_metas = load_shards([Path(f) for f in config.merge], self._shard_identity()) if config.merge else []
+        self.shard_metas = (load_shards([Path(f) for f in config.merge], self._shard_identity(),
+                                        agree=SHARD_AGREE) if config.merge else [])
         self.source_types = (set().union(*(m["source_types"] for m in self.shard_metas)) if self.shard_metas
                              else _catalog_source_types(self.cfg["sources"]))
         self.endpoints, self.routing = resolve_endpoints(gen, api_key=config.api_key)
@@ -230,7 +235,12 @@ class CorpusBuilder:
         self.deduper = Deduper(threshold=float(d.get("threshold", 0.8)), num_perm=int(d.get("num_perm", 128)))
         self.progress = progress or (lambda _msg: None)
         self.ocr_engine = None  # the optional burned-in-text check (deid/images.py); never on silently
-        if self.cfg["ocr_check"]:
+        if self.cfg["ocr_check"] and self.shard_metas:
+            # a merge runs no OCR: the check ran in the shards (load_shards refused shards without it)
+            self.ocr_engine = self.shard_metas[0].get("ocr_engine") or None
+            if self.ocr_engine is None:
+                raise ShardError("--ocr-check: the shards record no OCR engine, so no burned-in-text check ran")
+        elif self.cfg["ocr_check"]:
             self.ocr_engine = deid_images.ocr_engine()
             if self.ocr_engine is None:
                 raise ValueError(f"--ocr-check cannot run: {deid_images._NO_ENGINE}")
@@ -301,10 +311,13 @@ class CorpusBuilder:
                                      *self.config.merge))
 
     def _shard_identity(self) -> dict[str, Any]:
-        """What the shards of one build share: the builder, the dataset version, the versions of
-        the code that made their records (checked again by each record's deid stamp)."""
+        """What the shards of one build share with the merge: the builder, the dataset version, the
+        versions of the code that made their records (checked again by each record's deid stamp), and
+        the ingest settings the card reports (--ocr-check, the relevance and PCM settings): a merge
+        with --ocr-check over shards built without it would claim a check that never ran."""
         return {"name": self.cfg["name"], "version": self.cfg["version"], "pipeline_version": PIPELINE_VERSION,
-                "deid_version": deid.DEID_VERSION}
+                "deid_version": deid.DEID_VERSION, "ocr_check": self.cfg["ocr_check"],
+                "relevance": self.cfg["relevance"], "pcm_check": self.cfg["pcm_check"]}
 
     async def run_shard_async(self) -> dict[str, Any]:
         """Ingest shard I of N (`config.shard`) into the shard folder `out` (corpus/shards.py):
@@ -335,7 +348,8 @@ class CorpusBuilder:
             sink.close()
             await self.client.aclose()
         log.close()
-        meta = {**self._shard_identity(), "rank": rank, "world_size": world_size,
+        meta = {**self._shard_identity(), "ocr_engine": _ocr.engine_name() or "",
+                "rank": rank, "world_size": world_size,
                 "sources_fingerprint": sources_fingerprint(cfg["sources"], self.read.file_order.digest),
                 "source_types": sorted(self.source_types),
                 "records_read": self.read.stats["sources"]["records"],

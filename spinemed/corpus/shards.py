@@ -138,9 +138,11 @@ def is_shard_folder(path: Path) -> bool:
 
 # ------------------------------------------------------------------ the merge
 
-def load_shards(folders: list[Path], expect: dict[str, Any]) -> list[dict[str, Any]]:
+def load_shards(folders: list[Path], expect: dict[str, Any], agree: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """The shard.json of each folder, checked: ranks 0..N-1 of one N, each once, made from the
-    same sources and versions as `expect` (keys of shard.json that must be equal)."""
+    same sources, versions and settings as `expect` (keys of shard.json that must be equal), and
+    equal to each other in the keys `agree` (settings of the shards' own environment, such as the
+    OCR engine)."""
     if not folders:
         raise ShardError("--merge needs the shard folders of a sharded build")
     metas = []
@@ -155,8 +157,14 @@ def load_shards(folders: list[Path], expect: dict[str, Any]) -> list[dict[str, A
         for key, value in expect.items():
             if meta.get(key) != value:
                 raise ShardError(f"{folder}: {key} is {meta.get(key)!r} but this merge has {value!r} "
-                                 "(shards must come from the same sources, builder and versions)")
+                                 "(shards must come from the same sources, builder, versions and settings)")
         metas.append({**meta, "folder": Path(folder)})
+    for key in agree:
+        values = {json.dumps(m.get(key), sort_keys=True) for m in metas}
+        if len(values) != 1:
+            raise ShardError(f"the shards were built with different {key}: "
+                             + ", ".join(f"{m['folder']}: {m.get(key)!r}" for m in metas)
+                             + " (build every shard with the same setting, e.g. SPINEMED_OCR_ENGINE)")
     prints = {m.get("sources_fingerprint") for m in metas}
     if len(prints) != 1:
         raise ShardError("the shards read different sources (catalog or source files differ between them): "
@@ -179,7 +187,13 @@ def _shard_docs(meta: dict[str, Any]) -> Iterator[tuple[tuple[int, int], int, Do
     path = meta["folder"] / RECORDS_FILE
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
-            doc = doc_from_json(json.loads(line), f"{path}:{n}")
+            try:
+                doc = doc_from_json(json.loads(line), f"{path}:{n}")
+            except ShardError:
+                raise
+            except (ValueError, KeyError, TypeError, IndexError) as exc:  # truncated or corrupt line
+                raise ShardError(f"{path}:{n}: not a shard record (truncated or corrupt: "
+                                 f"{type(exc).__name__}: {exc}); rebuild this shard") from exc
             yield doc.order, meta["rank"], doc
 
 

@@ -104,7 +104,11 @@ class WorkLog:
 
 _ABS_PATH = re.compile(r"(?:(?<![\w.])/|~/|\b[A-Za-z]:\\)[^\s'\"]+")
 _REL_PATH = re.compile(r"[^\s'\"():,;]+/[^\s'\"():,;]+\.[A-Za-z0-9]{1,5}\b")
-_KEEP_OR_PATH = re.compile(r"\b(?:src|case|subj)-[0-9a-f]{12}\b|" + _REL_PATH.pattern)
+# Format names in fixed reason texts ("malformed JATS XML"): the name scrubber would read two
+# capitalised words as a person's name, so they are kept and only the text around them is scrubbed.
+_FORMAT_NAMES = r"\b(?:JATS|XML|PDF|PDFium|DICOM|CSV|TSV|JSON|JSONL|YAML|NIfTI|PNG|JPEG|TIFF|HTML|OCR|UTF-8)\b"
+_KEEP_OR_PATH = re.compile(r"\b(?:src|case|subj)-[0-9a-f]{12}\b|" + _REL_PATH.pattern + "|" + _FORMAT_NAMES)
+_KEEP = re.compile(_FORMAT_NAMES)
 _OPAQUE = re.compile(r"\b(?:src|case|subj)-[0-9a-f]{12}\b")
 
 
@@ -124,8 +128,8 @@ def scrub_text(text: str, ids: ProvenanceIds, roots: list[str]) -> str:
     for m in _KEEP_OR_PATH.finditer(text):
         out.append(deid.deidentify(text[pos:m.start()]) if m.start() > pos else "")
         token = m.group(0)
-        if _OPAQUE.fullmatch(token):
-            out.append(token)  # already opaque (a reason written from opaque ids)
+        if _OPAQUE.fullmatch(token) or _KEEP.fullmatch(token):
+            out.append(token)  # already opaque (a reason written from opaque ids), or a format name
         else:
             out.append("<path>" if _ABS_PATH.match(token) else ids.opaque(token, "src"))
         pos = m.end()

@@ -75,3 +75,28 @@ def test_the_environment_names_the_engine(monkeypatch):
     monkeypatch.setenv("SPINEMED_OCR_ENGINE", "paddle")
     with pytest.raises(ValueError, match="SPINEMED_OCR_ENGINE"):
         ocr.pick_engine()
+
+
+def test_tesseract_version_and_languages_are_asked_once_per_binary(monkeypatch):
+    import subprocess
+    import types
+
+    calls = []
+
+    def run(cmd, **kw):
+        calls.append(cmd[1])
+        return types.SimpleNamespace(stdout="tesseract 5.9.9\n" if cmd[1] == "--version" else "eng\nchi_sim\n",
+                                     stderr="")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    monkeypatch.setattr(ocr, "_tesseract_path", lambda: "/opt/fake/tesseract")
+    monkeypatch.setattr(ocr, "pick_engine", lambda engine=None: "tesseract")
+    ocr._tesseract_version.cache_clear()
+    ocr._tesseract_langs.cache_clear()
+    try:
+        assert ocr.engine_name() == ocr.engine_name() == "tesseract 5.9.9"
+        assert ocr._tesseract_langs("/opt/fake/tesseract") == ocr._tesseract_langs("/opt/fake/tesseract") == ("eng", "chi_sim")
+        assert calls == ["--version", "--list-langs"]
+    finally:
+        ocr._tesseract_version.cache_clear()
+        ocr._tesseract_langs.cache_clear()

@@ -225,3 +225,20 @@ def test_driver_reads_catalogued_pdfs_and_reports_uncatalogued_ones(tmp_path):
     assert [r.source_file for r in out if isinstance(r, SourceRecord)] == ["books/a.pdf"]
     assert [(i.source_file, i.reason) for i in out if isinstance(i, SourceIssue)] == [
         ("books/stray.pdf", "not listed in catalog.yaml; not read")]
+
+
+def _die(path: str, indices: list[int], engine: str | None):
+    """A page reader whose worker process dies (as on a PDFium segfault or an OOM kill)."""
+    import os
+
+    os._exit(1)
+
+
+def test_a_worker_process_that_dies_is_a_defect_not_a_crash(tmp_path, monkeypatch):
+    from spinemed.corpus.sources import pdf as pdf_mod
+
+    monkeypatch.setattr(pdf_mod, "_read_pages", _die)  # pickled by name: the spawned worker runs _die
+    path = SOURCES / "pdf" / "en_ch11_lumbar_spinal_stenosis.pdf"
+    recs, issues = _read(path, SOURCES, workers=2)
+    assert recs == [] and len(issues) == 1
+    assert "worker process died while reading page 1" in issues[0].reason and "not read" in issues[0].reason

@@ -125,3 +125,36 @@ def test_cli_shard_and_merge_errors_exit_2(tmp_path, capsys):
     assert "I/N" in capsys.readouterr().err
     assert cli_main(["build", "--merge", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
     assert "not a finished shard folder" in capsys.readouterr().err
+
+
+def test_a_truncated_shard_file_is_a_shard_error(shards, tmp_path):
+    copies = []
+    for f in shards:
+        copies.append(tmp_path / f.name)
+        shutil.copytree(f, copies[-1])
+    path = copies[2] / RECORDS_FILE
+    lines = path.read_text("utf-8").splitlines()
+    path.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2], "utf-8")  # cut mid-line
+    with pytest.raises(ShardError, match=rf"{RECORDS_FILE}:{len(lines)}: .*truncated or corrupt"):
+        run_build(BuildConfig(out=tmp_path / "out", merge=copies), progress=None)
+    path.write_text(json.dumps({"order": [0, 0]}) + "\n", "utf-8")  # a line without its record
+    with pytest.raises(ShardError, match=rf"{RECORDS_FILE}:1: .*KeyError"):
+        run_build(BuildConfig(out=tmp_path / "out2", merge=copies), progress=None)
+
+
+def test_shards_and_merge_must_agree_on_the_ocr_settings(shards, tmp_path, monkeypatch):
+    """A merge with --ocr-check over shards built without it would claim a burned-in-text check
+    that never ran; shards read with different OCR engines read scanned pages differently."""
+    metas = [json.loads((f / SHARD_FILE).read_text("utf-8")) for f in shards]
+    assert all(m["ocr_check"] is False and "relevance" in m and "pcm_check" in m for m in metas)
+    with pytest.raises(ShardError, match="ocr_check is False but this merge has True"):
+        run_build(BuildConfig(out=tmp_path / "a", merge=shards, ocr_check=True), progress=None)
+    engine = metas[1]["ocr_engine"]
+    if engine == "" and shutil.which("tesseract") is None:
+        pytest.skip("needs a second OCR setting: the tesseract binary is not installed")
+    monkeypatch.setenv("SPINEMED_OCR_ENGINE", "tesseract" if engine == "" else "none")
+    other = tmp_path / "shard-1"
+    run_build(BuildConfig(out=other, shard=f"1/{N}"), progress=None)
+    assert json.loads((other / SHARD_FILE).read_text("utf-8"))["ocr_engine"] != engine
+    with pytest.raises(ShardError, match="different ocr_engine"):
+        run_build(BuildConfig(out=tmp_path / "b", merge=[shards[0], other, shards[2]]), progress=None)

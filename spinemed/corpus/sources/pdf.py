@@ -41,6 +41,7 @@ import io
 import re
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -49,6 +50,7 @@ from typing import Any
 
 from spinemed import ocr
 from spinemed.schema import SourceIssue, SourceRecord
+from spinemed.text import is_han
 
 from ..pcm import FIGURE_LABEL_RE
 from .catalog import CatalogEntry, _as_entry, _rel
@@ -98,10 +100,6 @@ class PageData:
 # --------------------------------------------------------------------------------------
 
 
-def _is_han(ch: str) -> bool:
-    return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
-
-
 def _text_lines(page, height: float) -> list[Line]:
     import pypdfium2.raw as pdfium_c
 
@@ -139,7 +137,7 @@ def _text_lines(page, height: float) -> list[Line]:
                 if gap > 1.5 * size:  # a column gap: no running text is set this loosely
                     cells.append(cur)
                     cur = ""
-                elif c[6] or (gap > 0.25 * size and not (_is_han(prev[5]) and _is_han(c[5]))):
+                elif c[6] or (gap > 0.25 * size and not (is_han(prev[5]) and is_han(c[5]))):
                     cur += " "
             cur += c[5]
             prev = c
@@ -344,9 +342,23 @@ def extract_pages(path: Path, n_pages: int, *, workers: int = 1, engine: str | N
     n = min(workers, n_pages)
     chunk = -(-n_pages // (n * 2))  # two chunks per worker evens out pages of unequal cost
     chunks = [indices[i:i + chunk] for i in range(0, n_pages, chunk)]
+    pages: list[PageData] = []
     with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
-        return [p for part in pool.map(_read_pages, [str(path)] * len(chunks), chunks, [engine] * len(chunks))
-                for p in part]
+        parts = pool.map(_read_pages, [str(path)] * len(chunks), chunks, [engine] * len(chunks))
+        try:
+            for part in parts:
+                pages.extend(part)
+        except BrokenProcessPool as exc:  # a worker crashed (PDFium segfault) or was killed (out of memory)
+            raise WorkerDiedError(len(pages) + 1) from exc
+    return pages
+
+
+class WorkerDiedError(RuntimeError):
+    """A worker process reading this PDF's pages died; `page` (1-based) is the first page not read."""
+
+    def __init__(self, page: int):
+        super().__init__(f"worker process died while reading page {page}")
+        self.page = page
 
 
 def read_pdf(path: str | Path, entry: CatalogEntry | dict[str, Any], *, max_chars: int = DEFAULT_MAX_PARAGRAPH_CHARS,
@@ -375,7 +387,12 @@ def read_pdf(path: str | Path, entry: CatalogEntry | dict[str, Any], *, max_char
     if n_pages == 0:
         yield SourceIssue(rel, "PDF has no pages")
         return
-    pages = extract_pages(path, n_pages, workers=workers, engine=ocr_engine)
+    try:
+        pages = extract_pages(path, n_pages, workers=workers, engine=ocr_engine)
+    except WorkerDiedError as exc:
+        yield SourceIssue(rel, f"worker process died while reading page {exc.page} or a later one of {n_pages} "
+                               "(a PDFium crash or out of memory); PDF not read")
+        return
     for p in pages:
         if p.issue:
             yield SourceIssue(rel, p.issue)
