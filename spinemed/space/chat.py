@@ -295,6 +295,19 @@ class OpenAIChatBackend:
 # --------------------------------------------------------------------------------------
 
 
+def _stop_on_event(event: threading.Event) -> Any:
+    """A transformers ``StoppingCriteria`` that ends generation once `event` is set (built on first
+    use: transformers is an optional extra)."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class StopOnEvent(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            return torch.full((input_ids.shape[0],), event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+    return StopOnEvent()
+
+
 class TransformersChatBackend:
     """A vision-language model loaded with transformers, streamed with ``TextIteratorStreamer``.
 
@@ -353,16 +366,18 @@ class TransformersChatBackend:
     def _generate(self, messages: list[dict[str, Any]]) -> Iterator[str]:
         """Tokenise, move to the device and generate, streaming the text (the GPU function: on
         ZeroGPU it runs while a GPU is attached, so every CUDA call is in here)."""
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self._processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True,
                                                      return_tensors="pt").to(self.device)
         streamer = TextIteratorStreamer(self._processor.tokenizer, skip_prompt=True, skip_special_tokens=True)
         failure: list[BaseException] = []
+        stop = threading.Event()  # set when the visitor goes away: generation ends at the next token
 
         def generate() -> None:
             try:
-                self._model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens, do_sample=False)
+                self._model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens, do_sample=False,
+                                     stopping_criteria=StoppingCriteriaList([_stop_on_event(stop)]))
             except BaseException as exc:  # surfaced in the chat below, not lost in a thread
                 failure.append(exc)
                 streamer.end()
@@ -374,6 +389,7 @@ class TransformersChatBackend:
                 if piece:
                     yield piece
         finally:
+            stop.set()  # a closed stream (disconnect) must not hold the GPU and the lock until max_new_tokens
             worker.join()
         if failure:
             raise LLMError(f"generation failed: {type(failure[0]).__name__}: {failure[0]}")

@@ -3,8 +3,8 @@
 The Space must score submissions with exactly the scorer of the kit release it belongs to,
 so the push uploads the library's source next to ``app.py`` (Spaces run ``python app.py``
 from the repo root, so ``import spinemed`` finds it) together with the judge prompt files
-the report judge reads and the evaluation prompts (a submission's prompt hash is checked
-against them).  ``space_app/requirements.txt`` lists the library's runtime
+the report judge reads, the evaluation prompts (a submission's prompt hash is checked
+against them) and the answer-extraction prompts.  ``space_app/requirements.txt`` lists the library's runtime
 dependencies; Gradio itself comes from ``sdk_version`` in the Space card.  The library's
 files are `spinemed.hub.library_files` (the same the metric Space's wheel is built from), and
 creating the Space and committing go through `spinemed.hub.push`, like every other Hub flow.
@@ -34,10 +34,11 @@ def space_files(app_dir: str | os.PathLike = SPACE_APP_DIR, repo_root: str | os.
     files = [(p.relative_to(app_dir).as_posix(), p) for p in app_dir.rglob("*")
              if p.is_file() and "__pycache__" not in p.parts and not any(part.startswith(".") for part in p.relative_to(app_dir).parts)]
     files += library_files(root)
-    # The judge's prompts, and the evaluation prompts whose hashes submissions are checked against.  They
+    # The judge's prompts, the evaluation prompts whose hashes submissions are checked against, and the
+    # LLM answer extractor's prompts (`spinemed.judge.extract`, which the library loads).  They
     # keep their checkout path in the Space (its spinemed runs as a checkout there); an installed kit has
     # them as package data.
-    for folder in ("judge_prompts", "eval_prompts"):
+    for folder in ("judge_prompts", "eval_prompts", "extract_prompts"):
         prompts = root / "builders" / "spinebench" / folder
         if not prompts.is_dir():
             prompts = checkout_path("builders", "spinebench", folder)

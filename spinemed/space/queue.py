@@ -49,7 +49,7 @@ from spinemed.models.spec import ModelError, parse_model_spec
 
 from .provenance import provenance_from_results
 from .safety import validate_model_name
-from .store import ResultsStore
+from .store import SUBMISSIONS, ResultsStore
 from .submissions import predictions_digest
 
 __all__ = [
@@ -67,6 +67,7 @@ __all__ = [
     "open_requests",
     "process_request",
     "queue_rows",
+    "redact_urls",
     "run_worker",
 ]
 
@@ -94,6 +95,15 @@ def _epoch(stamp: Any) -> float | None:
         return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+_URL = re.compile(r"https?://[^\s'\"<>()\[\]{},]+", re.IGNORECASE)
+
+
+def redact_urls(text: str) -> str:
+    """`text` with every http(s) URL replaced by ``<endpoint>``: a FAILED request's reason is shown
+    on the page, and client errors (OpenAI's among them) start with the endpoint they called."""
+    return _URL.sub("<endpoint>", str(text))
 
 
 def _slug(text: str) -> str:
@@ -312,7 +322,8 @@ class HubRequests(RequestsFolder):
                 return None
             if self._commit(name, new, sha, f"Eval request {rid}: {new.get('status')}"):
                 return new
-        return None
+        # Not None ("nothing to change"): the caller must know its change was not made.
+        raise QueueError(f"could not update request {rid} in {self.repo_id} after {self.retries} tries (busy repo)")
 
 
 def open_requests(path: str | os.PathLike | None = None, repo: str | None = None, *, api: Any = None,
@@ -391,7 +402,11 @@ def claim_next(queue: RequestsFolder, cfg: WorkerConfig, now: float | None = Non
             return {**current, "status": RUNNING, "worker": cfg.worker_id, "started_time": stamp, "heartbeat_time": _now(True),
                     "attempts": attempts, "reason": note}
 
-        got = queue.update(cand["id"], take)
+        try:
+            got = queue.update(cand["id"], take)
+        except QueueError as exc:  # a busy Hub repo: try the next candidate; this one is retried next poll
+            log.warning("could not claim %s: %s", cand["id"], exc)
+            continue
         if got is not None and got["status"] == RUNNING:
             return got
     return None
@@ -452,7 +467,9 @@ def _eval_config(request: Mapping[str, Any], cfg: WorkerConfig):
     if cfg.judge:
         spec = parse_model_spec(cfg.judge, kinds=("openai",), what="judge")
         judge_model, judge_urls = spec.model, spec.urls
-    options = {"plots": False, "bootstrap": 1000, **cfg.eval_options}
+    # Rules-only MCQ extraction, as uploaded submissions are rescored (submissions.py): one scoring on one board,
+    # so the judge grades reports only and never the MCQ outputs the rules leave unparsed.
+    options = {"plots": False, "bootstrap": 1000, **cfg.eval_options, "llm_extract": False}
     return EvalConfig(bench=cfg.bench, model=request["spec"], out=Path(cfg.work_dir) / request["id"],
                       allow_unregistered=cfg.allow_unregistered, judge_model=judge_model, judge_urls=judge_urls,
                       name=request.get("name") or None, command=["spinemed", "space", "worker"], **options)
@@ -467,31 +484,48 @@ def process_request(queue: RequestsFolder, store: ResultsStore, request: Mapping
     """
     say = progress or (lambda message: None)
     rid = request["id"]
+    sid = f"queue-{rid}"
+    if _stored(store, sid):
+        # An earlier attempt stored the results, then its worker died (or its last update failed)
+        # before the request said FINISHED: the row is on the board, so the request is finished.
+        reason = f"results already stored as {sid} by an earlier attempt"
+        say(f"[{rid}] FINISHED: {reason}")
+        return _finish(queue, request, cfg.worker_id, FINISHED, reason, sid)
     try:
         with _Heartbeat(queue, rid, cfg.worker_id, cfg.heartbeat_s):
             run = eval_runner.run_eval(_eval_config(request, cfg), lambda m: say(f"[{rid}] {m}"))
         if run.error_count:
+            first = redact_urls(run.results['errors']['items'][0]['error'])[:200]
             raise EvalError(f"{run.error_count} of {run.results['benchmark']['items']} item(s) failed after all retries "
-                            f"(first: {run.results['errors']['items'][0]['error'][:200]})")
+                            f"(first: {first})")
         judge = run.results.get("judge") or {}
         if judge.get("failed"):
             raise EvalError(f"the report judge failed on {judge['failed']} report(s)")
         rows = list(read_predictions(run.predictions_path).values())
         results = _queue_results(run.results, request, rows)
-        sid = f"queue-{rid}"
         outcome = store.save(sid, results, [{k: r.get(k) for k in PREDICTION_FIELDS} for r in rows])
     except EvalInterrupted:
         # Ctrl-C: hand the request back rather than fail it; the next run resumes from the saved answers.
-        _release(queue, request, cfg.worker_id)
+        try:
+            _release(queue, request, cfg.worker_id)
+        except Exception as exc:  # not handed back: it is reclaimed once its heartbeat is stale
+            log.warning("could not hand request %s back: %s", rid, exc)
         raise KeyboardInterrupt from None
     except Exception as exc:  # whatever went wrong, the request says so and the worker goes on
         if not isinstance(exc, (EvalError, ModelError, PredictionsError, FileExistsError, ValueError, OSError)):
             log.exception("request %s failed unexpectedly", rid)
-        reason = f"{type(exc).__name__}: {exc}"[:1000]
+        if isinstance(exc, FileExistsError) and _stored(store, sid):  # stored meanwhile (a reclaimed run's twin)
+            say(f"[{rid}] FINISHED: results already stored as {sid}")
+            return _finish(queue, request, cfg.worker_id, FINISHED, f"results already stored as {sid}", sid)
+        reason = redact_urls(f"{type(exc).__name__}: {exc}")[:1000]
         say(f"[{rid}] FAILED: {reason}")
         return _finish(queue, request, cfg.worker_id, FAILED, reason)
     say(f"[{rid}] FINISHED: {outcome.describe()}")
     return _finish(queue, request, cfg.worker_id, FINISHED, outcome.describe(), sid)
+
+
+def _stored(store: ResultsStore, sid: str) -> bool:
+    return (Path(store.root) / SUBMISSIONS / sid).is_dir()
 
 
 def _queue_results(results: Mapping[str, Any], request: Mapping[str, Any], rows: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -540,5 +574,10 @@ def run_worker(queue: RequestsFolder, store: ResultsStore, cfg: WorkerConfig, *,
             continue
         say(f"[{request['id']}] RUNNING: {request['spec'] if request.get('kind') != 'openai' else 'openai:' + request['model']} "
             f"(attempt {request['attempts']})")
-        done.append(process_request(queue, store, request, cfg, say))
+        try:
+            done.append(process_request(queue, store, request, cfg, say))
+        except Exception as exc:  # e.g. the final status update failed: the request stays RUNNING and is reclaimed
+            log.exception("request %s: could not record its outcome", request["id"])
+            say(f"[{request['id']}] could not record the outcome ({type(exc).__name__}: {redact_urls(str(exc))[:300]}); "
+                f"it is claimed again once its heartbeat is stale")
     return done

@@ -277,3 +277,95 @@ def test_the_heartbeat_keeps_a_long_run_from_being_reclaimed(tmp_path, monkeypat
     monkeypatch.setattr(runner, "run_eval", slow)
     [done] = run_worker(queue, ResultsStore(tmp_path / "results"), _worker(tmp_path, stale_after_s=3.0), once=True)
     assert stolen == [None] * 8 and done["status"] == FAILED and done["reason"] == "EvalError: stop here"
+
+
+def test_a_request_whose_results_are_already_stored_ends_finished_without_a_rerun(tmp_path, monkeypatch):
+    # The worker stored the row, then died before the request said FINISHED: the reclaimed request must
+    # not run again and fail on "already stored" while its row is on the board.
+    import spinemed.evaluation.runner as runner
+
+    queue = RequestsFolder(tmp_path / "requests")
+    req = queue.add(new_request("org/stored"))
+    store = ResultsStore(tmp_path / "results")
+    (tmp_path / "results" / "submissions" / f"queue-{req['id']}").mkdir()
+
+    def never(cfg, progress=None):
+        raise AssertionError("the stored request was evaluated again")
+
+    monkeypatch.setattr(runner, "run_eval", never)
+    [done] = run_worker(queue, store, _worker(tmp_path), once=True)
+    assert done["status"] == FINISHED and done["submission_id"] == f"queue-{req['id']}" and "already stored" in done["reason"]
+
+
+def test_a_failed_status_update_keeps_the_worker_loop_alive(tmp_path, monkeypatch):
+    import spinemed.evaluation.runner as runner
+    import spinemed.space.queue as queue_mod
+    from spinemed.evaluation.models import EvalError
+
+    queue = RequestsFolder(tmp_path / "requests")
+    first = queue.add(new_request("org/first"))
+    second = queue.add(new_request("org/second"))
+
+    def fails(cfg, progress=None):
+        raise EvalError("no")
+
+    real_finish, calls = queue_mod._finish, []
+
+    def flaky_finish(*args, **kwargs):
+        calls.append(args[1]["id"])
+        if len(calls) == 1:
+            raise OSError("requests repo unreachable")
+        return real_finish(*args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_eval", fails)
+    monkeypatch.setattr(queue_mod, "_finish", flaky_finish)
+    done = run_worker(queue, ResultsStore(tmp_path / "results"), _worker(tmp_path), once=True)
+    assert [r["id"] for r in done] == [second["id"]] and done[0]["status"] == FAILED
+    left = {r["id"]: r for r in queue.read_all()[0]}[first["id"]]
+    assert left["status"] == RUNNING  # still claimable again once its heartbeat is stale
+
+
+def test_hub_update_raises_when_the_retries_run_out_and_claims_move_on(tmp_path):
+    api = _RacyHub()
+    queue = HubRequests("org/requests", api=api, retries=2)
+    req = queue.add(new_request("org/busy"))
+
+    def always_moved(repo_id, *, operations, parent_commit=None, **kw):
+        raise RuntimeError("412 Precondition Failed: the branch moved")
+
+    api.create_commit = always_moved
+    with pytest.raises(QueueError, match="after 2 tries"):
+        queue.update(req["id"], lambda r: {**r, "reason": "x"})
+    assert queue.update(req["id"], lambda r: None) is None  # nothing to change is still None
+    assert claim_next(queue, WorkerConfig(bench="unused", work_dir=tmp_path)) is None  # logged, not raised
+
+
+def test_urls_are_redacted_from_failure_reasons(tmp_path, monkeypatch):
+    import spinemed.evaluation.runner as runner
+    from spinemed.evaluation.models import EvalError
+    from spinemed.space.queue import redact_urls
+
+    assert redact_urls("Error code: 401 - http://10.0.0.5:8000/v1/chat/completions, https://h.example/v1?k=1 down") \
+        == "Error code: 401 - <endpoint>, <endpoint> down"
+    assert redact_urls("no address here") == "no address here"
+
+    queue = RequestsFolder(tmp_path / "requests")
+    queue.add(new_request("org/secret"))
+
+    def down(cfg, progress=None):
+        raise EvalError("Connection error: http://10.0.0.5:8000/v1/chat/completions refused")
+
+    monkeypatch.setattr(runner, "run_eval", down)
+    [done] = run_worker(queue, ResultsStore(tmp_path / "results"), _worker(tmp_path), once=True)
+    assert done["status"] == FAILED and done["reason"] == "EvalError: Connection error: <endpoint> refused"
+    assert "10.0.0.5" not in json.dumps(queue.read_all()[0])
+
+
+def test_queue_runs_extract_mcq_answers_by_rules_only_like_uploads(tmp_path):
+    # One scoring on one board: uploads are rescored by the rules alone, so queue runs must not send
+    # unparsed MCQ outputs to the judge's LLM extractor, even when a judge is configured.
+    from spinemed.space.queue import _eval_config
+
+    cfg = _worker(tmp_path, judge="openai:judge@http://127.0.0.1:9/v1", eval_options={"llm_extract": True})
+    ecfg = _eval_config(new_request("org/m"), cfg)
+    assert ecfg.judge_model == "judge" and ecfg.llm_extract is False

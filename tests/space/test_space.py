@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -529,6 +530,22 @@ def test_tiny_transformers_model_streams_with_an_image(tmp_path):
     assert len(pieces) >= 1 and all(isinstance(p, str) for p in pieces)
 
 
+
+def test_closing_the_stream_early_stops_generation_and_frees_the_lock(tmp_path):
+    # A visitor who disconnects closes the stream: generation stops at the next token (a StoppingCriteria
+    # on an event), so the lock is not held until max_new_tokens.
+    pytest.importorskip("torch")
+    backend = build_chat_backend("tiny", cache_dir=tmp_path)
+    backend.max_new_tokens = 5_000  # minutes of CPU if it ran to the end
+    stream = backend.stream([Turn("user", "Which level? " * 4)], "en")
+    assert isinstance(next(stream), str)
+    started = time.perf_counter()
+    stream.close()
+    assert time.perf_counter() - started < 10
+    assert backend._generate_lock.acquire(blocking=False)  # released: the next visitor is served
+    backend._generate_lock.release()
+
+
 # --------------------------------------------------------------------------------------
 # CLI, push, Space card
 # --------------------------------------------------------------------------------------
@@ -563,7 +580,7 @@ def test_push_space_uploads_app_and_library_in_one_commit():
     (commit,) = api.commits
     assert commit["repo_type"] == "space" and commit["paths"] == plan["files"]
     assert {"app.py", "README.md", "requirements.txt", "spinemed/scoring/results.py", "spinemed/space/app.py",
-            "builders/spinebench/judge_prompts/v1/judge.md"} <= set(plan["files"])
+            "builders/spinebench/judge_prompts/v1/judge.md", "builders/spinebench/extract_prompts/v1/extract.md"} <= set(plan["files"])
     assert not any("__pycache__" in f or f.startswith("tests/") for f in plan["files"])
     assert api.variables == {"SPINEMED_BENCH": "org/SpineBench@v1.0.0"}
 
