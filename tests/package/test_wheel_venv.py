@@ -61,7 +61,8 @@ def test_clean_venv_runs_the_demo_and_the_metric_from_outside_the_checkout(venv,
     assert (work / "demo_out" / "eval").is_dir() and "Offline baselines" in out
     # `spinemed eval` with the core only against a simulated reasoning-model endpoint (400 to max_tokens
     # and to temperature != 1, as OpenAI's gpt-5 family answers): zero errors, the parameters as sent recorded.
-    with SimServer(latency_s=0.01, max_concurrency=8, responder=lambda body: "The answer is A.", reasoning=True) as server:
+    with SimServer(latency_s=0.01, max_concurrency=8, responder=lambda body: "The answer is A.", reasoning=True,
+                   models_body={"object": "list", "data": [{"id": "gpt-5-mini", "object": "model"}]}) as server:
         _run([str(bin_dir / "spinemed"), "eval", "--bench", "demo_out/spinebench", "--model",
               f"openai:gpt-5-mini@{server.base_url}", "--out", "runs/sim", "--bootstrap", "0"], work, env)
     results = json.loads((work / "runs" / "sim" / "results.json").read_text(encoding="utf-8"))

@@ -416,6 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-status", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--api-key", default=None, help="require this Bearer token")
+    parser.add_argument("--model", default="sim", help="the model id GET /models lists (e.g. gpt-5-mini with --reasoning)")
     parser.add_argument("--reasoning", action="store_true",
                         help="refuse max_tokens and temperature != 1 with HTTP 400, as OpenAI's reasoning models do")
     args = parser.parse_args(argv)
@@ -430,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         api_key=args.api_key,
         reasoning=args.reasoning,
+        models_body={"object": "list", "data": [{"id": args.model, "object": "model", "owned_by": "spinemed"}]},
     )
     print(f"simulated OpenAI-compatible server at {server.start()} (Ctrl-C to stop)", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly when a script kills it
