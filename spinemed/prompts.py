@@ -65,8 +65,8 @@ __all__ = [
 
 ROLES = ("system", "user")
 
-# Prompt roots.  The prompts are versioned files of the checkout, not package data: an installed
-# kit (a wheel, no checkout) finds them through the environment variable or an explicit folder.
+# Prompt roots: versioned files under builders/ (the checkout's, or the wheel's copy found by
+# `checkout_path`); the environment variable or an explicit folder points elsewhere.
 # (The corpus prompts sit next to their builder: builders/spinemed_450k/builder.yaml names them.)
 EVAL_PROMPT_DIR = checkout_path("builders", "spinebench", "eval_prompts")
 EVAL_PROMPT_ENV = "SPINEMED_EVAL_PROMPTS"
@@ -247,8 +247,8 @@ def prompt_set_digest(parts: Iterable[tuple[str, str]]) -> str:
 
 def resolve_prompt_root(explicit: str | Path | None, env_var: str, default: Path, *, what: str, layout: str) -> Path:
     """The folder holding versioned prompt files: an explicit path, else `$env_var`, else the
-    checkout's default.  Prompts are files of the checkout, not package data, so a missing
-    folder is an error that says where they live and how to point at them."""
+    kit's default (`checkout_path`: the checkout or the wheel's copy).  A missing folder is an
+    error that says where they were looked for and how to point at them."""
     if explicit is not None:
         root, given = Path(explicit), "prompt_dir"
     elif os.environ.get(env_var):

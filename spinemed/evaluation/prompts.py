@@ -28,8 +28,8 @@ from spinemed.schema import LANGUAGES, REPORT_SECTION_TITLES
 __all__ = ["DEFAULT_PROMPT_DIR", "DEFAULT_PROMPT_VERSION", "PROMPT_DIR_ENV", "PROMPT_FILES", "EvalPrompts", "load_eval_prompts"]
 
 DEFAULT_PROMPT_DIR = EVAL_PROMPT_DIR
-# The prompts are versioned files in the checkout, not package data: an installed kit (a wheel,
-# no checkout) finds them through $SPINEMED_EVAL_PROMPTS or an explicit `prompt_dir`.
+# Versioned files under builders/ (the checkout's or the wheel's copy); $SPINEMED_EVAL_PROMPTS or an
+# explicit `prompt_dir` points elsewhere.
 PROMPT_DIR_ENV = EVAL_PROMPT_ENV
 DEFAULT_PROMPT_VERSION = "v1"
 # (template name, language) -> file name; template "mcq" serves both MCQ kinds.

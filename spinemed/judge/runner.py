@@ -56,8 +56,8 @@ __all__ = [
     "parse_judgement",
 ]
 
-# The prompts are versioned files in the checkout, not package data: an installed kit (a wheel,
-# no checkout) finds them through $SPINEMED_JUDGE_PROMPTS or an explicit `prompt_dir`.
+# Versioned files under builders/ (the checkout's or the wheel's copy); $SPINEMED_JUDGE_PROMPTS or
+# an explicit `prompt_dir` points elsewhere.
 DEFAULT_PROMPT_DIR = JUDGE_PROMPT_DIR
 DEFAULT_PROMPT_VERSION = "v1"
 PROMPT_DIR_ENV = JUDGE_PROMPT_ENV
