@@ -10,8 +10,6 @@ server.  Set SPINEMED_SPACE_SCREENSHOTS=DIR to keep the screenshots.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_space_browser import CHROMIUM, CHROMIUM_ARGS, _wait_for_page_load_refresh  # noqa: E402
-from test_space_fixtures import sample_dirs  # noqa: E402
+from test_space_fixtures import keep_screenshots, sample_dirs  # noqa: E402
 from tools.simserver import SimServer  # noqa: E402
 
 from spinemed.scoring import DIMENSIONS  # noqa: E402
@@ -87,10 +85,4 @@ def test_a_queued_model_request_goes_pending_to_finished_and_its_row_appears(tmp
             browser.close()
     finally:
         demo.close()
-    for shot in shots:
-        assert shot.stat().st_size > 10_000
-    keep = os.environ.get("SPINEMED_SPACE_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        for shot in shots:
-            shutil.copy(shot, Path(keep) / shot.name)
+    keep_screenshots(shots)

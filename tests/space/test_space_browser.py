@@ -10,15 +10,13 @@ columns and the hostile model name are checked in test_leaderboard_browser.py.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_space_fixtures import prediction_lines, run_meta, sample_dirs, write_jsonl  # noqa: E402
+from test_space_fixtures import keep_screenshots, prediction_lines, run_meta, sample_dirs, write_jsonl  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -132,10 +130,4 @@ def test_leaderboard_renders_in_a_real_browser(tmp_path):
             browser.close()
     finally:
         demo.close()
-    for shot in shots:
-        assert shot.stat().st_size > 10_000
-    keep = os.environ.get("SPINEMED_SPACE_SCREENSHOTS")
-    if keep:
-        Path(keep).mkdir(parents=True, exist_ok=True)
-        for shot in shots:
-            shutil.copy(shot, Path(keep) / shot.name)
+    keep_screenshots(shots)

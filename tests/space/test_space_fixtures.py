@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -148,3 +149,15 @@ def run_meta(path: Path, bench, *, revision: str | None = "r0", **changes) -> Pa
                    "prompt_version": "v1", "prompt_hash": load_eval_prompts("v1").sha256, **changes}
     path.write_text(json.dumps({"format": PREDICTIONS_FORMAT, "fingerprint": fingerprint}), encoding="utf-8")
     return path
+
+
+def keep_screenshots(shots: list[Path]) -> None:
+    """Each browser-test screenshot is a real picture (not a blank page); copied to
+    $SPINEMED_SPACE_SCREENSHOTS when that is set."""
+    for shot in shots:
+        assert shot.stat().st_size > 10_000
+    keep = os.environ.get("SPINEMED_SPACE_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for shot in shots:
+            shutil.copy(shot, Path(keep) / shot.name)
